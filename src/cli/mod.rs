@@ -1,0 +1,1 @@
+//! The `erl`-compatible command line.

@@ -1,0 +1,1 @@
+//! Kernel services, one module per OTP kernel process they mirror.

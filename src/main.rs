@@ -1,0 +1,3 @@
+//! The `distro` binary: an `erl`-like command line around the library.
+
+fn main() {}
