@@ -24,10 +24,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use distro::runtime::{Node, NodeConfig};
+//! use distro::runtime::NodeConfig;
 //! use distro::term::{atom, tuple};
 //!
-//! let node = Node::start(NodeConfig::new("rust@127.0.0.1", "secret")).await?;
+//! let (node, _kernel) = distro::start(NodeConfig::new("rust@127.0.0.1", "secret")).await?;
 //! node.spawn(|mut proc| async move {
 //!     proc.register("echo").ok();
 //!     loop {
@@ -49,3 +49,12 @@ pub mod epmd;
 pub mod kernel;
 pub mod runtime;
 pub mod term;
+
+/// Starts a node with its kernel services (`net_kernel`, `rex`/erpc).
+pub async fn start(
+    cfg: runtime::NodeConfig,
+) -> Result<(runtime::Node, kernel::Kernel), runtime::StartError> {
+    let node = runtime::Node::start(cfg).await?;
+    let kernel = kernel::start(&node);
+    Ok((node, kernel))
+}

@@ -226,6 +226,10 @@ mod tests {
     fn digest_expands_to_mandatory_set() {
         let f = DFlags::MANDATORY_25_DIGEST.expand_mandatory_25();
         assert!(f.contains(DFlags::MANDATORY_25));
-        assert!(DFlags::EMPTY.missing(DFlags::MANDATORY_25).contains(&"BIG_CREATION"));
+        assert!(
+            DFlags::EMPTY
+                .missing(DFlags::MANDATORY_25)
+                .contains(&"BIG_CREATION")
+        );
     }
 }

@@ -7,3 +7,6 @@ pub mod flags;
 pub mod handshake;
 
 pub use flags::DFlags;
+pub mod connection;
+pub mod control;
+pub mod frame;

@@ -1,2 +1,74 @@
 //! The process runtime: pids, refs, mailboxes, links, monitors, registered
 //! names and routing between local processes and connections.
+//!
+//! A process is a tokio task holding a [`Process`] handle. All process and
+//! connection state of a node lives in one table behind one mutex
+//! (`state.rs`), which implements ERTS's signal semantics; the
+//! [`crate::dist`] drivers feed it the control messages of each connection.
+
+mod epmd_shim;
+mod gen_call;
+mod ids;
+mod node;
+mod process;
+mod state;
+
+#[cfg(test)]
+mod runtime_test;
+
+pub use gen_call::{CallError, GenCall, GenFrom};
+pub use node::{Node, NodeConfig, ProcessFn, SpawnService, StartError};
+pub use process::{Process, RegisterError};
+pub use state::{MonitorTarget, SpawnRequest};
+
+use crate::term::{Atom, Pid, Reference, Term, atom};
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dest {
+    /// A process, local or remote.
+    Pid(Pid),
+    /// A name registered on this node.
+    Name(Atom),
+    /// `{Name, Node}`.
+    Remote(Atom, Atom),
+    /// A process alias.
+    Alias(Reference),
+}
+
+impl From<Pid> for Dest {
+    fn from(p: Pid) -> Self {
+        Self::Pid(p)
+    }
+}
+
+impl From<&Pid> for Dest {
+    fn from(p: &Pid) -> Self {
+        Self::Pid(p.clone())
+    }
+}
+
+impl From<&str> for Dest {
+    fn from(name: &str) -> Self {
+        Self::Name(Atom::from(name))
+    }
+}
+
+impl From<(&str, &str)> for Dest {
+    fn from((name, node): (&str, &str)) -> Self {
+        Self::Remote(Atom::from(name), Atom::from(node))
+    }
+}
+
+/// Turns what a process body returned into its exit reason: `()` is
+/// `normal`, a [`Term`] is itself, `Result<(), Term>` is `normal` or the
+/// error. Any other type (including `!` of an endless loop) is `normal`.
+pub(crate) fn exit_reason_of(value: Box<dyn std::any::Any + Send>) -> Term {
+    if let Some(t) = value.downcast_ref::<Term>() {
+        return t.clone();
+    }
+    if let Some(Err(t)) = value.downcast_ref::<Result<(), Term>>() {
+        return t.clone();
+    }
+    atom("normal")
+}

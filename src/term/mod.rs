@@ -99,7 +99,11 @@ pub fn improper_list(elements: Vec<Term>, tail: Term) -> Term {
 
 /// A map from key/value pairs.
 pub fn map(pairs: Vec<(Term, Term)>) -> Term {
-    Term::Map(Map::from(pairs.into_iter().collect::<std::collections::HashMap<_, _>>()))
+    Term::Map(Map::from(
+        pairs
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>(),
+    ))
 }
 
 /// Read-only views of a [`Term`], so that matching a message reads like a
@@ -132,14 +136,14 @@ pub trait TermExt {
 impl TermExt for Term {
     fn as_atom(&self) -> Option<&str> {
         match self {
-            Term::Atom(a) => Some(&a.name),
+            Self::Atom(a) => Some(&a.name),
             _ => None,
         }
     }
 
     fn as_tuple(&self) -> Option<&[Term]> {
         match self {
-            Term::Tuple(t) => Some(&t.elements),
+            Self::Tuple(t) => Some(&t.elements),
             _ => None,
         }
     }
@@ -154,30 +158,30 @@ impl TermExt for Term {
 
     fn as_i64(&self) -> Option<i64> {
         match self {
-            Term::FixInteger(i) => Some(i64::from(i.value)),
-            Term::BigInteger(b) => b.value.to_i64(),
+            Self::FixInteger(i) => Some(i64::from(i.value)),
+            Self::BigInteger(b) => b.value.to_i64(),
             _ => None,
         }
     }
 
     fn as_pid(&self) -> Option<&Pid> {
         match self {
-            Term::Pid(p) => Some(p),
+            Self::Pid(p) => Some(p),
             _ => None,
         }
     }
 
     fn as_reference(&self) -> Option<&Reference> {
         match self {
-            Term::Reference(r) => Some(r),
+            Self::Reference(r) => Some(r),
             _ => None,
         }
     }
 
     fn as_list(&self) -> Option<std::borrow::Cow<'_, [Term]>> {
         match self {
-            Term::List(l) => Some(std::borrow::Cow::Borrowed(&l.elements)),
-            Term::ByteList(b) => Some(std::borrow::Cow::Owned(
+            Self::List(l) => Some(std::borrow::Cow::Borrowed(&l.elements)),
+            Self::ByteList(b) => Some(std::borrow::Cow::Owned(
                 b.bytes.iter().map(|&c| int(i64::from(c))).collect(),
             )),
             _ => None,
@@ -194,19 +198,23 @@ impl TermExt for Term {
 
     fn as_text(&self) -> Option<String> {
         match self {
-            Term::Binary(b) => String::from_utf8(b.bytes.clone()).ok(),
-            Term::ByteList(b) => Some(b.bytes.iter().map(|&c| c as char).collect()),
-            Term::List(l) => l
+            Self::Binary(b) => String::from_utf8(b.bytes.clone()).ok(),
+            Self::ByteList(b) => Some(b.bytes.iter().map(|&c| c as char).collect()),
+            Self::List(l) => l
                 .elements
                 .iter()
-                .map(|e| e.as_i64().and_then(|c| u32::try_from(c).ok()).and_then(char::from_u32))
+                .map(|e| {
+                    e.as_i64()
+                        .and_then(|c| u32::try_from(c).ok())
+                        .and_then(char::from_u32)
+                })
                 .collect(),
             _ => None,
         }
     }
 
     fn is_nil(&self) -> bool {
-        matches!(self, Term::List(l) if l.elements.is_empty())
+        matches!(self, Self::List(l) if l.elements.is_empty())
     }
 }
 

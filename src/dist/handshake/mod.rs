@@ -82,6 +82,16 @@ pub enum HandshakeError {
     /// Placeholder until the state machine lands.
     #[error("handshake not implemented")]
     Unimplemented,
+    /// The peer answered `nok`: its own simultaneous attempt wins.
+    #[error("simultaneous connect: the other attempt wins")]
+    Nok,
+}
+
+impl HandshakeError {
+    /// Whether this is a refusal worth an error log line (cookie, flags, not allowed).
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
 }
 
 /// The handshake state machine.

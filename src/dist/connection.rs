@@ -1,0 +1,360 @@
+//! The tokio driver of one distribution connection: dial (EPMD lookup,
+//! TCP connect) or accept, run the [`Handshake`] state machine, then move
+//! bytes: a writer that batches queued control messages into one write and
+//! sends ticks, and a reader that reassembles packets and hands control
+//! messages to the [`Host`] (the node) in arrival order.
+//!
+//! Mirrors the connection half of `dist_util.erl` (`con_loop/2`,
+//! `send_tick/2`) and `inet_tcp_dist.erl`. All decisions that need the
+//! node's connection table (simultaneous connects, `alive`) are delegated
+//! to the [`Host`], which mirrors `net_kernel`'s `accept_pending`.
+
+use super::DFlags;
+use super::control::Control;
+use super::frame::{Defragmenter, FrameReader, Packet, encode_control};
+use super::handshake::{self, AcceptPending, Established, Event, Handshake, HandshakeError};
+use crate::term::{Limits, Term, atom};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// What the driver needs from the node that owns the connection table.
+pub trait Host: Send + Sync + 'static {
+    /// net_kernel's `accept_pending` for an incoming attempt `attempt` from `peer`.
+    fn accept_pending(&self, peer: &str, attempt: u64) -> AcceptPending;
+    /// net_kernel's `is_pending`: is outgoing attempt `attempt` still the pending one?
+    fn is_pending(&self, peer: &str, attempt: u64) -> bool;
+    /// Close the old connection to `peer`, which `attempt` replaces (the `alive` path).
+    fn wait_pending(&self, peer: &str, attempt: u64);
+    /// The handshake of `attempt` succeeded. Returns the queue of messages to
+    /// send, or `None` if this attempt no longer owns the connection.
+    fn connection_up(
+        &self,
+        attempt: u64,
+        est: &Established,
+        tasks: Vec<tokio::task::AbortHandle>,
+    ) -> Option<UnboundedReceiver<Control>>;
+    /// The attempt failed before the connection came up.
+    fn attempt_failed(&self, peer: &str, attempt: u64, nok: bool);
+    /// The connection `id` to `peer` is down.
+    fn connection_down(&self, peer: &str, id: u64, reason: Term);
+    /// A control message arrived from `peer`.
+    fn deliver(&self, peer: &str, ctrl: Control);
+    /// Where `node` listens (an EPMD lookup).
+    fn resolve(
+        &self,
+        node: &str,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<std::net::SocketAddr>>;
+}
+
+/// Per-node settings of the driver.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Our full node name.
+    pub this_node: String,
+    /// The cookie.
+    pub cookie: String,
+    /// Flags we advertise.
+    pub flags: DFlags,
+    /// Our creation.
+    pub creation: u32,
+    /// `net_ticktime / net_tickintensity`.
+    pub tick_interval: Duration,
+    /// `net_tickintensity`: silent tick periods before the peer is declared dead.
+    pub tick_intensity: u32,
+    /// `net_setuptime`.
+    pub setup_timeout: Duration,
+    /// Decoding limits for received terms.
+    pub limits: Limits,
+}
+
+impl Settings {
+    fn handshake_config(&self) -> handshake::Config {
+        handshake::Config {
+            this_node: self.this_node.clone(),
+            flags: self.flags,
+            creation: self.creation,
+            cookie: self.cookie.clone(),
+        }
+    }
+}
+
+/// Why an attempt ended without a connection.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("{0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("connection closed during the handshake")]
+    Closed,
+}
+
+/// Dials `peer` and runs the connection until it is down.
+pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: String, attempt: u64) {
+    let setup = async {
+        let addr = host.resolve(&peer).await?;
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let hs = Handshake::initiator(settings.handshake_config(), &peer, rand::random::<u32>());
+        drive_handshake(&*host, stream, hs, attempt, Some(&peer)).await
+    };
+    match tokio::time::timeout(settings.setup_timeout, setup).await {
+        Ok(Ok((stream, est, leftover))) => {
+            run(host, settings, stream, est, leftover, attempt).await
+        }
+        Ok(Err(SetupError::Handshake(HandshakeError::Nok))) => {
+            tracing::debug!(peer, "simultaneous connect: the other attempt wins");
+            // Wait for the peer's own attempt to take over the pending entry.
+            tokio::time::sleep(settings.setup_timeout).await;
+            host.attempt_failed(&peer, attempt, true);
+        }
+        Ok(Err(e)) => {
+            log_setup_error(&peer, false, &e);
+            host.attempt_failed(&peer, attempt, false);
+        }
+        Err(_) => {
+            tracing::debug!(peer, "connection setup timed out");
+            host.attempt_failed(&peer, attempt, false);
+        }
+    }
+}
+
+/// Runs an accepted connection until it is down.
+pub async fn accept<H: Host>(
+    host: Arc<H>,
+    settings: Arc<Settings>,
+    stream: TcpStream,
+    attempt: u64,
+) {
+    let _ = stream.set_nodelay(true);
+    let hs = Handshake::acceptor(settings.handshake_config(), rand::random::<u32>());
+    let setup = drive_handshake(&*host, stream, hs, attempt, None);
+    match tokio::time::timeout(settings.setup_timeout, setup).await {
+        Ok(Ok((stream, est, leftover))) => {
+            run(host, settings, stream, est, leftover, attempt).await
+        }
+        Ok(Err(e)) => {
+            log_setup_error("", true, &e);
+        }
+        Err(_) => tracing::debug!("incoming connection setup timed out"),
+    }
+}
+
+fn log_setup_error(peer: &str, incoming: bool, e: &SetupError) {
+    match e {
+        SetupError::Handshake(h) if h.is_refusal() => tracing::error!("** {h} **"),
+        _ if incoming => tracing::debug!("incoming connection attempt failed: {e}"),
+        _ => tracing::debug!(peer, "connection attempt failed: {e}"),
+    }
+}
+
+async fn drive_handshake<H: Host>(
+    host: &H,
+    mut stream: TcpStream,
+    mut hs: Handshake,
+    attempt: u64,
+    dialled: Option<&str>,
+) -> Result<(TcpStream, Established, Vec<u8>), SetupError> {
+    let mut buf = vec![0u8; 4096];
+    let mut peer_name: Option<String> = dialled.map(str::to_owned);
+    loop {
+        let mut established = None;
+        let mut failure = None;
+        while let Some(ev) = hs.poll_event() {
+            match ev {
+                Event::Send(bytes) => stream.write_all(&bytes).await?,
+                Event::AcceptPending { peer, .. } => {
+                    let answer = host.accept_pending(&peer, attempt);
+                    peer_name = Some(peer);
+                    if let Err(e) = hs.handle_accept_pending(answer) {
+                        failure = Some(e);
+                    }
+                }
+                Event::IsPending => {
+                    let p = peer_name.as_deref().unwrap_or_default();
+                    if let Err(e) = hs.handle_is_pending(host.is_pending(p, attempt)) {
+                        failure = Some(e);
+                    }
+                }
+                Event::WaitPending => {
+                    host.wait_pending(peer_name.as_deref().unwrap_or_default(), attempt);
+                    if let Err(e) = hs.handle_wait_pending_done() {
+                        failure = Some(e);
+                    }
+                }
+                Event::Established(est) => established = Some(est),
+            }
+        }
+        if let Some(e) = failure {
+            if let Some(p) = &peer_name {
+                if dialled.is_none() {
+                    host.attempt_failed(p, attempt, false);
+                }
+            }
+            return Err(e.into());
+        }
+        if let Some(est) = established {
+            return Ok((stream, est, hs.into_leftover()));
+        }
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            if let (Some(p), None) = (&peer_name, dialled) {
+                host.attempt_failed(p, attempt, false);
+            }
+            return Err(SetupError::Closed);
+        }
+        if let Err(e) = hs.handle_data(&buf[..n]) {
+            // Flush what the machine wants to say (e.g. a status) before closing.
+            while let Some(Event::Send(bytes)) = hs.poll_event() {
+                let _ = stream.write_all(&bytes).await;
+            }
+            if let (Some(p), None) = (&peer_name, dialled) {
+                host.attempt_failed(p, attempt, false);
+            }
+            return Err(e.into());
+        }
+    }
+}
+
+/// Largest batch of queued messages written with one syscall.
+const WRITE_BATCH: usize = 256 * 1024;
+
+async fn run<H: Host>(
+    host: Arc<H>,
+    settings: Arc<Settings>,
+    stream: TcpStream,
+    est: Established,
+    leftover: Vec<u8>,
+    attempt: u64,
+) {
+    let peer = est.peer.clone();
+    let reads = Arc::new(AtomicU64::new(0));
+    let (mut rd, mut wr) = stream.into_split();
+
+    // The writer runs in its own task so that a slow peer never blocks the reader.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<UnboundedReceiver<Control>>();
+    let writer = {
+        let reads = reads.clone();
+        let settings = settings.clone();
+        let flags = est.flags;
+        tokio::spawn(async move {
+            let Ok(mut rx) = ready_rx.await else {
+                return atom("connection_closed");
+            };
+            let mut buf = Vec::with_capacity(64 * 1024);
+            let mut seq = 0u64;
+            let mut interval = tokio::time::interval(settings.tick_interval);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            let mut wrote = false;
+            let mut last_reads = reads.load(Ordering::Relaxed);
+            let mut silent = 0u32;
+            loop {
+                tokio::select! {
+                    m = rx.recv() => {
+                        let Some(first) = m else { return atom("disconnect") };
+                        buf.clear();
+                        push(&mut buf, &first, flags, &mut seq);
+                        while buf.len() < WRITE_BATCH {
+                            match rx.try_recv() {
+                                Ok(c) => push(&mut buf, &c, flags, &mut seq),
+                                Err(_) => break,
+                            }
+                        }
+                        if wr.write_all(&buf).await.is_err() {
+                            return atom("connection_closed");
+                        }
+                        wrote = true;
+                        if buf.capacity() > 4 * WRITE_BATCH {
+                            buf = Vec::with_capacity(64 * 1024);
+                        }
+                    }
+                    _ = interval.tick() => {
+                        if !wrote && wr.write_all(&[0, 0, 0, 0]).await.is_err() {
+                            return atom("connection_closed");
+                        }
+                        wrote = false;
+                        let r = reads.load(Ordering::Relaxed);
+                        if r == last_reads {
+                            silent += 1;
+                            if silent >= settings.tick_intensity {
+                                return atom("net_tick_timeout");
+                            }
+                        } else {
+                            silent = 0;
+                            last_reads = r;
+                        }
+                    }
+                }
+            }
+        })
+    };
+
+    let reader = {
+        let host = host.clone();
+        let peer = peer.clone();
+        let limits = settings.limits;
+        tokio::spawn(async move {
+            let mut frames = FrameReader::with_leftover(leftover);
+            let mut defrag = Defragmenter::default();
+            loop {
+                loop {
+                    match frames.next_packet() {
+                        Ok(Some(Packet::Tick)) => {}
+                        Ok(Some(Packet::Data(d))) => match defrag.decode_packet(&d, &limits) {
+                            Ok(Some(c)) => host.deliver(&peer, c),
+                            Ok(None) => {}
+                            Err(e) => tracing::error!(
+                                "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
+                            ),
+                        },
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::error!("** Closing distribution channel from {peer}: {e} **");
+                            return atom("invalid_data");
+                        }
+                    }
+                }
+                match rd.read_buf(frames.buffer()).await {
+                    Ok(0) | Err(_) => return atom("connection_closed"),
+                    Ok(_) => {
+                        reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    };
+
+    let tasks = vec![writer.abort_handle(), reader.abort_handle()];
+    let Some(rx) = host.connection_up(attempt, &est, tasks) else {
+        writer.abort();
+        reader.abort();
+        return;
+    };
+    let _ = ready_tx.send(rx);
+
+    let (writer_abort, reader_abort) = (writer.abort_handle(), reader.abort_handle());
+    let reason = tokio::select! {
+        r = writer => r.unwrap_or_else(|_| atom("disconnect")),
+        r = reader => r.unwrap_or_else(|_| atom("disconnect")),
+    };
+    writer_abort.abort();
+    reader_abort.abort();
+    if reason == atom("net_tick_timeout") {
+        tracing::warn!("** Node {peer} not responding ** ** Removing (timedout) connection **");
+    }
+    host.connection_down(&peer, attempt, reason);
+}
+
+fn push(buf: &mut Vec<u8>, c: &Control, flags: DFlags, seq: &mut u64) {
+    if let Err(e) = encode_control(c, flags, seq, buf) {
+        tracing::error!(
+            "cannot encode {} for the distribution: {e}; message dropped",
+            c.op_name()
+        );
+    }
+}

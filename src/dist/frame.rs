@@ -1,0 +1,448 @@
+//! Data-phase framing: 4-byte length prefix, zero-length ticks, the
+//! pass-through (`'p'`) packet, the distribution header (`131, 68`) and
+//! fragmented messages (`131, 69` first fragment, `131, 70` the rest).
+//!
+//! Pure code: [`FrameReader`] turns received bytes into [`Packet`]s with the
+//! `check`/`parse` split of mini-redis (an incomplete frame is not an error),
+//! [`Defragmenter`] reassembles fragments, [`encode_control`] appends the
+//! frames of one message to an output buffer.
+//!
+//! The atom cache (`DFLAG_DIST_HDR_ATOM_CACHE`) is not negotiated, so a
+//! distribution header must carry zero atom-cache references; anything else
+//! is an error.
+
+use super::DFlags;
+use super::control::{Control, ControlError};
+use crate::term::{self, DecodeError, EncodeError, Limits, Term};
+use std::collections::HashMap;
+
+/// Messages whose encoding exceeds this many bytes are sent as fragments
+/// when `DFLAG_FRAGMENTS` was negotiated (BEAM uses 64 KiB too).
+pub const FRAGMENT_SIZE: usize = 64 * 1024;
+
+/// Largest data packet accepted from a peer (a single frame).
+pub const MAX_FRAME: usize = 1 << 30;
+
+/// Largest message accepted after reassembling fragments, per connection.
+pub const MAX_REASSEMBLY: usize = 1 << 30;
+
+/// Why received bytes could not be turned into a control message.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// A frame claims to be larger than [`MAX_FRAME`].
+    #[error("distribution packet of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    /// The first byte(s) of a packet are not a known packet type.
+    #[error("unknown distribution packet type {0:?}")]
+    UnknownType(Vec<u8>),
+    /// A distribution header with atom-cache references (never negotiated).
+    #[error(
+        "distribution header with {0} atom cache references, but the atom cache was not negotiated"
+    )]
+    AtomCache(u8),
+    /// A packet ended before its header did.
+    #[error("truncated distribution header")]
+    Truncated,
+    /// A fragment for a message that was never started.
+    #[error("fragment {fragment} of unknown message {sequence}")]
+    UnknownSequence {
+        /// Sequence id.
+        sequence: u64,
+        /// Fragment id.
+        fragment: u64,
+    },
+    /// Fragments out of order.
+    #[error("fragment {got} of message {sequence} arrived where {expected} was expected")]
+    FragmentOrder {
+        /// Sequence id.
+        sequence: u64,
+        /// Expected fragment id.
+        expected: u64,
+        /// Received fragment id.
+        got: u64,
+    },
+    /// Reassembled message would be too large.
+    #[error("fragmented message exceeds the {MAX_REASSEMBLY}-byte reassembly limit")]
+    ReassemblyTooLarge,
+    /// A term could not be decoded.
+    #[error("cannot decode term: {0}")]
+    Decode(#[from] DecodeError),
+    /// The control message is not understood.
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    /// Bytes left over after the control message and its payload.
+    #[error("{0} unexpected trailing bytes after the message")]
+    Trailing(usize),
+}
+
+/// One complete data packet: a tick or the bytes of a message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Packet {
+    /// A zero-length packet (keep-alive).
+    Tick,
+    /// The bytes of one packet, without the length prefix.
+    Data(Vec<u8>),
+}
+
+/// Splits a byte stream into 4-byte-length-prefixed packets.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl FrameReader {
+    /// A reader whose buffer starts with `leftover` (bytes read with the
+    /// last handshake message).
+    pub fn with_leftover(leftover: Vec<u8>) -> Self {
+        Self {
+            buf: leftover,
+            start: 0,
+        }
+    }
+
+    /// Space to read into: the caller reads up to `n` bytes into the
+    /// returned vector's tail and then calls [`FrameReader::commit`].
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        if self.start > 0 && (self.start == self.buf.len() || self.start > 64 * 1024) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        &mut self.buf
+    }
+
+    /// The next complete packet, if one is buffered.
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, FrameError> {
+        let avail = &self.buf[self.start..];
+        let Some(len_bytes) = avail.get(..4) else {
+            return Ok(None);
+        };
+        let len =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(FrameError::TooLarge(len));
+        }
+        if len == 0 {
+            self.start += 4;
+            return Ok(Some(Packet::Tick));
+        }
+        let Some(data) = avail.get(4..4 + len) else {
+            // Make room for the whole frame at once, bounded by MAX_FRAME.
+            let missing = 4 + len - avail.len();
+            self.buf.reserve(missing);
+            return Ok(None);
+        };
+        let data = data.to_vec();
+        self.start += 4 + len;
+        Ok(Some(Packet::Data(data)))
+    }
+}
+
+struct Partial {
+    next: u64,
+    bytes: Vec<u8>,
+}
+
+/// Reassembles fragmented messages (`131, 69` / `131, 70`).
+#[derive(Default)]
+pub struct Defragmenter {
+    partial: HashMap<u64, Partial>,
+    total: usize,
+}
+
+impl std::fmt::Debug for Defragmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Defragmenter")
+            .field("in_progress", &self.partial.len())
+            .finish()
+    }
+}
+
+fn be_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(..8)?.try_into().ok()?))
+}
+
+impl Defragmenter {
+    /// Turns one data packet into a control message, or `None` when it was
+    /// a fragment of a message not yet complete.
+    pub fn decode_packet(
+        &mut self,
+        data: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<Control>, FrameError> {
+        match data {
+            [112, rest @ ..] => decode_body(rest, true, limits).map(Some),
+            [131, 68, rest @ ..] => {
+                let (&n, body) = rest.split_first().ok_or(FrameError::Truncated)?;
+                if n != 0 {
+                    return Err(FrameError::AtomCache(n));
+                }
+                decode_body(body, false, limits).map(Some)
+            }
+            [131, 69, rest @ ..] => {
+                let seq = be_u64(rest).ok_or(FrameError::Truncated)?;
+                let frag = be_u64(rest.get(8..).ok_or(FrameError::Truncated)?)
+                    .ok_or(FrameError::Truncated)?;
+                let n = *rest.get(16).ok_or(FrameError::Truncated)?;
+                if n != 0 {
+                    return Err(FrameError::AtomCache(n));
+                }
+                let body = &rest[17..];
+                if frag <= 1 {
+                    return decode_body(body, false, limits).map(Some);
+                }
+                self.grow(body.len())?;
+                if let Some(old) = self.partial.insert(
+                    seq,
+                    Partial {
+                        next: frag - 1,
+                        bytes: body.to_vec(),
+                    },
+                ) {
+                    self.total -= old.bytes.len();
+                }
+                Ok(None)
+            }
+            [131, 70, rest @ ..] => {
+                let seq = be_u64(rest).ok_or(FrameError::Truncated)?;
+                let frag = be_u64(rest.get(8..).ok_or(FrameError::Truncated)?)
+                    .ok_or(FrameError::Truncated)?;
+                let body = &rest[16..];
+                let Some(p) = self.partial.get_mut(&seq) else {
+                    return Err(FrameError::UnknownSequence {
+                        sequence: seq,
+                        fragment: frag,
+                    });
+                };
+                if p.next != frag {
+                    let expected = p.next;
+                    self.forget(seq);
+                    return Err(FrameError::FragmentOrder {
+                        sequence: seq,
+                        expected,
+                        got: frag,
+                    });
+                }
+                if self.total + body.len() > MAX_REASSEMBLY {
+                    self.forget(seq);
+                    return Err(FrameError::ReassemblyTooLarge);
+                }
+                self.total += body.len();
+                p.bytes.extend_from_slice(body);
+                p.next -= 1;
+                if frag == 1 {
+                    let done = self
+                        .partial
+                        .remove(&seq)
+                        .map(|p| p.bytes)
+                        .unwrap_or_default();
+                    self.total -= done.len();
+                    decode_body(&done, false, limits).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+            other => Err(FrameError::UnknownType(
+                other.iter().take(2).copied().collect(),
+            )),
+        }
+    }
+
+    fn grow(&mut self, n: usize) -> Result<(), FrameError> {
+        if self.total + n > MAX_REASSEMBLY {
+            return Err(FrameError::ReassemblyTooLarge);
+        }
+        self.total += n;
+        Ok(())
+    }
+
+    fn forget(&mut self, seq: u64) {
+        if let Some(p) = self.partial.remove(&seq) {
+            self.total -= p.bytes.len();
+        }
+    }
+}
+
+/// Decodes a control term and its optional message term.
+fn decode_body(body: &[u8], with_version: bool, limits: &Limits) -> Result<Control, FrameError> {
+    let (ctrl, n) = term::decode_prefix_with(body, with_version, limits)?;
+    let rest = &body[n..];
+    let msg = if rest.is_empty() {
+        None
+    } else {
+        let (msg, m) = term::decode_prefix_with(rest, with_version, limits)?;
+        if m != rest.len() {
+            return Err(FrameError::Trailing(rest.len() - m));
+        }
+        Some(msg)
+    };
+    Ok(Control::from_terms(&ctrl, msg)?)
+}
+
+/// Appends the frame(s) carrying `ctrl` to `out`: one pass-through frame, or
+/// fragments when the message is larger than [`FRAGMENT_SIZE`] and
+/// `DFLAG_FRAGMENTS` was negotiated. `sequence` numbers fragmented messages.
+pub fn encode_control(
+    ctrl: &Control,
+    flags: DFlags,
+    sequence: &mut u64,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let (c, m) = ctrl.to_terms(flags);
+    encode_terms(&c, m, flags, sequence, out)
+}
+
+/// Like [`encode_control`] for an already built control tuple and message.
+pub fn encode_terms(
+    ctrl: &Term,
+    msg: Option<&Term>,
+    flags: DFlags,
+    sequence: &mut u64,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0, 0, 0, 112]);
+    term::encode(ctrl, out)?;
+    if let Some(m) = msg {
+        term::encode(m, out)?;
+    }
+    let len = out.len() - start - 4;
+    if len <= FRAGMENT_SIZE || !flags.contains(DFlags::FRAGMENTS) {
+        let Ok(len32) = u32::try_from(len) else {
+            out.truncate(start);
+            return Err(EncodeError(format!(
+                "message of {len} bytes is too large for one packet"
+            )));
+        };
+        out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
+        return Ok(());
+    }
+    // Re-encode without version bytes behind a fragment header.
+    out.truncate(start);
+    let mut body = Vec::with_capacity(len);
+    term::encode_body(ctrl, &mut body)?;
+    if let Some(m) = msg {
+        term::encode_body(m, &mut body)?;
+    }
+    *sequence += 1;
+    let seq = *sequence;
+    let chunks: Vec<&[u8]> = body.chunks(FRAGMENT_SIZE).collect();
+    let count = chunks.len() as u64;
+    out.reserve(body.len() + chunks.len() * 24);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let frag_id = count - i as u64;
+        let header_len = if i == 0 { 2 + 8 + 8 + 1 } else { 2 + 8 + 8 };
+        let frame_len = (header_len + chunk.len()) as u32;
+        out.extend_from_slice(&frame_len.to_be_bytes());
+        out.extend_from_slice(&[131, if i == 0 { 69 } else { 70 }]);
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&frag_id.to_be_bytes());
+        if i == 0 {
+            out.push(0); // NumberOfAtomCacheRefs
+        }
+        out.extend_from_slice(chunk);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::{Atom, Pid, binary};
+
+    fn msg(size: usize) -> Control {
+        Control::Send {
+            from: None,
+            to: Pid {
+                node: Atom::from("a@h"),
+                id: 1,
+                serial: 0,
+                creation: 1,
+            },
+            msg: binary(vec![7u8; size]),
+        }
+    }
+
+    fn roundtrip(c: &Control, flags: DFlags) -> (usize, Control) {
+        let mut out = Vec::new();
+        let mut seq = 0;
+        encode_control(c, flags, &mut seq, &mut out).unwrap();
+        let mut reader = FrameReader::default();
+        reader.buffer().extend_from_slice(&out);
+        let mut defrag = Defragmenter::default();
+        let mut frames = 0;
+        let mut result = None;
+        while let Some(p) = reader.next_packet().unwrap() {
+            frames += 1;
+            let Packet::Data(d) = p else { panic!("tick") };
+            if let Some(c) = defrag.decode_packet(&d, &Limits::default()).unwrap() {
+                result = Some(c);
+            }
+        }
+        (frames, result.unwrap())
+    }
+
+    #[test]
+    fn small_message_is_one_pass_through_frame() {
+        let c = msg(10);
+        let (frames, back) = roundtrip(&c, DFlags::OURS);
+        assert_eq!(frames, 1);
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn large_message_is_fragmented_and_reassembled() {
+        let c = msg(10 * 1024 * 1024);
+        let (frames, back) = roundtrip(&c, DFlags::OURS);
+        assert_eq!(frames, 161);
+        assert_eq!(back, c);
+        let (frames, back) = roundtrip(&c, DFlags::OURS & !DFlags::FRAGMENTS);
+        assert_eq!(frames, 1);
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn ticks_and_partial_frames() {
+        let mut r = FrameReader::default();
+        r.buffer().extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 3, 112]);
+        assert_eq!(r.next_packet().unwrap(), Some(Packet::Tick));
+        assert_eq!(r.next_packet().unwrap(), None);
+        r.buffer().extend_from_slice(&[1, 2]);
+        assert_eq!(
+            r.next_packet().unwrap(),
+            Some(Packet::Data(vec![112, 1, 2]))
+        );
+    }
+
+    #[test]
+    fn bad_packets_are_errors() {
+        let mut d = Defragmenter::default();
+        let l = Limits::default();
+        assert!(matches!(
+            d.decode_packet(&[1, 2, 3], &l),
+            Err(FrameError::UnknownType(_))
+        ));
+        assert!(matches!(
+            d.decode_packet(&[131, 68, 3], &l),
+            Err(FrameError::AtomCache(3))
+        ));
+        assert!(matches!(
+            d.decode_packet(&[131, 69, 0], &l),
+            Err(FrameError::Truncated)
+        ));
+        let mut frag = vec![131, 70];
+        frag.extend_from_slice(&5u64.to_be_bytes());
+        frag.extend_from_slice(&1u64.to_be_bytes());
+        assert!(matches!(
+            d.decode_packet(&frag, &l),
+            Err(FrameError::UnknownSequence { .. })
+        ));
+        assert!(matches!(
+            d.decode_packet(&[112, 131, 100], &l),
+            Err(FrameError::Decode(_))
+        ));
+        let mut r = FrameReader::default();
+        r.buffer().extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+        assert!(matches!(r.next_packet(), Err(FrameError::TooLarge(_))));
+    }
+}

@@ -1,0 +1,198 @@
+//! The `gen` call protocol (`stdlib/src/gen.erl`): recognising
+//! `{'$gen_call', From, Request}`, replying to it, and calling a
+//! gen_server on any node from a Rust process.
+//!
+//! OTP 24+ callers tag calls with `[alias|Ref]` and accept only
+//! `{[alias|Ref], Reply}`; a reply to such a tag goes to the alias
+//! (`ALIAS_SEND`), so that a late reply after a timeout is dropped, as
+//! `gen:reply/2` does.
+
+use super::state::MonitorTarget;
+use super::{Dest, Process};
+use crate::term::{Atom, ImproperList, Pid, Reference, Term, TermExt, atom, tuple};
+use std::time::Duration;
+
+/// The `From` of a call: the caller and its tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenFrom {
+    /// The calling process.
+    pub pid: Pid,
+    /// The tag (`[alias|Ref]`, a plain reference, or `{Ref, Node}` from multi_call).
+    pub tag: Term,
+}
+
+/// A `{'$gen_call', From, Request}` message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenCall {
+    /// Who to reply to.
+    pub from: GenFrom,
+    /// The request.
+    pub request: Term,
+}
+
+impl GenCall {
+    /// Recognises a gen call message.
+    pub fn parse(msg: &Term) -> Option<Self> {
+        let [Term::Atom(tag), from, request] = msg.as_tuple()? else {
+            return None;
+        };
+        if tag.name != "$gen_call" {
+            return None;
+        }
+        let [Term::Pid(pid), tag] = from.as_tuple()? else {
+            return None;
+        };
+        Some(Self {
+            from: GenFrom {
+                pid: pid.clone(),
+                tag: tag.clone(),
+            },
+            request: request.clone(),
+        })
+    }
+}
+
+/// The alias in an `[alias|Ref]` tag.
+pub(crate) fn alias_of(tag: &Term) -> Option<&Reference> {
+    match tag {
+        Term::ImproperList(l)
+            if l.elements.len() == 1 && l.elements[0].as_atom() == Some("alias") =>
+        {
+            l.last.as_reference()
+        }
+        _ => None,
+    }
+}
+
+/// Why a call failed, shaped like the exits of `gen:call/4`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// No reply within the timeout (`timeout`).
+    #[error("timeout")]
+    Timeout,
+    /// The server is gone: `noproc`, its exit reason, or `{nodedown, Node}`.
+    #[error("{}", crate::term::Pretty(.0))]
+    Exit(Term),
+}
+
+impl CallError {
+    /// The reason as OTP's caller would exit with it (without the `{gen_server, call, ...}` part).
+    pub fn reason(&self) -> Term {
+        match self {
+            Self::Timeout => atom("timeout"),
+            Self::Exit(t) => t.clone(),
+        }
+    }
+}
+
+impl Process {
+    /// Replies to a gen call (`gen:reply/2`).
+    pub fn reply(&self, from: &GenFrom, reply: Term) {
+        let msg = tuple(vec![from.tag.clone(), reply]);
+        match alias_of(&from.tag) {
+            Some(alias) => self.send(Dest::Alias(alias.clone()), msg),
+            None => self.send(&from.pid, msg),
+        }
+    }
+
+    /// `gen_server:call(Dest, Request, Timeout)` from this process, to a
+    /// server on this node or any other.
+    pub async fn call(
+        &mut self,
+        dest: impl Into<Dest>,
+        request: Term,
+        timeout: Duration,
+    ) -> Result<Term, CallError> {
+        let dest = dest.into();
+        let me = self.node.name().clone();
+        let target = match &dest {
+            Dest::Pid(p) => MonitorTarget::Pid(p.clone()),
+            Dest::Name(n) => MonitorTarget::Name(n.clone(), me.clone()),
+            Dest::Remote(n, node) => MonitorTarget::Name(n.clone(), node.clone()),
+            Dest::Alias(_) => return Err(CallError::Exit(atom("badarg"))),
+        };
+        let mref = self.monitor(target);
+        self.node.inner.add_alias(&self.pid, mref.clone());
+        let mref_t = Term::Reference(Box::new(mref.clone()));
+        let tag = Term::ImproperList(ImproperList::from((vec![atom("alias")], mref_t.clone())));
+        let from = tuple(vec![Term::Pid(self.pid.clone()), tag.clone()]);
+        self.send(dest, tuple(vec![atom("$gen_call"), from, request]));
+        let answer = self
+            .receive_timeout(timeout, |m| match m.as_tuple() {
+                Some([t, _]) => *t == tag || *t == mref_t,
+                Some([Term::Atom(d), r, ..]) => d.name == "DOWN" && *r == mref_t,
+                _ => false,
+            })
+            .await;
+        self.node.inner.remove_alias(&self.pid, &mref);
+        match answer {
+            Some(m) if m.tuple_tag() == Some("DOWN") => {
+                let reason = m.elem(4).cloned().unwrap_or_else(|| atom("noproc"));
+                let reason = if reason.as_atom() == Some("noconnection") {
+                    let node = match self_node_of(&m) {
+                        Some(n) => Term::Atom(n),
+                        None => atom("nonode@nohost"),
+                    };
+                    tuple(vec![atom("nodedown"), node])
+                } else {
+                    reason
+                };
+                Err(CallError::Exit(reason))
+            }
+            Some(m) => {
+                self.demonitor(&mref, true);
+                Ok(m.elem(1).cloned().unwrap_or_else(|| atom("undefined")))
+            }
+            None => {
+                self.demonitor(&mref, true);
+                Err(CallError::Timeout)
+            }
+        }
+    }
+}
+
+/// The node of the monitored object in a DOWN message (pid or `{Name, Node}`).
+fn self_node_of(down: &Term) -> Option<Atom> {
+    match down.elem(3)? {
+        Term::Pid(p) => Some(p.node.clone()),
+        t => match t.elem(1)? {
+            Term::Atom(a) => Some(a.clone()),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::{Atom, Reference};
+
+    #[test]
+    fn parses_alias_tagged_calls() {
+        let pid = Pid {
+            node: Atom::from("b@h"),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        };
+        let r = Reference {
+            node: Atom::from("b@h"),
+            id: vec![1, 2, 3],
+            creation: 1,
+        };
+        let tag = Term::ImproperList(ImproperList::from((
+            vec![atom("alias")],
+            Term::Reference(Box::new(r.clone())),
+        )));
+        let msg = tuple(vec![
+            atom("$gen_call"),
+            tuple(vec![Term::Pid(pid.clone()), tag.clone()]),
+            atom("req"),
+        ]);
+        let call = GenCall::parse(&msg).unwrap();
+        assert_eq!(call.from.pid, pid);
+        assert_eq!(call.request, atom("req"));
+        assert_eq!(alias_of(&call.from.tag), Some(&r));
+        assert_eq!(GenCall::parse(&atom("x")), None);
+    }
+}

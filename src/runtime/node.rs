@@ -1,0 +1,1009 @@
+//! The node: its name and creation, the process table, the connection
+//! table, and the public API to spawn processes, send, and connect.
+
+use super::Dest;
+use super::epmd_shim;
+use super::ids::Ids;
+use super::process::Process;
+use super::state::{Effects, MonitorTarget, NodeMonitor, ProcEntry, SpawnRequest, State, key};
+use crate::dist::DFlags;
+use crate::dist::connection::{self, Settings};
+use crate::dist::control::Control;
+use crate::term::{Atom, Limits, Pid, Reference, Term, atom, cmp_atoms, tuple};
+use futures::FutureExt;
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::time::Duration;
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Full node name, `name@host`.
+    pub name: String,
+    /// The distribution cookie.
+    pub cookie: String,
+    /// `-hidden`: do not publish this node (no `DFLAG_PUBLISHED`).
+    pub hidden: bool,
+    /// EPMD port (`ERL_EPMD_PORT`, default 4369).
+    pub epmd_port: u16,
+    /// Address the distribution listener binds to.
+    pub listen_addr: IpAddr,
+    /// `inet_dist_listen_min` / `inet_dist_listen_max` (0 = any port).
+    pub listen_ports: (u16, u16),
+    /// `net_ticktime` in seconds.
+    pub net_ticktime: u32,
+    /// `net_tickintensity`.
+    pub net_tickintensity: u32,
+    /// `net_setuptime`.
+    pub net_setuptime: Duration,
+    /// Decoding limits for terms received from peers.
+    pub limits: Limits,
+}
+
+impl NodeConfig {
+    /// A visible node with OTP's defaults.
+    pub fn new(name: &str, cookie: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            cookie: cookie.to_owned(),
+            hidden: false,
+            epmd_port: 4369,
+            listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            listen_ports: (0, 0),
+            net_ticktime: 60,
+            net_tickintensity: 4,
+            net_setuptime: Duration::from_secs(7),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The node name is not `name@host`.
+    #[error("invalid node name {0:?}: expected name@host")]
+    BadName(String),
+    /// No port in the listen range could be bound.
+    #[error("cannot listen for distribution connections: {0}")]
+    Listen(std::io::Error),
+    /// EPMD refused or could not be reached.
+    #[error("cannot register with EPMD: {0}")]
+    Epmd(std::io::Error),
+}
+
+/// A process body for a spawn request: runs in a new process, returns its exit reason.
+pub type ProcessFn = Box<dyn FnOnce(Process) -> futures::future::BoxFuture<'static, Term> + Send>;
+
+/// Answers `SPAWN_REQUEST`s (erpc, `spawn/4` from BEAM): the function to run
+/// in the new process, or an error atom (`notsup`, `badarg`) for the reply.
+pub trait SpawnService: Send + Sync + 'static {
+    /// Decides what the requested process runs.
+    fn spawn_request(&self, node: &Node, req: &SpawnRequest) -> Result<ProcessFn, Term>;
+}
+
+pub(crate) struct Inner {
+    pub(crate) name: Atom,
+    pub(crate) creation: u32,
+    pub(crate) ids: Ids,
+    pub(crate) state: Mutex<State>,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) epmd_port: u16,
+    pub(crate) hidden: bool,
+    pub(crate) listen_port: u16,
+    spawn_service: RwLock<Option<Arc<dyn SpawnService>>>,
+    background: Mutex<Vec<tokio::task::AbortHandle>>,
+    registration: Mutex<Option<epmd_shim::Registration>>,
+    me: Weak<Self>,
+}
+
+/// A running node. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({})", self.inner.name.name)
+    }
+}
+
+fn split_name(name: &str) -> Option<(&str, &str)> {
+    let (alive, host) = name.split_once('@')?;
+    if alive.is_empty() || host.is_empty() || host.contains('@') {
+        return None;
+    }
+    Some((alive, host))
+}
+
+async fn bind(cfg: &NodeConfig) -> std::io::Result<tokio::net::TcpListener> {
+    let (min, max) = cfg.listen_ports;
+    if min == 0 && max == 0 {
+        return tokio::net::TcpListener::bind(SocketAddr::new(cfg.listen_addr, 0)).await;
+    }
+    let mut last = std::io::Error::other("empty port range");
+    for port in min..=max.max(min) {
+        match tokio::net::TcpListener::bind(SocketAddr::new(cfg.listen_addr, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+impl Node {
+    /// Starts a node: listens, registers with EPMD (which must be running;
+    /// see `crate::epmd` to start one), and accepts connections.
+    pub async fn start(cfg: NodeConfig) -> Result<Self, StartError> {
+        let (alive, _host) =
+            split_name(&cfg.name).ok_or_else(|| StartError::BadName(cfg.name.clone()))?;
+        let listener = bind(&cfg).await.map_err(StartError::Listen)?;
+        let port = listener.local_addr().map_err(StartError::Listen)?.port();
+        let epmd = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.epmd_port);
+        let registration = epmd_shim::register(epmd, alive, port, cfg.hidden)
+            .await
+            .map_err(StartError::Epmd)?;
+        let creation = registration.creation;
+        let name = Atom::from(cfg.name.as_str());
+        let mut flags = DFlags::OURS;
+        if !cfg.hidden {
+            flags |= DFlags::PUBLISHED;
+        }
+        let tick = Duration::from_millis(
+            u64::from(cfg.net_ticktime) * 1000 / u64::from(cfg.net_tickintensity.max(1)),
+        );
+        let settings = Arc::new(Settings {
+            this_node: cfg.name.clone(),
+            cookie: cfg.cookie.clone(),
+            flags,
+            creation,
+            tick_interval: tick.max(Duration::from_millis(100)),
+            tick_intensity: cfg.net_tickintensity.max(1),
+            setup_timeout: cfg.net_setuptime,
+            limits: cfg.limits,
+        });
+        let inner = Arc::new_cyclic(|me| Inner {
+            name: name.clone(),
+            creation,
+            ids: Ids::new(name.clone(), creation, rand::random::<u32>()),
+            state: Mutex::new(State::default()),
+            settings,
+            epmd_port: cfg.epmd_port,
+            hidden: cfg.hidden,
+            listen_port: port,
+            spawn_service: RwLock::new(None),
+            background: Mutex::new(Vec::new()),
+            registration: Mutex::new(Some(registration)),
+            me: me.clone(),
+        });
+        let acceptor = {
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let id = inner.lock().next_id();
+                    tokio::spawn(connection::accept(
+                        inner.clone(),
+                        inner.settings.clone(),
+                        stream,
+                        id,
+                    ));
+                }
+            })
+        };
+        inner
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(acceptor.abort_handle());
+        tracing::info!(node = %cfg.name, port, creation, "distribution started");
+        Ok(Self { inner })
+    }
+
+    /// A node without distribution (no listener, no EPMD): for tests and
+    /// simulations of local process behaviour. Sends to other nodes fail as
+    /// if they were unreachable.
+    pub fn local(name: &str) -> Self {
+        let name = Atom::from(name);
+        let settings = Arc::new(Settings {
+            this_node: name.name.clone(),
+            cookie: String::new(),
+            flags: DFlags::OURS,
+            creation: 1,
+            tick_interval: Duration::from_secs(15),
+            tick_intensity: 4,
+            setup_timeout: Duration::from_secs(7),
+            limits: Limits::default(),
+        });
+        let inner = Arc::new_cyclic(|me| Inner {
+            name: name.clone(),
+            creation: 1,
+            ids: Ids::new(name.clone(), 1, 0),
+            state: Mutex::new(State::default()),
+            settings,
+            epmd_port: 0,
+            hidden: true,
+            listen_port: 0,
+            spawn_service: RwLock::new(None),
+            background: Mutex::new(Vec::new()),
+            registration: Mutex::new(None),
+            me: me.clone(),
+        });
+        Self { inner }
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &Atom {
+        &self.inner.name
+    }
+
+    /// This node's creation (from EPMD).
+    pub fn creation(&self) -> u32 {
+        self.inner.creation
+    }
+
+    /// Whether this node is hidden (`-hidden`).
+    pub fn is_hidden(&self) -> bool {
+        self.inner.hidden
+    }
+
+    /// The port the distribution listener is bound to.
+    pub fn listen_port(&self) -> u16 {
+        self.inner.listen_port
+    }
+
+    /// Spawns a process running `f`. The future's output is the exit reason
+    /// (`()` means `normal`).
+    pub fn spawn<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.spawn_with(f, |_| {}, None)
+    }
+
+    /// Spawns with `setup` applied to the table entry before the task runs;
+    /// `linked_to` gets the reverse link.
+    pub(crate) fn spawn_with<F, Fut>(
+        &self,
+        f: F,
+        setup: impl FnOnce(&mut ProcEntry),
+        linked_to: Option<&Pid>,
+    ) -> Pid
+    where
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let pid = self.inner.ids.new_pid();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut entry = ProcEntry {
+            pid: pid.clone(),
+            tx,
+            trap_exit: false,
+            links: Default::default(),
+            monitors: Default::default(),
+            watchers: Default::default(),
+            name: None,
+            aliases: Vec::new(),
+            abort: None,
+            dead: false,
+        };
+        setup(&mut entry);
+        {
+            let mut st = self.inner.lock();
+            if let Some(l) = linked_to {
+                if let Some(e) = st.procs.get_mut(&key(l)) {
+                    e.links.insert(pid.clone());
+                }
+            }
+            st.procs.insert(key(&pid), entry);
+        }
+        let proc = Process {
+            node: self.clone(),
+            pid: pid.clone(),
+            rx,
+            saved: VecDeque::new(),
+        };
+        let guard = ExitGuard {
+            inner: self.inner.clone(),
+            pid: pid.clone(),
+            reason: None,
+        };
+        let handle = tokio::spawn(async move {
+            let mut guard = guard;
+            let result = std::panic::AssertUnwindSafe(f(proc)).catch_unwind().await;
+            guard.reason = Some(match result {
+                Ok(r) => super::exit_reason_of(Box::new(r)),
+                Err(p) => {
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into());
+                    tracing::error!(
+                        "process {} panicked: {msg}",
+                        crate::term::Pretty(&Term::Pid(guard.pid.clone()))
+                    );
+                    tuple(vec![atom("panic"), crate::term::binary(msg.into_bytes())])
+                }
+            });
+        });
+        let mut st = self.inner.lock();
+        match st.procs.get_mut(&key(&pid)).filter(|e| e.pid == pid) {
+            Some(e) => e.abort = Some(handle.abort_handle()),
+            None => handle.abort(),
+        }
+        pid
+    }
+
+    /// Sends from no particular process (the node itself).
+    pub fn send(&self, to: impl Into<Dest>, msg: Term) {
+        let from = self.inner.ids.node_pid();
+        self.inner.send_from(&from, to.into(), msg);
+    }
+
+    /// The pid registered under `name` here.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.inner.lock().names.get(&Atom::from(name)).cloned()
+    }
+
+    /// Registered names on this node.
+    pub fn registered(&self) -> Vec<Atom> {
+        self.inner.lock().names.keys().cloned().collect()
+    }
+
+    /// Whether a local process is alive.
+    pub fn is_process_alive(&self, pid: &Pid) -> bool {
+        self.inner.lock().alive(pid)
+    }
+
+    /// Connected visible nodes (`nodes()`).
+    pub fn nodes(&self) -> Vec<Atom> {
+        self.nodes_where(|published| published)
+    }
+
+    /// Connected hidden nodes (`nodes(hidden)`).
+    pub fn hidden_nodes(&self) -> Vec<Atom> {
+        self.nodes_where(|published| !published)
+    }
+
+    fn nodes_where(&self, f: impl Fn(bool) -> bool) -> Vec<Atom> {
+        let st = self.inner.lock();
+        let mut v: Vec<Atom> = st
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                !matches!(c.state, super::state::ConnState::Pending { .. }) && f(c.published)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort_by(cmp_atoms);
+        v
+    }
+
+    /// Sends an exit signal from the node to `pid`.
+    pub fn exit(&self, pid: &Pid, reason: Term) {
+        let from = self.inner.ids.node_pid();
+        self.inner.exit2(&from, pid, reason);
+    }
+
+    /// Installs the service answering `SPAWN_REQUEST`s.
+    pub fn set_spawn_service(&self, service: Arc<dyn SpawnService>) {
+        *self
+            .inner
+            .spawn_service
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(service);
+    }
+
+    /// Connects to `node` (if needed) and asks its net_kernel `{is_auth,
+    /// Node}` as `net_adm:ping/1` does: `true` for pong.
+    pub async fn ping(&self, node: &str) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let me = self.inner.name.name.clone();
+        let target = node.to_owned();
+        self.spawn(move |mut p| async move {
+            let req = tuple(vec![atom("is_auth"), atom(&me)]);
+            let r = p
+                .call(
+                    ("net_kernel", target.as_str()),
+                    req,
+                    Duration::from_secs(15),
+                )
+                .await;
+            let _ = tx.send(matches!(r, Ok(Term::Atom(a)) if a.name == "yes"));
+        });
+        let pong = rx.await.unwrap_or(false);
+        if !pong {
+            self.disconnect(node);
+        }
+        pong
+    }
+
+    /// `erlang:disconnect_node/1`.
+    pub fn disconnect(&self, node: &str) -> bool {
+        self.inner.disconnect(&Atom::from(node), atom("disconnect"))
+    }
+
+    /// Stops the node: closes every connection, kills every process and
+    /// unregisters from EPMD.
+    pub async fn stop(&self) {
+        let (peers, pids) = {
+            let st = self.inner.lock();
+            let peers: Vec<Atom> = st.conns.keys().cloned().collect();
+            let pids: Vec<Pid> = st.procs.values().map(|e| e.pid.clone()).collect();
+            (peers, pids)
+        };
+        for p in peers {
+            self.inner.disconnect(&p, atom("shutdown"));
+        }
+        for pid in pids {
+            self.inner.terminate(&pid, atom("shutdown"));
+        }
+        for h in self
+            .inner
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            h.abort();
+        }
+        self.inner
+            .registration
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Runs the exit propagation when a process's task ends or is dropped.
+struct ExitGuard {
+    inner: Arc<Inner>,
+    pid: Pid,
+    reason: Option<Term>,
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let reason = self.reason.take().unwrap_or_else(|| atom("killed"));
+        self.inner.terminate(&self.pid, reason);
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arc(&self) -> Option<Arc<Self>> {
+        self.me.upgrade()
+    }
+
+    /// Runs `f` on the state, then the effects it produced.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State, &mut Effects) -> R) -> R {
+        let mut fx = Effects::default();
+        let r = {
+            let mut st = self.lock();
+            f(&mut st, &mut fx)
+        };
+        self.apply(fx);
+        r
+    }
+
+    pub(crate) fn apply(&self, fx: Effects) {
+        for a in fx.aborts {
+            a.abort();
+        }
+        if fx.connects.is_empty() {
+            return;
+        }
+        let Some(me) = self.arc() else { return };
+        for (peer, id) in fx.connects {
+            if split_name(&peer.name).is_none() || peer == self.name || self.epmd_port == 0 {
+                // Not a node we can dial: fail the attempt at once.
+                self.attempt_failed_inner(&peer, id);
+                continue;
+            }
+            let h = tokio::spawn(connection::connect(
+                me.clone(),
+                self.settings.clone(),
+                peer.name.clone(),
+                id,
+            ));
+            let mut st = self.lock();
+            match st.conns.get_mut(&peer) {
+                Some(c) if c.id == id => c.tasks.push(h.abort_handle()),
+                _ => h.abort(),
+            }
+        }
+    }
+
+    pub(crate) fn send_from(&self, from: &Pid, to: Dest, msg: Term) {
+        let (me, cr) = (&self.name, self.creation);
+        self.with(|st, fx| match to {
+            Dest::Pid(p) => {
+                if st.is_local(me, cr, &p) {
+                    st.deliver(&p, msg);
+                } else if p.node != *me {
+                    let from = (from.id != 0 || from.serial != 0).then(|| from.clone());
+                    st.send_remote(
+                        &p.node.clone(),
+                        Control::Send { from, to: p, msg },
+                        true,
+                        fx,
+                    );
+                }
+            }
+            Dest::Name(n) => {
+                if let Some(p) = st.names.get(&n) {
+                    st.deliver(p, msg);
+                }
+            }
+            Dest::Remote(n, node) if node == *me => {
+                if let Some(p) = st.names.get(&n) {
+                    st.deliver(p, msg);
+                }
+            }
+            Dest::Remote(name, node) => {
+                st.send_remote(
+                    &node,
+                    Control::RegSend {
+                        from: from.clone(),
+                        name,
+                        msg,
+                    },
+                    true,
+                    fx,
+                );
+            }
+            Dest::Alias(r) if r.node == *me => {
+                if let Some(p) = st.aliases.get(&r) {
+                    st.deliver(p, msg);
+                }
+            }
+            Dest::Alias(alias) => {
+                let node = alias.node.clone();
+                st.send_remote(
+                    &node,
+                    Control::AliasSend {
+                        from: from.clone(),
+                        alias,
+                        msg,
+                    },
+                    true,
+                    fx,
+                );
+            }
+        });
+    }
+
+    pub(crate) fn register(&self, name: &Atom, pid: &Pid) -> bool {
+        self.lock().register(name, pid)
+    }
+
+    pub(crate) fn unregister(&self, name: &Atom) -> bool {
+        self.lock().unregister(name)
+    }
+
+    pub(crate) fn set_trap_exit(&self, pid: &Pid, on: bool) -> bool {
+        let mut st = self.lock();
+        match st.procs.get_mut(&key(pid)) {
+            Some(e) => std::mem::replace(&mut e.trap_exit, on),
+            None => false,
+        }
+    }
+
+    pub(crate) fn link(&self, a: &Pid, b: &Pid) {
+        self.with(|st, fx| st.link(&self.name, self.creation, a, b, fx));
+    }
+
+    pub(crate) fn unlink(&self, a: &Pid, b: &Pid) {
+        self.with(|st, fx| st.unlink(&self.name, self.creation, a, b, fx));
+    }
+
+    pub(crate) fn monitor(&self, watcher: &Pid, target: MonitorTarget) -> Reference {
+        let r = self.ids.new_ref();
+        let rr = r.clone();
+        self.with(|st, fx| st.monitor(&self.name, self.creation, watcher, rr, target, fx));
+        r
+    }
+
+    pub(crate) fn demonitor(&self, watcher: &Pid, r: &Reference) -> bool {
+        self.with(|st, fx| st.demonitor(watcher, r, fx))
+    }
+
+    pub(crate) fn exit2(&self, from: &Pid, to: &Pid, reason: Term) {
+        self.with(|st, fx| st.exit2(&self.name, self.creation, from, to, reason, fx));
+    }
+
+    pub(crate) fn terminate(&self, pid: &Pid, reason: Term) {
+        self.with(|st, fx| st.terminate(&self.name, self.creation, pid, reason, fx));
+    }
+
+    pub(crate) fn add_alias(&self, pid: &Pid, alias: Reference) {
+        let mut st = self.lock();
+        if let Some(e) = st.procs.get_mut(&key(pid)) {
+            e.aliases.push(alias.clone());
+            st.aliases.insert(alias, pid.clone());
+        }
+    }
+
+    pub(crate) fn remove_alias(&self, pid: &Pid, alias: &Reference) -> bool {
+        let mut st = self.lock();
+        if st.aliases.get(alias) != Some(pid) {
+            return false;
+        }
+        st.aliases.remove(alias);
+        if let Some(e) = st.procs.get_mut(&key(pid)) {
+            e.aliases.retain(|a| a != alias);
+        }
+        true
+    }
+
+    pub(crate) fn monitor_nodes(&self, pid: &Pid, on: bool, hidden_too: bool, with_info: bool) {
+        let mut st = self.lock();
+        if on {
+            st.node_monitors.push(NodeMonitor {
+                pid: pid.clone(),
+                hidden_too,
+                with_info,
+            });
+        } else if let Some(i) = st
+            .node_monitors
+            .iter()
+            .position(|m| m.pid == *pid && m.with_info == with_info)
+        {
+            st.node_monitors.remove(i);
+        }
+    }
+
+    pub(crate) fn monitor_node(&self, pid: &Pid, node: &Atom) {
+        self.with(|st, fx| {
+            if !st.conns.contains_key(node) {
+                let id = st.new_pending(node);
+                fx.connects.push((node.clone(), id));
+            }
+            st.node_watch
+                .entry(node.clone())
+                .or_default()
+                .push(pid.clone());
+        });
+    }
+
+    /// Closes the connection to `node`, if any.
+    pub(crate) fn disconnect(&self, node: &Atom, reason: Term) -> bool {
+        let removed = {
+            let mut st = self.lock();
+            st.conns.remove(node)
+        };
+        let Some(c) = removed else { return false };
+        for t in &c.tasks {
+            t.abort();
+        }
+        let was_up = !matches!(c.state, super::state::ConnState::Pending { .. });
+        self.after_down(node, c.published, c.id, was_up, &reason);
+        true
+    }
+
+    fn after_down(&self, node: &Atom, published: bool, id: u64, was_up: bool, reason: &Term) {
+        self.with(|st, fx| {
+            st.node_down(&self.name, self.creation, node, fx);
+            if was_up {
+                st.notify_node_monitors(node, false, published, id, reason);
+            }
+        });
+        if was_up {
+            tracing::debug!(node = %node.name, reason = %crate::term::Pretty(reason), "nodedown");
+        }
+    }
+
+    fn attempt_failed_inner(&self, peer: &Atom, attempt: u64) {
+        let removed = {
+            let mut st = self.lock();
+            match st.conns.get(peer) {
+                Some(c)
+                    if c.id == attempt
+                        && matches!(c.state, super::state::ConnState::Pending { .. }) =>
+                {
+                    st.conns.remove(peer)
+                }
+                Some(c) if matches!(c.state, super::state::ConnState::UpPending { owner } if owner == attempt) =>
+                {
+                    if let Some(c) = st.conns.get_mut(peer) {
+                        c.state = super::state::ConnState::Up;
+                    }
+                    None
+                }
+                _ => None,
+            }
+        };
+        if removed.is_some() {
+            self.after_down(peer, false, attempt, false, &atom("noconnection"));
+        }
+    }
+
+    fn handle_spawn_request(&self, peer: &Atom, req: SpawnRequest) {
+        let service = self
+            .spawn_service
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(node) = self.arc().map(|inner| Node { inner }) else {
+            return;
+        };
+        let body = match service {
+            Some(s) => s.spawn_request(&node, &req),
+            None => Err(atom("notsup")),
+        };
+        let opts: Vec<String> = match &req.opts {
+            Term::List(l) => l.elements.iter().filter_map(|t| t.as_atom_name()).collect(),
+            _ => Vec::new(),
+        };
+        let monitor = opts.iter().any(|o| o == "monitor");
+        let link = opts.iter().any(|o| o == "link");
+        match body {
+            Err(reason) => self.with(|st, fx| {
+                st.send_remote(
+                    peer,
+                    Control::SpawnReply {
+                        req_id: req.req_id,
+                        to: req.from,
+                        flags: 0,
+                        result: reason,
+                    },
+                    false,
+                    fx,
+                );
+            }),
+            Ok(body) => {
+                let from = req.from.clone();
+                let req_id = req.req_id.clone();
+                let peer_c = peer.clone();
+                let inner = self;
+                // The reply is queued while the entry is created, before the
+                // task runs, so it precedes any exit or DOWN of the new process.
+                node.spawn_with(
+                    body,
+                    |e| {
+                        if monitor {
+                            e.watchers.insert(
+                                req_id.clone(),
+                                super::state::Watcher {
+                                    pid: from.clone(),
+                                    by_name: None,
+                                },
+                            );
+                        }
+                        if link {
+                            e.links.insert(from.clone());
+                        }
+                        let flags = u32::from(link) | (u32::from(monitor) << 1);
+                        inner.with(|st, fx| {
+                            if monitor {
+                                st.remote_watched.insert(req_id.clone(), e.pid.clone());
+                            }
+                            st.send_remote(
+                                &peer_c,
+                                Control::SpawnReply {
+                                    req_id: req_id.clone(),
+                                    to: from.clone(),
+                                    flags,
+                                    result: Term::Pid(e.pid.clone()),
+                                },
+                                false,
+                                fx,
+                            );
+                        });
+                    },
+                    None,
+                );
+            }
+        }
+    }
+}
+
+trait AtomName {
+    fn as_atom_name(&self) -> Option<String>;
+}
+
+impl AtomName for Term {
+    fn as_atom_name(&self) -> Option<String> {
+        match self {
+            Self::Atom(a) => Some(a.name.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl crate::dist::connection::Host for Inner {
+    fn accept_pending(&self, peer: &str, attempt: u64) -> crate::dist::handshake::AcceptPending {
+        use super::state::ConnState;
+        use crate::dist::handshake::AcceptPending;
+        let peer_atom = Atom::from(peer);
+        if split_name(peer).is_none() || peer_atom == self.name {
+            return AcceptPending::NotAllowed;
+        }
+        let mut aborts = Vec::new();
+        let answer = {
+            let mut st = self.lock();
+            match st.conns.get_mut(&peer_atom) {
+                None => {
+                    let id = st.new_pending(&peer_atom);
+                    // Adopt the accepted attempt's id as the owner.
+                    if let Some(c) = st.conns.get_mut(&peer_atom) {
+                        c.id = attempt;
+                        c.state = ConnState::Pending { owner: attempt };
+                    }
+                    let _ = id;
+                    AcceptPending::Ok
+                }
+                Some(c) => match c.state {
+                    ConnState::Pending { .. } => {
+                        if cmp_atoms(&self.name, &peer_atom) == std::cmp::Ordering::Greater {
+                            AcceptPending::Nok
+                        } else {
+                            aborts.append(&mut c.tasks);
+                            c.id = attempt;
+                            c.state = ConnState::Pending { owner: attempt };
+                            AcceptPending::OkSimultaneous
+                        }
+                    }
+                    ConnState::Up => {
+                        c.state = ConnState::UpPending { owner: attempt };
+                        AcceptPending::UpPending
+                    }
+                    ConnState::UpPending { .. } => AcceptPending::AlreadyPending,
+                },
+            }
+        };
+        for a in aborts {
+            a.abort();
+        }
+        answer
+    }
+
+    fn is_pending(&self, peer: &str, attempt: u64) -> bool {
+        let st = self.lock();
+        matches!(st.conns.get(&Atom::from(peer)), Some(c) if matches!(c.state, super::state::ConnState::Pending { owner } if owner == attempt))
+    }
+
+    fn wait_pending(&self, peer: &str, attempt: u64) {
+        use super::state::ConnState;
+        let peer_atom = Atom::from(peer);
+        let old = {
+            let mut st = self.lock();
+            match st.conns.get(&peer_atom) {
+                Some(c) if matches!(c.state, ConnState::UpPending { owner } if owner == attempt) => {
+                    st.conns.remove(&peer_atom)
+                }
+                _ => None,
+            }
+        };
+        if let Some(c) = old {
+            for t in &c.tasks {
+                t.abort();
+            }
+            self.after_down(
+                &peer_atom,
+                c.published,
+                c.id,
+                true,
+                &atom("connection_closed"),
+            );
+            let mut st = self.lock();
+            st.new_pending(&peer_atom);
+            if let Some(c) = st.conns.get_mut(&peer_atom) {
+                c.id = attempt;
+                c.state = ConnState::Pending { owner: attempt };
+            }
+        }
+    }
+
+    fn connection_up(
+        &self,
+        attempt: u64,
+        est: &crate::dist::handshake::Established,
+        tasks: Vec<tokio::task::AbortHandle>,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<Control>> {
+        use super::state::ConnState;
+        let peer = Atom::from(est.peer.as_str());
+        let rx = {
+            let mut st = self.lock();
+            let c = st.conns.get_mut(&peer)?;
+            if !matches!(c.state, ConnState::Pending { owner } if owner == attempt) {
+                return None;
+            }
+            c.state = ConnState::Up;
+            c.id = attempt;
+            c.flags = est.flags;
+            c.published = est.peer_published;
+            c.creation = est.peer_creation;
+            c.tasks.extend(tasks);
+            let rx = c.rx.take();
+            st.notify_node_monitors(&peer, true, est.peer_published, attempt, &atom("none"));
+            rx
+        };
+        tracing::debug!(node = %est.peer, flags = ?est.flags, "nodeup");
+        rx
+    }
+
+    fn attempt_failed(&self, peer: &str, attempt: u64, _nok: bool) {
+        self.attempt_failed_inner(&Atom::from(peer), attempt);
+    }
+
+    fn connection_down(&self, peer: &str, id: u64, reason: Term) {
+        use super::state::ConnState;
+        let peer_atom = Atom::from(peer);
+        let removed = {
+            let mut st = self.lock();
+            match st.conns.get(&peer_atom) {
+                Some(c) if c.id == id => {
+                    let pending_owner = match c.state {
+                        ConnState::UpPending { owner } => Some(owner),
+                        _ => None,
+                    };
+                    let c = st.conns.remove(&peer_atom);
+                    if let Some(owner) = pending_owner {
+                        st.new_pending(&peer_atom);
+                        if let Some(n) = st.conns.get_mut(&peer_atom) {
+                            n.id = owner;
+                            n.state = ConnState::Pending { owner };
+                        }
+                    }
+                    c
+                }
+                _ => None,
+            }
+        };
+        if let Some(c) = removed {
+            self.after_down(&peer_atom, c.published, id, true, &reason);
+        }
+    }
+
+    fn deliver(&self, peer: &str, ctrl: Control) {
+        let peer_atom = Atom::from(peer);
+        let spawn =
+            self.with(|st, fx| st.handle_control(&self.name, self.creation, &peer_atom, ctrl, fx));
+        if let Some(req) = spawn {
+            self.handle_spawn_request(&peer_atom, req);
+        }
+    }
+
+    fn resolve(
+        &self,
+        node: &str,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<SocketAddr>> {
+        let node = node.to_owned();
+        let epmd_port = self.epmd_port;
+        Box::pin(async move {
+            let (alive, host) = split_name(&node)
+                .ok_or_else(|| std::io::Error::other(format!("bad node name {node}")))?;
+            let ip = tokio::net::lookup_host((host, epmd_port))
+                .await?
+                .find(|a| a.is_ipv4())
+                .ok_or_else(|| std::io::Error::other(format!("cannot resolve host {host}")))?
+                .ip();
+            let port = epmd_shim::port_please(SocketAddr::new(ip, epmd_port), alive)
+                .await?
+                .ok_or_else(|| {
+                    std::io::Error::other(format!("node {node} is not registered with EPMD"))
+                })?;
+            Ok(SocketAddr::new(ip, port))
+        })
+    }
+}
+
+impl State {
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_conn_id += 1;
+        self.next_conn_id
+    }
+}

@@ -1,0 +1,251 @@
+//! A Rust process: a tokio task with a pid and a mailbox.
+//!
+//! ```no_run
+//! # async fn f(node: distro::runtime::Node) {
+//! use distro::term::{atom, tuple, TermExt};
+//! let pid = node.spawn(|mut p| async move {
+//!     // Selective receive: take the first `{ping, From}` message, leave the rest.
+//!     let msg = p.receive(|m| m.tuple_tag() == Some("ping")).await;
+//!     if let Some(from) = msg.elem(1).and_then(TermExt::as_pid) {
+//!         p.send(from, atom("pong"));
+//!     }
+//! });
+//! # }
+//! ```
+//!
+//! Exit signals follow ERTS: a non-normal exit signal from a link kills the
+//! process unless it traps exits (then it arrives as `{'EXIT', From,
+//! Reason}`); `exit(Pid, kill)` always kills, with reason `killed`. A killed
+//! process's task is aborted at its next `.await`.
+
+use super::node::Inner;
+use super::state::MonitorTarget;
+use super::{Dest, Node};
+use crate::term::{Atom, Pid, Reference, Term};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The handle a process's task uses: its pid, its mailbox, and the
+/// operations a BEAM process performs on itself.
+pub struct Process {
+    pub(crate) node: Node,
+    pub(crate) pid: Pid,
+    pub(crate) rx: UnboundedReceiver<Term>,
+    pub(crate) saved: VecDeque<Term>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process").field("pid", &self.pid).finish()
+    }
+}
+
+/// Why [`Process::register`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot register {name}: the name or the process is already registered")]
+pub struct RegisterError {
+    /// The name.
+    pub name: String,
+}
+
+impl Process {
+    /// This process's pid.
+    pub fn pid(&self) -> &Pid {
+        &self.pid
+    }
+
+    /// The node this process runs on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn inner(&self) -> &Arc<Inner> {
+        &self.node.inner
+    }
+
+    async fn next(&mut self) -> Term {
+        match self.rx.recv().await {
+            Some(m) => m,
+            // The process was removed from the table (killed): wait to be aborted.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The next message, oldest first.
+    pub async fn recv(&mut self) -> Term {
+        if let Some(m) = self.saved.pop_front() {
+            return m;
+        }
+        self.next().await
+    }
+
+    /// The next message, or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Term> {
+        tokio::time::timeout(timeout, self.recv()).await.ok()
+    }
+
+    /// Selective receive: the oldest message for which `matches` is true.
+    /// Other messages stay in the mailbox, in order.
+    pub async fn receive(&mut self, mut matches: impl FnMut(&Term) -> bool) -> Term {
+        if let Some(i) = self.saved.iter().position(&mut matches) {
+            if let Some(m) = self.saved.remove(i) {
+                return m;
+            }
+        }
+        loop {
+            let m = self.next().await;
+            if matches(&m) {
+                return m;
+            }
+            self.saved.push_back(m);
+        }
+    }
+
+    /// Selective receive with a timeout.
+    pub async fn receive_timeout(
+        &mut self,
+        timeout: Duration,
+        matches: impl FnMut(&Term) -> bool,
+    ) -> Option<Term> {
+        tokio::time::timeout(timeout, self.receive(matches))
+            .await
+            .ok()
+    }
+
+    /// Sends `msg` to a pid, a registered name, `{Name, Node}` or an alias.
+    pub fn send(&self, to: impl Into<Dest>, msg: Term) {
+        self.inner().send_from(&self.pid, to.into(), msg);
+    }
+
+    /// Registers this process under `name` (`erlang:register/2`).
+    pub fn register(&self, name: &str) -> Result<(), RegisterError> {
+        if self.inner().register(&Atom::from(name), &self.pid) {
+            Ok(())
+        } else {
+            Err(RegisterError {
+                name: name.to_owned(),
+            })
+        }
+    }
+
+    /// Removes this process's registered name.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.inner().unregister(&Atom::from(name))
+    }
+
+    /// Sets `process_flag(trap_exit, Flag)`; returns the old value.
+    pub fn trap_exit(&self, on: bool) -> bool {
+        self.inner().set_trap_exit(&self.pid, on)
+    }
+
+    /// Links to `pid` (local or remote).
+    pub fn link(&self, pid: &Pid) {
+        self.inner().link(&self.pid, pid);
+    }
+
+    /// Removes the link to `pid`.
+    pub fn unlink(&self, pid: &Pid) {
+        self.inner().unlink(&self.pid, pid);
+    }
+
+    /// Monitors a process: a pid, or a registered name here or on another
+    /// node. The `{'DOWN', Ref, process, Object, Reason}` message arrives
+    /// when it exits (`noproc` if it does not exist, `noconnection` if its
+    /// node goes down).
+    pub fn monitor(&self, target: impl Into<MonitorTarget>) -> Reference {
+        self.inner().monitor(&self.pid, target.into())
+    }
+
+    /// Removes a monitor; with `flush`, also removes a DOWN message for it
+    /// that already arrived.
+    pub fn demonitor(&mut self, reference: &Reference, flush: bool) -> bool {
+        let existed = self.inner().demonitor(&self.pid, reference);
+        if flush {
+            let r = Term::Reference(Box::new(reference.clone()));
+            self.saved.retain(|m| !is_down_for(m, &r));
+            while let Ok(m) = self.rx.try_recv() {
+                if !is_down_for(&m, &r) {
+                    self.saved.push_back(m);
+                }
+            }
+        }
+        existed
+    }
+
+    /// Sends an exit signal to `pid` (`exit/2`).
+    pub fn exit(&self, pid: &Pid, reason: Term) {
+        self.inner().exit2(&self.pid, pid, reason);
+    }
+
+    /// A new reference (`make_ref/0`).
+    pub fn make_ref(&self) -> Reference {
+        self.inner().ids.new_ref()
+    }
+
+    /// A new alias for this process (`alias/0`): messages sent to it arrive here.
+    pub fn alias(&self) -> Reference {
+        let r = self.make_ref();
+        self.inner().add_alias(&self.pid, r.clone());
+        r
+    }
+
+    /// Deactivates an alias (`unalias/1`).
+    pub fn unalias(&self, alias: &Reference) -> bool {
+        self.inner().remove_alias(&self.pid, alias)
+    }
+
+    /// Spawns a process linked to this one.
+    pub fn spawn_link<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Self) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let me = self.pid.clone();
+        self.node.spawn_with(
+            f,
+            move |e| {
+                e.links.insert(me.clone());
+            },
+            Some(&self.pid),
+        )
+    }
+
+    /// Subscribes to `{nodeup, Node}` / `{nodedown, Node}` messages
+    /// (`net_kernel:monitor_nodes/1`); `with_info` gives
+    /// `{nodeup, Node, #{node_type, connection_id}}` instead.
+    pub fn monitor_nodes(&self, on: bool, with_info: bool) {
+        self.inner().monitor_nodes(&self.pid, on, false, with_info);
+    }
+
+    /// `erlang:monitor_node(Node, true)`: one `{nodedown, Node}` when the
+    /// connection goes (immediately if it cannot be made).
+    pub fn monitor_node(&self, node: &str) {
+        self.inner().monitor_node(&self.pid, &Atom::from(node));
+    }
+}
+
+fn is_down_for(m: &Term, r: &Term) -> bool {
+    use crate::term::TermExt;
+    m.tuple_tag() == Some("DOWN") && m.elem(1) == Some(r)
+}
+
+impl From<Pid> for MonitorTarget {
+    fn from(p: Pid) -> Self {
+        Self::Pid(p)
+    }
+}
+
+impl From<&Pid> for MonitorTarget {
+    fn from(p: &Pid) -> Self {
+        Self::Pid(p.clone())
+    }
+}
+
+impl From<(&str, &str)> for MonitorTarget {
+    fn from((name, node): (&str, &str)) -> Self {
+        Self::Name(Atom::from(name), Atom::from(node))
+    }
+}

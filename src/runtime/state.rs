@@ -1,0 +1,990 @@
+//! The node's process table and the signal semantics of ERTS: links, exit
+//! signals, monitors, registered names, aliases, and what a connection's
+//! control messages do to them.
+//!
+//! Everything here runs under the node's single mutex and never blocks:
+//! local delivery is an unbounded channel send, remote delivery a send on
+//! the connection's unbounded queue. Work that must happen after the lock
+//! is released (aborting tasks, starting connection attempts) is collected
+//! in [`Effects`].
+
+use crate::dist::DFlags;
+use crate::dist::control::{Control, ProcRef};
+use crate::term::{Atom, Pid, Reference, Term, atom, map, tuple, uint};
+use std::collections::{HashMap, HashSet, VecDeque};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::AbortHandle;
+
+/// Key of a local process: its id and serial packed together.
+pub(crate) type LocalKey = u64;
+
+pub(crate) fn key(pid: &Pid) -> LocalKey {
+    (u64::from(pid.serial) << 32) | u64::from(pid.id)
+}
+
+/// A monitor held by a local process.
+#[derive(Debug, Clone)]
+pub(crate) struct Monitoring {
+    /// The monitored process as the DOWN message names it: a pid or `{Name, Node}`.
+    pub(crate) object: Term,
+    /// The monitored pid, when known (local pid, or remote pid).
+    pub(crate) target_pid: Option<Pid>,
+    /// Where the monitored process lives when remote.
+    pub(crate) remote_node: Option<Atom>,
+    /// The name, when monitored by name.
+    pub(crate) name: Option<Atom>,
+}
+
+/// A monitor on a local process, held by some process.
+#[derive(Debug, Clone)]
+pub(crate) struct Watcher {
+    pub(crate) pid: Pid,
+    /// Set when the monitor was made by registered name.
+    pub(crate) by_name: Option<Atom>,
+}
+
+pub(crate) struct ProcEntry {
+    pub(crate) pid: Pid,
+    pub(crate) tx: UnboundedSender<Term>,
+    pub(crate) trap_exit: bool,
+    pub(crate) links: HashSet<Pid>,
+    pub(crate) monitors: HashMap<Reference, Monitoring>,
+    pub(crate) watchers: HashMap<Reference, Watcher>,
+    pub(crate) name: Option<Atom>,
+    pub(crate) aliases: Vec<Reference>,
+    pub(crate) abort: Option<AbortHandle>,
+    /// Set when the process was killed before its task handle was stored.
+    pub(crate) dead: bool,
+}
+
+/// State of the connection to one node.
+pub(crate) enum ConnState {
+    /// Being set up by the attempt with this id; messages queue in `queue`.
+    Pending { owner: u64 },
+    /// Up.
+    Up,
+    /// Up, while a new incoming attempt (`alive` status) waits to replace it.
+    UpPending { owner: u64 },
+}
+
+pub(crate) struct Conn {
+    /// Id of the attempt/connection currently owning this entry.
+    pub(crate) id: u64,
+    pub(crate) state: ConnState,
+    pub(crate) tx: UnboundedSender<Control>,
+    /// Receiving end, held until the connection is up and its writer takes it.
+    pub(crate) rx: Option<tokio::sync::mpsc::UnboundedReceiver<Control>>,
+    pub(crate) flags: DFlags,
+    pub(crate) published: bool,
+    pub(crate) creation: u32,
+    pub(crate) tasks: Vec<AbortHandle>,
+}
+
+/// A subscriber of `net_kernel:monitor_nodes/1,2`.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeMonitor {
+    pub(crate) pid: Pid,
+    pub(crate) hidden_too: bool,
+    pub(crate) with_info: bool,
+}
+
+/// Work to do once the node lock is released.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub(crate) aborts: Vec<AbortHandle>,
+    pub(crate) connects: Vec<(Atom, u64)>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) procs: HashMap<LocalKey, ProcEntry>,
+    pub(crate) names: HashMap<Atom, Pid>,
+    pub(crate) aliases: HashMap<Reference, Pid>,
+    pub(crate) conns: HashMap<Atom, Conn>,
+    /// Monitors held by remote processes on local ones: reference → local pid.
+    pub(crate) remote_watched: HashMap<Reference, Pid>,
+    pub(crate) node_monitors: Vec<NodeMonitor>,
+    /// `monitor_node(Node, true)` subscriptions.
+    pub(crate) node_watch: HashMap<Atom, Vec<Pid>>,
+    pub(crate) next_conn_id: u64,
+    pub(crate) next_unlink_id: u64,
+    /// Outgoing `{dist, ...}` spawn requests: request id → requesting local pid.
+    pub(crate) spawn_requests: HashMap<Reference, Pid>,
+}
+
+/// An exit signal on its way to a local process.
+struct ExitSignal {
+    to: LocalKey,
+    from: Pid,
+    reason: Term,
+    /// From a broken link (removes the link) rather than `exit/2`.
+    link: bool,
+}
+
+pub(crate) fn down_message(reference: &Reference, object: Term, reason: Term) -> Term {
+    tuple(vec![
+        atom("DOWN"),
+        Term::Reference(Box::new(reference.clone())),
+        atom("process"),
+        object,
+        reason,
+    ])
+}
+
+fn is_atom(t: &Term, name: &str) -> bool {
+    matches!(t, Term::Atom(a) if a.name == name)
+}
+
+impl State {
+    /// Whether `pid` belongs to this node incarnation.
+    pub(crate) fn is_local(&self, me: &Atom, creation: u32, pid: &Pid) -> bool {
+        pid.node == *me && pid.creation == creation
+    }
+
+    pub(crate) fn alive(&self, pid: &Pid) -> bool {
+        self.procs.get(&key(pid)).is_some_and(|e| e.pid == *pid)
+    }
+
+    fn entry(&mut self, pid: &Pid) -> Option<&mut ProcEntry> {
+        self.procs.get_mut(&key(pid)).filter(|e| e.pid == *pid)
+    }
+
+    /// Delivers a message to a local process (dropped if it does not exist).
+    pub(crate) fn deliver(&self, pid: &Pid, msg: Term) {
+        if let Some(e) = self.procs.get(&key(pid)).filter(|e| e.pid == *pid) {
+            let _ = e.tx.send(msg);
+        }
+    }
+
+    /// Queues a control message for `node`. With `autoconnect`, a missing
+    /// connection is created (pending) and an attempt scheduled.
+    pub(crate) fn send_remote(
+        &mut self,
+        node: &Atom,
+        ctrl: Control,
+        autoconnect: bool,
+        fx: &mut Effects,
+    ) {
+        if let Some(c) = self.conns.get(node) {
+            let _ = c.tx.send(ctrl);
+            return;
+        }
+        if !autoconnect {
+            return;
+        }
+        let id = self.new_pending(node);
+        if let Some(c) = self.conns.get(node) {
+            let _ = c.tx.send(ctrl);
+        }
+        fx.connects.push((node.clone(), id));
+    }
+
+    /// Creates a pending connection entry owned by a new outgoing attempt.
+    pub(crate) fn new_pending(&mut self, node: &Atom) -> u64 {
+        self.next_conn_id += 1;
+        let id = self.next_conn_id;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.conns.insert(
+            node.clone(),
+            Conn {
+                id,
+                state: ConnState::Pending { owner: id },
+                tx,
+                rx: Some(rx),
+                flags: DFlags::EMPTY,
+                published: false,
+                creation: 0,
+                tasks: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// Registers `name` for `pid`. Fails if either is already registered or
+    /// the process does not exist.
+    pub(crate) fn register(&mut self, name: &Atom, pid: &Pid) -> bool {
+        if self.names.contains_key(name) {
+            return false;
+        }
+        match self.entry(pid) {
+            Some(e) if e.name.is_none() => e.name = Some(name.clone()),
+            _ => return false,
+        }
+        self.names.insert(name.clone(), pid.clone());
+        true
+    }
+
+    pub(crate) fn unregister(&mut self, name: &Atom) -> bool {
+        match self.names.remove(name) {
+            Some(pid) => {
+                if let Some(e) = self.entry(&pid) {
+                    e.name = None;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Creates a link between local `a` and `b` (local or remote). Returns
+    /// false if `a` does not exist.
+    pub(crate) fn link(&mut self, me: &Atom, creation: u32, a: &Pid, b: &Pid, fx: &mut Effects) {
+        if !self.alive(a) || a == b {
+            return;
+        }
+        if self.is_local(me, creation, b) {
+            if self.alive(b) {
+                if let Some(e) = self.entry(a) {
+                    e.links.insert(b.clone());
+                }
+                if let Some(e) = self.entry(b) {
+                    e.links.insert(a.clone());
+                }
+            } else {
+                // Linking to a dead process: an exit signal `noproc`.
+                self.exit_signals(
+                    vec![ExitSignal {
+                        to: key(a),
+                        from: b.clone(),
+                        reason: atom("noproc"),
+                        link: true,
+                    }],
+                    me,
+                    creation,
+                    fx,
+                );
+            }
+        } else {
+            if let Some(e) = self.entry(a) {
+                if !e.links.insert(b.clone()) {
+                    return;
+                }
+            }
+            self.send_remote(
+                &b.node,
+                Control::Link {
+                    from: a.clone(),
+                    to: b.clone(),
+                },
+                true,
+                fx,
+            );
+        }
+    }
+
+    /// Removes the link between local `a` and `b`.
+    pub(crate) fn unlink(&mut self, me: &Atom, creation: u32, a: &Pid, b: &Pid, fx: &mut Effects) {
+        let had = self.entry(a).is_some_and(|e| e.links.remove(b));
+        if self.is_local(me, creation, b) {
+            if let Some(e) = self.entry(b) {
+                e.links.remove(a);
+            }
+        } else if had {
+            let unlink_id = self
+                .conns
+                .get(&b.node)
+                .is_some_and(|c| c.flags.contains(DFlags::UNLINK_ID));
+            let ctrl = if unlink_id {
+                self.next_unlink_id += 1;
+                Control::UnlinkId {
+                    id: self.next_unlink_id,
+                    from: a.clone(),
+                    to: b.clone(),
+                }
+            } else {
+                Control::Unlink {
+                    from: a.clone(),
+                    to: b.clone(),
+                }
+            };
+            self.send_remote(&b.node, ctrl, false, fx);
+        }
+    }
+
+    /// Makes local `watcher` monitor `target`; the DOWN message will name
+    /// `object`. Returns immediately with a DOWN (`noproc`) when a local
+    /// target does not exist.
+    pub(crate) fn monitor(
+        &mut self,
+        me: &Atom,
+        creation: u32,
+        watcher: &Pid,
+        reference: Reference,
+        target: MonitorTarget,
+        fx: &mut Effects,
+    ) {
+        match target {
+            MonitorTarget::Pid(pid) if self.is_local(me, creation, &pid) => {
+                let object = Term::Pid(pid.clone());
+                if self.alive(&pid) && self.alive(watcher) {
+                    if let Some(e) = self.entry(&pid) {
+                        e.watchers.insert(
+                            reference.clone(),
+                            Watcher {
+                                pid: watcher.clone(),
+                                by_name: None,
+                            },
+                        );
+                    }
+                    if let Some(e) = self.entry(watcher) {
+                        e.monitors.insert(
+                            reference,
+                            Monitoring {
+                                object,
+                                target_pid: Some(pid),
+                                remote_node: None,
+                                name: None,
+                            },
+                        );
+                    }
+                } else {
+                    self.deliver(watcher, down_message(&reference, object, atom("noproc")));
+                }
+            }
+            MonitorTarget::Pid(pid) => {
+                let node = pid.node.clone();
+                if let Some(e) = self.entry(watcher) {
+                    e.monitors.insert(
+                        reference.clone(),
+                        Monitoring {
+                            object: Term::Pid(pid.clone()),
+                            target_pid: Some(pid.clone()),
+                            remote_node: Some(node.clone()),
+                            name: None,
+                        },
+                    );
+                }
+                self.send_remote(
+                    &node,
+                    Control::MonitorP {
+                        from: watcher.clone(),
+                        target: ProcRef::Pid(pid),
+                        reference,
+                    },
+                    true,
+                    fx,
+                );
+            }
+            MonitorTarget::Name(name, node) if node == *me => {
+                let object = tuple(vec![Term::Atom(name.clone()), Term::Atom(node)]);
+                match self.names.get(&name).cloned() {
+                    Some(pid) if self.alive(watcher) => {
+                        if let Some(e) = self.entry(&pid) {
+                            e.watchers.insert(
+                                reference.clone(),
+                                Watcher {
+                                    pid: watcher.clone(),
+                                    by_name: Some(name.clone()),
+                                },
+                            );
+                        }
+                        if let Some(e) = self.entry(watcher) {
+                            e.monitors.insert(
+                                reference,
+                                Monitoring {
+                                    object,
+                                    target_pid: Some(pid),
+                                    remote_node: None,
+                                    name: Some(name),
+                                },
+                            );
+                        }
+                    }
+                    _ => self.deliver(watcher, down_message(&reference, object, atom("noproc"))),
+                }
+            }
+            MonitorTarget::Name(name, node) => {
+                let object = tuple(vec![Term::Atom(name.clone()), Term::Atom(node.clone())]);
+                if let Some(e) = self.entry(watcher) {
+                    e.monitors.insert(
+                        reference.clone(),
+                        Monitoring {
+                            object,
+                            target_pid: None,
+                            remote_node: Some(node.clone()),
+                            name: Some(name.clone()),
+                        },
+                    );
+                }
+                self.send_remote(
+                    &node,
+                    Control::MonitorP {
+                        from: watcher.clone(),
+                        target: ProcRef::Name(name),
+                        reference,
+                    },
+                    true,
+                    fx,
+                );
+            }
+        }
+    }
+
+    /// Removes a monitor held by local `watcher`. Returns whether it existed.
+    pub(crate) fn demonitor(
+        &mut self,
+        watcher: &Pid,
+        reference: &Reference,
+        fx: &mut Effects,
+    ) -> bool {
+        let Some(m) = self
+            .entry(watcher)
+            .and_then(|e| e.monitors.remove(reference))
+        else {
+            return false;
+        };
+        match (&m.remote_node, &m.target_pid) {
+            (Some(node), _) => {
+                let target = match (&m.target_pid, &m.name) {
+                    (Some(p), _) => ProcRef::Pid(p.clone()),
+                    (None, Some(n)) => ProcRef::Name(n.clone()),
+                    (None, None) => return true,
+                };
+                self.send_remote(
+                    node,
+                    Control::DemonitorP {
+                        from: watcher.clone(),
+                        target,
+                        reference: reference.clone(),
+                    },
+                    false,
+                    fx,
+                );
+            }
+            (None, Some(pid)) => {
+                if let Some(e) = self.entry(pid) {
+                    e.watchers.remove(reference);
+                }
+            }
+            (None, None) => {}
+        }
+        true
+    }
+
+    /// `exit(To, Reason)` sent by `from` to a local or remote process.
+    pub(crate) fn exit2(
+        &mut self,
+        me: &Atom,
+        creation: u32,
+        from: &Pid,
+        to: &Pid,
+        reason: Term,
+        fx: &mut Effects,
+    ) {
+        if self.is_local(me, creation, to) {
+            self.exit_signals(
+                vec![ExitSignal {
+                    to: key(to),
+                    from: from.clone(),
+                    reason,
+                    link: false,
+                }],
+                me,
+                creation,
+                fx,
+            );
+        } else {
+            self.send_remote(
+                &to.node,
+                Control::Exit2 {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason,
+                },
+                true,
+                fx,
+            );
+        }
+    }
+
+    /// A local process ended with `reason`: remove it and propagate.
+    pub(crate) fn terminate(
+        &mut self,
+        me: &Atom,
+        creation: u32,
+        pid: &Pid,
+        reason: Term,
+        fx: &mut Effects,
+    ) {
+        let mut work = VecDeque::new();
+        work.push_back((pid.clone(), reason));
+        self.run_terminations(work, me, creation, fx);
+    }
+
+    fn exit_signals(
+        &mut self,
+        signals: Vec<ExitSignal>,
+        me: &Atom,
+        creation: u32,
+        fx: &mut Effects,
+    ) {
+        let mut dying = VecDeque::new();
+        for s in signals {
+            self.apply_exit_signal(s, &mut dying);
+        }
+        self.run_terminations(dying, me, creation, fx);
+    }
+
+    /// Applies one exit signal to a local process; a process that must die
+    /// is queued in `dying`.
+    fn apply_exit_signal(&mut self, s: ExitSignal, dying: &mut VecDeque<(Pid, Term)>) {
+        let Some(e) = self.procs.get_mut(&s.to) else {
+            return;
+        };
+        if s.link && !e.links.remove(&s.from) {
+            // No link any more (unlinked while the signal was in flight).
+            return;
+        }
+        let kill = !s.link && is_atom(&s.reason, "kill");
+        if kill {
+            dying.push_back((e.pid.clone(), atom("killed")));
+        } else if e.trap_exit {
+            let _ =
+                e.tx.send(tuple(vec![atom("EXIT"), Term::Pid(s.from), s.reason]));
+        } else if !is_atom(&s.reason, "normal") {
+            dying.push_back((e.pid.clone(), s.reason));
+        } else if !s.link && s.from == e.pid {
+            // exit(self(), normal) terminates the caller.
+            dying.push_back((e.pid.clone(), s.reason));
+        }
+    }
+
+    fn run_terminations(
+        &mut self,
+        mut work: VecDeque<(Pid, Term)>,
+        me: &Atom,
+        creation: u32,
+        fx: &mut Effects,
+    ) {
+        while let Some((pid, reason)) = work.pop_front() {
+            let Some(mut e) = self.procs.remove(&key(&pid)).filter(|e| e.pid == pid) else {
+                continue;
+            };
+            if let Some(a) = e.abort.take() {
+                fx.aborts.push(a);
+            }
+            e.dead = true;
+            if let Some(n) = e.name.take() {
+                self.names.remove(&n);
+            }
+            for a in e.aliases.drain(..) {
+                self.aliases.remove(&a);
+            }
+            for (r, w) in e.watchers.drain() {
+                let object = match &w.by_name {
+                    Some(n) => tuple(vec![Term::Atom(n.clone()), Term::Atom(me.clone())]),
+                    None => Term::Pid(pid.clone()),
+                };
+                if self.is_local(me, creation, &w.pid) {
+                    if let Some(we) = self.entry(&w.pid) {
+                        we.monitors.remove(&r);
+                    }
+                    self.deliver(&w.pid, down_message(&r, object, reason.clone()));
+                } else {
+                    self.remote_watched.remove(&r);
+                    let from = match w.by_name {
+                        Some(n) => ProcRef::Name(n),
+                        None => ProcRef::Pid(pid.clone()),
+                    };
+                    self.send_remote(
+                        &w.pid.node.clone(),
+                        Control::MonitorPExit {
+                            from,
+                            to: w.pid,
+                            reference: r,
+                            reason: reason.clone(),
+                        },
+                        false,
+                        fx,
+                    );
+                }
+            }
+            for (r, m) in e.monitors.drain() {
+                match (&m.remote_node, &m.target_pid) {
+                    (Some(node), _) => {
+                        let target = match (&m.target_pid, &m.name) {
+                            (Some(p), _) => ProcRef::Pid(p.clone()),
+                            (None, Some(n)) => ProcRef::Name(n.clone()),
+                            (None, None) => continue,
+                        };
+                        self.send_remote(
+                            &node.clone(),
+                            Control::DemonitorP {
+                                from: pid.clone(),
+                                target,
+                                reference: r,
+                            },
+                            false,
+                            fx,
+                        );
+                    }
+                    (None, Some(t)) => {
+                        if let Some(te) = self.entry(&t.clone()) {
+                            te.watchers.remove(&r);
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+            for l in e.links.drain() {
+                if self.is_local(me, creation, &l) {
+                    let mut dying = VecDeque::new();
+                    self.apply_exit_signal(
+                        ExitSignal {
+                            to: key(&l),
+                            from: pid.clone(),
+                            reason: reason.clone(),
+                            link: true,
+                        },
+                        &mut dying,
+                    );
+                    work.extend(dying);
+                } else {
+                    self.send_remote(
+                        &l.node.clone(),
+                        Control::Exit {
+                            from: pid.clone(),
+                            to: l,
+                            reason: reason.clone(),
+                        },
+                        false,
+                        fx,
+                    );
+                }
+            }
+            self.node_monitors.retain(|m| m.pid != pid);
+            for v in self.node_watch.values_mut() {
+                v.retain(|p| *p != pid);
+            }
+            self.spawn_requests.retain(|_, p| *p != pid);
+        }
+    }
+
+    /// What a control message received from `peer` does.
+    pub(crate) fn handle_control(
+        &mut self,
+        me: &Atom,
+        creation: u32,
+        peer: &Atom,
+        ctrl: Control,
+        fx: &mut Effects,
+    ) -> Option<SpawnRequest> {
+        let local = |p: &Pid| p.node == *me && p.creation == creation;
+        match ctrl {
+            Control::Send { to, msg, .. } => {
+                if local(&to) {
+                    self.deliver(&to, msg);
+                }
+            }
+            Control::RegSend { name, msg, .. } => {
+                if let Some(pid) = self.names.get(&name) {
+                    self.deliver(pid, msg);
+                }
+            }
+            Control::AliasSend { alias, msg, .. } => {
+                if let Some(pid) = self.aliases.get(&alias) {
+                    self.deliver(pid, msg);
+                }
+            }
+            Control::Link { from, to } => {
+                if local(&to) && self.alive(&to) {
+                    if let Some(e) = self.entry(&to) {
+                        e.links.insert(from);
+                    }
+                } else {
+                    self.send_remote(
+                        peer,
+                        Control::Exit {
+                            from: to,
+                            to: from,
+                            reason: atom("noproc"),
+                        },
+                        false,
+                        fx,
+                    );
+                }
+            }
+            Control::Unlink { from, to } => {
+                if let Some(e) = self.entry(&to) {
+                    e.links.remove(&from);
+                }
+            }
+            Control::UnlinkId { id, from, to } => {
+                if let Some(e) = self.entry(&to) {
+                    e.links.remove(&from);
+                }
+                self.send_remote(
+                    peer,
+                    Control::UnlinkIdAck {
+                        id,
+                        from: to,
+                        to: from,
+                    },
+                    false,
+                    fx,
+                );
+            }
+            Control::UnlinkIdAck { .. } | Control::GroupLeader { .. } => {}
+            Control::Exit { from, to, reason } => {
+                if local(&to) {
+                    self.exit_signals(
+                        vec![ExitSignal {
+                            to: key(&to),
+                            from,
+                            reason,
+                            link: true,
+                        }],
+                        me,
+                        creation,
+                        fx,
+                    );
+                }
+            }
+            Control::Exit2 { from, to, reason } => {
+                if local(&to) {
+                    self.exit_signals(
+                        vec![ExitSignal {
+                            to: key(&to),
+                            from,
+                            reason,
+                            link: false,
+                        }],
+                        me,
+                        creation,
+                        fx,
+                    );
+                }
+            }
+            Control::MonitorP {
+                from,
+                target,
+                reference,
+            } => {
+                let (pid, by_name) = match &target {
+                    ProcRef::Pid(p) if local(p) => (Some(p.clone()), None),
+                    ProcRef::Pid(_) => (None, None),
+                    ProcRef::Name(n) => (self.names.get(n).cloned(), Some(n.clone())),
+                };
+                match pid.filter(|p| self.alive(p)) {
+                    Some(p) => {
+                        if let Some(e) = self.entry(&p) {
+                            e.watchers
+                                .insert(reference.clone(), Watcher { pid: from, by_name });
+                        }
+                        self.remote_watched.insert(reference, p);
+                    }
+                    None => self.send_remote(
+                        peer,
+                        Control::MonitorPExit {
+                            from: target,
+                            to: from,
+                            reference,
+                            reason: atom("noproc"),
+                        },
+                        false,
+                        fx,
+                    ),
+                }
+            }
+            Control::DemonitorP { reference, .. } => {
+                if let Some(p) = self.remote_watched.remove(&reference) {
+                    if let Some(e) = self.entry(&p) {
+                        e.watchers.remove(&reference);
+                    }
+                }
+            }
+            Control::MonitorPExit {
+                to,
+                reference,
+                reason,
+                ..
+            } => {
+                if let Some(m) = self.entry(&to).and_then(|e| e.monitors.remove(&reference)) {
+                    self.deliver(&to, down_message(&reference, m.object, reason));
+                }
+            }
+            Control::SpawnReply {
+                req_id,
+                to,
+                flags,
+                result,
+            } => {
+                if self.spawn_requests.remove(&req_id).is_some() && self.alive(&to) {
+                    let ok = matches!(result, Term::Pid(_));
+                    if let Term::Pid(new) = &result {
+                        if flags & 1 != 0 {
+                            if let Some(e) = self.entry(&to) {
+                                e.links.insert(new.clone());
+                            }
+                        }
+                        if flags & 2 != 0 {
+                            if let Some(e) = self.entry(&to) {
+                                e.monitors.insert(
+                                    req_id.clone(),
+                                    Monitoring {
+                                        object: result.clone(),
+                                        target_pid: Some(new.clone()),
+                                        remote_node: Some(peer.clone()),
+                                        name: None,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                    self.deliver(
+                        &to,
+                        tuple(vec![
+                            atom("spawn_reply"),
+                            Term::Reference(Box::new(req_id)),
+                            atom(if ok { "ok" } else { "error" }),
+                            result,
+                        ]),
+                    );
+                }
+            }
+            Control::SpawnRequest {
+                req_id,
+                from,
+                module,
+                function,
+                arity,
+                opts,
+                args,
+                ..
+            } => {
+                return Some(SpawnRequest {
+                    req_id,
+                    from,
+                    module,
+                    function,
+                    arity,
+                    opts,
+                    args,
+                });
+            }
+        }
+        None
+    }
+
+    /// The connection to `node` is gone: `noconnection` for links and
+    /// monitors, drop monitors held from there.
+    pub(crate) fn node_down(&mut self, me: &Atom, creation: u32, node: &Atom, fx: &mut Effects) {
+        let mut signals = Vec::new();
+        let mut downs = Vec::new();
+        for e in self.procs.values_mut() {
+            let gone: Vec<Pid> = e
+                .links
+                .iter()
+                .filter(|p| p.node == *node)
+                .cloned()
+                .collect();
+            for p in gone {
+                signals.push(ExitSignal {
+                    to: key(&e.pid),
+                    from: p,
+                    reason: atom("noconnection"),
+                    link: true,
+                });
+            }
+            let refs: Vec<Reference> = e
+                .monitors
+                .iter()
+                .filter(|(_, m)| m.remote_node.as_ref() == Some(node))
+                .map(|(r, _)| r.clone())
+                .collect();
+            for r in refs {
+                if let Some(m) = e.monitors.remove(&r) {
+                    downs.push((
+                        e.pid.clone(),
+                        down_message(&r, m.object, atom("noconnection")),
+                    ));
+                }
+            }
+            e.watchers.retain(|_, w| w.pid.node != *node);
+        }
+        let stale: Vec<Reference> = self
+            .remote_watched
+            .iter()
+            .filter(|(r, p)| {
+                !self
+                    .procs
+                    .get(&key(p))
+                    .is_some_and(|e| e.watchers.contains_key(*r))
+            })
+            .map(|(r, _)| r.clone())
+            .collect();
+        for r in stale {
+            self.remote_watched.remove(&r);
+        }
+        for (pid, msg) in downs {
+            self.deliver(&pid, msg);
+        }
+        if let Some(watchers) = self.node_watch.remove(node) {
+            for w in watchers {
+                self.deliver(&w, tuple(vec![atom("nodedown"), Term::Atom(node.clone())]));
+            }
+        }
+        self.exit_signals(signals, me, creation, fx);
+    }
+
+    /// Tells `monitor_nodes` subscribers that `node` went up or down.
+    pub(crate) fn notify_node_monitors(
+        &self,
+        node: &Atom,
+        up: bool,
+        published: bool,
+        conn_id: u64,
+        reason: &Term,
+    ) {
+        let tag = atom(if up { "nodeup" } else { "nodedown" });
+        for m in &self.node_monitors {
+            if !published && !m.hidden_too {
+                continue;
+            }
+            let msg = if m.with_info {
+                let mut info = vec![
+                    (
+                        atom("node_type"),
+                        atom(if published { "visible" } else { "hidden" }),
+                    ),
+                    (atom("connection_id"), uint(conn_id)),
+                ];
+                if !up {
+                    info.push((atom("nodedown_reason"), reason.clone()));
+                }
+                tuple(vec![tag.clone(), Term::Atom(node.clone()), map(info)])
+            } else {
+                tuple(vec![tag.clone(), Term::Atom(node.clone())])
+            };
+            self.deliver(&m.pid, msg);
+        }
+    }
+}
+
+/// What a process monitors.
+#[derive(Debug, Clone)]
+pub enum MonitorTarget {
+    /// A process by pid (local or remote).
+    Pid(Pid),
+    /// A registered name on a node (this node or another).
+    Name(Atom, Atom),
+}
+
+/// A `SPAWN_REQUEST` received from a peer, for the node's spawn service.
+#[derive(Debug, Clone)]
+pub struct SpawnRequest {
+    /// Request id; also the monitor reference when `monitor` was asked for.
+    pub req_id: Reference,
+    /// The requesting process.
+    pub from: Pid,
+    /// Module.
+    pub module: Atom,
+    /// Function.
+    pub function: Atom,
+    /// Arity.
+    pub arity: u32,
+    /// Spawn options as sent.
+    pub opts: Term,
+    /// Arguments.
+    pub args: Term,
+}
