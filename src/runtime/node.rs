@@ -353,6 +353,11 @@ impl Node {
         self.inner.lock().names.get(&Atom::from(name)).cloned()
     }
 
+    /// A new reference of this node (`make_ref/0`).
+    pub fn make_ref(&self) -> Reference {
+        self.inner.ids.new_ref()
+    }
+
     /// Registered names on this node.
     pub fn registered(&self) -> Vec<Atom> {
         self.inner.lock().names.keys().cloned().collect()

@@ -158,6 +158,21 @@ impl Process {
         self.inner().monitor(&self.pid, target.into())
     }
 
+    /// Like [`Process::monitor`] with a reference chosen by the caller
+    /// (made with [`Node::make_ref`]); for sans-IO cores that create their
+    /// references themselves.
+    pub fn monitor_with_ref(&self, reference: Reference, target: impl Into<MonitorTarget>) {
+        let inner = self.inner().clone();
+        let pid = self.pid.clone();
+        let target = target.into();
+        inner.with(|st, fx| st.monitor(&inner.name, inner.creation, &pid, reference, target, fx));
+    }
+
+    /// Activates `reference` (made with [`Node::make_ref`]) as an alias of this process.
+    pub fn alias_with_ref(&self, reference: Reference) {
+        self.inner().add_alias(&self.pid, reference);
+    }
+
     /// Removes a monitor; with `flush`, also removes a DOWN message for it
     /// that already arrived.
     pub fn demonitor(&mut self, reference: &Reference, flush: bool) -> bool {
