@@ -1,0 +1,238 @@
+//! Applications written in Rust: the [`Application`] callback trait (the
+//! `application` behaviour of
+//! [`lib/kernel/src/application.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/application.erl))
+//! and the [`AppSpec`] that stands for the `.app` file.
+
+use crate::kernel::rex::Registry;
+use crate::runtime::Node;
+use crate::term::{Atom, Pid, Term, atom, tuple};
+use futures::future::BoxFuture;
+use std::sync::{Arc, RwLock};
+
+/// `StartType` passed to `Mod:start/2` and `Mod:start_phase/3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartType {
+    /// `normal`.
+    Normal,
+    /// `{takeover, Node}`: the application moves here from `Node`.
+    Takeover(Atom),
+    /// `{failover, Node}`: `Node` died (only for applications with
+    /// `start_phases`, as OTP's application_controller does).
+    Failover(Atom),
+}
+
+impl StartType {
+    /// The Erlang term (`normal`, `{takeover, Node}`, `{failover, Node}`).
+    pub fn to_term(&self) -> Term {
+        match self {
+            Self::Normal => atom("normal"),
+            Self::Takeover(n) => tuple(vec![atom("takeover"), Term::Atom(n.clone())]),
+            Self::Failover(n) => tuple(vec![atom("failover"), Term::Atom(n.clone())]),
+        }
+    }
+
+    /// As Elixir's `inspect/1` prints it (`:normal`, `{:takeover, :"a@h"}`),
+    /// which the seed's demo logs.
+    pub fn inspect_elixir(&self) -> String {
+        fn quoted(a: &Atom) -> String {
+            let plain = a
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && a.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if plain {
+                format!(":{}", a.name)
+            } else {
+                format!(":\"{}\"", a.name)
+            }
+        }
+        match self {
+            Self::Normal => ":normal".into(),
+            Self::Takeover(n) => format!("{{:takeover, {}}}", quoted(n)),
+            Self::Failover(n) => format!("{{:failover, {}}}", quoted(n)),
+        }
+    }
+}
+
+impl std::fmt::Display for StartType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", crate::term::Pretty(&self.to_term()))
+    }
+}
+
+/// `permanent | transient | temporary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartType {
+    /// When it dies, the node stops.
+    Permanent,
+    /// When it dies with a reason other than `normal`, the node stops.
+    Transient,
+    /// When it dies, it is only logged (the default of `application:start/1`).
+    Temporary,
+}
+
+impl RestartType {
+    /// The atom.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permanent => "permanent",
+            Self::Transient => "transient",
+            Self::Temporary => "temporary",
+        }
+    }
+
+    /// From the atom's text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "permanent" => Some(Self::Permanent),
+            "transient" => Some(Self::Transient),
+            "temporary" => Some(Self::Temporary),
+            _ => None,
+        }
+    }
+}
+
+/// The `.app` file of a Rust application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSpec {
+    /// Application name.
+    pub name: String,
+    /// `description` (sent as a charlist by `which_applications`).
+    pub description: String,
+    /// `vsn`.
+    pub vsn: String,
+    /// `applications`: started before this one.
+    pub applications: Vec<String>,
+    /// `env`: defaults, overridden by sys.config then `-App Par Val`.
+    pub env: Vec<(String, Term)>,
+    /// The `Args` of `{mod, {Module, Args}}`.
+    pub mod_args: Term,
+    /// `start_phases`: `[{Phase, PhaseArgs}]`; `None` when the key is absent
+    /// (then failover starts with `normal`, as on BEAM).
+    pub start_phases: Option<Vec<(String, Term)>>,
+    /// `registered`: names the application registers.
+    pub registered: Vec<String>,
+}
+
+impl AppSpec {
+    /// A spec with OTP's defaults (`applications: [kernel, stdlib]`).
+    pub fn new(name: &str, description: &str, vsn: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            vsn: vsn.to_owned(),
+            applications: vec!["kernel".into(), "stdlib".into()],
+            env: Vec::new(),
+            mod_args: crate::term::nil(),
+            start_phases: None,
+            registered: Vec::new(),
+        }
+    }
+}
+
+/// What a started application hands back: its top process (the
+/// "supervisor", linked to the application master) and a state passed to
+/// `prep_stop` and `stop`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// The top process; when it exits, the application has exited.
+    pub pid: Pid,
+    /// `State` of `{ok, Pid, State}`.
+    pub state: Term,
+}
+
+impl From<Pid> for Started {
+    fn from(pid: Pid) -> Self {
+        Self {
+            pid,
+            state: crate::term::nil(),
+        }
+    }
+}
+
+/// What an application's callbacks can use.
+#[derive(Clone)]
+pub struct AppContext {
+    /// The node.
+    pub node: Node,
+    /// The application's name.
+    pub app: String,
+    /// Functions served over rpc (add the application's own).
+    pub rpc: Registry,
+    pub(crate) env: Arc<RwLock<super::controller::EnvTable>>,
+}
+
+impl std::fmt::Debug for AppContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppContext")
+            .field("app", &self.app)
+            .finish()
+    }
+}
+
+impl AppContext {
+    /// `application:get_env(App, Key)` for this application.
+    pub fn get_env(&self, key: &str) -> Option<Term> {
+        let t = self.env.read().unwrap_or_else(|e| e.into_inner());
+        t.get(&(self.app.clone(), key.to_owned())).cloned()
+    }
+}
+
+/// The `application` behaviour: callbacks of a Rust application.
+///
+/// ```
+/// use distro::kernel::application_controller::{AppContext, AppSpec, Application, Started, StartType};
+/// use distro::term::Term;
+/// use futures::future::BoxFuture;
+///
+/// struct Hello;
+/// impl Application for Hello {
+///     fn spec(&self) -> AppSpec {
+///         AppSpec::new("hello", "says hello", "1.0")
+///     }
+///     fn start(&self, ctx: AppContext, ty: StartType, _args: Term) -> BoxFuture<'static, Result<Started, Term>> {
+///         Box::pin(async move {
+///             tracing::info!("hello starting as {ty}");
+///             let pid = ctx.node.spawn(|mut p| async move { loop { p.recv().await; } });
+///             Ok(Started::from(pid))
+///         })
+///     }
+/// }
+/// ```
+pub trait Application: Send + Sync + 'static {
+    /// The `.app` data.
+    fn spec(&self) -> AppSpec;
+
+    /// `Mod:start(StartType, StartArgs)`: start the top process.
+    fn start(
+        &self,
+        ctx: AppContext,
+        start_type: StartType,
+        args: Term,
+    ) -> BoxFuture<'static, Result<Started, Term>>;
+
+    /// `Mod:start_phase(Phase, StartType, PhaseArgs)`, for each entry of
+    /// `start_phases`, after `start`.
+    fn start_phase(
+        &self,
+        _ctx: AppContext,
+        _phase: String,
+        _start_type: StartType,
+        _args: Term,
+    ) -> BoxFuture<'static, Result<(), Term>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// `Mod:prep_stop(State)`: before the top process is stopped.
+    fn prep_stop(&self, _ctx: AppContext, state: Term) -> BoxFuture<'static, Term> {
+        Box::pin(async move { state })
+    }
+
+    /// `Mod:stop(State)`: after the top process stopped.
+    fn stop(&self, _ctx: AppContext, _state: Term) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,312 @@
+//! Applications in Rust — mirrors
+//! [`lib/kernel/src/application_controller.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/application_controller.erl),
+//! `application_master.erl` and the API of `application.erl`.
+//!
+//! ```text
+//!  ApplicationController (handle) ──gen calls──► application_controller process
+//!        │                                          │  ▲ {ac_*} messages
+//!        │ takeover/permit                          ▼  │
+//!        └──────────────► dist_ac ◄──────── dist_ac_* ──── peers (BEAM or Rust)
+//!                          application masters ─ Application::start/prep_stop/stop
+//! ```
+//!
+//! * An [`Application`] is registered with [`ApplicationController::add`]
+//!   (the Rust stand-in for an `.app` file on the code path), then loaded
+//!   and started by name.
+//! * Restart types: when a `permanent` application exits the node stops
+//!   (`Kernel pid terminated (application_controller)
+//!   ({application_terminated,App,Reason})`), `transient` too unless the
+//!   reason is `normal`, `temporary` is only logged (`Application distro
+//!   exited: stopped`, `type: temporary`).
+//! * `which_applications` and `loaded_applications` are answered to rpc
+//!   (`application:which_applications/0`, `application:loaded_applications/0`)
+//!   with OTP's `{Name, Description, Vsn}` (charlists).
+//!
+//! # The weight
+//!
+//! dist_ac chooses among equal-priority nodes by
+//! `length(application:which_applications())`. A BEAM node always runs
+//! `kernel` and `stdlib`, so its weight is 2 plus its own applications.
+//! This node lists `kernel` and `stdlib` too (descriptions say they are
+//! the Rust kernel and runtime) so that its weight is the same number a
+//! BEAM node with the same applications would announce, and a mixed
+//! cluster decides exactly as an all-BEAM one (ties to the smaller name).
+
+mod app;
+mod controller;
+mod master;
+
+pub use app::{AppContext, AppSpec, Application, RestartType, StartType, Started};
+pub use controller::{HaltFn, default_halt};
+
+use crate::kernel::rex::Registry;
+use crate::runtime::{CallError, Node};
+use crate::term::{Atom, Term, TermExt, atom, tuple};
+use controller::Shared;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Where application environments come from.
+#[derive(Debug, Clone, Default)]
+pub struct AcConfig {
+    /// sys.config: `[{App, [{Par, Val}]}]`.
+    pub env: Vec<(String, Vec<(String, Term)>)>,
+    /// `-App Par Val` on the command line (override sys.config).
+    pub cmdline: Vec<(String, String, Term)>,
+}
+
+/// Why an application operation failed: the `{error, Reason}` OTP returns.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", crate::term::Pretty(.0))]
+pub struct AppError(pub Term);
+
+/// Handle to the node's application controller.
+#[derive(Clone)]
+pub struct ApplicationController {
+    node: Node,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ApplicationController {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApplicationController({})", self.node.name().name)
+    }
+}
+
+/// A call from a short-lived process (as `gen_server:call/3` from a shell).
+pub(crate) async fn call(
+    node: &Node,
+    dest: (&str, &str),
+    req: Term,
+    timeout: Duration,
+) -> Result<Term, CallError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (name, at) = (dest.0.to_owned(), dest.1.to_owned());
+    node.spawn(move |mut p| async move {
+        let r = p.call((name.as_str(), at.as_str()), req, timeout).await;
+        let _ = tx.send(r);
+    });
+    rx.await.unwrap_or(Err(CallError::Exit(atom("noproc"))))
+}
+
+impl ApplicationController {
+    /// Starts the `application_controller` process on `node` and registers
+    /// `application:which_applications/0,1`, `application:loaded_applications/0`
+    /// and `application:get_env/2` in `rpc`.
+    pub fn start(node: &Node, rpc: &Registry, cfg: AcConfig, halt: HaltFn) -> Self {
+        let shared = Arc::new(Shared {
+            available: RwLock::new(Default::default()),
+            env: Arc::new(RwLock::new(Default::default())),
+            config_env: cfg.env,
+            cmdline_env: cfg.cmdline,
+            weight: Arc::new(AtomicI64::new(2)),
+            which: RwLock::new((Vec::new(), Vec::new())),
+            rpc: rpc.clone(),
+            halt,
+        });
+        controller::start(node, shared.clone());
+        let s = shared.clone();
+        rpc.register_sync("application", "which_applications", 0, move |_, _| {
+            Ok(crate::term::list(
+                s.which.read().unwrap_or_else(|e| e.into_inner()).0.clone(),
+            ))
+        });
+        let s = shared.clone();
+        rpc.register_sync("application", "which_applications", 1, move |_, _| {
+            Ok(crate::term::list(
+                s.which.read().unwrap_or_else(|e| e.into_inner()).0.clone(),
+            ))
+        });
+        let s = shared.clone();
+        rpc.register_sync("application", "loaded_applications", 0, move |_, _| {
+            Ok(crate::term::list(
+                s.which.read().unwrap_or_else(|e| e.into_inner()).1.clone(),
+            ))
+        });
+        let s = shared.clone();
+        rpc.register_sync("application", "get_env", 2, move |_, args| {
+            let (Some(a), Some(k)) = (
+                args.first().and_then(TermExt::as_atom),
+                args.get(1).and_then(TermExt::as_atom),
+            ) else {
+                return Err(crate::kernel::rex::Exception::badarg());
+            };
+            let t = s.env.read().unwrap_or_else(|e| e.into_inner());
+            Ok(match t.get(&(a.to_owned(), k.to_owned())) {
+                Some(v) => tuple(vec![atom("ok"), v.clone()]),
+                None => atom("undefined"),
+            })
+        });
+        Self {
+            node: node.clone(),
+            shared,
+        }
+    }
+
+    /// Makes `app` available for loading (puts its `.app` on the "code path").
+    pub fn add(&self, app: Arc<dyn Application>) {
+        let name = app.spec().name;
+        self.shared
+            .available
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, app);
+    }
+
+    /// The weight dist_ac announces (`length(which_applications())`).
+    pub fn weight(&self) -> Arc<AtomicI64> {
+        self.shared.weight.clone()
+    }
+
+    async fn ac_call(&self, req: Term) -> Result<Term, AppError> {
+        let me = self.node.name().name.clone();
+        call(
+            &self.node,
+            ("application_controller", &me),
+            req,
+            Duration::from_secs(24 * 3600),
+        )
+        .await
+        .map_err(|e| AppError(e.reason()))
+    }
+
+    fn ok_or_error(t: Term) -> Result<(), AppError> {
+        match t.tuple_tag() {
+            Some("error") => Err(AppError(t.elem(1).cloned().unwrap_or(t))),
+            _ => Ok(()),
+        }
+    }
+
+    /// `application:load(App)`.
+    pub async fn load(&self, app: &str) -> Result<(), AppError> {
+        Self::ok_or_error(
+            self.ac_call(tuple(vec![atom("load_application"), atom(app)]))
+                .await?,
+        )
+    }
+
+    /// `application:ensure_all_started(App, Type)`: loads and starts the
+    /// applications it depends on first, then `app`.
+    pub async fn start_app(&self, app: &str, rt: RestartType) -> Result<(), AppError> {
+        let mut order = Vec::new();
+        self.deps(app, &mut order, 0)?;
+        for a in order {
+            match self.load(&a).await {
+                Ok(()) => {}
+                Err(AppError(e)) if e.tuple_tag() == Some("already_loaded") => {}
+                Err(e) => return Err(e),
+            }
+            let req = tuple(vec![atom("start_application"), atom(&a), atom(rt.as_str())]);
+            match Self::ok_or_error(self.ac_call(req).await?) {
+                Ok(()) => {}
+                Err(AppError(e)) if e.tuple_tag() == Some("already_started") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn deps(&self, app: &str, order: &mut Vec<String>, depth: usize) -> Result<(), AppError> {
+        if depth > 32 || order.iter().any(|a| a == app) || app == "kernel" || app == "stdlib" {
+            return Ok(());
+        }
+        let spec = self
+            .shared
+            .available
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(app)
+            .map(|a| a.spec());
+        let Some(spec) = spec else {
+            return Err(AppError(tuple(vec![
+                atom(app),
+                tuple(vec![
+                    atom("file"),
+                    crate::term::charlist(&format!("{app}.app")),
+                    atom("enoent"),
+                ]),
+            ])));
+        };
+        for d in &spec.applications {
+            self.deps(d, order, depth + 1)?;
+        }
+        order.push(app.to_owned());
+        Ok(())
+    }
+
+    /// `application:stop(App)`.
+    pub async fn stop(&self, app: &str) -> Result<(), AppError> {
+        Self::ok_or_error(
+            self.ac_call(tuple(vec![atom("stop_application"), atom(app)]))
+                .await?,
+        )
+    }
+
+    /// `application:which_applications()`: `{Name, Description, Vsn}` of the
+    /// applications running here, newest first.
+    pub fn which_applications(&self) -> Vec<(Atom, String, String)> {
+        Self::triples(
+            &self
+                .shared
+                .which
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .0,
+        )
+    }
+
+    /// `application:loaded_applications()`.
+    pub fn loaded_applications(&self) -> Vec<(Atom, String, String)> {
+        Self::triples(
+            &self
+                .shared
+                .which
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .1,
+        )
+    }
+
+    fn triples(v: &[Term]) -> Vec<(Atom, String, String)> {
+        v.iter()
+            .filter_map(|t| match t.as_tuple() {
+                Some([Term::Atom(n), d, v]) => Some((
+                    n.clone(),
+                    d.as_text().unwrap_or_default(),
+                    v.as_text().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether `app` runs on this node.
+    pub fn is_running(&self, app: &str) -> bool {
+        self.which_applications()
+            .iter()
+            .any(|(n, ..)| n.name == app)
+    }
+
+    /// `application:get_env(App, Key)`.
+    pub fn get_env(&self, app: &str, key: &str) -> Option<Term> {
+        self.shared
+            .env
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(app.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    /// `application_controller:permit_application/2` (the AC half of
+    /// `application:permit/2`): `distributed_application`,
+    /// `{distributed_application, only_loaded}` or the local result.
+    pub async fn permit_application(&self, app: &str, permitted: bool) -> Result<Term, AppError> {
+        self.ac_call(tuple(vec![
+            atom("permit_application"),
+            atom(app),
+            crate::term::boolean(permitted),
+        ]))
+        .await
+    }
+}

@@ -1,0 +1,935 @@
+//! The sans-IO dist_ac — a port of
+//! [`lib/kernel/src/dist_ac.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/dist_ac.erl)
+//! (OTP 25.2.3; the protocol is unchanged up to OTP 29).
+//!
+//! [`DistAc`] is fed inputs ([`DistAc::handle`], [`DistAc::handle_timeout`])
+//! and hands out commands ([`DistAc::poll_output`]); it never touches a
+//! socket, a clock or a task. `now` is passed in.
+//!
+//! ```text
+//!  Input::Dac / NodeDown / Ac / Call / Go      ┌──────────────┐  Output::Send {dist_ac_*}
+//!  Input::LockResult / Unlocked / Whereis ───► │    DistAc     │ ─► Output::ToAc(ac_*)
+//!  handle_timeout(now) (send_after timers) ──► │ mailbox+wait  │ ─► Output::SetLock / DelLock / Whereis
+//!                                              └──────────────┘ ─► Output::Reply / TookControl / SyncDone / Stop
+//! ```
+//!
+//! # One process, explicit waits
+//!
+//! OTP's dist_ac is one gen_server that blocks inside some handlers in
+//! selective receives (`wait_dacs/4`, `collect_answers/4`,
+//! `wait_dist_start/7`, `wait_dist_start2/6`) and in synchronous calls
+//! (`global:set_lock/del_lock`, `rpc:call(N, erlang, whereis, [dist_ac])`).
+//! While it waits, every other message stays in its mailbox. Peers can see
+//! that (a weight request is answered only after the current decision), so
+//! this port keeps it: a blocking receive is an explicit [`Wait`] value
+//! naming the application and the state it is in (`CollectingWeights`,
+//! `WaitDistStart`, ...), the rest of the mailbox is a queue, and a new wait
+//! first scans the queue, as `receive` does.
+//!
+//! `nodedown` comes twice in OTP when a wait has a `monitor_node/2` on the
+//! node (once from the monitor, once from `net_kernel:monitor_nodes/1`):
+//! such a wait consumes one copy and the main loop still sees the other.
+//! `wait_dist_start2/6` has no monitor and consumes the only copy. Both are
+//! reproduced.
+
+use super::msg::{
+    Appl, ApplId, ChangeReq, DacMsg, FromAc, NodeName, NodesSpec, Perm, RestartTime, StartReply,
+    ToAc,
+};
+use crate::term::{Atom, Term, atom, list, tuple};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+pub use super::decide::{After, DecisionWait, StartType};
+
+/// Identifies a call made to dist_ac (from the Rust API or a BEAM caller),
+/// so that its reply can be routed back.
+pub type CallId = u64;
+
+/// A request made with a call to dist_ac (`gen_server:call(dist_ac, ...)`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// `{takeover_application, App, RestartType}` (`application:takeover/2`).
+    TakeoverApplication {
+        /// The application.
+        app: Atom,
+        /// `permanent | transient | temporary`.
+        restart_type: Atom,
+    },
+    /// `{permit_application, App, Bool, LockId, started | only_loaded}`.
+    PermitApplication {
+        /// The application.
+        app: Atom,
+        /// The new permission.
+        permitted: bool,
+        /// `{dist_ac, CallerPid}`, held by the caller around the call.
+        lock_id: Term,
+        /// `only_loaded` instead of `started`.
+        only_loaded: bool,
+    },
+    /// `{get_nodes, App}`: the alive nodes of the application.
+    GetNodes {
+        /// The application.
+        app: Atom,
+    },
+    /// `get_known_nodes`.
+    GetKnownNodes,
+    /// `{load_application, App, DistNodes}` (`application:load/2`).
+    LoadApplication {
+        /// The application.
+        app: Atom,
+        /// `default` (None) or `{App, Time, Nodes}`.
+        dist: Option<(RestartTime, NodesSpec)>,
+    },
+}
+
+/// Where a dist_ac message goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dest {
+    /// `{dist_ac, Node}` (REG_SEND).
+    Name(NodeName),
+    /// A dist_ac pid learnt from `rpc:call(Node, erlang, whereis, [dist_ac])`.
+    Pid(Term),
+}
+
+/// An input to [`DistAc::handle`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// `{go, KernelConfig}` from kernel_config: read the config, sync.
+    Go,
+    /// A `dist_ac_*` message from a peer.
+    Dac(DacMsg),
+    /// `{nodeup, Node}` (a visible node connected).
+    NodeUp(NodeName),
+    /// `{nodedown, Node}`.
+    NodeDown(NodeName),
+    /// A message from the local application controller.
+    Ac(FromAc),
+    /// A call.
+    Call(CallId, Call),
+    /// The answer to the outstanding [`Output::SetLock`].
+    LockResult(bool),
+    /// The outstanding [`Output::DelLock`] is done.
+    Unlocked,
+    /// The answer to the outstanding [`Output::Whereis`]: the pid, if any.
+    Whereis(Option<Term>),
+}
+
+/// A command for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send a message to a peer's dist_ac.
+    Send {
+        /// Where.
+        to: Dest,
+        /// What.
+        msg: DacMsg,
+    },
+    /// Tell the local application controller.
+    ToAc(ToAc),
+    /// `global:set_lock(Id, Nodes, Retries)` from the dist_ac process;
+    /// answer with [`Input::LockResult`]. `retries: None` = infinity.
+    SetLock {
+        /// `{dist_ac, sync_dacs}` or `{dist_ac, Pid}`.
+        id: Term,
+        /// Where.
+        nodes: Vec<NodeName>,
+        /// Retries (None = infinity).
+        retries: Option<u32>,
+    },
+    /// `global:del_lock(Id, Nodes)`; answer with [`Input::Unlocked`].
+    DelLock {
+        /// The lock.
+        id: Term,
+        /// Where.
+        nodes: Vec<NodeName>,
+    },
+    /// `rpc:call(Node, erlang, whereis, [dist_ac])`; answer with [`Input::Whereis`].
+    Whereis {
+        /// The node asked.
+        node: NodeName,
+    },
+    /// The reply to a [`Call`].
+    Reply {
+        /// Which call.
+        call: CallId,
+        /// `gen_server:reply/2` value.
+        reply: Term,
+    },
+    /// `dist_ac_took_control` to kernel_config.
+    TookControl,
+    /// The boot sync is over (`ets:insert(ac_tab, {sync_dacs, ok})`).
+    SyncDone,
+    /// dist_ac exits (e.g. `{distribution_mismatch, App, Node}`); on BEAM
+    /// this takes the kernel, and the node, down.
+    Stop {
+        /// Exit reason.
+        reason: Term,
+    },
+}
+
+/// One `distributed` entry: `{App, Nodes}`, `{App, Time, Nodes}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistEntry {
+    /// Application.
+    pub app: Atom,
+    /// Restart time.
+    pub restart_time: RestartTime,
+    /// Priority list.
+    pub nodes: NodesSpec,
+}
+
+/// What dist_ac reads from the kernel environment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    /// kernel `distributed`.
+    pub distributed: Vec<DistEntry>,
+    /// kernel `permissions` (`[{App, Bool}]`).
+    pub permissions: Vec<(Atom, bool)>,
+}
+
+/// A message in the mailbox (inputs handled by the main loop).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Mail {
+    Go,
+    Dac(DacMsg),
+    NodeUp(NodeName),
+    NodeDown(NodeName),
+    Ac(FromAc),
+    Call(CallId, Call),
+    /// `{internal_restart_appl, App}` from a `send_after` timer.
+    RestartAppl(Atom),
+}
+
+/// `{From, App, Bool, Nodes}` of `#state.p_reqs`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct PermitReq {
+    pub(super) from: Option<CallId>,
+    pub(super) app: Atom,
+    pub(super) permitted: bool,
+    pub(super) nodes: Vec<NodeName>,
+}
+
+/// The blocking receive or call dist_ac is in.
+#[derive(Debug, Clone)]
+pub enum Wait {
+    /// `handle_cast(init_sync)`: waiting for `{go, KC}`.
+    Go,
+    /// Boot: `global:trans({dist_ac, sync_dacs}, ...)` taking the lock.
+    SyncLock {
+        /// Nodes of the lock.
+        lock_nodes: Vec<NodeName>,
+    },
+    /// Boot: `introduce_me/2`, one `rpc:call` per node in turn.
+    Introducing {
+        /// Nodes of the lock.
+        lock_nodes: Vec<NodeName>,
+        /// The node asked now, then the rest.
+        remaining: VecDeque<NodeName>,
+        /// Nodes that have a dist_ac and got our introduction.
+        introduced: Vec<NodeName>,
+    },
+    /// Boot: `wait_dacs/4`, one node after the other.
+    WaitDacs {
+        /// Nodes of the lock.
+        lock_nodes: Vec<NodeName>,
+        /// The node waited for now, then the rest.
+        remaining: VecDeque<NodeName>,
+        /// `[node()]` plus the nodes that answered.
+        known: Vec<NodeName>,
+        /// Our records merged with the answers.
+        appls: Vec<Appl>,
+        /// `Started` lists of the answers.
+        rstarted: Vec<(NodeName, Atom)>,
+    },
+    /// Boot: the `del_lock` that ends the trans.
+    SyncUnlock {
+        /// Result of the sync.
+        known: Vec<NodeName>,
+        /// Result of the sync.
+        appls: Vec<Appl>,
+        /// Result of the sync.
+        rstarted: Vec<(NodeName, Atom)>,
+    },
+    /// `ac_start_application_req`: `global:set_lock({dist_ac, self()}, [node()], 0)`.
+    StartLock {
+        /// The application.
+        app: Atom,
+    },
+    /// A start decision is waiting (see [`DecisionWait`]).
+    Deciding(Box<DecisionWait>),
+    /// `global:del_lock/1` after a start decision or a permit.
+    Unlock {
+        /// What to do once released.
+        then: Box<AfterUnlock>,
+    },
+}
+
+/// What follows a `del_lock` made from inside a handler.
+#[derive(Debug, Clone)]
+pub enum AfterUnlock {
+    /// Nothing.
+    Nothing,
+    /// `permit/6`: remember the caller in `t_reqs`.
+    TakeoverWaiter {
+        /// The application.
+        app: Atom,
+        /// The caller.
+        call: CallId,
+    },
+}
+
+/// A `send_after/2` timer.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Timer {
+    pub(super) at: Instant,
+    pub(super) seq: u64,
+    pub(super) msg: TimerMsg,
+}
+
+/// What a timer sends to dist_ac.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum TimerMsg {
+    /// `{internal_restart_appl, App}`.
+    RestartAppl(Atom),
+    /// `{ac_start_application_req, App}` (lock busy, retry in 100 ms).
+    StartReq(Atom),
+}
+
+/// The distributed application controller of one node.
+#[derive(Debug, Clone)]
+pub struct DistAc {
+    pub(super) me: NodeName,
+    pub(super) self_pid: Term,
+    pub(super) config: Config,
+    // #state{}
+    pub(super) appls: Vec<Appl>,
+    pub(super) tmp_locals: Vec<(Atom, i64, NodeName)>,
+    pub(super) remote_started: Vec<(NodeName, Atom)>,
+    pub(super) known: Vec<NodeName>,
+    pub(super) started: Vec<Atom>,
+    pub(super) tmp_weights: Vec<(Atom, i64)>,
+    pub(super) dist_loaded: Vec<(Atom, NodeName, NodesSpec, Perm)>,
+    pub(super) t_reqs: Vec<(Atom, CallId)>,
+    pub(super) s_reqs: Vec<(Atom, CallId)>,
+    pub(super) p_reqs: Vec<PermitReq>,
+    // process machinery
+    pub(super) connected: Vec<NodeName>,
+    pub(super) monitoring: bool,
+    pub(super) mailbox: VecDeque<Mail>,
+    pub(super) wait: Option<Wait>,
+    pub(super) timers: Vec<Timer>,
+    pub(super) timer_seq: u64,
+    pub(super) now: Option<Instant>,
+    pub(super) out: VecDeque<Output>,
+    pub(super) weight: i64,
+    pub(super) sync_done: bool,
+    pub(super) stopped: Option<Term>,
+}
+
+impl DistAc {
+    /// A dist_ac for node `me` whose process is `self_pid` (used in lock
+    /// ids `{dist_ac, Pid}`), started and waiting for [`Input::Go`].
+    pub fn new(me: NodeName, self_pid: Term, config: Config) -> Self {
+        Self {
+            me,
+            self_pid,
+            config,
+            appls: Vec::new(),
+            tmp_locals: Vec::new(),
+            remote_started: Vec::new(),
+            known: Vec::new(),
+            started: Vec::new(),
+            tmp_weights: Vec::new(),
+            dist_loaded: Vec::new(),
+            t_reqs: Vec::new(),
+            s_reqs: Vec::new(),
+            p_reqs: Vec::new(),
+            connected: Vec::new(),
+            monitoring: false,
+            mailbox: VecDeque::new(),
+            wait: Some(Wait::Go),
+            timers: Vec::new(),
+            timer_seq: 0,
+            now: None,
+            out: VecDeque::new(),
+            weight: 0,
+            sync_done: false,
+            stopped: None,
+        }
+    }
+
+    // ----- getters ---------------------------------------------------
+
+    /// This node.
+    pub fn node(&self) -> &NodeName {
+        &self.me
+    }
+
+    /// The records of the controlled applications (`#state.appls`).
+    pub fn appls(&self) -> &[Appl] {
+        &self.appls
+    }
+
+    /// The record of `app`.
+    pub fn appl(&self, app: &str) -> Option<&Appl> {
+        self.appls.iter().find(|a| a.name.name == app)
+    }
+
+    /// `#state.known`.
+    pub fn known(&self) -> &[NodeName] {
+        &self.known
+    }
+
+    /// Whether the boot sync (`sync_dacs`) is over.
+    pub fn is_synced(&self) -> bool {
+        self.sync_done
+    }
+
+    /// The exit reason, once dist_ac has stopped.
+    pub fn stopped(&self) -> Option<&Term> {
+        self.stopped.as_ref()
+    }
+
+    /// The blocking receive or call dist_ac is in, if any.
+    pub fn waiting(&self) -> Option<&Wait> {
+        self.wait.as_ref()
+    }
+
+    /// Number of messages waiting in the mailbox.
+    pub fn mailbox_len(&self) -> usize {
+        self.mailbox.len()
+    }
+
+    // ----- inputs ------------------------------------------------------
+
+    /// The weight this node announces: `length(application:which_applications())`,
+    /// read by OTP at the moment of each decision. The driver keeps it current.
+    pub fn set_weight(&mut self, weight: i64) {
+        self.weight = weight;
+    }
+
+    /// Feeds one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        self.now = Some(now);
+        if self.stopped.is_some() {
+            return;
+        }
+        let mail = match input {
+            Input::Go => Mail::Go,
+            Input::Dac(m) => Mail::Dac(m),
+            Input::NodeUp(n) => {
+                if !self.connected.contains(&n) && n != self.me {
+                    self.connected.push(n.clone());
+                }
+                if !self.monitoring {
+                    return;
+                }
+                Mail::NodeUp(n)
+            }
+            Input::NodeDown(n) => {
+                self.connected.retain(|c| *c != n);
+                if !self.monitoring {
+                    // Not subscribed yet (before `go`): no monitor_node wait
+                    // exists either.
+                    return;
+                }
+                Mail::NodeDown(n)
+            }
+            Input::Ac(m) => Mail::Ac(m),
+            Input::Call(id, c) => Mail::Call(id, c),
+            Input::LockResult(ok) => return self.op_done(OpAnswer::Lock(ok)),
+            Input::Unlocked => return self.op_done(OpAnswer::Unlocked),
+            Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
+        };
+        self.deliver(mail);
+    }
+
+    /// Fires the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        if self.stopped.is_some() {
+            return;
+        }
+        loop {
+            let due = self
+                .timers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.at <= now)
+                .min_by_key(|(_, t)| (t.at, t.seq))
+                .map(|(i, _)| i);
+            let Some(i) = due else { break };
+            let t = self.timers.remove(i);
+            let mail = match t.msg {
+                TimerMsg::RestartAppl(a) => Mail::RestartAppl(a),
+                TimerMsg::StartReq(a) => Mail::Ac(FromAc::StartReq(a)),
+            };
+            self.deliver(mail);
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------
+
+    /// The next command.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`DistAc::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().map(|t| t.at).min()
+    }
+
+    // ----- process machinery -----------------------------------------
+
+    pub(super) fn emit(&mut self, o: Output) {
+        self.out.push_back(o);
+    }
+
+    pub(super) fn send(&mut self, node: &NodeName, msg: DacMsg) {
+        if *node != self.me {
+            self.emit(Output::Send {
+                to: Dest::Name(node.clone()),
+                msg,
+            });
+        }
+    }
+
+    /// `send_msg/2`: to `{dist_ac, N}` for every N but us.
+    pub(super) fn send_all(&mut self, nodes: &[NodeName], msg: &DacMsg) {
+        for n in nodes {
+            self.send(n, msg.clone());
+        }
+    }
+
+    pub(super) fn tell_ac(&mut self, m: ToAc) {
+        self.emit(Output::ToAc(m));
+    }
+
+    pub(super) fn reply(&mut self, call: CallId, reply: Term) {
+        self.emit(Output::Reply { call, reply });
+    }
+
+    pub(super) fn send_after(&mut self, time: RestartTime, msg: TimerMsg) {
+        let RestartTime::Ms(ms) = time else { return };
+        let now = self.now.unwrap_or_else(Instant::now);
+        self.timer_seq += 1;
+        self.timers.push(Timer {
+            at: now + Duration::from_millis(ms),
+            seq: self.timer_seq,
+            msg,
+        });
+    }
+
+    pub(super) fn stop(&mut self, reason: Term) {
+        tracing::error!(
+            "dist_ac on node {}: exiting with reason {}",
+            self.me.name,
+            crate::term::Pretty(&reason)
+        );
+        self.stopped = Some(reason.clone());
+        self.wait = None;
+        self.mailbox.clear();
+        self.timers.clear();
+        self.emit(Output::Stop { reason });
+    }
+
+    /// `[node() | nodes()]`.
+    pub(super) fn all_nodes(&self) -> Vec<NodeName> {
+        let mut v = vec![self.me.clone()];
+        v.extend(self.connected.iter().cloned());
+        v
+    }
+
+    /// A message arrives: a waiting receive may take it, else it queues.
+    fn deliver(&mut self, mail: Mail) {
+        if self.wait.is_none() {
+            self.mailbox.push_back(mail);
+            self.run();
+            return;
+        }
+        // With a monitor_node/2 on the node, OTP gets {nodedown, Node} twice
+        // (monitor and monitor_nodes): the wait takes one, the other stays.
+        if matches!(&mail, Mail::NodeDown(n) if self.wait_monitors(n)) {
+            self.mailbox.push_back(mail.clone());
+        }
+        if self.try_wait(&mail) == Consumed::No {
+            self.mailbox.push_back(mail);
+        }
+        self.run();
+    }
+
+    /// Handles queued mail while no wait blocks the process.
+    pub(super) fn run(&mut self) {
+        while self.wait.is_none() && self.stopped.is_none() {
+            let Some(m) = self.mailbox.pop_front() else {
+                break;
+            };
+            self.handle_mail(m);
+        }
+    }
+
+    /// Enters a blocking receive: first scans the mailbox, as `receive` does.
+    pub(super) fn block(&mut self, w: Wait) {
+        self.wait = Some(w);
+        // monitor_node(Node, true) on a node that is not connected delivers
+        // {nodedown, Node} at once, behind what is already queued.
+        if let Some(n) = self.monitored_node() {
+            if !self.connected.contains(&n) {
+                self.mailbox.push_back(Mail::NodeDown(n));
+            }
+        }
+        let mut i = 0;
+        while i < self.mailbox.len() && self.wait.is_some() {
+            let Some(m) = self.mailbox.remove(i) else {
+                break;
+            };
+            // Taken out first: what the wait continues with may block again
+            // and scan the mailbox.
+            if self.try_wait(&m) == Consumed::Yes {
+                return;
+            }
+            self.mailbox.insert(i, m);
+            i += 1;
+        }
+    }
+
+    /// The node a `monitor_node(Node, true)` wait watches.
+    fn monitored_node(&self) -> Option<NodeName> {
+        match self.wait.as_ref()? {
+            Wait::WaitDacs { remaining, .. } => remaining.front().cloned(),
+            Wait::Deciding(d) => d.monitored_node(),
+            _ => None,
+        }
+    }
+
+    fn wait_monitors(&self, n: &NodeName) -> bool {
+        self.monitored_node().as_ref() == Some(n)
+    }
+
+    /// Offers a message to the current wait.
+    fn try_wait(&mut self, m: &Mail) -> Consumed {
+        let Some(w) = self.wait.take() else {
+            return Consumed::No;
+        };
+        match (w, m) {
+            (Wait::Go, Mail::Go) => {
+                self.on_go();
+                Consumed::Yes
+            }
+            (
+                Wait::WaitDacs {
+                    lock_nodes,
+                    mut remaining,
+                    mut known,
+                    appls,
+                    mut rstarted,
+                },
+                m,
+            ) => {
+                let Some(node) = remaining.front().cloned() else {
+                    self.wait = None;
+                    return Consumed::No;
+                };
+                let next = match m {
+                    Mail::Dac(DacMsg::NewNode {
+                        node: from,
+                        appls: his,
+                        started,
+                        ..
+                    }) if *from == node => {
+                        rstarted.extend(started.iter().cloned());
+                        known.insert(0, node.clone());
+                        Some(dist_merge(appls.clone(), his, &node))
+                    }
+                    Mail::NodeDown(n) if *n == node => Some(appls.clone()),
+                    _ => None,
+                };
+                match next {
+                    None => {
+                        self.wait = Some(Wait::WaitDacs {
+                            lock_nodes,
+                            remaining,
+                            known,
+                            appls,
+                            rstarted,
+                        });
+                        Consumed::No
+                    }
+                    Some(appls) => {
+                        remaining.pop_front();
+                        self.wait_dacs(lock_nodes, remaining, known, appls, rstarted);
+                        Consumed::Yes
+                    }
+                }
+            }
+            (Wait::Deciding(d), m) => self.try_decision(*d, m),
+            (w, _) => {
+                self.wait = Some(w);
+                Consumed::No
+            }
+        }
+    }
+
+    /// The answer to the outstanding lock operation or rpc.
+    fn op_done(&mut self, a: OpAnswer) {
+        let Some(w) = self.wait.take() else { return };
+        match (w, a) {
+            (Wait::SyncLock { lock_nodes }, OpAnswer::Lock(ok)) => {
+                if !ok {
+                    // trans/2 returned `aborted`: the match in init_sync fails.
+                    self.stop(tuple(vec![atom("badmatch"), atom("aborted")]));
+                    return;
+                }
+                let nodes: VecDeque<NodeName> = self.connected.iter().cloned().collect();
+                self.introduce(lock_nodes, nodes, Vec::new());
+            }
+            (
+                Wait::Introducing {
+                    lock_nodes,
+                    mut remaining,
+                    mut introduced,
+                },
+                OpAnswer::Whereis(pid),
+            ) => {
+                if let (Some(node), Some(pid)) = (remaining.pop_front(), pid) {
+                    let appls = self.appls.clone();
+                    self.emit(Output::Send {
+                        to: Dest::Pid(pid),
+                        msg: DacMsg::NewNode {
+                            vsn: 1,
+                            node: self.me.clone(),
+                            appls,
+                            started: Vec::new(),
+                        },
+                    });
+                    introduced.push(node);
+                }
+                self.introduce(lock_nodes, remaining, introduced);
+            }
+            (
+                Wait::SyncUnlock {
+                    known,
+                    appls,
+                    rstarted,
+                },
+                OpAnswer::Unlocked,
+            ) => {
+                self.appls = appls;
+                self.known = known;
+                self.remote_started = rstarted;
+                self.sync_done = true;
+                self.emit(Output::SyncDone);
+                tracing::debug!(node = %self.me.name, known = ?self.known, "dist_ac synced");
+            }
+            (Wait::StartLock { app }, OpAnswer::Lock(ok)) => {
+                if ok {
+                    self.start_appl(app, StartType::Reply, After::StartReq);
+                } else {
+                    self.send_after(RestartTime::Ms(100), TimerMsg::StartReq(app));
+                }
+            }
+            (Wait::Unlock { then }, OpAnswer::Unlocked) => match *then {
+                AfterUnlock::Nothing => {}
+                AfterUnlock::TakeoverWaiter { app, call } => self.t_reqs.insert(0, (app, call)),
+            },
+            (w, a) => {
+                tracing::warn!("dist_ac: unexpected {a:?} while in {w:?}");
+                self.wait = Some(w);
+            }
+        }
+        self.run();
+    }
+
+    // ----- boot: init_sync / sync_dacs ----------------------------------
+
+    fn on_go(&mut self) {
+        self.appls = self.dist_check();
+        for a in self.appls.clone() {
+            self.tell_ac(ToAc::ControlApplication(a.name));
+        }
+        self.emit(Output::TookControl);
+        self.monitoring = true;
+        let lock_nodes = self.all_nodes();
+        self.emit(Output::SetLock {
+            id: tuple(vec![atom("dist_ac"), atom("sync_dacs")]),
+            nodes: lock_nodes.clone(),
+            retries: None,
+        });
+        self.wait = Some(Wait::SyncLock { lock_nodes });
+    }
+
+    /// `dist_check/1`.
+    fn dist_check(&self) -> Vec<Appl> {
+        self.config
+            .distributed
+            .iter()
+            .map(|e| Appl {
+                name: e.app.clone(),
+                id: ApplId::Undefined,
+                restart_time: e.restart_time,
+                nodes: e.nodes.clone(),
+                run: vec![(self.me.clone(), self.default_permission(&e.app))],
+            })
+            .collect()
+    }
+
+    /// `get_default_permission/1`.
+    pub(super) fn default_permission(&self, app: &Atom) -> Perm {
+        match self.config.permissions.iter().find(|(a, _)| a == app) {
+            Some((_, b)) => Perm::from_bool(*b),
+            None => Perm::True,
+        }
+    }
+
+    fn introduce(
+        &mut self,
+        lock_nodes: Vec<NodeName>,
+        remaining: VecDeque<NodeName>,
+        introduced: Vec<NodeName>,
+    ) {
+        match remaining.front() {
+            Some(n) => {
+                self.emit(Output::Whereis { node: n.clone() });
+                self.wait = Some(Wait::Introducing {
+                    lock_nodes,
+                    remaining,
+                    introduced,
+                });
+            }
+            None => {
+                let appls = self.appls.clone();
+                let me = self.me.clone();
+                self.wait_dacs(
+                    lock_nodes,
+                    introduced.into_iter().collect(),
+                    vec![me],
+                    appls,
+                    Vec::new(),
+                );
+            }
+        }
+    }
+
+    fn wait_dacs(
+        &mut self,
+        lock_nodes: Vec<NodeName>,
+        remaining: VecDeque<NodeName>,
+        known: Vec<NodeName>,
+        appls: Vec<Appl>,
+        rstarted: Vec<(NodeName, Atom)>,
+    ) {
+        if remaining.is_empty() {
+            self.emit(Output::DelLock {
+                id: tuple(vec![atom("dist_ac"), atom("sync_dacs")]),
+                nodes: lock_nodes,
+            });
+            self.wait = Some(Wait::SyncUnlock {
+                known,
+                appls,
+                rstarted,
+            });
+            return;
+        }
+        self.block(Wait::WaitDacs {
+            lock_nodes,
+            remaining,
+            known,
+            appls,
+            rstarted,
+        });
+    }
+
+    /// `{get_nodes, App}`: the nodes of the app that are known (alive).
+    pub(super) fn get_nodes(&self, app: &Atom) -> Vec<NodeName> {
+        self.find_nodes(app)
+            .flat()
+            .into_iter()
+            .filter(|n| self.known.contains(n))
+            .collect()
+    }
+
+    /// `dist_find_nodes/2`.
+    pub(super) fn find_nodes(&self, app: &Atom) -> NodesSpec {
+        self.appls
+            .iter()
+            .find(|a| a.name == *app)
+            .map(|a| a.nodes.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn appl_mut(&mut self, app: &Atom) -> Option<&mut Appl> {
+        self.appls.iter_mut().find(|a| a.name == *app)
+    }
+
+    /// `dist_update_run/4`.
+    pub(super) fn update_run(&mut self, app: &Atom, node: &NodeName, perm: Perm) {
+        if let Some(a) = self.appl_mut(app) {
+            a.set_perm(node, perm);
+        }
+    }
+
+    /// `dist_is_runnable/2`.
+    pub(super) fn is_runnable(&self, app: &Atom) -> bool {
+        self.appls
+            .iter()
+            .find(|a| a.name == *app)
+            .is_some_and(|a| a.perm_of(&self.me) == Some(Perm::True))
+    }
+
+    /// `get_cached_weight/2`.
+    pub(super) fn cached_weight(&self, app: &Atom) -> i64 {
+        self.tmp_weights
+            .iter()
+            .find(|(a, _)| a == app)
+            .map_or(self.weight, |(_, w)| *w)
+    }
+}
+
+/// The answer to a lock operation or rpc the process is blocked in.
+#[derive(Debug)]
+enum OpAnswer {
+    Lock(bool),
+    Unlocked,
+    Whereis(Option<Term>),
+}
+
+/// Whether a wait took a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Consumed {
+    Yes,
+    No,
+}
+
+/// `dist_merge/3`: take his permission for each of our applications.
+pub(super) fn dist_merge(mut mine: Vec<Appl>, his: &[Appl], his_node: &NodeName) -> Vec<Appl> {
+    for a in &mut mine {
+        if let Some(h) = his.iter().find(|h| h.name == a.name) {
+            match h.perm_of(his_node) {
+                Some(p) => a.set_perm(his_node, p),
+                None => a.run.insert(0, (his_node.clone(), Perm::Undefined)),
+            }
+        }
+    }
+    mine
+}
+
+/// A list of atoms as a term.
+pub(super) fn atoms(v: &[NodeName]) -> Term {
+    list(v.iter().cloned().map(Term::Atom).collect())
+}
+
+impl StartReply {
+    /// Convenience for tests: `{error, R}`.
+    pub fn error(r: Term) -> Self {
+        Self::Error(r)
+    }
+}
+
+impl ChangeReq {
+    /// `{failover, Node, undefined}` as dist_ac sends it.
+    pub fn failover(n: &NodeName) -> Self {
+        Self::Failover(n.clone(), None)
+    }
+}

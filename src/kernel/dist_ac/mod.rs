@@ -1,0 +1,32 @@
+//! `dist_ac` — the distributed application controller, mirroring
+//! [`lib/kernel/src/dist_ac.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/dist_ac.erl).
+//!
+//! * [`msg`]: the terms on the wire (`dist_ac_*`, `#appl{}`) and the AC ↔
+//!   dist_ac protocol (`ac_*`), parsed and built exactly as OTP does.
+//! * [`core`]: the sans-IO state machine ([`DistAc`]): inputs in, commands out,
+//!   time injected; the nested receives of OTP as explicit [`Wait`] states.
+//! * `decide`: the start decision (priority list, weights, waits).
+//! * [`service`]: the tokio process registered as `dist_ac` that drives the
+//!   core: it moves messages, node events and timers in, and carries out
+//!   sends, lock calls (through a [`Locks`] port) and rpcs.
+
+pub mod core;
+mod decide;
+mod handlers;
+pub mod locks;
+pub mod msg;
+pub mod service;
+
+#[cfg(test)]
+mod core_test;
+#[cfg(test)]
+mod sim_test;
+
+pub use self::core::{Call, CallId, Config, Dest, DistAc, DistEntry, Input, Output, Wait};
+pub use decide::{After, DecisionWait, StartType};
+pub use locks::{GlobalLocks, Locks};
+pub use msg::{
+    Appl, ApplId, ChangeReq, DacMsg, FromAc, NodeSpec, NodesSpec, Perm, RestartTime, StartReply,
+    ToAc,
+};
+pub use service::{DistAcHandle, TakeoverError};

@@ -1,0 +1,395 @@
+//! The `dist_ac` process: a tokio driver around [`DistAc`] (as quinn's
+//! `drive_timer` drives `quinn-proto`), plus the client side of
+//! `dist_ac:takeover_application/2` and `dist_ac:permit_application/2`
+//! (mirrors [`dist_ac.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/dist_ac.erl)
+//! lines 103–190).
+//!
+//! The process is registered as `dist_ac`, subscribes to nodeup/nodedown,
+//! and only moves data: terms in its mailbox become [`Input`]s, [`Output`]s
+//! become sends, calls to `global_name_server` (through a [`Locks`] port),
+//! rpcs and replies. While it waits for a lock or an rpc, other messages
+//! stay in its mailbox — exactly as the gen_server's do on BEAM.
+
+use super::core::{Call, CallId, Config, Dest, DistAc, Input, Output};
+use super::locks::Locks;
+use super::msg::{DacMsg, FromAc, NodesSpec, RestartTime, ToAc};
+use crate::kernel::application_controller::{HaltFn, RestartType};
+use crate::runtime::{GenCall, GenFrom, Node, Process};
+use crate::term::{Atom, Pid, Term, TermExt, atom, tuple};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// Handle to the running dist_ac.
+#[derive(Clone)]
+pub struct DistAcHandle {
+    node: Node,
+    pid: Pid,
+    synced: tokio::sync::watch::Receiver<bool>,
+    locks: Arc<dyn Locks>,
+}
+
+impl std::fmt::Debug for DistAcHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistAcHandle")
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+/// Why `takeover_application/2` failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TakeoverError {
+    /// `{error, {invalid_restart_type, T}}`.
+    #[error("invalid restart type")]
+    InvalidRestartType,
+    /// Any `{error, R}` from dist_ac (`{not_running_distributed, App}`, ...).
+    #[error("{}", crate::term::Pretty(.0))]
+    Error(Term),
+    /// `aborted`: the lock could not be taken.
+    #[error("aborted")]
+    Aborted,
+}
+
+/// How to run dist_ac.
+pub struct ServiceConfig {
+    /// kernel `distributed` and `permissions`.
+    pub config: Config,
+    /// The lock service.
+    pub locks: Arc<dyn Locks>,
+    /// `length(which_applications())`, kept by the application controller.
+    pub weight: Arc<AtomicI64>,
+    /// Called when dist_ac exits (OTP: kernel_sup gives up, the node halts).
+    pub halt: HaltFn,
+}
+
+/// Starts the `dist_ac` process. It waits for `{go, Pid}` (sent by
+/// [`crate::kernel::kernel_config`]) before it syncs with its peers.
+pub fn start(node: &Node, sc: ServiceConfig) -> DistAcHandle {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let locks = sc.locks.clone();
+    let pid = node.spawn(move |p| drive(p, sc, tx));
+    DistAcHandle {
+        node: node.clone(),
+        pid,
+        synced: rx,
+        locks,
+    }
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Sender<bool>) {
+    if p.register("dist_ac").is_err() {
+        tracing::error!("dist_ac is already registered");
+        return;
+    }
+    p.trap_exit(true);
+    p.monitor_nodes(true, false);
+    let me = p.node().name().clone();
+    let mut core = DistAc::new(me, Term::Pid(p.pid().clone()), sc.config);
+    for n in p.node().nodes() {
+        core.handle(now(), Input::NodeUp(n));
+    }
+    let mut calls: HashMap<CallId, GenFrom> = HashMap::new();
+    let mut next_call: CallId = 0;
+    let mut kernel_config: Option<Pid> = None;
+    loop {
+        // Carry out what the core asked for; blocking ones feed their answer back.
+        while let Some(o) = core.poll_output() {
+            core.set_weight(sc.weight.load(Ordering::SeqCst));
+            match o {
+                Output::Send { to, msg } => match to {
+                    Dest::Name(n) => p.send(("dist_ac", n.name.as_str()), msg.to_term()),
+                    Dest::Pid(Term::Pid(pid)) => p.send(&pid, msg.to_term()),
+                    Dest::Pid(_) => {}
+                },
+                Output::ToAc(ToAc::ControlApplication(app)) => {
+                    let req = ToAc::ControlApplication(app).to_term();
+                    let _ = p
+                        .call("application_controller", req, Duration::from_secs(30))
+                        .await;
+                }
+                Output::ToAc(m) => p.send("application_controller", m.to_term()),
+                Output::SetLock { id, nodes, retries } => {
+                    let ok = sc.locks.set_lock(&mut p, id, nodes, retries).await;
+                    core.handle(now(), Input::LockResult(ok));
+                }
+                Output::DelLock { id, nodes } => {
+                    sc.locks.del_lock(&mut p, id, nodes).await;
+                    core.handle(now(), Input::Unlocked);
+                }
+                Output::Whereis { node } => {
+                    let pid = whereis_dist_ac(&mut p, &node).await;
+                    core.handle(now(), Input::Whereis(pid));
+                }
+                Output::Reply { call, reply } => {
+                    if let Some(from) = calls.remove(&call) {
+                        p.reply(&from, reply);
+                    }
+                }
+                Output::TookControl => {
+                    if let Some(kc) = &kernel_config {
+                        p.send(kc, atom("dist_ac_took_control"));
+                    }
+                }
+                Output::SyncDone => {
+                    let _ = synced.send(true);
+                }
+                Output::Stop { reason } => {
+                    (sc.halt)(
+                        1,
+                        format!(
+                            "Kernel pid terminated (application_controller) ({{application_terminated,kernel,{}}})",
+                            crate::term::Pretty(&reason)
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        core.set_weight(sc.weight.load(Ordering::SeqCst));
+        let msg = match core.poll_timeout() {
+            Some(at) => {
+                let wait = at.saturating_duration_since(now());
+                p.recv_timeout(wait).await
+            }
+            None => Some(p.recv().await),
+        };
+        let Some(msg) = msg else {
+            core.handle_timeout(now());
+            continue;
+        };
+        let input = if let Some(call) = GenCall::parse(&msg) {
+            match parse_call(&call.request) {
+                Some(c) => {
+                    next_call += 1;
+                    calls.insert(next_call, call.from.clone());
+                    Input::Call(next_call, c)
+                }
+                None => {
+                    if call.request.as_atom() == Some("info") {
+                        p.reply(&call.from, atom("ok"));
+                    }
+                    continue;
+                }
+            }
+        } else if let Some(m) = DacMsg::from_term(&msg) {
+            Input::Dac(m)
+        } else if let Some(m) = FromAc::from_term(&msg) {
+            Input::Ac(m)
+        } else {
+            match msg.as_tuple() {
+                Some([t, Term::Pid(kc)]) if t.as_atom() == Some("go") => {
+                    kernel_config = Some(kc.clone());
+                    Input::Go
+                }
+                Some([t, Term::Atom(n)]) if t.as_atom() == Some("nodeup") => {
+                    Input::NodeUp(n.clone())
+                }
+                Some([t, Term::Atom(n)]) if t.as_atom() == Some("nodedown") => {
+                    Input::NodeDown(n.clone())
+                }
+                _ => {
+                    tracing::trace!("dist_ac ignores {}", crate::term::Pretty(&msg));
+                    continue;
+                }
+            }
+        };
+        core.handle(now(), input);
+    }
+}
+
+/// `rpc:call(Node, erlang, whereis, [dist_ac])`, through the peer's `rex`
+/// (`{call, M, F, A, GroupLeader}`, served by OTP 25–29 and by our rex).
+async fn whereis_dist_ac(p: &mut Process, node: &Atom) -> Option<Term> {
+    let gl = Term::Pid(p.pid().clone());
+    let req = tuple(vec![
+        atom("call"),
+        atom("erlang"),
+        atom("whereis"),
+        crate::term::list(vec![atom("dist_ac")]),
+        gl,
+    ]);
+    match p
+        .call(("rex", node.name.as_str()), req, Duration::from_secs(3600))
+        .await
+    {
+        Ok(t @ Term::Pid(_)) => Some(t),
+        _ => None,
+    }
+}
+
+fn parse_call(req: &Term) -> Option<Call> {
+    let a = |t: &Term| t.as_atom().map(Atom::from);
+    match (req.as_atom(), req.as_tuple()) {
+        (Some("get_known_nodes"), _) => Some(Call::GetKnownNodes),
+        (_, Some([t, app])) if t.as_atom() == Some("get_nodes") => {
+            Some(Call::GetNodes { app: a(app)? })
+        }
+        (_, Some([t, app, rt])) if t.as_atom() == Some("takeover_application") => {
+            Some(Call::TakeoverApplication {
+                app: a(app)?,
+                restart_type: a(rt)?,
+            })
+        }
+        (_, Some([t, app, b, lock, info])) if t.as_atom() == Some("permit_application") => {
+            Some(Call::PermitApplication {
+                app: a(app)?,
+                permitted: b.as_bool()?,
+                lock_id: lock.clone(),
+                only_loaded: info.as_atom() == Some("only_loaded"),
+            })
+        }
+        (_, Some([t, app, dist])) if t.as_atom() == Some("load_application") => {
+            let dist = match dist.as_tuple() {
+                Some([_, nodes]) => Some((RestartTime::Ms(0), NodesSpec::from_term(nodes)?)),
+                Some([_, time, nodes]) => Some((
+                    match time.as_i64() {
+                        Some(ms) => RestartTime::Ms(u64::try_from(ms).ok()?),
+                        None => RestartTime::Infinity,
+                    },
+                    NodesSpec::from_term(nodes)?,
+                )),
+                _ => None,
+            };
+            Some(Call::LoadApplication { app: a(app)?, dist })
+        }
+        _ => None,
+    }
+}
+
+impl DistAcHandle {
+    /// The dist_ac process.
+    pub fn pid(&self) -> &Pid {
+        &self.pid
+    }
+
+    /// `wait_for_sync_dacs/0`: until the boot sync is over.
+    pub async fn wait_for_sync(&self) {
+        let mut rx = self.synced.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    async fn call(&self, req: Term) -> Result<Term, crate::runtime::CallError> {
+        let me = self.node.name().name.clone();
+        crate::kernel::application_controller::call(
+            &self.node,
+            ("dist_ac", &me),
+            req,
+            Duration::from_secs(24 * 3600),
+        )
+        .await
+    }
+
+    /// `dist_ac:get_known_nodes/0`.
+    pub async fn known_nodes(&self) -> Vec<Atom> {
+        match self.call(atom("get_known_nodes")).await {
+            Ok(t) => t
+                .as_list()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|n| n.as_atom().map(Atom::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// `application:takeover(App, RestartType)`: moves a distributed
+    /// application running elsewhere to this node (started with
+    /// `{takeover, Node}`, then stopped at `Node`). Returns when it runs here.
+    pub async fn takeover_application(
+        &self,
+        app: &str,
+        rt: RestartType,
+    ) -> Result<(), TakeoverError> {
+        self.wait_for_sync().await;
+        let nodes = match self.call(tuple(vec![atom("get_nodes"), atom(app)])).await {
+            Ok(t) => t
+                .as_list()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|n| n.as_atom().map(Atom::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(e) => return Err(TakeoverError::Error(e.reason())),
+        };
+        let req = tuple(vec![
+            atom("takeover_application"),
+            atom(app),
+            atom(rt.as_str()),
+        ]);
+        self.trans(req, Some(nodes)).await
+    }
+
+    /// `application:permit(App, Bool)` for a distributed application (after
+    /// the AC answered `distributed_application`).
+    pub async fn permit_application(
+        &self,
+        app: &str,
+        permitted: bool,
+        only_loaded: bool,
+    ) -> Result<(), TakeoverError> {
+        self.wait_for_sync().await;
+        let info = if only_loaded {
+            "only_loaded"
+        } else {
+            "started"
+        };
+        // The lock id names the calling process; the trans below fills it in.
+        let req = tuple(vec![
+            atom("permit_application"),
+            atom(app),
+            crate::term::boolean(permitted),
+            atom("$lock_id"),
+            atom(info),
+        ]);
+        self.trans(req, None).await
+    }
+
+    /// `global:trans({dist_ac, self()}, fun() -> gen_server:call(dist_ac, Req) end, Nodes)`.
+    async fn trans(&self, req: Term, nodes: Option<Vec<Atom>>) -> Result<(), TakeoverError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let locks = self.locks.clone();
+        let node = self.node.clone();
+        self.node.spawn(move |mut p| async move {
+            let id = tuple(vec![atom("dist_ac"), Term::Pid(p.pid().clone())]);
+            let nodes = nodes.unwrap_or_else(|| {
+                let mut v = vec![node.name().clone()];
+                v.extend(node.nodes());
+                v
+            });
+            let req = match req.as_tuple() {
+                Some([t, app, b, l, info]) if l.as_atom() == Some("$lock_id") => tuple(vec![
+                    t.clone(),
+                    app.clone(),
+                    b.clone(),
+                    id.clone(),
+                    info.clone(),
+                ]),
+                _ => req,
+            };
+            if !locks
+                .set_lock(&mut p, id.clone(), nodes.clone(), None)
+                .await
+            {
+                let _ = tx.send(Err(TakeoverError::Aborted));
+                return;
+            }
+            let r = p.call("dist_ac", req, Duration::from_secs(24 * 3600)).await;
+            locks.del_lock(&mut p, id, nodes).await;
+            let _ = tx.send(match r {
+                Ok(t) if t.as_atom() == Some("ok") => Ok(()),
+                Ok(t) => Err(TakeoverError::Error(t.elem(1).cloned().unwrap_or(t))),
+                Err(e) => Err(TakeoverError::Error(e.reason())),
+            });
+        });
+        rx.await.unwrap_or(Err(TakeoverError::Aborted))
+    }
+}
