@@ -1,1 +1,686 @@
+//! The sans-IO dist_ac fed the messages of the golden traces (real OTP 25
+//! nodes cp1, cp2, cp3 with `{distributed, [{myapp, 5000, [cp1, {cp2, cp3}]}]}`,
+//! `/work/shared/protocol/traces/`): every command it gives is compared
+//! with what the traced BEAM dist_ac did at the same point.
 
+use super::core::{Call, Config, Dest, DistAc, DistEntry, Input, Output};
+use super::msg::*;
+use crate::term::{Atom, Pid, Term, atom, tuple};
+use std::time::{Duration, Instant};
+
+pub(super) fn a(s: &str) -> Atom {
+    Atom::from(s)
+}
+
+pub(super) fn pid(node: &str) -> Term {
+    Term::Pid(Pid {
+        node: a(node),
+        id: 42,
+        serial: 0,
+        creation: 1,
+    })
+}
+
+/// `[{myapp, 5000, [cp1, {cp2, cp3}]}]` (the cpN.config of the traces).
+pub(super) fn cp_config() -> Config {
+    Config {
+        distributed: vec![DistEntry {
+            app: a("myapp"),
+            restart_time: RestartTime::Ms(5000),
+            nodes: NodesSpec(vec![
+                NodeSpec::One(a("cp1")),
+                NodeSpec::Any(vec![a("cp2"), a("cp3")]),
+            ]),
+        }],
+        permissions: Vec::new(),
+    }
+}
+
+fn appl(id: ApplId, run: &[(&str, Perm)]) -> Appl {
+    Appl {
+        name: a("myapp"),
+        id,
+        restart_time: RestartTime::Ms(5000),
+        nodes: cp_config().distributed[0].nodes.clone(),
+        run: run.iter().map(|(n, p)| (a(n), *p)).collect(),
+    }
+}
+
+fn drain(d: &mut DistAc) -> Vec<Output> {
+    std::iter::from_fn(|| d.poll_output()).collect()
+}
+
+fn send(to: &str, msg: DacMsg) -> Output {
+    Output::Send {
+        to: Dest::Name(a(to)),
+        msg,
+    }
+}
+
+fn loaded(from: &str, knows: bool) -> DacMsg {
+    DacMsg::AppLoaded {
+        node: a(from),
+        app: a("myapp"),
+        nodes: cp_config().distributed[0].nodes.clone(),
+        permission: Perm::True,
+        he_knows_me: knows,
+    }
+}
+
+fn sync_lock() -> Term {
+    tuple(vec![atom("dist_ac"), atom("sync_dacs")])
+}
+
+fn my_lock(node: &str) -> Term {
+    tuple(vec![atom("dist_ac"), pid(node)])
+}
+
+/// Boots `me` in a cluster where `others` are up and answer as
+/// `answers` (their `dist_ac_new_node` replies, in the order asked).
+fn boot(me: &str, t0: Instant, others: &[&str], answers: Vec<DacMsg>) -> DistAc {
+    let mut d = DistAc::new(a(me), pid(me), cp_config());
+    for o in others {
+        d.handle(t0, Input::NodeUp(a(o)));
+    }
+    d.handle(t0, Input::Go);
+    d.handle(t0, Input::LockResult(true));
+    for o in others {
+        d.handle(t0, Input::Whereis(Some(pid(o))));
+    }
+    for m in answers {
+        d.handle(t0, Input::Dac(m));
+    }
+    d.handle(t0, Input::Unlocked);
+    assert!(d.is_synced());
+    d
+}
+
+/// s1_boot.txt, cp1's dist_ac (lines 361–699): go, sync_dacs under the
+/// global lock with intros to cp3 then cp2 (to their pids), the peers'
+/// own intros consumed as replies by wait_dacs, load and start deferred
+/// until the sync ends, `start_it`, `del_lock` on all nodes, then
+/// `dist_ac_app_started` to cp2 and cp3.
+#[test]
+fn s1_boot_cp1_matches_the_trace() {
+    let t0 = Instant::now();
+    let mut d = DistAc::new(a("cp1"), pid("cp1"), cp_config());
+    d.handle(t0, Input::NodeUp(a("cp3")));
+    d.handle(t0, Input::NodeUp(a("cp2")));
+    assert!(drain(&mut d).is_empty());
+    d.handle(t0, Input::Go);
+    assert_eq!(
+        drain(&mut d),
+        vec![
+            Output::ToAc(ToAc::ControlApplication(a("myapp"))),
+            Output::TookControl,
+            Output::SetLock {
+                id: sync_lock(),
+                nodes: vec![a("cp1"), a("cp3"), a("cp2")],
+                retries: None
+            },
+        ]
+    );
+    d.handle(t0, Input::LockResult(true));
+    assert_eq!(drain(&mut d), vec![Output::Whereis { node: a("cp3") }]);
+    let intro = |n: &str| DacMsg::NewNode {
+        vsn: 1,
+        node: a(n),
+        appls: vec![appl(ApplId::Undefined, &[(n, Perm::True)])],
+        started: vec![],
+    };
+    d.handle(t0, Input::Whereis(Some(pid("cp3"))));
+    assert_eq!(
+        drain(&mut d),
+        vec![
+            Output::Send {
+                to: Dest::Pid(pid("cp3")),
+                msg: intro("cp1")
+            },
+            Output::Whereis { node: a("cp2") }
+        ]
+    );
+    // line 520: the AC's load request waits in the mailbox.
+    d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
+    d.handle(t0, Input::Whereis(Some(pid("cp2"))));
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::Send {
+            to: Dest::Pid(pid("cp2")),
+            msg: intro("cp1")
+        }]
+    );
+    d.handle(t0, Input::Dac(intro("cp3"))); // line 556: cp3's intro, taken as its reply
+    d.handle(t0, Input::Dac(loaded("cp3", false))); // line 590: waits
+    assert!(drain(&mut d).is_empty());
+    d.handle(t0, Input::Dac(intro("cp2"))); // line 602
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::DelLock {
+            id: sync_lock(),
+            nodes: vec![a("cp1"), a("cp3"), a("cp2")]
+        }]
+    );
+    d.handle(t0, Input::Unlocked);
+    // lines 619–624
+    assert_eq!(
+        drain(&mut d),
+        vec![
+            Output::SyncDone,
+            send("cp2", loaded("cp1", false)),
+            send("cp3", loaded("cp1", false)),
+            Output::ToAc(ToAc::LoadReply(a("myapp"))),
+            send("cp3", loaded("cp1", true)),
+        ]
+    );
+    assert_eq!(d.known(), &[a("cp2"), a("cp3"), a("cp1")]);
+    d.set_weight(2);
+    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::SetLock {
+            id: my_lock("cp1"),
+            nodes: vec![a("cp1")],
+            retries: Some(0)
+        }]
+    );
+    d.handle(t0, Input::LockResult(true));
+    // lines 634–637
+    assert_eq!(
+        drain(&mut d),
+        vec![
+            Output::ToAc(ToAc::StartReply(a("myapp"), StartReply::StartIt)),
+            Output::DelLock {
+                id: my_lock("cp1"),
+                nodes: vec![a("cp1"), a("cp3"), a("cp2")]
+            },
+        ]
+    );
+    d.handle(t0, Input::Dac(loaded("cp2", true))); // line 646, while unlocking
+    d.handle(t0, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    assert!(drain(&mut d).is_empty());
+    d.handle(t0, Input::Unlocked);
+    let started = DacMsg::AppStarted {
+        node: a("cp1"),
+        app: a("myapp"),
+        result: Ok(()),
+    };
+    // lines 698–699
+    assert_eq!(
+        drain(&mut d),
+        vec![send("cp2", started.clone()), send("cp3", started)]
+    );
+    assert_eq!(d.appl("myapp").map(|x| &x.id), Some(&ApplId::Local));
+}
+
+/// A node in the state of cp2/cp3 after s1: myapp runs at cp1.
+fn standby(me: &str, t0: Instant) -> DistAc {
+    let others: Vec<&str> = ["cp1", "cp2", "cp3"]
+        .into_iter()
+        .filter(|n| *n != me)
+        .collect();
+    let answers = others
+        .iter()
+        .map(|n| DacMsg::NewNode {
+            vsn: 1,
+            node: a(n),
+            appls: vec![appl(ApplId::Undefined, &[(n, Perm::True)])],
+            started: vec![],
+        })
+        .collect();
+    let mut d = boot(me, t0, &others, answers);
+    d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
+    for n in &others {
+        d.handle(t0, Input::Dac(loaded(n, true)));
+    }
+    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
+    d.handle(t0, Input::LockResult(true));
+    d.handle(
+        t0,
+        Input::Dac(DacMsg::AppStarted {
+            node: a("cp1"),
+            app: a("myapp"),
+            result: Ok(()),
+        }),
+    );
+    d.handle(t0, Input::Unlocked);
+    let out = drain(&mut d);
+    assert!(
+        out.contains(&Output::ToAc(ToAc::StartReply(
+            a("myapp"),
+            StartReply::Started(a("cp1"))
+        ))),
+        "{out:?}"
+    );
+    assert_eq!(
+        d.appl("myapp").map(|x| &x.id),
+        Some(&ApplId::Distributed(a("cp1")))
+    );
+    d
+}
+
+/// s2_kill_cp1.txt lines 90–156, cp2's view: nodedown → 5000 ms timer;
+/// cp3's weight arrives first and is buffered (tmp_locals); at the timer
+/// cp2 sends its weight, finds `[{2,cp2},{2,cp3}]`, wins the tie by name
+/// and orders `{failover, cp1, undefined}`.
+#[test]
+fn s2_failover_cp2_wins_the_tie() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    d.set_weight(2);
+    d.handle(t0, Input::NodeDown(a("cp1")));
+    assert!(drain(&mut d).is_empty());
+    assert_eq!(d.poll_timeout(), Some(t0 + Duration::from_millis(5000)));
+    let t1 = t0 + Duration::from_millis(5000);
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp3"),
+        }),
+    );
+    d.handle_timeout(t1);
+    assert_eq!(
+        drain(&mut d),
+        vec![
+            send(
+                "cp3",
+                DacMsg::Weight {
+                    app: a("myapp"),
+                    weight: 2,
+                    node: a("cp2")
+                }
+            ),
+            Output::ToAc(ToAc::ChangeReq(a("myapp"), ChangeReq::failover(&a("cp1")))),
+        ]
+    );
+    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    assert_eq!(
+        drain(&mut d),
+        vec![send(
+            "cp3",
+            DacMsg::AppStarted {
+                node: a("cp2"),
+                app: a("myapp"),
+                result: Ok(())
+            }
+        )]
+    );
+}
+
+/// s2_kill_cp1.txt lines 77–212, cp3's view: its timer fires first, it
+/// blocks in collect_answers until cp2's weight comes, loses the tie, waits
+/// for cp2's `dist_ac_app_started` and tells its AC `{started, cp2}`.
+#[test]
+fn s2_failover_cp3_waits_for_cp2() {
+    let t0 = Instant::now();
+    let mut d = standby("cp3", t0);
+    d.set_weight(2);
+    d.handle(t0, Input::NodeDown(a("cp1")));
+    let t1 = t0 + Duration::from_millis(5000);
+    d.handle_timeout(t1);
+    assert_eq!(
+        drain(&mut d),
+        vec![send(
+            "cp2",
+            DacMsg::Weight {
+                app: a("myapp"),
+                weight: 2,
+                node: a("cp3")
+            }
+        )]
+    );
+    assert!(d.waiting().is_some());
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp2"),
+        }),
+    );
+    assert!(drain(&mut d).is_empty(), "cp2 wins: wait for its start");
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::AppStarted {
+            node: a("cp2"),
+            app: a("myapp"),
+            result: Ok(()),
+        }),
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::ToAc(ToAc::ChangeReq(
+            a("myapp"),
+            ChangeReq::Started(a("cp2"))
+        ))]
+    );
+    assert_eq!(
+        d.appl("myapp").map(|x| &x.id),
+        Some(&ApplId::Distributed(a("cp2")))
+    );
+}
+
+/// s3_restart_cp1.txt lines 258–415, cp1's view: the replies to its intros
+/// say myapp runs at cp2 (`[{cp2, myapp}]`), so the start decision answers
+/// `{takeover, cp2}`; once running it broadcasts `dist_ac_app_started`.
+#[test]
+fn s3_restart_cp1_takes_over() {
+    let t0 = Instant::now();
+    let cp2_reply = DacMsg::NewNode {
+        vsn: 1,
+        node: a("cp2"),
+        appls: vec![appl(
+            ApplId::Local,
+            &[("cp3", Perm::True), ("cp2", Perm::True)],
+        )],
+        started: vec![(a("cp2"), a("myapp"))],
+    };
+    let cp3_reply = DacMsg::NewNode {
+        vsn: 1,
+        node: a("cp3"),
+        appls: vec![appl(
+            ApplId::Distributed(a("cp2")),
+            &[("cp2", Perm::True), ("cp3", Perm::True)],
+        )],
+        started: vec![],
+    };
+    let mut d = boot("cp1", t0, &["cp2", "cp3"], vec![cp2_reply, cp3_reply]);
+    drain(&mut d);
+    d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
+    d.handle(t0, Input::Dac(loaded("cp3", true)));
+    d.handle(t0, Input::Dac(loaded("cp2", true)));
+    drain(&mut d);
+    d.set_weight(2);
+    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
+    drain(&mut d);
+    d.handle(t0, Input::LockResult(true));
+    let out = drain(&mut d);
+    assert_eq!(
+        out[0],
+        Output::ToAc(ToAc::StartReply(a("myapp"), StartReply::Takeover(a("cp2"))))
+    );
+}
+
+/// s3_restart_cp1.txt lines 413–414, cp2's view: `dist_ac_app_started`
+/// from cp1 for the app running here makes dist_ac order `{started, cp1}`,
+/// which stops the local instance: the second half of a takeover.
+#[test]
+fn s3_old_node_stops_its_instance() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    d.set_weight(2);
+    d.handle(t0, Input::NodeDown(a("cp1")));
+    let t1 = t0 + Duration::from_millis(5000);
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp3"),
+        }),
+    );
+    d.handle_timeout(t1);
+    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    drain(&mut d);
+    // cp1 comes back, introduces itself; cp2 answers with what runs here.
+    d.handle(t1, Input::NodeUp(a("cp1")));
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::NewNode {
+            vsn: 1,
+            node: a("cp1"),
+            appls: vec![appl(ApplId::Undefined, &[("cp1", Perm::True)])],
+            started: vec![],
+        }),
+    );
+    let out = drain(&mut d);
+    match &out[..] {
+        [
+            Output::Send {
+                to: Dest::Name(n),
+                msg: DacMsg::NewNode { started, appls, .. },
+            },
+        ] => {
+            assert_eq!(n, &a("cp1"));
+            assert_eq!(started, &vec![(a("cp2"), a("myapp"))]);
+            assert_eq!(appls[0].id, ApplId::Local);
+            // s3 line 281: run = [{cp3,true},{cp2,true}] (cp1 dropped at nodedown)
+            assert_eq!(
+                appls[0].run,
+                vec![(a("cp3"), Perm::True), (a("cp2"), Perm::True)]
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::AppStarted {
+            node: a("cp1"),
+            app: a("myapp"),
+            result: Ok(()),
+        }),
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::ToAc(ToAc::ChangeReq(
+            a("myapp"),
+            ChangeReq::Started(a("cp1"))
+        ))]
+    );
+}
+
+/// NOTES.md e.1 pitfall 10: a `Nodes` list that differs (here only in
+/// order) makes dist_ac exit `{distribution_mismatch, App, Node}`.
+#[test]
+fn distribution_mismatch_stops_dist_ac() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    d.handle(
+        t0,
+        Input::Dac(DacMsg::AppLoaded {
+            node: a("cp3"),
+            app: a("myapp"),
+            nodes: NodesSpec(vec![
+                NodeSpec::Any(vec![a("cp2"), a("cp3")]),
+                NodeSpec::One(a("cp1")),
+            ]),
+            permission: Perm::True,
+            he_knows_me: true,
+        }),
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::Stop {
+            reason: tuple(vec![
+                atom("distribution_mismatch"),
+                atom("myapp"),
+                atom("cp3")
+            ])
+        }]
+    );
+    // Order inside a tuple does not matter (equal_nodes/2).
+    let mut d = standby("cp2", t0);
+    d.handle(
+        t0,
+        Input::Dac(DacMsg::AppLoaded {
+            node: a("cp3"),
+            app: a("myapp"),
+            nodes: NodesSpec(vec![
+                NodeSpec::One(a("cp1")),
+                NodeSpec::Any(vec![a("cp3"), a("cp2")]),
+            ]),
+            permission: Perm::True,
+            he_knows_me: true,
+        }),
+    );
+    assert!(drain(&mut d).is_empty());
+}
+
+/// NOTES.md d.6 / e.1 pitfall 11: a `dist_ac_new_node` with `Started = []`
+/// is an introduction outside `wait_dacs/4` (answered once) and a reply
+/// inside it (not answered): two nodes never ping-pong.
+#[test]
+fn new_node_is_answered_only_outside_wait_dacs() {
+    let t0 = Instant::now();
+    let mut d = DistAc::new(a("cp1"), pid("cp1"), cp_config());
+    d.handle(t0, Input::NodeUp(a("cp2")));
+    d.handle(t0, Input::Go);
+    d.handle(t0, Input::LockResult(true));
+    d.handle(t0, Input::Whereis(Some(pid("cp2"))));
+    drain(&mut d);
+    let intro = DacMsg::NewNode {
+        vsn: 1,
+        node: a("cp2"),
+        appls: vec![],
+        started: vec![],
+    };
+    d.handle(t0, Input::Dac(intro.clone()));
+    assert!(
+        !drain(&mut d)
+            .iter()
+            .any(|o| matches!(o, Output::Send { .. })),
+        "inside wait_dacs: a reply"
+    );
+    d.handle(t0, Input::Unlocked);
+    drain(&mut d);
+    d.handle(t0, Input::Dac(intro));
+    let out = drain(&mut d);
+    assert!(matches!(&out[..], [Output::Send { to: Dest::Name(n), .. }] if *n == a("cp2")));
+}
+
+/// The lock is busy (a node is in sync_dacs): `ac_start_application_req`
+/// is retried 100 ms later (dist_ac.erl 418–420).
+#[test]
+fn busy_start_lock_retries_after_100_ms() {
+    let t0 = Instant::now();
+    let mut d = boot("cp1", t0, &[], vec![]);
+    drain(&mut d);
+    d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
+    drain(&mut d);
+    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
+    drain(&mut d);
+    d.handle(t0, Input::LockResult(false));
+    assert_eq!(d.poll_timeout(), Some(t0 + Duration::from_millis(100)));
+    d.handle_timeout(t0 + Duration::from_millis(100));
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::SetLock {
+            id: my_lock("cp1"),
+            nodes: vec![a("cp1")],
+            retries: Some(0)
+        }]
+    );
+}
+
+/// `application:takeover/2` at a standby node: `{takeover, Node, RT}` to
+/// the AC, the caller answered when the AC reports the run.
+#[test]
+fn takeover_call_orders_a_takeover_and_replies_on_run() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    d.handle(
+        t0,
+        Input::Call(
+            7,
+            Call::TakeoverApplication {
+                app: a("myapp"),
+                restart_type: a("permanent"),
+            },
+        ),
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::ToAc(ToAc::ChangeReq(
+            a("myapp"),
+            ChangeReq::Takeover(a("cp1"), Some(a("permanent")))
+        ))]
+    );
+    d.handle(t0, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    let out = drain(&mut d);
+    assert!(out.contains(&Output::Reply {
+        call: 7,
+        reply: atom("ok")
+    }));
+    assert!(out.contains(&send(
+        "cp1",
+        DacMsg::AppStarted {
+            node: a("cp2"),
+            app: a("myapp"),
+            result: Ok(())
+        }
+    )));
+    d.handle(
+        t0,
+        Input::Call(
+            8,
+            Call::TakeoverApplication {
+                app: a("myapp"),
+                restart_type: a("permanent"),
+            },
+        ),
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::Reply {
+            call: 8,
+            reply: tuple(vec![
+                atom("error"),
+                tuple(vec![atom("already_running_locally"), atom("myapp")])
+            ])
+        }]
+    );
+}
+
+/// Wire shapes: the record and messages as BEAM prints them in s1/s3.
+#[test]
+fn terms_have_otp_shapes() {
+    let ap = appl(ApplId::Distributed(a("cp2@h")), &[("cp2@h", Perm::True)]);
+    assert_eq!(
+        format!("{}", crate::term::Pretty(&ap.to_term())),
+        format!(
+            "{}",
+            crate::term::Pretty(&tuple(vec![
+                atom("appl"),
+                atom("myapp"),
+                tuple(vec![atom("distributed"), atom("cp2@h")]),
+                crate::term::int(5000),
+                crate::term::list(vec![atom("cp1"), tuple(vec![atom("cp2"), atom("cp3")])]),
+                crate::term::list(vec![tuple(vec![atom("cp2@h"), atom("true")])]),
+            ]))
+        )
+    );
+    assert_eq!(Appl::from_term(&ap.to_term()), Some(ap));
+    for m in [
+        loaded("cp1", false),
+        DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp2"),
+        },
+        DacMsg::AppStarted {
+            node: a("cp2"),
+            app: a("myapp"),
+            result: Err(tuple(vec![atom("error"), atom("x")])),
+        },
+        DacMsg::NewPermission {
+            node: a("cp2"),
+            app: a("myapp"),
+            permitted: false,
+            is_his_app: true,
+        },
+        DacMsg::AppStopped { app: a("myapp") },
+    ] {
+        assert_eq!(DacMsg::from_term(&m.to_term()), Some(m));
+    }
+    assert_eq!(DacMsg::from_term(&atom("garbage")), None);
+    assert_eq!(
+        DacMsg::from_term(&tuple(vec![atom("dist_ac_weight"), atom("x")])),
+        None
+    );
+    // flat_nodes/1 reverses: [cp1, {cp2, cp3}] -> [cp2, cp3, cp1]
+    assert_eq!(
+        cp_config().distributed[0].nodes.flat(),
+        vec![a("cp2"), a("cp3"), a("cp1")]
+    );
+}
