@@ -1,1 +1,712 @@
+//! Deterministic cluster simulation of dist_ac (virtual time, in-memory
+//! network with per-pair FIFO order, a model application controller and
+//! OTP's lock-table semantics), and an exhaustive enumeration of message
+//! delivery orders for 2–3 nodes.
+//!
+//! References (as raft-rs cites the paper): the expected placements are
+//! what OTP 25 did in the golden traces — `s1_boot.txt` (start at the first
+//! node of the priority list), `s2_kill_cp1.txt` (failover after the
+//! restart time to the lightest node of the next group, ties to the smaller
+//! name), `s3_restart_cp1.txt` (takeover by the returning higher-priority
+//! node) — and `failover_comp/1` in OTP's
+//! `lib/kernel/test/application_SUITE.erl` (cp1, cp2, cp3; the app moves
+//! cp1 → cp2 → cp3 on failures and back to cp1 by takeover).
 
+use super::core::{Dest, DistAc, Input, Output};
+use super::core_test::{a, cp_config, pid};
+use super::msg::*;
+use crate::term::{Atom, Term, TermExt};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// What travels on a simulated channel.
+#[derive(Debug, Clone, PartialEq)]
+enum Ev {
+    /// A dist_ac message (to the receiver's dist_ac).
+    Dac(DacMsg),
+    /// Connection events from the runtime.
+    Up(Atom),
+    Down(Atom),
+    /// AC → dist_ac.
+    Ac(FromAc),
+    /// The AC's starter finished (`application_started`): run it here.
+    Started(StartType0),
+}
+
+/// Start type as the model AC used it.
+#[derive(Debug, Clone, PartialEq)]
+enum StartType0 {
+    Normal,
+    Takeover(Atom),
+}
+
+/// The model application controller of one node (application_controller.erl's
+/// handling of a distributed application, lines 1050–1160).
+#[derive(Debug, Clone, Default)]
+struct AcModel {
+    /// Running here, with the start type.
+    running: Option<StartType0>,
+    /// What the AC believes: `{distributed, Node}`.
+    elsewhere: Option<Atom>,
+    /// Every start made here (for the "nobody started it" checks).
+    starts: Vec<StartType0>,
+}
+
+#[derive(Debug, Clone)]
+struct SimNode {
+    dac: DistAc,
+    ac: AcModel,
+    alive: bool,
+    /// A `set_lock` with infinite retries waiting for the lock.
+    waiting_lock: Option<(Term, Vec<Atom>)>,
+    extra_weight: i64,
+}
+
+/// Resource → (requester id, holders).
+type LockTable = BTreeMap<String, (String, Vec<Atom>)>;
+
+#[derive(Debug, Clone)]
+struct Sim {
+    t0: Instant,
+    now: Instant,
+    names: Vec<Atom>,
+    nodes: BTreeMap<String, SimNode>,
+    /// (from, to) → FIFO. from == to is the node-local AC channel.
+    chans: BTreeMap<(String, String), VecDeque<Ev>>,
+    locks: BTreeMap<String, LockTable>,
+    sends: usize,
+    /// Two instances at once, outside a takeover overlap.
+    violations: Vec<String>,
+}
+
+fn lock_key(id: &Term) -> (String, String) {
+    let res = id.elem(0).map(|t| format!("{t}")).unwrap_or_default();
+    let req = id.elem(1).map(|t| format!("{t}")).unwrap_or_default();
+    (res, req)
+}
+
+impl Sim {
+    fn new(names: &[&str]) -> Self {
+        let t0 = Instant::now();
+        Self {
+            t0,
+            now: t0,
+            names: names.iter().map(|n| a(n)).collect(),
+            nodes: BTreeMap::new(),
+            chans: BTreeMap::new(),
+            locks: BTreeMap::new(),
+            sends: 0,
+            violations: Vec::new(),
+        }
+    }
+
+    fn alive(&self) -> Vec<Atom> {
+        self.names
+            .iter()
+            .filter(|n| self.nodes.get(&n.name).is_some_and(|s| s.alive))
+            .cloned()
+            .collect()
+    }
+
+    fn push(&mut self, from: &str, to: &str, ev: Ev) {
+        self.chans
+            .entry((from.to_owned(), to.to_owned()))
+            .or_default()
+            .push_back(ev);
+    }
+
+    /// Boots `name` with the cpN config; the others alive see it come up.
+    fn boot(&mut self, name: &str, extra_weight: i64) {
+        let others = self.alive();
+        let mut dac = DistAc::new(a(name), pid(name), cp_config());
+        for o in &others {
+            dac.handle(self.now, Input::NodeUp(o.clone()));
+        }
+        self.nodes.insert(
+            name.to_owned(),
+            SimNode {
+                dac,
+                ac: AcModel::default(),
+                alive: true,
+                waiting_lock: None,
+                extra_weight,
+            },
+        );
+        for o in &others {
+            self.push(name, &o.name, Ev::Up(a(name)));
+        }
+        self.input(name, Input::Go);
+        // application:load(myapp) from the boot script: AC → dist_ac.
+        self.push(name, name, Ev::Ac(FromAc::LoadReq(a("myapp"))));
+    }
+
+    /// `kill -9`: in-flight messages from it still arrive, then nodedown.
+    fn kill(&mut self, name: &str) {
+        if let Some(n) = self.nodes.get_mut(name) {
+            n.alive = false;
+        }
+        self.chans
+            .retain(|(f, t), _| t != name && !(f == name && t == name));
+        for t in self.locks.values_mut() {
+            for (_, (_, holders)) in t.iter_mut() {
+                holders.retain(|h| h.name != name);
+            }
+            t.retain(|_, (_, h)| !h.is_empty());
+        }
+        self.locks.remove(name);
+        for o in self.alive() {
+            self.push(name, &o.name, Ev::Down(a(name)));
+        }
+    }
+
+    fn weight(&self, name: &str) -> i64 {
+        let n = &self.nodes[name];
+        2 + n.extra_weight + i64::from(n.ac.running.is_some())
+    }
+
+    fn input(&mut self, name: &str, input: Input) {
+        let w = self.weight(name);
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(name) else {
+            return;
+        };
+        n.dac.set_weight(w);
+        n.dac.handle(now, input);
+        self.outputs(name);
+    }
+
+    fn outputs(&mut self, name: &str) {
+        loop {
+            let Some(n) = self.nodes.get_mut(name) else {
+                return;
+            };
+            let Some(o) = n.dac.poll_output() else { break };
+            self.output(name, o);
+        }
+    }
+
+    fn output(&mut self, me: &str, o: Output) {
+        match o {
+            Output::Send { to, msg } => {
+                self.sends += 1;
+                let to = match to {
+                    Dest::Name(n) => n.name,
+                    Dest::Pid(Term::Pid(p)) => p.node.name,
+                    Dest::Pid(_) => return,
+                };
+                if self.nodes.get(&to).is_some_and(|n| n.alive) {
+                    self.push(me, &to, Ev::Dac(msg));
+                }
+            }
+            Output::ToAc(m) => self.ac(me, m),
+            Output::SetLock { id, nodes, retries } => {
+                if self.try_lock(me, &id, &nodes) {
+                    self.input(me, Input::LockResult(true));
+                } else if retries == Some(0) {
+                    self.input(me, Input::LockResult(false));
+                } else if let Some(n) = self.nodes.get_mut(me) {
+                    n.waiting_lock = Some((id, nodes));
+                }
+            }
+            Output::DelLock { id, nodes } => {
+                let (res, req) = lock_key(&id);
+                for n in &nodes {
+                    if let Some(t) = self.locks.get_mut(&n.name) {
+                        if let Some((r, holders)) = t.get_mut(&res) {
+                            if *r == req {
+                                holders.retain(|h| h.name != me);
+                            }
+                        }
+                        t.retain(|_, (_, h)| !h.is_empty());
+                    }
+                }
+                self.input(me, Input::Unlocked);
+                self.retry_locks();
+            }
+            Output::Whereis { node } => {
+                let alive = self.nodes.get(&node.name).is_some_and(|n| n.alive);
+                self.input(me, Input::Whereis(alive.then(|| pid(&node.name))));
+            }
+            Output::Stop { reason } => self
+                .violations
+                .push(format!("dist_ac at {me} stopped: {reason}")),
+            Output::Reply { .. } | Output::TookControl | Output::SyncDone => {}
+        }
+    }
+
+    /// global's `set_lock` on each alive node of `nodes` (dead ones are bad nodes).
+    fn try_lock(&mut self, me: &str, id: &Term, nodes: &[Atom]) -> bool {
+        let (res, req) = lock_key(id);
+        let alive = self.alive();
+        let targets: Vec<&Atom> = nodes.iter().filter(|n| alive.contains(n)).collect();
+        let free = targets.iter().all(|n| {
+            self.locks
+                .get(&n.name)
+                .and_then(|t| t.get(&res))
+                .is_none_or(|(r, _)| *r == req)
+        });
+        if !free {
+            return false;
+        }
+        for n in targets {
+            let e = self
+                .locks
+                .entry(n.name.clone())
+                .or_default()
+                .entry(res.clone())
+                .or_insert_with(|| (req.clone(), Vec::new()));
+            e.1.push(a(me));
+        }
+        true
+    }
+
+    fn retry_locks(&mut self) {
+        let waiting: Vec<(String, Term, Vec<Atom>)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.alive)
+            .filter_map(|(k, n)| n.waiting_lock.clone().map(|(i, ns)| (k.clone(), i, ns)))
+            .collect();
+        for (k, id, nodes) in waiting {
+            if self.try_lock(&k, &id, &nodes) {
+                if let Some(n) = self.nodes.get_mut(&k) {
+                    n.waiting_lock = None;
+                }
+                self.input(&k, Input::LockResult(true));
+            }
+        }
+    }
+
+    /// The model AC receiving what dist_ac tells it.
+    fn ac(&mut self, me: &str, m: ToAc) {
+        match m {
+            ToAc::ControlApplication(_) => {}
+            ToAc::LoadReply(app) => self.push(me, me, Ev::Ac(FromAc::StartReq(app))),
+            ToAc::StartReply(_, r) => match r {
+                StartReply::StartIt => self.push(me, me, Ev::Started(StartType0::Normal)),
+                StartReply::Takeover(n) => self.push(me, me, Ev::Started(StartType0::Takeover(n))),
+                StartReply::Started(n) => self.node(me).ac.elsewhere = Some(n),
+                StartReply::NotStarted | StartReply::Error(_) => {}
+            },
+            ToAc::ChangeReq(app, r) => match r {
+                ChangeReq::Started(n) => {
+                    let ac = &mut self.node(me).ac;
+                    ac.running = None;
+                    ac.elsewhere = Some(n);
+                }
+                ChangeReq::StartIt | ChangeReq::Failover(..) | ChangeReq::Takeover(..) => {
+                    if self.node(me).ac.running.is_some() {
+                        self.push(me, me, Ev::Ac(FromAc::Run(app, Ok(()))));
+                    } else {
+                        // No start_phases in myapp: failover starts `normal`.
+                        let ty = match r {
+                            ChangeReq::Takeover(n, _) => StartType0::Takeover(n),
+                            _ => StartType0::Normal,
+                        };
+                        self.push(me, me, Ev::Started(ty));
+                    }
+                }
+                ChangeReq::StopIt => {
+                    self.node(me).ac.running = None;
+                    self.push(me, me, Ev::Ac(FromAc::NotRun(app)));
+                }
+                ChangeReq::NotRunning => self.node(me).ac.elsewhere = None,
+            },
+        }
+    }
+
+    fn node(&mut self, me: &str) -> &mut SimNode {
+        self.nodes.get_mut(me).expect("node")
+    }
+
+    /// Channels with something to deliver, to alive receivers.
+    fn ready(&self) -> Vec<(String, String)> {
+        self.chans
+            .iter()
+            .filter(|((_, t), q)| !q.is_empty() && self.nodes.get(t).is_some_and(|n| n.alive))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Nodes whose timers are due now: firing them is a choice too, so a
+    /// peer's weight may arrive before or after the local restart timer
+    /// (it came before at cp2 in s2_kill_cp1.txt:150–151).
+    fn due(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.alive && n.dac.poll_timeout().is_some_and(|t| t <= self.now))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn fire(&mut self, k: &str) {
+        let w = self.weight(k);
+        let now = self.now;
+        let n = self.node(k);
+        n.dac.set_weight(w);
+        n.dac.handle_timeout(now);
+        self.outputs(k);
+        self.check_overlap();
+        self.retry_locks();
+    }
+
+    fn deliver(&mut self, key: &(String, String)) {
+        let Some(ev) = self.chans.get_mut(key).and_then(VecDeque::pop_front) else {
+            return;
+        };
+        let to = key.1.clone();
+        match ev {
+            Ev::Dac(m) => self.input(&to, Input::Dac(m)),
+            Ev::Up(n) => self.input(&to, Input::NodeUp(n)),
+            Ev::Down(n) => self.input(&to, Input::NodeDown(n)),
+            Ev::Ac(m) => self.input(&to, Input::Ac(m)),
+            Ev::Started(ty) => {
+                let n = self.node(&to);
+                n.ac.running = Some(ty.clone());
+                n.ac.elsewhere = None;
+                n.ac.starts.push(ty);
+                self.input(&to, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+            }
+        }
+        self.check_overlap();
+        self.retry_locks();
+    }
+
+    /// Two instances may run together only while the new one is a
+    /// takeover and the old one has not been told yet (OTP starts the new
+    /// instance before it stops the old one, s3 lines 354–415).
+    fn check_overlap(&mut self) {
+        let running: Vec<(String, StartType0)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.alive)
+            .filter_map(|(k, n)| n.ac.running.clone().map(|t| (k.clone(), t)))
+            .collect();
+        if running.len() > 1
+            && !running
+                .iter()
+                .any(|(_, t)| matches!(t, StartType0::Takeover(_)))
+        {
+            self.violations
+                .push(format!("two instances without a takeover: {running:?}"));
+        }
+    }
+
+    /// Advances virtual time to the next timer (when nothing else can happen).
+    fn tick(&mut self) -> bool {
+        let next = self
+            .nodes
+            .values()
+            .filter(|n| n.alive)
+            .filter_map(|n| n.dac.poll_timeout())
+            .min();
+        let Some(t) = next else { return false };
+        self.now = self.now.max(t);
+        true
+    }
+
+    /// Runs to quiescence taking the first ready channel every time.
+    fn settle(&mut self) {
+        for _ in 0..100_000 {
+            if let Some(k) = self.ready().into_iter().next() {
+                self.deliver(&k);
+            } else if let Some(k) = self.due().into_iter().next() {
+                self.fire(&k);
+            } else if !self.tick() {
+                return;
+            }
+        }
+        panic!("no quiescence: {} sends", self.sends);
+    }
+
+    fn running_at(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.alive && n.ac.running.is_some())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// A canonical key of the whole state, for pruning repeated states.
+    fn key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.now - self.t0,
+            self.chans,
+            self.locks,
+            self.nodes
+        )
+        .replace(&format!("{:?}", self.t0), "t0")
+    }
+}
+
+/// Result of exploring all orders.
+#[derive(Debug, Default)]
+struct Explored {
+    states: usize,
+    finals: usize,
+}
+
+/// Depth-first over every choice of the next channel to deliver, up to
+/// `depth` choice points (then the first channel each time), checking the
+/// invariants after each step and at each final state.
+fn explore(
+    sim: &Sim,
+    depth: usize,
+    seen: &mut HashSet<u64>,
+    out: &mut Explored,
+    check: &dyn Fn(&Sim),
+) {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    sim.key().hash(&mut h);
+    if !seen.insert(h.finish()) {
+        return;
+    }
+    out.states += 1;
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+    assert!(sim.sends < 500, "message storm: {} sends", sim.sends);
+    let ready = sim.ready();
+    let due = sim.due();
+    if ready.is_empty() && due.is_empty() && depth > 0 {
+        // Nothing in flight: time passes to the next timer (if any).
+        let mut s = sim.clone();
+        if s.tick() {
+            return explore(&s, depth - 1, seen, out, check);
+        }
+    }
+    if (ready.is_empty() && due.is_empty()) || depth == 0 {
+        let mut s = sim.clone();
+        s.settle();
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        check(&s);
+        out.finals += 1;
+        return;
+    }
+    for k in ready {
+        let mut s = sim.clone();
+        s.deliver(&k);
+        explore(&s, depth - 1, seen, out, check);
+    }
+    for k in due {
+        let mut s = sim.clone();
+        s.fire(&k);
+        explore(&s, depth - 1, seen, out, check);
+    }
+}
+
+/// [`explore`] from a fresh visited set, printing what was covered.
+fn explore_all(
+    sim: &Sim,
+    depth: usize,
+    _seen: &mut HashSet<u64>,
+    out: &mut Explored,
+    check: &dyn Fn(&Sim),
+) {
+    explore(sim, depth, &mut HashSet::new(), out, check);
+    eprintln!("explored: {out:?}");
+}
+
+fn expect_at(node: &'static str) -> impl Fn(&Sim) {
+    move |s: &Sim| {
+        assert_eq!(s.running_at(), vec![node.to_owned()], "final placement");
+        for n in s.alive() {
+            let d = &s.nodes[&n.name].dac;
+            assert!(
+                d.waiting().is_none() && d.mailbox_len() == 0,
+                "{} is stuck",
+                n.name
+            );
+        }
+    }
+}
+
+/// s1_boot.txt: three nodes boot together; whatever the delivery order,
+/// myapp ends at cp1 (first in `[cp1, {cp2, cp3}]`), started once.
+#[test]
+fn boot_three_nodes_every_order_starts_at_cp1() {
+    let mut sim = Sim::new(&["cp1", "cp2", "cp3"]);
+    for n in ["cp1", "cp2", "cp3"] {
+        sim.boot(n, 0);
+    }
+    let mut out = Explored::default();
+    explore_all(&sim, 14, &mut HashSet::new(), &mut out, &expect_at("cp1"));
+    assert!(out.states > 1000, "{out:?}");
+    let mut s = sim.clone();
+    s.settle();
+    assert_eq!(s.nodes["cp1"].ac.starts, vec![StartType0::Normal]);
+}
+
+/// Two nodes `[cp1, {cp2, cp3}]` with cp3 absent: every delivery order of
+/// the whole boot (no depth bound) ends with myapp at cp1.
+#[test]
+fn boot_two_nodes_all_orders() {
+    let mut sim = Sim::new(&["cp1", "cp2"]);
+    sim.boot("cp1", 0);
+    sim.boot("cp2", 0);
+    let mut out = Explored::default();
+    explore(
+        &sim,
+        usize::MAX,
+        &mut HashSet::new(),
+        &mut out,
+        &expect_at("cp1"),
+    );
+    assert!(out.states > 100, "{out:?}");
+}
+
+fn settled_three() -> Sim {
+    let mut sim = Sim::new(&["cp1", "cp2", "cp3"]);
+    for n in ["cp1", "cp2", "cp3"] {
+        sim.boot(n, 0);
+    }
+    sim.settle();
+    assert_eq!(sim.running_at(), vec!["cp1".to_owned()]);
+    sim
+}
+
+/// s2_kill_cp1.txt: cp1 dies; after the 5000 ms restart time cp2 and cp3
+/// exchange weights (2 and 2) and cp2 (smaller name) starts myapp with
+/// StartType `normal` — in every delivery order.
+#[test]
+fn failover_every_order_goes_to_cp2_after_the_restart_time() {
+    let mut sim = settled_three();
+    let killed_at = sim.now;
+    sim.kill("cp1");
+    let mut out = Explored::default();
+    explore_all(&sim, 40, &mut HashSet::new(), &mut out, &|s: &Sim| {
+        expect_at("cp2")(s);
+        assert_eq!(s.nodes["cp2"].ac.starts, vec![StartType0::Normal]);
+        assert!(s.now >= killed_at + Duration::from_millis(5000));
+        assert!(s.nodes["cp3"].ac.starts.is_empty());
+    });
+    assert!(out.states > 10, "{out:?}");
+}
+
+/// Equal priority is decided by weight: cp2 runs one more application, so
+/// the lighter cp3 gets myapp (NOTES.md d.4, `find_any_node/5`).
+#[test]
+fn failover_goes_to_the_lighter_node() {
+    let mut sim = Sim::new(&["cp1", "cp2", "cp3"]);
+    sim.boot("cp1", 0);
+    sim.boot("cp2", 1);
+    sim.boot("cp3", 0);
+    sim.settle();
+    sim.kill("cp1");
+    let mut out = Explored::default();
+    explore_all(&sim, 40, &mut HashSet::new(), &mut out, &expect_at("cp3"));
+}
+
+/// s3_restart_cp1.txt / failover_comp: cp1 comes back after the failover;
+/// it starts myapp with `{takeover, cp2}` and cp2 stops its instance.
+#[test]
+fn restart_of_cp1_takes_over_in_every_order() {
+    let mut sim = settled_three();
+    sim.kill("cp1");
+    sim.settle();
+    assert_eq!(sim.running_at(), vec!["cp2".to_owned()]);
+    sim.boot("cp1", 0);
+    let mut out = Explored::default();
+    explore_all(&sim, 40, &mut HashSet::new(), &mut out, &|s: &Sim| {
+        expect_at("cp1")(s);
+        assert_eq!(
+            s.nodes["cp1"].ac.starts,
+            vec![StartType0::Takeover(a("cp2"))]
+        );
+    });
+    assert!(out.states > 50, "{out:?}");
+}
+
+/// failover_comp continued: cp1 → cp2 → cp3 when cp1 then cp2 die.
+#[test]
+fn second_failure_moves_it_to_cp3() {
+    let mut sim = settled_three();
+    sim.kill("cp1");
+    sim.settle();
+    sim.kill("cp2");
+    let mut out = Explored::default();
+    explore_all(&sim, 30, &mut HashSet::new(), &mut out, &expect_at("cp3"));
+}
+
+/// A first-priority node back inside the restart time gets the app back
+/// and nobody starts it in between (the others' timers find it running).
+#[test]
+fn cp1_back_within_the_restart_time_gets_it_and_nobody_else_starts_it() {
+    let mut sim = settled_three();
+    sim.kill("cp1");
+    // Deliver the nodedowns only: the 5 s timers are armed, not fired.
+    while let Some(k) = sim.ready().into_iter().next() {
+        sim.deliver(&k);
+    }
+    assert!(sim.due().is_empty());
+    sim.now += Duration::from_millis(2000);
+    sim.boot("cp1", 0);
+    let mut out = Explored::default();
+    explore_all(&sim, 40, &mut HashSet::new(), &mut out, &|s: &Sim| {
+        expect_at("cp1")(s);
+        assert!(s.nodes["cp2"].ac.starts.is_empty(), "cp2 started it");
+        assert!(s.nodes["cp3"].ac.starts.is_empty(), "cp3 started it");
+    });
+}
+
+/// A cluster of scripted BEAM peers and one core: the core (as `pyobs` in
+/// s7) is first in the priority list and boots alone, then a peer that
+/// replays s7's d1 messages joins: the app stays at the core.
+#[test]
+fn scripted_peer_from_s7_sees_the_app_at_the_core() {
+    let mut sim = Sim::new(&["cp1"]);
+    sim.boot("cp1", 0);
+    sim.settle();
+    assert_eq!(sim.running_at(), vec!["cp1".to_owned()]);
+    // d1-like peer cp2: introduces itself, loads, asks where it runs.
+    sim.nodes
+        .get_mut("cp1")
+        .map(|n| n.dac.handle(sim.now, Input::NodeUp(a("cp2"))));
+    let d = &mut sim.nodes.get_mut("cp1").expect("cp1").dac;
+    let now = sim.now;
+    d.handle(
+        now,
+        Input::Dac(DacMsg::NewNode {
+            vsn: 1,
+            node: a("cp2"),
+            appls: vec![Appl {
+                name: a("myapp"),
+                id: ApplId::Undefined,
+                restart_time: RestartTime::Ms(5000),
+                nodes: cp_config().distributed[0].nodes.clone(),
+                run: vec![(a("cp2"), Perm::True)],
+            }],
+            started: vec![],
+        }),
+    );
+    let out: Vec<Output> = std::iter::from_fn(|| d.poll_output()).collect();
+    match &out[..] {
+        [
+            Output::Send {
+                msg: DacMsg::NewNode { started, .. },
+                ..
+            },
+        ] => {
+            assert_eq!(started, &vec![(a("cp1"), a("myapp"))]);
+        }
+        o => panic!("{o:?}"),
+    }
+    // d1's weight request for a running app is answered with our weight.
+    d.set_weight(3);
+    d.handle(
+        now,
+        Input::Dac(DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp2"),
+        }),
+    );
+    let out: Vec<Output> = std::iter::from_fn(|| d.poll_output()).collect();
+    assert!(matches!(
+        &out[..],
+        [Output::Send {
+            msg: DacMsg::Weight { weight: 3, .. },
+            ..
+        }]
+    ));
+}
