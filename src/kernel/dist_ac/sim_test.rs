@@ -145,8 +145,7 @@ impl Sim {
         if let Some(n) = self.nodes.get_mut(name) {
             n.alive = false;
         }
-        self.chans
-            .retain(|(f, t), _| t != name && !(f == name && t == name));
+        self.chans.retain(|(_, t), _| t != name);
         for t in self.locks.values_mut() {
             for (_, (_, holders)) in t.iter_mut() {
                 holders.retain(|h| h.name != name);
@@ -659,9 +658,10 @@ fn scripted_peer_from_s7_sees_the_app_at_the_core() {
     sim.settle();
     assert_eq!(sim.running_at(), vec!["cp1".to_owned()]);
     // d1-like peer cp2: introduces itself, loads, asks where it runs.
-    sim.nodes
-        .get_mut("cp1")
-        .map(|n| n.dac.handle(sim.now, Input::NodeUp(a("cp2"))));
+    let now = sim.now;
+    if let Some(n) = sim.nodes.get_mut("cp1") {
+        n.dac.handle(now, Input::NodeUp(a("cp2")));
+    }
     let d = &mut sim.nodes.get_mut("cp1").expect("cp1").dac;
     let now = sim.now;
     d.handle(
