@@ -12,10 +12,11 @@
 //!
 //! Behaviour copied from the OTP 25 epmd, as observed on the wire:
 //!
-//! * A new name gets the current Unix time (seconds) as its creation. A name
-//!   registered again after its node went away gets the previous creation
-//!   plus one: epmd remembers up to 1000 unregistered names (oldest
-//!   forgotten first) exactly for this.
+//! * A new name gets the current Unix time in seconds, plus one, as its
+//!   creation (seen: registrations at t = …862.08 s and …862.78 s both got
+//!   …863, one at …863.48 s got …864). A name registered again after its
+//!   node went away gets the previous creation plus one: epmd remembers up
+//!   to 1000 unregistered names (oldest forgotten first) exactly for this.
 //! * A name already registered is refused: result 1, creation 99.
 //! * `NAMES` lists the newest registration first.
 //! * `ALIVE2`, `DUMP`, `KILL` and `STOP` are served only to local peers
@@ -240,8 +241,8 @@ impl Epmd {
                 let old = self.remembered.remove(i).map_or(0, |r| r.creation);
                 next_creation(old)
             }
-            // Unix seconds truncated to 32 bits, as epmd does.
-            None => valid_creation(now_secs as u32),
+            // The clock (Unix seconds, truncated to 32 bits) plus one.
+            None => next_creation(now_secs as u32),
         };
         tracing::info!(name = %req.name, port = req.port, creation, "registered");
         self.registered.push_front(Registered {

@@ -2,7 +2,8 @@
 
 use super::*;
 
-const T0: u64 = 0x6b01_35d3;
+/// The clock when epmd handed out creation 0x6b0135d3 to a new name.
+const T0: u64 = 0x6b01_35d2;
 
 fn peer(conn: ConnId) -> Peer {
     Peer {
@@ -41,8 +42,8 @@ fn reply(outcome: Outcome) -> Vec<u8> {
 #[test]
 fn new_names_get_the_clock_and_reregistrations_count_up() {
     let mut epmd = Epmd::new(14369, false);
-    // Seen: "foo" registered and closed four times -> ..d3, d4, d5, d6;
-    // a new name "bar" in the next second -> ..d4.
+    // Seen: "foo" registered and closed four times -> ..d3, d4, d5, d6
+    // whatever the clock; a new name "bar" a second later -> ..d4.
     for (i, creation) in [0x6b01_35d3_u32, 0x6b01_35d4, 0x6b01_35d5]
         .into_iter()
         .enumerate()
@@ -79,11 +80,11 @@ fn duplicate_name_is_refused_with_99() {
 #[test]
 fn legacy_nodes_get_creations_cycling_through_1_to_3() {
     // Seen: five registrations of "old" (highest version 5) answered
-    // 2, 3, 1, 2, 3 when the clock gave 0x6b0135e3.
+    // 2, 3, 1, 2, 3; its 32-bit creation started at 0x6b0135e3.
     let mut epmd = Epmd::new(14369, false);
     let mut seen = vec![];
     for conn in 0..5 {
-        let bytes = keep(epmd.handle_request(0x6b01_35e3, peer(conn), alive("old", 5)));
+        let bytes = keep(epmd.handle_request(0x6b01_35e2, peer(conn), alive("old", 5)));
         seen.push(u16::from_be_bytes([bytes[2], bytes[3]]));
         epmd.handle_closed(conn);
     }
@@ -99,7 +100,10 @@ fn creation_never_falls_below_4() {
     );
     epmd.handle_closed(1);
     let mut epmd2 = Epmd::new(1, false);
-    keep(epmd2.handle_request(u64::from(u32::MAX), peer(1), alive("w", 6)));
+    assert_eq!(
+        keep(epmd2.handle_request(u64::from(u32::MAX - 1), peer(1), alive("w", 6))),
+        [118, 0, 0xff, 0xff, 0xff, 0xff]
+    );
     epmd2.handle_closed(1);
     // u32::MAX + 1 wraps to 0 and is lifted to 4.
     assert_eq!(
@@ -118,9 +122,9 @@ fn remembered_names_are_bounded() {
     }
     // "a" was forgotten: it gets the clock again; "c" is remembered.
     let a = keep(epmd.handle_request(500, peer(10), alive("a", 6)));
-    assert_eq!(a, [118, 0, 0, 0, 1, 0xf4]);
+    assert_eq!(a, [118, 0, 0, 0, 0x01, 0xf5]);
     let c = keep(epmd.handle_request(500, peer(11), alive("c", 6)));
-    assert_eq!(c, [118, 0, 0, 0, 0, 101]);
+    assert_eq!(c, [118, 0, 0, 0, 0, 102]);
 }
 
 #[test]
