@@ -147,7 +147,8 @@ struct Connection {
 impl Connection {
     async fn run(mut self) {
         let timeout = self.shared.packet_timeout;
-        let request = match tokio::time::timeout(timeout, read_request(&mut self.stream)).await {
+        let read = tokio::time::timeout(timeout, read_request(&mut self.stream)).await;
+        let request = match read {
             Err(_) => {
                 tracing::debug!(peer = %self.peer, "closing: no request within {timeout:?}");
                 return;
@@ -233,14 +234,20 @@ impl Connection {
     }
 }
 
-/// Reads exactly one request frame; never buffers more than one frame and
-/// one read chunk.
+/// Reads one request frame. Bytes arriving together with it make it
+/// garbage, as in epmd, which closes such a connection without replying.
+/// Never buffers more than one frame and one read chunk.
 async fn read_request(stream: &mut TcpStream) -> Result<proto::Request, ReadError> {
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 512];
     loop {
         match proto::parse(&buf) {
-            Ok((request, _)) => return Ok(request),
+            Ok((request, used)) if used == buf.len() => return Ok(request),
+            Ok((_, used)) => {
+                return Err(ReadError::Surplus {
+                    extra: buf.len() - used,
+                });
+            }
             Err(ProtoError::Incomplete) => {}
             Err(e) => return Err(ReadError::Proto(e)),
         }
@@ -256,6 +263,8 @@ async fn read_request(stream: &mut TcpStream) -> Result<proto::Request, ReadErro
 enum ReadError {
     #[error("connection closed after {got} bytes of a request")]
     Closed { got: usize },
+    #[error("{extra} bytes after the request frame")]
+    Surplus { extra: usize },
     #[error(transparent)]
     Io(io::Error),
     #[error(transparent)]

@@ -174,6 +174,28 @@ async fn data_on_a_registration_connection_unregisters() {
 }
 
 #[tokio::test]
+async fn bytes_sent_along_with_a_request_make_it_garbage() {
+    // Seen on OTP 25's epmd: ALIVE2_REQ + "zz" in one write is closed
+    // without a reply and registers nothing.
+    let (addr, _server) = start(ServerConfig::default()).await;
+    let name = unique("eager");
+    let mut frame = proto::Request::Alive2(proto::Alive2Req {
+        port: 7,
+        node_type: 77,
+        protocol: 0,
+        highest_version: 6,
+        lowest_version: 5,
+        name: name.clone(),
+        extra: vec![],
+    })
+    .encode();
+    frame.extend_from_slice(b"zz");
+    assert_eq!(raw(addr, &frame).await, b"");
+    assert!(port_please(addr, &name).await.unwrap().is_none());
+    assert_eq!(raw(addr, b"\x00\x01n\x00").await, b"");
+}
+
+#[tokio::test]
 async fn kill_is_refused_while_nodes_are_registered() {
     let (addr, server) = start(ServerConfig::default()).await;
     let name = unique("k");
