@@ -67,6 +67,8 @@ mod message;
 #[cfg(test)]
 mod handshake_test;
 #[cfg(test)]
+mod hostile_input_test;
+#[cfg(test)]
 mod message_test;
 
 use std::collections::VecDeque;
