@@ -80,7 +80,7 @@ dflags! {
     ALIAS = 1 << 35;
     /// `DFLAG_LOCAL_EXT` (OTP 27+, internal to a node; never sent).
     LOCAL_EXT = 1 << 36;
-    /// `DFLAG_ALTACT_SIG` (OTP 27+).
+    /// `DFLAG_ALTACT_SIG` (advertised by OTP 29 here; OTP 27 does not send it).
     ALTACT_SIG = 1 << 37;
     /// `DFLAG_NATIVE_RECORDS` (OTP 29).
     NATIVE_RECORDS = 1 << 38;
@@ -226,6 +226,10 @@ mod tests {
     fn digest_expands_to_mandatory_set() {
         let f = DFlags::MANDATORY_25_DIGEST.expand_mandatory_25();
         assert!(f.contains(DFlags::MANDATORY_25));
-        assert!(DFlags::EMPTY.missing(DFlags::MANDATORY_25).contains(&"BIG_CREATION"));
+        assert!(
+            DFlags::EMPTY
+                .missing(DFlags::MANDATORY_25)
+                .contains(&"BIG_CREATION")
+        );
     }
 }
