@@ -274,3 +274,9 @@ fn node_names_printed_as_erlang_atoms() {
     assert_eq!(Atom("end").to_string(), "'end'");
     assert_eq!(Atom("\u{e9}t\u{e9}@h").to_string(), "\u{e9}t\u{e9}@h");
 }
+
+#[test]
+fn debug_output_hides_the_cookie() {
+    let hs = Handshake::initiator(cfg(A, flags(), 1, "s3cr3t"), B, 1);
+    assert!(!format!("{hs:?}").contains("s3cr3t"));
+}

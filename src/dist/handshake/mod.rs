@@ -27,6 +27,13 @@
 //! follows the last one is the data phase (4-byte lengths) and is handed
 //! back by [`Handshake::into_leftover`].
 //!
+//! Not done here: choosing challenges, timing out (`net_setuptime`), the
+//! connection table behind `accept_pending` / `is_pending` / `wait_pending`
+//! (net_kernel's), the `net_kernel:allow/1` list (answer
+//! [`AcceptPending::NotAllowed`]), dynamic node names (`DFLAG_NAME_ME`:
+//! refused with `not_allowed`), and protocol version 5 (the `'n'` name
+//! message: refused, as OTP 25+ does).
+//!
 //! ```
 //! use distro::dist::DFlags;
 //! use distro::dist::handshake::{AcceptPending, Config, Event, Handshake};
@@ -79,8 +86,8 @@ pub use error::{HandshakeError, MessageKind};
 use super::DFlags;
 use message::{MAX_MESSAGE_LEN, MAX_NAME_LEN, Name, check_frame, latin1};
 
-/// What this node tells a peer about itself.
-#[derive(Debug, Clone)]
+/// What this node tells a peer about itself. Its `Debug` output hides the cookie.
+#[derive(Clone)]
 pub struct Config {
     /// Full node name, `name@host`.
     pub this_node: String,
@@ -91,6 +98,17 @@ pub struct Config {
     pub creation: u32,
     /// The cookie shared with the peer.
     pub cookie: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("this_node", &self.this_node)
+            .field("flags", &self.flags)
+            .field("creation", &self.creation)
+            .field("cookie", &"<hidden>")
+            .finish()
+    }
 }
 
 impl Config {
