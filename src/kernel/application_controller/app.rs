@@ -153,6 +153,36 @@ impl From<Pid> for Started {
     }
 }
 
+/// The port to `global`'s name registry that applications use
+/// (`global:re_register_name/2`, `global:whereis_name/1`).
+pub trait GlobalNames: Send + Sync + 'static {
+    /// Registers `name` for `pid` cluster-wide, replacing an older holder
+    /// (what a takeover needs: the old instance may still hold it, s3).
+    fn re_register_name(&self, name: &str, pid: &Pid) -> BoxFuture<'static, bool>;
+    /// The pid registered under `name`, cluster-wide.
+    fn whereis_name(&self, name: &str) -> Option<Pid>;
+}
+
+/// A [`GlobalNames`] that only registers names on this node (until a
+/// `global` service is plugged in with
+/// [`super::ApplicationController::set_global_names`]).
+#[derive(Debug, Clone)]
+pub struct LocalNames(pub Node);
+
+impl GlobalNames for LocalNames {
+    fn re_register_name(&self, name: &str, pid: &Pid) -> BoxFuture<'static, bool> {
+        let ok = match self.0.whereis(name) {
+            Some(p) => p == *pid,
+            None => false,
+        };
+        Box::pin(async move { ok })
+    }
+
+    fn whereis_name(&self, name: &str) -> Option<Pid> {
+        self.0.whereis(name)
+    }
+}
+
 /// What an application's callbacks can use.
 #[derive(Clone)]
 pub struct AppContext {
@@ -162,6 +192,8 @@ pub struct AppContext {
     pub app: String,
     /// Functions served over rpc (add the application's own).
     pub rpc: Registry,
+    /// Cluster-wide names.
+    pub global: Arc<dyn GlobalNames>,
     pub(crate) env: Arc<RwLock<super::controller::EnvTable>>,
 }
 

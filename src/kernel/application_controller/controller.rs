@@ -49,6 +49,7 @@ pub(crate) struct Shared {
     /// `[{Name, Descr, Vsn}]` of running / loaded applications.
     pub(crate) which: RwLock<(Vec<Term>, Vec<Term>)>,
     pub(crate) rpc: Registry,
+    pub(crate) global: RwLock<Arc<dyn super::app::GlobalNames>>,
     pub(crate) halt: HaltFn,
 }
 
@@ -387,6 +388,12 @@ impl Ac {
             node: p.node().clone(),
             app: app.to_owned(),
             rpc: self.shared.rpc.clone(),
+            global: self
+                .shared
+                .global
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             env: self.shared.env.clone(),
         };
         let ac = p.pid().clone();

@@ -36,7 +36,12 @@ mod app;
 mod controller;
 mod master;
 
-pub use app::{AppContext, AppSpec, Application, RestartType, StartType, Started};
+#[cfg(test)]
+mod ac_test;
+
+pub use app::{
+    AppContext, AppSpec, Application, GlobalNames, LocalNames, RestartType, StartType, Started,
+};
 pub use controller::{HaltFn, default_halt};
 
 use crate::kernel::rex::Registry;
@@ -103,6 +108,7 @@ impl ApplicationController {
             weight: Arc::new(AtomicI64::new(2)),
             which: RwLock::new((Vec::new(), Vec::new())),
             rpc: rpc.clone(),
+            global: RwLock::new(Arc::new(LocalNames(node.clone()))),
             halt,
         });
         controller::start(node, shared.clone());
@@ -142,6 +148,15 @@ impl ApplicationController {
             node: node.clone(),
             shared,
         }
+    }
+
+    /// Plugs in the cluster-wide name service applications use.
+    pub fn set_global_names(&self, g: Arc<dyn GlobalNames>) {
+        *self
+            .shared
+            .global
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = g;
     }
 
     /// Makes `app` available for loading (puts its `.app` on the "code path").
