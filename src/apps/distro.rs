@@ -64,7 +64,7 @@ impl Application for Distro {
             });
             // At a takeover the old instance may still hold the name (s3).
             if !ctx.global.re_register_name(SERVER, &pid).await {
-                tracing::warn!("{SERVER} could not be registered globally");
+                tracing::debug!("{SERVER} is not registered globally");
             }
             let global = ctx.global.clone();
             ctx.rpc.register(

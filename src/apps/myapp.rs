@@ -65,7 +65,7 @@ impl Application for MyApp {
                 }
             });
             if !ctx.global.re_register_name(SERVER, &pid).await {
-                tracing::warn!("{SERVER} could not be registered globally");
+                tracing::debug!("{SERVER} is not registered globally");
             }
             Ok(Started::from(pid))
         })

@@ -58,8 +58,14 @@ impl StartType {
 }
 
 impl std::fmt::Display for StartType {
+    /// As `~p` prints it: `normal`, `{takeover,'cp2@127.0.0.1'}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", crate::term::Pretty(&self.to_term()))
+        use crate::kernel::kernel_config::quote_atom;
+        match self {
+            Self::Normal => write!(f, "normal"),
+            Self::Takeover(n) => write!(f, "{{takeover,{}}}", quote_atom(&n.name)),
+            Self::Failover(n) => write!(f, "{{failover,{}}}", quote_atom(&n.name)),
+        }
     }
 }
 

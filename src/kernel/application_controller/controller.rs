@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) weight: Arc<AtomicI64>,
     /// `[{Name, Descr, Vsn}]` of running / loaded applications.
     pub(crate) which: RwLock<(Vec<Term>, Vec<Term>)>,
+    /// The start type each running application was started with.
+    pub(crate) start_types: RwLock<HashMap<String, StartType>>,
     pub(crate) rpc: Registry,
     pub(crate) global: RwLock<Arc<dyn super::app::GlobalNames>>,
     pub(crate) halt: HaltFn,
@@ -435,6 +437,11 @@ impl Ac {
                     }
                 };
                 if matches!(run_id, RunId::Master(_)) {
+                    self.shared
+                        .start_types
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(app.to_owned(), s.typ.clone());
                     tracing::info!(
                         application = app,
                         started_at = %at.name,

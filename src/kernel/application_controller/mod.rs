@@ -107,6 +107,7 @@ impl ApplicationController {
             cmdline_env: cfg.cmdline,
             weight: Arc::new(AtomicI64::new(2)),
             which: RwLock::new((Vec::new(), Vec::new())),
+            start_types: RwLock::new(Default::default()),
             rpc: rpc.clone(),
             global: RwLock::new(Arc::new(LocalNames(node.clone()))),
             halt,
@@ -294,6 +295,16 @@ impl ApplicationController {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The start type `app` runs with here (`None` if it does not run here).
+    pub fn start_type(&self, app: &str) -> Option<StartType> {
+        self.shared
+            .start_types
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(app)
+            .cloned()
     }
 
     /// Whether `app` runs on this node.

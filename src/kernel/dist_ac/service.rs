@@ -101,6 +101,7 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
         // Carry out what the core asked for; blocking ones feed their answer back.
         while let Some(o) = core.poll_output() {
             core.set_weight(sc.weight.load(Ordering::SeqCst));
+            tracing::debug!(target: "dist_ac", "out {o:?}");
             match o {
                 Output::Send { to, msg } => match to {
                     Dest::Name(n) => p.send(("dist_ac", n.name.as_str()), msg.to_term()),
@@ -199,6 +200,7 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 }
             }
         };
+        tracing::debug!(target: "dist_ac", "in {input:?}");
         core.handle(now(), input);
     }
 }

@@ -1,0 +1,355 @@
+//! dist_ac against real BEAM nodes (the release of `DISTRO_OTP`: 25, 27 or
+//! 29): the OTP guide's cp1/cp2/cp3 with the Rust node first in the
+//! priority list, in the failover group, two Rust nodes and one BEAM; the
+//! first node back inside the restart time; `application:takeover/2` both
+//! ways; start phases; a missing mandatory node; failover times of a
+//! cluster with a Rust node and of an all-BEAM one.
+//!
+//! Reference: traces/s1_boot.txt, s2_kill_cp1.txt, s3_restart_cp1.txt,
+//! variant_start_phases/ (OTP 25 behaviour), and `failover_comp/1` in
+//! OTP's `application_SUITE.erl`.
+
+mod beam;
+
+use beam::{COOKIE, Cluster, Erl, Release, unique};
+use distro::kernel::application_controller::{AcConfig, HaltFn, RestartType, StartType};
+use distro::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime};
+use distro::kernel::kernel_config::{SyncNodes, SyncTimeout};
+use distro::kernel::{Applications, AppsConfig};
+use distro::runtime::{Node, NodeConfig};
+use distro::term::Atom;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn name(prefix: &str) -> String {
+    format!("{}@127.0.0.1", unique(prefix))
+}
+
+/// `{myapp, 5000, [N1, {N2, N3}]}`.
+fn spec(n: &[String; 3]) -> DistEntry {
+    DistEntry {
+        app: Atom::from("myapp"),
+        restart_time: RestartTime::Ms(5000),
+        nodes: NodesSpec(vec![
+            NodeSpec::One(Atom::from(n[0].as_str())),
+            NodeSpec::Any(vec![Atom::from(n[1].as_str()), Atom::from(n[2].as_str())]),
+        ]),
+    }
+}
+
+/// The kernel env of a BEAM node of the cluster `n`, as in cpN.config.
+fn beam_env(n: &[String; 3], me: &str) -> String {
+    let others: Vec<String> = n
+        .iter()
+        .filter(|x| *x != me)
+        .map(|x| format!("'{x}'"))
+        .collect();
+    format!(
+        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_mandatory, [{}]}}, {{sync_nodes_timeout, 30000}}",
+        n[0],
+        n[1],
+        n[2],
+        others.join(", ")
+    )
+}
+
+struct RustNode {
+    node: Node,
+    apps: Applications,
+}
+
+fn no_halt() -> HaltFn {
+    Arc::new(|code, line| panic!("node halted ({code}): {line}"))
+}
+
+async fn rust_node(cl: &Cluster, me: &str, n: &[String; 3], phases: bool) -> RustNode {
+    let mut cfg = NodeConfig::new(me, COOKIE);
+    cfg.epmd_port = cl.epmd.port;
+    cfg.listen_addr = "127.0.0.1".parse().unwrap();
+    let (node, kernel) = distro::start(cfg).await.expect("rust node");
+    let others = n
+        .iter()
+        .filter(|x| *x != me)
+        .map(|x| Atom::from(x.as_str()))
+        .collect();
+    let apps = distro::kernel::start_applications(
+        &node,
+        &kernel,
+        AppsConfig {
+            dist: Config {
+                distributed: vec![spec(n)],
+                permissions: vec![],
+            },
+            start_dist_ac: None,
+            sync: Some(SyncNodes {
+                mandatory: others,
+                optional: vec![],
+                timeout: SyncTimeout::Ms(30000),
+            }),
+            env: AcConfig::default(),
+            halt: no_halt(),
+            locks: None,
+        },
+    )
+    .await
+    .expect("kernel_config");
+    apps.ac
+        .add(Arc::new(distro::apps::myapp::MyApp::new(phases)));
+    let ac = apps.ac.clone();
+    // application:start(myapp) returns once dist_ac decided where it runs.
+    tokio::time::timeout(LONG, ac.start_app("myapp", RestartType::Temporary))
+        .await
+        .expect("start returns")
+        .expect("start ok");
+    RustNode { node, apps }
+}
+
+fn names() -> [String; 3] {
+    [name("cp1"), name("cp2"), name("cp3")]
+}
+
+async fn runs_at(cl: &Cluster, beam: &Erl) -> bool {
+    cl.which(&beam.node)
+        .await
+        .is_some_and(|v| v.iter().any(|a| a == "myapp"))
+}
+
+fn setup(test: &str) -> Option<Release> {
+    let r = Release::selected();
+    if !r.available(test) {
+        return None;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    Some(r)
+}
+
+/// OTP guide with the Rust node as cp1: starts at cp1 (`normal`); killed →
+/// after 5 s at cp2 (weights 2/2, smaller name); back → `{takeover, cp2}`
+/// and cp2 stops its instance (s1, s2, s3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guide_with_rust_first() {
+    let Some(rel) = setup("guide_with_rust_first") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = names();
+    let cp2 = cl.erl(&n[1], &beam_env(&n, &n[1]), true);
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    let cp1 = rust_node(&cl, &n[0], &n, false).await;
+    assert_eq!(cp1.apps.ac.start_type("myapp"), Some(StartType::Normal));
+    cp2.started().await;
+    cp3.started().await;
+    assert!(!runs_at(&cl, &cp2).await && !runs_at(&cl, &cp3).await);
+
+    let killed = Instant::now();
+    cp1.node.stop().await;
+    drop(cp1);
+    let t = cl
+        .until("failover to cp2", LONG, || runs_at(&cl, &cp2))
+        .await;
+    if t < Duration::from_millis(4900) {
+        eprintln!("cp2:\n{}\ncp3:\n{}", cp2.proc.output(), cp3.proc.output());
+    }
+    eprintln!(
+        "[{}] failover (Rust cp1 killed -> BEAM cp2 runs myapp): {:?}",
+        rel.label,
+        killed.elapsed()
+    );
+    assert!(
+        t >= Duration::from_millis(4900),
+        "before the restart time: {t:?}"
+    );
+    assert!(!runs_at(&cl, &cp3).await);
+    assert!(
+        cp2.proc.output().contains("StartType = normal"),
+        "{}",
+        cp2.proc.output()
+    );
+
+    let cp1 = rust_node(&cl, &n[0], &n, false).await;
+    assert_eq!(
+        cp1.apps.ac.start_type("myapp"),
+        Some(StartType::Takeover(Atom::from(n[1].as_str())))
+    );
+    cl.until("cp2 stops", LONG, || async { !runs_at(&cl, &cp2).await })
+        .await;
+    cl.until("prep_stop logged", LONG, || async {
+        cp2.proc.output().contains("myapp stop")
+    })
+    .await;
+    assert!(cp1.apps.ac.is_running("myapp"));
+}
+
+/// The Rust node as cp2 (in the failover group): BEAM cp1 dies, the Rust
+/// node wins the 2/2 tie and starts myapp `normal`; cp1 back takes over
+/// and the Rust node stops its instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guide_with_rust_in_the_failover_group() {
+    let Some(rel) = setup("guide_with_rust_in_the_failover_group") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = names();
+    let mut cp1 = cl.erl(&n[0], &beam_env(&n, &n[0]), true);
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    let cp2 = rust_node(&cl, &n[1], &n, false).await;
+    cp1.started().await;
+    cp3.started().await;
+    assert!(runs_at(&cl, &cp1).await);
+    assert!(!cp2.apps.ac.is_running("myapp"));
+
+    let killed = Instant::now();
+    cp1.proc.kill();
+    let ac = cp2.apps.ac.clone();
+    cl.until("failover to the Rust cp2", LONG, || {
+        let ac = ac.clone();
+        async move { ac.is_running("myapp") }
+    })
+    .await;
+    eprintln!(
+        "[{}] failover (BEAM cp1 killed -> Rust cp2 runs myapp): {:?}",
+        rel.label,
+        killed.elapsed()
+    );
+    assert!(killed.elapsed() >= Duration::from_millis(4900));
+    assert_eq!(ac.start_type("myapp"), Some(StartType::Normal));
+    assert!(!runs_at(&cl, &cp3).await);
+
+    let cp1 = cl.erl(&n[0], &beam_env(&n, &n[0]), true);
+    cp1.started().await;
+    assert!(runs_at(&cl, &cp1).await);
+    cl.until("the Rust cp2 stops", LONG, || {
+        let ac = ac.clone();
+        async move { !ac.is_running("myapp") }
+    })
+    .await;
+    let out = cp1.proc.output();
+    assert!(
+        out.contains(&format!("StartType = {{takeover,'{}'}}", n[1])),
+        "{out}"
+    );
+    drop(cp2);
+}
+
+/// `application:takeover(myapp, permanent)` called on a BEAM node moves
+/// the app from the Rust node; the Rust API moves it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_both_ways() {
+    let Some(rel) = setup("takeover_both_ways") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = names();
+    let cp2 = cl.erl(&n[1], &beam_env(&n, &n[1]), true);
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    let cp1 = rust_node(&cl, &n[0], &n, false).await;
+    assert!(cp1.apps.ac.is_running("myapp"));
+    cp2.started().await;
+    cp3.started().await;
+    let r = cl
+        .rpc(
+            &cp3.node,
+            "application",
+            "takeover",
+            vec![distro::term::atom("myapp"), distro::term::atom("permanent")],
+        )
+        .await;
+    assert_eq!(r, Some(distro::term::atom("ok")), "takeover at cp3");
+    assert!(runs_at(&cl, &cp3).await);
+    let ac = cp1.apps.ac.clone();
+    cl.until("the Rust cp1 stops", LONG, || {
+        let ac = ac.clone();
+        async move { !ac.is_running("myapp") }
+    })
+    .await;
+    let dac = cp1.apps.dist_ac.clone().expect("dist_ac");
+    tokio::time::timeout(
+        LONG,
+        dac.takeover_application("myapp", RestartType::Permanent),
+    )
+    .await
+    .expect("takeover returns")
+    .expect("takeover ok");
+    assert_eq!(
+        ac.start_type("myapp"),
+        Some(StartType::Takeover(Atom::from(n[2].as_str())))
+    );
+    cl.until("cp3 stops", LONG, || async { !runs_at(&cl, &cp3).await })
+        .await;
+}
+
+/// The all-BEAM reference: the same cluster without a Rust node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_beam_failover_time() {
+    let Some(rel) = setup("all_beam_failover_time") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = names();
+    let mut cp1 = cl.erl(&n[0], &beam_env(&n, &n[0]), true);
+    let cp2 = cl.erl(&n[1], &beam_env(&n, &n[1]), true);
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    for n in [&cp1, &cp2, &cp3] {
+        n.started().await;
+    }
+    assert!(runs_at(&cl, &cp1).await);
+    let killed = Instant::now();
+    cp1.proc.kill();
+    cl.until("failover to cp2", LONG, || runs_at(&cl, &cp2))
+        .await;
+    eprintln!(
+        "[{}] failover (all BEAM, cp1 killed -> cp2 runs myapp): {:?}",
+        rel.label,
+        killed.elapsed()
+    );
+}
+
+/// `sync_nodes_mandatory` with a node that never comes: kernel_config
+/// fails the boot with OTP's message (exit status 1 by the default halt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_mandatory_node_fails_the_boot() {
+    let Some(rel) = setup("missing_mandatory_node_fails_the_boot") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let mut cfg = NodeConfig::new(&name("lonely"), COOKIE);
+    cfg.epmd_port = cl.epmd.port;
+    cfg.listen_addr = "127.0.0.1".parse().unwrap();
+    let (node, kernel) = distro::start(cfg).await.unwrap();
+    let missing = name("missing");
+    let t0 = Instant::now();
+    let r = distro::kernel::start_applications(
+        &node,
+        &kernel,
+        AppsConfig {
+            dist: Config::default(),
+            start_dist_ac: None,
+            sync: Some(SyncNodes {
+                mandatory: vec![Atom::from(missing.as_str())],
+                optional: vec![],
+                timeout: SyncTimeout::Ms(1000),
+            }),
+            env: AcConfig::default(),
+            halt: no_halt(),
+            locks: None,
+        },
+    )
+    .await;
+    let e = r.expect_err("must fail");
+    assert!(t0.elapsed() >= Duration::from_millis(1000));
+    let (out, err) = e.halt_lines();
+    assert_eq!(
+        out,
+        format!(
+            "{{\"Kernel pid terminated\",application_controller,\"{{application_start_failure,kernel,{{{{shutdown,{{failed_to_start_child,kernel_config,{{mandatory_nodes_down,['{missing}']}}}}}},{{kernel,start,[normal,[]]}}}}}}\"}}"
+        )
+    );
+    assert!(err.starts_with(
+        "Kernel pid terminated (application_controller) ({application_start_failure,kernel,"
+    ));
+}
