@@ -353,3 +353,135 @@ async fn missing_mandatory_node_fails_the_boot() {
         "Kernel pid terminated (application_controller) ({application_start_failure,kernel,"
     ));
 }
+
+/// With `{start_phases, [{go, []}]}` (traces/variant_start_phases): the
+/// Rust cp2 fails over from BEAM cp1 as `{failover, cp1}` (start_phase
+/// too), and cp1 back starts `{takeover, cp2}` with `start_phase(go, ...)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_phases_failover_and_takeover() {
+    let Some(rel) = setup("start_phases_failover_and_takeover") else {
+        return;
+    };
+    let cl = Cluster::new(rel, true).await;
+    let n = names();
+    let mut cp1 = cl.erl(&n[0], &beam_env(&n, &n[0]), true);
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    let cp2 = rust_node(&cl, &n[1], &n, true).await;
+    cp1.started().await;
+    cp3.started().await;
+    assert!(
+        cp1.proc
+            .output()
+            .contains("myapp start_phase(go, normal, [])"),
+        "{}",
+        cp1.proc.output()
+    );
+    cp1.proc.kill();
+    let ac = cp2.apps.ac.clone();
+    cl.until("failover to the Rust cp2", LONG, || {
+        let ac = ac.clone();
+        async move { ac.is_running("myapp") }
+    })
+    .await;
+    assert_eq!(
+        ac.start_type("myapp"),
+        Some(StartType::Failover(Atom::from(n[0].as_str())))
+    );
+    let cp1 = cl.erl(&n[0], &beam_env(&n, &n[0]), true);
+    cp1.started().await;
+    let out = cp1.proc.output();
+    assert!(
+        out.contains(&format!("StartType = {{takeover,'{}'}}", n[1])),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "myapp start_phase(go, {{takeover,'{}'}}, [])",
+            n[1]
+        )),
+        "{out}"
+    );
+    cl.until("the Rust cp2 stops", LONG, || {
+        let ac = ac.clone();
+        async move { !ac.is_running("myapp") }
+    })
+    .await;
+}
+
+/// The first-priority node back inside the restart time gets the app back,
+/// and nobody starts it in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_node_back_within_the_restart_time() {
+    let Some(rel) = setup("first_node_back_within_the_restart_time") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = names();
+    let cp2 = cl.erl(&n[1], &beam_env(&n, &n[1]), true);
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    let cp1 = rust_node(&cl, &n[0], &n, false).await;
+    cp2.started().await;
+    cp3.started().await;
+    cp1.node.stop().await;
+    drop(cp1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let cp1 = rust_node(&cl, &n[0], &n, false).await;
+    assert_eq!(cp1.apps.ac.start_type("myapp"), Some(StartType::Normal));
+    // Past the 5 s restart time of the others.
+    tokio::time::sleep(Duration::from_millis(5000)).await;
+    assert!(cp1.apps.ac.is_running("myapp"));
+    for b in [&cp2, &cp3] {
+        assert!(
+            !b.proc.output().contains("myapp starting"),
+            "{}: {}",
+            b.node,
+            b.proc.output()
+        );
+        assert!(!runs_at(&cl, b).await);
+    }
+}
+
+/// Two Rust nodes (cp1, cp2) and one BEAM (cp3): start at cp1, failover to
+/// the Rust cp2, takeover back by cp1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rust_nodes_and_one_beam() {
+    let Some(rel) = setup("two_rust_nodes_and_one_beam") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = names();
+    let cp3 = cl.erl(&n[2], &beam_env(&n, &n[2]), true);
+    let (cp1, cp2) = tokio::join!(
+        rust_node(&cl, &n[0], &n, false),
+        rust_node(&cl, &n[1], &n, false)
+    );
+    cp3.started().await;
+    assert!(cp1.apps.ac.is_running("myapp"));
+    assert!(!cp2.apps.ac.is_running("myapp"));
+    let killed = Instant::now();
+    cp1.node.stop().await;
+    drop(cp1);
+    let ac2 = cp2.apps.ac.clone();
+    cl.until("failover to the Rust cp2", LONG, || {
+        let ac = ac2.clone();
+        async move { ac.is_running("myapp") }
+    })
+    .await;
+    eprintln!(
+        "[{}] failover (Rust cp1 killed -> Rust cp2, BEAM cp3): {:?}",
+        rel.label,
+        killed.elapsed()
+    );
+    assert!(killed.elapsed() >= Duration::from_millis(4900));
+    assert!(!runs_at(&cl, &cp3).await);
+    let cp1 = rust_node(&cl, &n[0], &n, false).await;
+    assert_eq!(
+        cp1.apps.ac.start_type("myapp"),
+        Some(StartType::Takeover(Atom::from(n[1].as_str())))
+    );
+    cl.until("the Rust cp2 stops", LONG, || {
+        let ac = ac2.clone();
+        async move { !ac.is_running("myapp") }
+    })
+    .await;
+}
