@@ -485,3 +485,125 @@ async fn two_rust_nodes_and_one_beam() {
     })
     .await;
 }
+
+/// The seed's walkthrough with the Elixir demo (OTP 25 only: Elixir is not
+/// in the OTP 27/29 chroots): Rust `one`, Elixir `two` and `three`,
+/// `{distro, 5000, [one, {two, three}]}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_walkthrough_with_elixir_nodes() {
+    use distro::term::{atom, int, list};
+    let Some(rel) = setup("seed_walkthrough_with_elixir_nodes") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    let n = [name("one"), name("two"), name("three")];
+    let env = |me: &str| {
+        let others: Vec<String> = n
+            .iter()
+            .filter(|x| *x != me)
+            .map(|x| format!("'{x}'"))
+            .collect();
+        format!(
+            "{{distributed, [{{distro, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}",
+            n[0],
+            n[1],
+            n[2],
+            others.join(", ")
+        )
+    };
+    let Some(two) = cl.elixir(&n[1], &env(&n[1])) else {
+        eprintln!(
+            "SKIP seed_walkthrough_with_elixir_nodes: no elixir for {}",
+            rel.label
+        );
+        return;
+    };
+    let three = cl.elixir(&n[2], &env(&n[2])).expect("elixir");
+    let dist = DistEntry {
+        app: Atom::from("distro"),
+        restart_time: RestartTime::Ms(5000),
+        nodes: NodesSpec(vec![
+            NodeSpec::One(Atom::from(n[0].as_str())),
+            NodeSpec::Any(vec![Atom::from(n[1].as_str()), Atom::from(n[2].as_str())]),
+        ]),
+    };
+    let start_one = || async {
+        let mut cfg = NodeConfig::new(&n[0], COOKIE);
+        cfg.epmd_port = cl.epmd.port;
+        cfg.listen_addr = "127.0.0.1".parse().unwrap();
+        let (node, kernel) = distro::start(cfg).await.expect("one");
+        let apps = distro::kernel::start_applications(
+            &node,
+            &kernel,
+            AppsConfig {
+                dist: Config {
+                    distributed: vec![dist.clone()],
+                    permissions: vec![],
+                },
+                start_dist_ac: None,
+                sync: Some(SyncNodes {
+                    mandatory: vec![],
+                    optional: vec![Atom::from(n[1].as_str()), Atom::from(n[2].as_str())],
+                    timeout: SyncTimeout::Ms(5000),
+                }),
+                env: AcConfig::default(),
+                halt: no_halt(),
+                locks: None,
+            },
+        )
+        .await
+        .expect("boot");
+        distro::apps::add_builtin(&apps.ac);
+        apps.ac
+            .start_app("distro", RestartType::Temporary)
+            .await
+            .expect("start distro");
+        RustNode { node, apps }
+    };
+    let one = start_one().await;
+    assert_eq!(one.apps.ac.start_type("distro"), Some(StartType::Normal));
+    two.wait_for("@@distro start returned").await;
+    three.wait_for("@@distro start returned").await;
+    let add = |at: &str| {
+        vec![
+            atom(at),
+            atom("Elixir.Distro.DistroCal"),
+            atom("add"),
+            list(vec![int(4), int(5)]),
+        ]
+    };
+    // From the BEAM node two: rpc:call(one, 'Elixir.Distro.DistroCal', add, [4, 5]).
+    let r = cl.rpc(&two.node, "rpc", "call", add(&n[0])).await;
+    assert_eq!(r, Some(int(9)));
+
+    let killed = Instant::now();
+    one.node.stop().await;
+    drop(one);
+    three.wait_for("Distro application in :normal mode").await;
+    eprintln!(
+        "[{}] failover (Rust one killed -> Elixir three): {:?}",
+        rel.label,
+        killed.elapsed()
+    );
+    assert!(killed.elapsed() >= Duration::from_millis(4900));
+    assert!(!two.proc.output().contains("Distro application in"));
+    // Distro.DistroCal.add(4, 5) on two: served by three through global.
+    let r = cl
+        .rpc(
+            &two.node,
+            "Elixir.Distro.DistroCal",
+            "add",
+            vec![int(4), int(5)],
+        )
+        .await;
+    assert_eq!(r, Some(int(9)));
+
+    let one = start_one().await;
+    assert_eq!(
+        one.apps.ac.start_type("distro"),
+        Some(StartType::Takeover(Atom::from(n[2].as_str())))
+    );
+    three.wait_for("Application distro exited").await;
+    let r = cl.rpc(&two.node, "rpc", "call", add(&n[0])).await;
+    assert_eq!(r, Some(int(9)));
+}

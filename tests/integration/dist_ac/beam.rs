@@ -259,6 +259,46 @@ impl Cluster {
         }
     }
 
+    /// An Elixir node running the seed's `distro` app (system OTP only:
+    /// Elixir is not installed in the chroots). `None` when unavailable.
+    pub(crate) fn elixir(&self, name: &str, kernel_env: &str) -> Option<Erl> {
+        if self.release.root.is_some() || Command::new("elixir").arg("--version").output().is_err()
+        {
+            return None;
+        }
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
+        let ebin = project.join("_build/prod/lib/distro/ebin");
+        if !ebin.join("distro.app").exists() {
+            let st = Command::new("mix")
+                .arg("compile")
+                .env("MIX_ENV", "prod")
+                .current_dir(&project)
+                .status()
+                .ok()?;
+            if !st.success() {
+                return None;
+            }
+        }
+        let short = name.split('@').next().unwrap();
+        let cfg = self.dir.0.join(format!("{short}.config"));
+        std::fs::write(&cfg, format!("[{{kernel, [{kernel_env}]}}].\n")).unwrap();
+        let mut cmd = Command::new("elixir");
+        cmd.args(["--name", name, "--cookie", COOKIE])
+            .args(["--erl", &format!("-config {}", cfg.with_extension("").display())])
+            .arg("-pa")
+            .arg(&ebin)
+            .args([
+                "--no-halt",
+                "-e",
+                "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
+            ])
+            .env("ERL_EPMD_PORT", self.epmd.port.to_string());
+        Some(Erl {
+            node: name.to_owned(),
+            proc: Proc::spawn(cmd),
+        })
+    }
+
     /// `rpc:call(Node, M, F, A)` from the probe (through the peer's `rex`).
     pub(crate) async fn rpc(&self, node: &str, m: &str, f: &str, args: Vec<Term>) -> Option<Term> {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -330,11 +370,16 @@ pub(crate) struct Erl {
 impl Erl {
     /// Waits until `application:start(myapp)` returned (dist_ac decided).
     pub(crate) async fn started(&self) {
+        self.wait_for("start returned").await;
+    }
+
+    /// Waits until the node printed `text`.
+    pub(crate) async fn wait_for(&self, text: &str) {
         let t0 = Instant::now();
-        while !self.proc.output().contains("@@myapp start returned") {
+        while !self.proc.output().contains(text) {
             assert!(
                 t0.elapsed() < Duration::from_secs(60),
-                "{}: application:start(myapp) did not return:\n{}",
+                "{}: {text:?} never printed:\n{}",
                 self.node,
                 self.proc.output()
             );
