@@ -6,6 +6,7 @@
 //! | [`net_kernel`] | `net_kernel` | `{is_auth, Node}` → `yes` (ping) |
 //! | [`rex`] | `rex` + erpc | `features_request`, `{call, M, F, A, GL}`, `SPAWN_REQUEST` of `erpc:execute_call/4` |
 
+pub mod global;
 pub mod net_kernel;
 pub mod rex;
 

@@ -1,0 +1,2 @@
+//! `global` — mirrors `lib/kernel/src/global.erl`.
+pub mod core;
