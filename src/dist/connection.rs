@@ -95,18 +95,24 @@ enum SetupError {
 
 /// Dials `peer` and runs the connection until it is down.
 pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: String, attempt: u64) {
+    let cfg = settings.handshake_config();
+    if let Err(e) = cfg.validate() {
+        tracing::error!("** cannot connect to {peer}: {e} **");
+        host.attempt_failed(&peer, attempt, false);
+        return;
+    }
     let setup = async {
         let addr = host.resolve(&peer).await?;
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let hs = Handshake::initiator(settings.handshake_config(), &peer, rand::random::<u32>());
+        let hs = Handshake::initiator(cfg, &peer, rand::random::<u32>());
         drive_handshake(&*host, stream, hs, attempt, Some(&peer)).await
     };
     match tokio::time::timeout(settings.setup_timeout, setup).await {
         Ok(Ok((stream, est, leftover))) => {
             run(host, settings, stream, est, leftover, attempt).await
         }
-        Ok(Err(SetupError::Handshake(HandshakeError::Nok))) => {
+        Ok(Err(SetupError::Handshake(HandshakeError::Nok { .. }))) => {
             tracing::debug!(peer, "simultaneous connect: the other attempt wins");
             // Wait for the peer's own attempt to take over the pending entry.
             tokio::time::sleep(settings.setup_timeout).await;
@@ -146,7 +152,11 @@ pub async fn accept<H: Host>(
 
 fn log_setup_error(peer: &str, incoming: bool, e: &SetupError) {
     match e {
-        SetupError::Handshake(h) if h.is_refusal() => tracing::error!("** {h} **"),
+        SetupError::Handshake(h) if h.is_benign() => {
+            tracing::debug!(peer, "connection setup ended: {h}")
+        }
+        // Refusals (cookie, flags, garbage) are logged the way dist_util does.
+        SetupError::Handshake(h) => tracing::error!("** {h} **"),
         _ if incoming => tracing::debug!("incoming connection attempt failed: {e}"),
         _ => tracing::debug!(peer, "connection attempt failed: {e}"),
     }

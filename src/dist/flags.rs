@@ -80,7 +80,7 @@ dflags! {
     ALIAS = 1 << 35;
     /// `DFLAG_LOCAL_EXT` (OTP 27+, internal to a node; never sent).
     LOCAL_EXT = 1 << 36;
-    /// `DFLAG_ALTACT_SIG` (OTP 27+).
+    /// `DFLAG_ALTACT_SIG` (advertised by OTP 29 here; OTP 27 does not send it).
     ALTACT_SIG = 1 << 37;
     /// `DFLAG_NATIVE_RECORDS` (OTP 29).
     NATIVE_RECORDS = 1 << 38;

@@ -293,6 +293,14 @@ pub fn encode_control(
 }
 
 /// Like [`encode_control`] for an already built control tuple and message.
+///
+/// Without `DFLAG_FRAGMENTS` a message is a pass-through packet (`112`,
+/// then the terms with their version bytes). With it, BEAM expects every
+/// packet to start with a distribution header: `131, 68, 0` (no atom-cache
+/// references) followed by the terms *without* version bytes, or the
+/// fragment headers `131, 69` / `131, 70` for messages larger than
+/// [`FRAGMENT_SIZE`] (verified against OTP 25–29: a pass-through packet on
+/// such a connection is refused as "incompatible erlang").
 pub fn encode_terms(
     ctrl: &Term,
     msg: Option<&Term>,
@@ -301,13 +309,21 @@ pub fn encode_terms(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let start = out.len();
-    out.extend_from_slice(&[0, 0, 0, 0, 112]);
-    term::encode(ctrl, out)?;
-    if let Some(m) = msg {
-        term::encode(m, out)?;
+    let fragments = flags.contains(DFlags::FRAGMENTS);
+    let encoded = if fragments {
+        out.extend_from_slice(&[0, 0, 0, 0, 131, 68, 0]);
+        term::encode_body(ctrl, out)
+            .and_then(|()| msg.map_or(Ok(()), |m| term::encode_body(m, out)))
+    } else {
+        out.extend_from_slice(&[0, 0, 0, 0, 112]);
+        term::encode(ctrl, out).and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
+    };
+    if let Err(e) = encoded {
+        out.truncate(start);
+        return Err(e);
     }
     let len = out.len() - start - 4;
-    if len <= FRAGMENT_SIZE || !flags.contains(DFlags::FRAGMENTS) {
+    if !fragments || len <= FRAGMENT_SIZE {
         let Ok(len32) = u32::try_from(len) else {
             out.truncate(start);
             return Err(EncodeError(format!(
@@ -317,19 +333,14 @@ pub fn encode_terms(
         out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
         return Ok(());
     }
-    // Re-encode without version bytes behind a fragment header.
+    // Split the body (after `131, 68, 0`) behind fragment headers.
+    let body = out.split_off(start + 7);
     out.truncate(start);
-    let mut body = Vec::with_capacity(len);
-    term::encode_body(ctrl, &mut body)?;
-    if let Some(m) = msg {
-        term::encode_body(m, &mut body)?;
-    }
     *sequence += 1;
     let seq = *sequence;
-    let chunks: Vec<&[u8]> = body.chunks(FRAGMENT_SIZE).collect();
-    let count = chunks.len() as u64;
-    out.reserve(body.len() + chunks.len() * 24);
-    for (i, chunk) in chunks.iter().enumerate() {
+    let count = body.len().div_ceil(FRAGMENT_SIZE) as u64;
+    out.reserve(body.len() + count as usize * 24);
+    for (i, chunk) in body.chunks(FRAGMENT_SIZE).enumerate() {
         let frag_id = count - i as u64;
         let header_len = if i == 0 { 2 + 8 + 8 + 1 } else { 2 + 8 + 8 };
         let frame_len = (header_len + chunk.len()) as u32;

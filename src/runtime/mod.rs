@@ -6,7 +6,6 @@
 //! (`state.rs`), which implements ERTS's signal semantics; the
 //! [`crate::dist`] drivers feed it the control messages of each connection.
 
-mod epmd_shim;
 mod gen_call;
 mod ids;
 mod node;

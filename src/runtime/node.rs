@@ -2,7 +2,6 @@
 //! table, and the public API to spawn processes, send, and connect.
 
 use super::Dest;
-use super::epmd_shim;
 use super::ids::Ids;
 use super::process::Process;
 use super::state::{Effects, MonitorTarget, NodeMonitor, ProcEntry, SpawnRequest, State, key};
@@ -70,7 +69,7 @@ pub enum StartError {
     Listen(std::io::Error),
     /// EPMD refused or could not be reached.
     #[error("cannot register with EPMD: {0}")]
-    Epmd(std::io::Error),
+    Epmd(crate::epmd::EpmdError),
 }
 
 /// A process body for a spawn request: runs in a new process, returns its exit reason.
@@ -94,7 +93,7 @@ pub(crate) struct Inner {
     pub(crate) listen_port: u16,
     spawn_service: RwLock<Option<Arc<dyn SpawnService>>>,
     background: Mutex<Vec<tokio::task::AbortHandle>>,
-    registration: Mutex<Option<epmd_shim::Registration>>,
+    registration: Mutex<Option<crate::epmd::Registration>>,
     me: Weak<Self>,
 }
 
@@ -142,10 +141,10 @@ impl Node {
         let listener = bind(&cfg).await.map_err(StartError::Listen)?;
         let port = listener.local_addr().map_err(StartError::Listen)?.port();
         let epmd = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.epmd_port);
-        let registration = epmd_shim::register(epmd, alive, port, cfg.hidden)
+        let registration = crate::epmd::register(epmd, alive, port, cfg.hidden)
             .await
             .map_err(StartError::Epmd)?;
-        let creation = registration.creation;
+        let creation = registration.creation();
         let name = Atom::from(cfg.name.as_str());
         let mut flags = DFlags::OURS;
         if !cfg.hidden {
@@ -996,11 +995,13 @@ impl crate::dist::connection::Host for Inner {
                 .find(|a| a.is_ipv4())
                 .ok_or_else(|| std::io::Error::other(format!("cannot resolve host {host}")))?
                 .ip();
-            let port = epmd_shim::port_please(SocketAddr::new(ip, epmd_port), alive)
-                .await?
+            let port = crate::epmd::port_please(SocketAddr::new(ip, epmd_port), alive)
+                .await
+                .map_err(std::io::Error::other)?
                 .ok_or_else(|| {
                     std::io::Error::other(format!("node {node} is not registered with EPMD"))
-                })?;
+                })?
+                .port;
             Ok(SocketAddr::new(ip, port))
         })
     }
