@@ -145,9 +145,15 @@ pub(crate) fn start(node: &Node, mut cfg: super::Config) -> Started {
             d.drain(&mut core, &mut p);
             let deadline = core.poll_timeout();
             tokio::select! {
-                m = p.recv() => core.handle(now(), Input::Message { to: Role::Server, msg: m }),
+                m = p.recv() => {
+                    tracing::trace!(msg = %crate::term::Pretty(&m), "global_name_server <-");
+                    core.handle(now(), Input::Message { to: Role::Server, msg: m })
+                }
                 ev = rx.recv() => match ev {
-                    Some(Event::Mail(role, msg)) => core.handle(now(), Input::Message { to: role, msg }),
+                    Some(Event::Mail(role, msg)) => {
+                        tracing::trace!(?role, msg = %crate::term::Pretty(&msg), "global <-");
+                        core.handle(now(), Input::Message { to: role, msg })
+                    }
                     Some(Event::Api(req, reply)) => {
                         let token = d.next_token;
                         d.next_token += 1;
@@ -236,6 +242,7 @@ impl Driver {
     }
 
     fn execute(&mut self, o: Output, p: &mut Process) {
+        tracing::trace!(output = ?o, "global output");
         match o {
             Output::Send { from, to, msg } => self.send(p, from, to, msg),
             Output::SendNoConnect { from, node, msg } => {

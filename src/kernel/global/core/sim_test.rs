@@ -105,6 +105,17 @@ fn two_nodes_sync_in_otp_order() {
         ]),
     ]);
     assert_eq!(lock, want);
+    // ERTS orders pids by serial, number, node (`lists:sort/1` on OTP 25):
+    // <b.2.0> < <a.7.0>, whatever the node names.
+    let p = |n: &str, id| super::sim::pid(n, id);
+    assert_eq!(
+        super::locker::pid_order(&p("b@h", 2), &p("a@h", 7)),
+        std::cmp::Ordering::Less
+    );
+    assert_eq!(
+        super::locker::pid_order(&p("a@h", 5), &p("b@h", 5)),
+        std::cmp::Ordering::Less
+    );
 }
 
 /// Three nodes joining in every order end fully meshed with the same names.
