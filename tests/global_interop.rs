@@ -200,3 +200,102 @@ async fn locks_exclude_across_nodes() {
         let _: Atom = Atom::from("x");
     }
 }
+
+async fn rust_node_named(epmd: &Epmd, prefix: &str) -> (Node, distro::kernel::Kernel) {
+    let mut cfg = NodeConfig::new(&format!("{}@127.0.0.1", unique(prefix)), COOKIE);
+    cfg.epmd_port = epmd.port;
+    cfg.listen_addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    distro::start(cfg).await.expect("rust node starts")
+}
+
+/// Three nodes (Rust + two BEAM) joining in every order: full mesh, the
+/// same names everywhere, global:sync() returns on each BEAM node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_every_join_order() {
+    for rel in releases() {
+        for order in 0..3 {
+            let epmd = Epmd::start(rel).await;
+            let (node, kernel) = rust_node(&epmd).await;
+            let g = kernel.global.clone();
+            let mut b1 = BeamNode::start(rel, &epmd, COOKIE, &[]);
+            let mut b2 = BeamNode::start(rel, &epmd, COOKIE, &[]);
+            b1.eval("ok.").await;
+            b2.eval("ok.").await;
+            let me = node.name().name.clone();
+            let rp = echo_server(&node);
+            assert!(g.register_name(atom("n_rust"), &rp).await.unwrap());
+            b1.eval("global:register_name(n_b1, spawn(fun() -> receive stop -> ok end end)).").await;
+            b2.eval("global:register_name(n_b2, spawn(fun() -> receive stop -> ok end end)).").await;
+            let (n1, n2) = (b1.node.clone(), b2.node.clone());
+            match order {
+                // Rust first: b1 joins Rust, then b2 joins b1.
+                0 => {
+                    assert_eq!(b1.eval(&format!("net_adm:ping('{me}').")).await, "pong");
+                    assert_eq!(b1.eval("global:sync().").await, "ok");
+                    assert_eq!(b2.eval(&format!("net_adm:ping('{n1}').")).await, "pong");
+                }
+                // Rust in the middle: b1 joins Rust, Rust is joined by b2.
+                1 => {
+                    assert!(node.ping(&n1).await);
+                    assert_eq!(b1.eval("global:sync().").await, "ok");
+                    assert_eq!(b2.eval(&format!("net_adm:ping('{me}').")).await, "pong");
+                }
+                // Rust last: b1 and b2 first, then Rust joins b2.
+                _ => {
+                    assert_eq!(b1.eval(&format!("net_adm:ping('{n2}').")).await, "pong");
+                    assert_eq!(b1.eval("global:sync().").await, "ok");
+                    assert!(node.ping(&n2).await);
+                }
+            }
+            let want = "[n_b1,n_b2,n_rust]";
+            for b in [&mut b1, &mut b2] {
+                b.eval_until("length(nodes()).", |r| r == "2").await;
+                assert_eq!(b.eval_timeout("global:sync().", Duration::from_secs(20)).await, "ok", "{} order {order}", rel.label);
+                b.eval_until("lists:sort(global:registered_names()).", |r| r == want).await;
+            }
+            wait_for("rust names", || g.registered_names().len() == 3).await;
+            wait_for("rust full mesh", || node.nodes().len() == 2).await;
+            g.sync().await.unwrap();
+            node.stop().await;
+        }
+    }
+}
+
+/// Partition heal with the same name on both sides: one survives
+/// everywhere, the loser is killed (random_exit_name/3: the pid on the
+/// larger node name). `a…` Rust nodes resolve themselves, `r…` ones let BEAM resolve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_clash_on_partition_heal() {
+    for rel in releases() {
+        for prefix in ["a", "r"] {
+            let epmd = Epmd::start(rel).await;
+            let (node, kernel) = rust_node_named(&epmd, prefix).await;
+            let g = kernel.global.clone();
+            let mut b = beam_with_rust(rel, &epmd, &node).await;
+            assert_eq!(b.eval("global:sync().").await, "ok");
+            let me = node.name().name.clone();
+            assert_eq!(b.eval(&format!("erlang:disconnect_node('{me}').")).await, "true");
+            wait_for("disconnect", || node.nodes().is_empty()).await;
+            let rp = echo_server(&node);
+            assert!(g.register_name(atom("clash"), &rp).await.unwrap());
+            let r = b.eval("begin P = spawn(fun() -> receive stop -> ok end end), register(clash_holder, P), global:register_name(clash, P) end.").await;
+            assert_eq!(r, "yes");
+            let bp = b.eval("whereis(clash_holder).").await;
+            assert_eq!(b.eval(&format!("net_adm:ping('{me}').")).await, "pong");
+            assert_eq!(b.eval("global:sync().").await, "ok");
+            g.sync().await.unwrap();
+            let rust_wins = me.as_str() < b.node.as_str();
+            if rust_wins {
+                b.eval_until("whereis(clash_holder).", |r| r == "undefined").await;
+                wait_for("rust pid keeps the name", || g.whereis_name(&atom("clash")) == Some(rp.clone())).await;
+                let r = b.eval_until("global:whereis_name(clash).", |r| r.starts_with('<')).await;
+                assert_ne!(r, bp);
+            } else {
+                wait_for("rust loser killed", || !node.is_process_alive(&rp)).await;
+                b.eval_until("global:whereis_name(clash).", |r| r == bp).await;
+                wait_for("beam pid has the name", || g.whereis_name(&atom("clash")).is_some_and(|p| p.node.name == b.node)).await;
+            }
+            node.stop().await;
+        }
+    }
+}
