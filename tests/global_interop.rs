@@ -224,8 +224,10 @@ async fn three_nodes_every_join_order() {
             let me = node.name().name.clone();
             let rp = echo_server(&node);
             assert!(g.register_name(atom("n_rust"), &rp).await.unwrap());
-            b1.eval("global:register_name(n_b1, spawn(fun() -> receive stop -> ok end end)).").await;
-            b2.eval("global:register_name(n_b2, spawn(fun() -> receive stop -> ok end end)).").await;
+            b1.eval("global:register_name(n_b1, spawn(fun() -> receive stop -> ok end end)).")
+                .await;
+            b2.eval("global:register_name(n_b2, spawn(fun() -> receive stop -> ok end end)).")
+                .await;
             let (n1, n2) = (b1.node.clone(), b2.node.clone());
             match order {
                 // Rust first: b1 joins Rust, then b2 joins b1.
@@ -250,8 +252,15 @@ async fn three_nodes_every_join_order() {
             let want = "[n_b1,n_b2,n_rust]";
             for b in [&mut b1, &mut b2] {
                 b.eval_until("length(nodes()).", |r| r == "2").await;
-                assert_eq!(b.eval_timeout("global:sync().", Duration::from_secs(20)).await, "ok", "{} order {order}", rel.label);
-                b.eval_until("lists:sort(global:registered_names()).", |r| r == want).await;
+                assert_eq!(
+                    b.eval_timeout("global:sync().", Duration::from_secs(20))
+                        .await,
+                    "ok",
+                    "{} order {order}",
+                    rel.label
+                );
+                b.eval_until("lists:sort(global:registered_names()).", |r| r == want)
+                    .await;
             }
             wait_for("rust names", || g.registered_names().len() == 3).await;
             wait_for("rust full mesh", || node.nodes().len() == 2).await;
@@ -274,7 +283,10 @@ async fn name_clash_on_partition_heal() {
             let mut b = beam_with_rust(rel, &epmd, &node).await;
             assert_eq!(b.eval("global:sync().").await, "ok");
             let me = node.name().name.clone();
-            assert_eq!(b.eval(&format!("erlang:disconnect_node('{me}').")).await, "true");
+            assert_eq!(
+                b.eval(&format!("erlang:disconnect_node('{me}').")).await,
+                "true"
+            );
             wait_for("disconnect", || node.nodes().is_empty()).await;
             let rp = echo_server(&node);
             assert!(g.register_name(atom("clash"), &rp).await.unwrap());
@@ -286,14 +298,25 @@ async fn name_clash_on_partition_heal() {
             g.sync().await.unwrap();
             let rust_wins = me.as_str() < b.node.as_str();
             if rust_wins {
-                b.eval_until("whereis(clash_holder).", |r| r == "undefined").await;
-                wait_for("rust pid keeps the name", || g.whereis_name(&atom("clash")) == Some(rp.clone())).await;
-                let r = b.eval_until("global:whereis_name(clash).", |r| r.starts_with('<')).await;
+                b.eval_until("whereis(clash_holder).", |r| r == "undefined")
+                    .await;
+                wait_for("rust pid keeps the name", || {
+                    g.whereis_name(&atom("clash")) == Some(rp.clone())
+                })
+                .await;
+                let r = b
+                    .eval_until("global:whereis_name(clash).", |r| r.starts_with('<'))
+                    .await;
                 assert_ne!(r, bp);
             } else {
                 wait_for("rust loser killed", || !node.is_process_alive(&rp)).await;
-                b.eval_until("global:whereis_name(clash).", |r| r == bp).await;
-                wait_for("beam pid has the name", || g.whereis_name(&atom("clash")).is_some_and(|p| p.node.name == b.node)).await;
+                b.eval_until("global:whereis_name(clash).", |r| r == bp)
+                    .await;
+                wait_for("beam pid has the name", || {
+                    g.whereis_name(&atom("clash"))
+                        .is_some_and(|p| p.node.name == b.node)
+                })
+                .await;
             }
             node.stop().await;
         }

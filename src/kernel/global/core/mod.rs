@@ -669,7 +669,7 @@ impl GlobalCore {
         self.version += 1;
     }
 
-    fn to_locker(&mut self, m: locker::LockerMsg) {
+    fn send_locker(&mut self, m: locker::LockerMsg) {
         self.internal.push_back(Internal::ToLocker(m));
     }
 
@@ -822,7 +822,7 @@ impl GlobalCore {
             (Some("lock_set"), [_, Term::Pid(pid), set, known, tag]) => {
                 let node = node_of(pid);
                 if opt_tag_eq(self.session_tag_my(&node), tag) {
-                    self.to_locker(locker::LockerMsg::LockSet {
+                    self.send_locker(locker::LockerMsg::LockSet {
                         pid: pid.clone(),
                         set: set.as_bool() == Some(true),
                         his_known: known.clone(),
@@ -831,7 +831,7 @@ impl GlobalCore {
                 }
             }
             (Some("lock_set"), [_, Term::Pid(pid), set, known]) => {
-                self.to_locker(locker::LockerMsg::LockSet {
+                self.send_locker(locker::LockerMsg::LockSet {
                     pid: pid.clone(),
                     set: set.as_bool() == Some(true),
                     his_known: known.clone(),

@@ -182,7 +182,7 @@ enum ResolverState {
         remaining: VecDeque<Term>,
         ops: Vec<Term>,
         res: Vec<Term>,
-        waiting: Option<Conflict>,
+        waiting: Option<Box<Conflict>>,
     },
     /// Sent `exchange_ops` and exited.
     Exited,
@@ -288,14 +288,14 @@ impl GlobalCore {
                         });
                         if let ResolverState::Running { waiting, .. } = &mut self.resolvers[i].state
                         {
-                            *waiting = Some(Conflict {
+                            *waiting = Some(Box::new(Conflict {
                                 token,
                                 name,
                                 pid,
                                 method,
                                 pid2: e.pid.clone(),
                                 method2: e.method.clone(),
-                            });
+                            }));
                         }
                         return;
                     }

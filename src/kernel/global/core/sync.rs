@@ -238,7 +238,7 @@ impl GlobalCore {
     pub(super) fn handle_nodedown(&mut self, node: &str, what: NodeDownType) {
         let tag = self.session_tag_my(node).cloned();
         self.cancel_locker(node, tag, None);
-        self.to_locker(LockerMsg::RemoveFromKnown(node.to_owned()));
+        self.send_locker(LockerMsg::RemoveFromKnown(node.to_owned()));
         self.sessions.remove(node);
         match what {
             NodeDownType::RemoveConnection => {
@@ -345,7 +345,7 @@ impl GlobalCore {
                     Some([_, _, _, Term::Pid(l)]) => l.clone(),
                     _ => return,
                 };
-                self.to_locker(LockerMsg::HisTheLocker {
+                self.send_locker(LockerMsg::HisTheLocker {
                     locker: his_locker,
                     vsn,
                     his_tag: his_tag.clone(),
@@ -408,7 +408,7 @@ impl GlobalCore {
         tag: Option<Term>,
         fun: Option<NewNodesFun>,
     ) {
-        self.to_locker(LockerMsg::Cancel {
+        self.send_locker(LockerMsg::Cancel {
             node: node.to_owned(),
             tag: tag.clone(),
             fun,
@@ -509,13 +509,13 @@ impl GlobalCore {
         ]);
         self.cast_to(Role::Server, &node, msg);
         let s = self.session(&node);
-        match s.save_ops.replace(SaveOps::Ops(ops)) {
-            Some(SaveOps::Resolved {
-                his_known,
-                names_ext,
-                his_resolved,
-            }) => self.resolved(&node, his_resolved, his_known, names_ext),
-            _ => {}
+        if let Some(SaveOps::Resolved {
+            his_known,
+            names_ext,
+            his_resolved,
+        }) = s.save_ops.replace(SaveOps::Ops(ops))
+        {
+            self.resolved(&node, his_resolved, his_known, names_ext);
         }
     }
 
@@ -612,7 +612,7 @@ impl GlobalCore {
         self.cancel_locker(node, tag, Some(fun));
         self.sessions.remove(node);
         let added = self.add_to_known(&new_nodes);
-        self.to_locker(LockerMsg::AddToKnown(added));
+        self.send_locker(LockerMsg::AddToKnown(added));
         if !self.synced.iter().any(|n| n == node) {
             self.synced.insert(0, node.to_owned());
         }
@@ -631,7 +631,7 @@ impl GlobalCore {
         let added = self.add_to_known(&nodes);
         self.sync_others(&added);
         self.do_ops(&ops, &conn_node, &names_ext, &extra);
-        self.to_locker(LockerMsg::AddToKnown(added));
+        self.send_locker(LockerMsg::AddToKnown(added));
     }
 
     /// `{in_sync, Node, IsKnown}`.
