@@ -5,7 +5,9 @@
 //! |---|---|---|
 //! | [`net_kernel`] | `net_kernel` | `{is_auth, Node}` → `yes` (ping) |
 //! | [`rex`] | `rex` + erpc | `features_request`, `{call, M, F, A, GL}`, `SPAWN_REQUEST` of `erpc:execute_call/4` |
+//! | [`global`] | `global_name_server` (+ locker, registrar) | connect-sync, `set_lock`/`del_lock`, `register`/`unregister`, `lost_connection` |
 
+pub mod global;
 pub mod net_kernel;
 pub mod rex;
 
@@ -16,12 +18,27 @@ use crate::runtime::Node;
 pub struct Kernel {
     /// Functions served over rpc/erpc.
     pub rpc: rex::Registry,
+    /// Global names and locks.
+    pub global: global::Global,
+}
+
+/// Kernel parameters.
+#[derive(Debug, Clone, Default)]
+pub struct KernelConfig {
+    /// `connect_all`, `prevent_overlapping_partitions`.
+    pub global: global::Config,
+}
+
+/// Starts the kernel services on `node` with default parameters.
+pub fn start(node: &Node) -> Kernel {
+    start_with(node, KernelConfig::default())
 }
 
 /// Starts the kernel services on `node`.
-pub fn start(node: &Node) -> Kernel {
+pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     let rpc = rex::Registry::with_builtins();
     net_kernel::start(node);
     rex::start(node, rpc.clone());
-    Kernel { rpc }
+    let global = global::start(node, cfg.global, &rpc);
+    Kernel { rpc, global }
 }
