@@ -1,1 +1,4 @@
 //! The `erl`-compatible command line.
+
+pub mod cookie;
+pub mod node_name;
