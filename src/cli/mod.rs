@@ -1,1 +1,3 @@
 //! The `erl`-compatible command line.
+
+pub mod args;
