@@ -58,10 +58,10 @@ use std::fmt;
 /// parser accepts; deeper input is an error, never a stack overflow.
 pub const MAX_DEPTH: usize = 128;
 
-/// Largest size, in bits, of one segment of a binary literal
-/// (`<<0:8388608>>` is one mebibyte). Larger segments are rejected so that a
-/// few bytes of text cannot ask for gigabytes.
-pub const MAX_SEGMENT_BITS: u64 = 8 * 1024 * 1024;
+/// Most bits of binary data one parse builds (one mebibyte, as in
+/// `<<0:8388608>>`): segment sizes let a few bytes of text ask for
+/// gigabytes, so binary literals of one call share this budget.
+pub const MAX_BINARY_BITS: u64 = 8 * 1024 * 1024;
 
 /// Parses a sequence of terms, each ended by a `.` followed by white space,
 /// a `%` comment or the end of the input: `file:consult/1` semantics.

@@ -4,7 +4,7 @@
 //! to one segment per character, `little` integers put the least
 //! significant byte first (`<<16#123:12/little>>` is `<<35,1:4>>`).
 
-use super::MAX_SEGMENT_BITS;
+use super::MAX_BINARY_BITS;
 use crate::term::{BitBinary, Term, binary};
 use num_bigint::{BigInt, Sign};
 use num_traits::{One, ToPrimitive, Zero};
@@ -202,17 +202,28 @@ fn resolve(specs: &[Spec]) -> Result<Resolved, String> {
     })
 }
 
-/// Builds the bit string of `segments`; on error, the index of the bad
-/// segment and why.
-pub(super) fn build(segments: &[Segment]) -> Result<Bits, (usize, String)> {
+/// Builds the bit string of `segments`, taking the bits it builds out of
+/// `budget`; on error, the index of the bad segment and why.
+pub(super) fn build(segments: &[Segment], budget: &mut u64) -> Result<Bits, (usize, String)> {
     let mut out = Bits::default();
     for (i, seg) in segments.iter().enumerate() {
-        segment(&mut out, seg).map_err(|e| (i, e))?;
+        segment(&mut out, seg, budget).map_err(|e| (i, e))?;
     }
     Ok(out)
 }
 
-fn segment(out: &mut Bits, seg: &Segment) -> Result<(), String> {
+/// Takes `n` bits out of `budget`, before they are allocated.
+fn spend(budget: &mut u64, n: u64) -> Result<(), String> {
+    if n > *budget {
+        return Err(format!(
+            "more than {MAX_BINARY_BITS} bits of binary data in one text"
+        ));
+    }
+    *budget -= n;
+    Ok(())
+}
+
+fn segment(out: &mut Bits, seg: &Segment, budget: &mut u64) -> Result<(), String> {
     let r = resolve(&seg.specs)?;
     let utf = matches!(r.ty, Ty::Utf8 | Ty::Utf16 | Ty::Utf32);
     if utf && (seg.size.is_some() || r.unit.is_some()) {
@@ -224,11 +235,9 @@ fn segment(out: &mut Bits, seg: &Segment) -> Result<(), String> {
     // Size in bits, for the types that have one.
     let bits_of = |default_size: u64, default_unit: u64| -> Result<u64, String> {
         let size = seg.size.unwrap_or(default_size);
-        let n = size
-            .checked_mul(r.unit.unwrap_or(default_unit))
-            .filter(|n| *n <= MAX_SEGMENT_BITS)
-            .ok_or_else(|| format!("size larger than {MAX_SEGMENT_BITS} bits"))?;
-        Ok(n)
+        size.checked_mul(r.unit.unwrap_or(default_unit))
+            .filter(|n| *n <= MAX_BINARY_BITS)
+            .ok_or_else(|| format!("more than {MAX_BINARY_BITS} bits of binary data in one text"))
     };
     match (&seg.value, r.ty) {
         (SegValue::Str(chars), Ty::Integer | Ty::Float | Ty::Utf8 | Ty::Utf16 | Ty::Utf32) => {
@@ -239,12 +248,13 @@ fn segment(out: &mut Bits, seg: &Segment) -> Result<(), String> {
                     specs: seg.specs.clone(),
                     offset: seg.offset,
                 };
-                segment(out, &one)?;
+                segment(out, &one, budget)?;
             }
             Ok(())
         }
         (SegValue::Int(v), Ty::Integer) => {
             let n = bits_of(8, 1)?;
+            spend(budget, n)?;
             append_int(out, v, n, r.little);
             Ok(())
         }
@@ -253,14 +263,21 @@ fn segment(out: &mut Bits, seg: &Segment) -> Result<(), String> {
                 .to_f64()
                 .filter(|f| f.is_finite())
                 .ok_or("integer too large for a float")?;
-            append_float(out, f, bits_of(64, 1)?, r.little)
+            let n = bits_of(64, 1)?;
+            spend(budget, n)?;
+            append_float(out, f, n, r.little)
         }
-        (SegValue::Float(f), Ty::Float) => append_float(out, *f, bits_of(64, 1)?, r.little),
+        (SegValue::Float(f), Ty::Float) => {
+            let n = bits_of(64, 1)?;
+            spend(budget, n)?;
+            append_float(out, *f, n, r.little)
+        }
         (SegValue::Int(v), Ty::Utf8 | Ty::Utf16 | Ty::Utf32) => {
             let c = v
                 .to_u32()
                 .and_then(char::from_u32)
                 .ok_or_else(|| format!("{v} is not a Unicode code point"))?;
+            spend(budget, 32)?;
             append_utf(out, c, r.ty, r.little);
             Ok(())
         }

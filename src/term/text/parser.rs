@@ -4,7 +4,7 @@
 
 use super::bits::{self, SegValue, Segment, Spec};
 use super::lexer::{Lexer, Tk, Tok};
-use super::{MAX_DEPTH, ParseError, ParseErrorKind};
+use super::{MAX_BINARY_BITS, MAX_DEPTH, ParseError, ParseErrorKind};
 use crate::term::{
     Atom, ByteList, ExternalFun, Float, ImproperList, List, Term, atom, bigint, binary, int, map,
     nil,
@@ -22,6 +22,8 @@ enum Num {
 pub(super) struct Parser<'a> {
     lex: Lexer<'a>,
     depth: usize,
+    /// Bits of binary data still allowed ([`MAX_BINARY_BITS`]).
+    binary_budget: u64,
     /// What running out of input means: `NoEndingDot` for consult,
     /// `UnexpectedEnd` for a single term.
     end_kind: ParseErrorKind,
@@ -32,6 +34,7 @@ impl<'a> Parser<'a> {
         Self {
             lex: Lexer::new(src),
             depth: 0,
+            binary_budget: MAX_BINARY_BITS,
             end_kind: ParseErrorKind::NoEndingDot,
         }
     }
@@ -431,7 +434,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        bits::build(&segments).map_err(|(i, why)| {
+        bits::build(&segments, &mut self.binary_budget).map_err(|(i, why)| {
             let at = segments.get(i).map_or(start, |s| s.offset);
             self.bad(at, format!("binary segment: {why}"))
         })

@@ -420,7 +420,27 @@ fn bad_terms() {
         ),
         (
             "<<0:8388609>>.",
-            "1:3: bad term: binary segment: size larger than 8388608 bits",
+            "1:3: bad term: binary segment: more than 8388608 bits of binary data in one text",
+        ),
+        (
+            "<<0:(1 bsl 70)>>.",
+            "1:8: bad term: operator 'bsl' (expressions are not allowed in a term)",
+        ),
+        (
+            "<<0:1180591620717411303424>>.",
+            "1:3: bad term: binary segment: more than 8388608 bits of binary data in one text",
+        ),
+        (
+            "<<0:8388608/unit:2>>.",
+            "1:3: bad term: binary segment: more than 8388608 bits of binary data in one text",
+        ),
+        (
+            "[<<0:8388600>>, <<1,2>>].",
+            "1:21: bad term: binary segment: more than 8388608 bits of binary data in one text",
+        ),
+        (
+            "<<\"abcdefghij\":1048576>>.",
+            "1:3: bad term: binary segment: more than 8388608 bits of binary data in one text",
         ),
         (
             "<<(<<1>>):16/binary>>.",
