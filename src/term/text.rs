@@ -20,9 +20,11 @@
 //! `<<1,2,3>>`, `<<"é"/utf8>>`, `<<1:4, 16#123:12/little>>`, floats,
 //! nested binaries), external funs (`fun m:f/2`) and parentheses. Variables,
 //! operators, `:=` in maps and records are rejected as erl rejects them
-//! ("bad term"), with a more specific reason. Deviations from OTP 25: the
-//! words `maybe` and `else` are atoms (as in OTP 25/26; OTP 27 reserved
-//! them), and `"a""b"` without white space is an error (as in OTP 27+).
+//! ("bad term"), with a more specific reason. Deviations from OTP 25,
+//! mostly because the lexer follows OTP 27+: `"a""b"` without white space
+//! is an error; `$\^?` is 127 (OTP 25: 31); `5000x` is an `illegal
+//! integer` (erl: a syntax error before `x`); the words `maybe` and `else`
+//! stay atoms (as in OTP 25/26; OTP 27 reserved them); sigils are accepted.
 //!
 //! Parsed terms are *canonical*, the way a BEAM node would encode them: a
 //! proper list of 1 to 65535 integers in `0..=255` is a
