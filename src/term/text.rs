@@ -49,6 +49,8 @@ mod lexer;
 mod parser;
 mod print;
 #[cfg(test)]
+mod prop_test;
+#[cfg(test)]
 mod text_test;
 
 pub use print::to_text;
