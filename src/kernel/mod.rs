@@ -20,6 +20,19 @@ pub struct Kernel {
     pub rpc: rex::Registry,
     /// Global names and locks.
     pub global: global::Global,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Kernel {
+    /// Asks the node to stop, as `init:stop/0` does.
+    pub fn request_stop(&self) {
+        self.stop.notify_one();
+    }
+
+    /// Completes when `init:stop/0` was called (by rpc or [`Kernel::request_stop`]).
+    pub async fn stopped(&self) {
+        self.stop.notified().await;
+    }
 }
 
 /// Kernel parameters.
@@ -40,5 +53,11 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     net_kernel::start(node);
     rex::start(node, rpc.clone());
     let global = global::start(node, cfg.global, &rpc);
-    Kernel { rpc, global }
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let s = stop.clone();
+    rpc.register_sync("init", "stop", 0, move |_, _| {
+        s.notify_one();
+        Ok(crate::term::atom("ok"))
+    });
+    Kernel { rpc, global, stop }
 }
