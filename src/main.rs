@@ -1,3 +1,5 @@
 //! The `distro` binary: an `erl`-like command line around the library.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    distro::cli::main()
+}

@@ -1,1 +1,193 @@
-//! The `erl`-compatible command line.
+//! The `erl`-compatible command line: `distro -sname cp3 -config cp3`
+//! boots a node the way `erl -sname cp3 -config cp3` would (EPMD started
+//! if needed, cookie from `~/.erlang.cookie`, kernel parameters from the
+//! sys.config files and `-kernel Par Val`), and `distro epmd ...` is our
+//! EPMD.
+
+pub mod args;
+pub mod cookie;
+pub mod node_name;
+
+use crate::config::KernelParams;
+use crate::runtime::NodeConfig;
+use anyhow::Context;
+use args::{Command, EpmdAction, EpmdArgs, ErlArgs};
+use std::process::ExitCode;
+
+/// Runs the command line; the binary's `main`.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            print!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("distro {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Epmd(a) => run_epmd(a),
+        Command::Run(a) => run_node(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("distro: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DISTRO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_epmd(a: EpmdArgs) -> anyhow::Result<ExitCode> {
+    use crate::epmd;
+    let port = a.port.unwrap_or_else(epmd::epmd_port_from_env);
+    let addr = std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), port);
+    match a.action {
+        EpmdAction::Serve if a.daemon => {
+            epmd::daemonize_self(port).context("cannot start the EPMD daemon")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        EpmdAction::Serve => {
+            init_logging();
+            let config = epmd::ServerConfig {
+                relaxed_command_check: a.relaxed_command_check,
+                ..Default::default()
+            };
+            match runtime()?.block_on(epmd::run_foreground_with(port, config)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // Like epmd: another EPMD already serves this port.
+                Err(e) if e.is_addr_in_use() => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(e.into()),
+            }
+        }
+        EpmdAction::Names => {
+            let names = runtime()?.block_on(epmd::names(addr))?;
+            println!("epmd: up and running on port {port} with data:");
+            for (name, p) in names {
+                println!("name {name} at port {p}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        EpmdAction::Kill => {
+            let ok = runtime()?.block_on(epmd::kill(addr))?;
+            println!(
+                "{}",
+                if ok {
+                    "Killed"
+                } else {
+                    "Killing not allowed - living nodes in database."
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        EpmdAction::Stop(name) => {
+            anyhow::bail!("epmd -stop {name}: not supported by distro's client")
+        }
+    }
+}
+
+/// Everything needed to boot a node, derived from the command line.
+struct Boot {
+    node: NodeConfig,
+    kernel: KernelParams,
+    start_epmd: bool,
+    args: ErlArgs,
+}
+
+fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
+    for w in &a.warnings {
+        tracing::warn!("{w}");
+    }
+    let sys = a.sys_config()?;
+    let kernel = KernelParams::from_config(&sys)?;
+    let name = a
+        .node_name
+        .as_ref()
+        .context("a node name is required: use -sname NAME or -name NAME")?;
+    let full = node_name::full_name(&name.name, name.long)?;
+    let cookie = if a.nocookie {
+        String::new()
+    } else {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        cookie::resolve(a.cookie.as_deref(), home.as_deref())?
+    };
+    let mut node = NodeConfig::new(&full, &cookie);
+    node.hidden = a.hidden;
+    node.epmd_port = crate::epmd::epmd_port_from_env();
+    node.net_ticktime = kernel.net_ticktime;
+    node.net_tickintensity = kernel.net_tickintensity;
+    node.net_setuptime = kernel.net_setuptime;
+    if let Some(min) = kernel.inet_dist_listen_min {
+        node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
+    }
+    Ok(Boot {
+        node,
+        kernel,
+        start_epmd: a.start_epmd.unwrap_or(true),
+        args: a,
+    })
+}
+
+fn run_node(a: ErlArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let boot = prepare(a)?;
+    runtime()?.block_on(boot_and_wait(boot))
+}
+
+async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
+    if boot.start_epmd {
+        let opts = crate::epmd::EnsureOptions::from_environment();
+        crate::epmd::ensure_running_with(boot.node.epmd_port, &opts)
+            .await
+            .context("no EPMD is running and none could be started")?;
+    }
+    let name = boot.node.name.clone();
+    let node = crate::runtime::Node::start(boot.node)
+        .await
+        .with_context(|| format!("cannot start node {name}"))?;
+    let cfg = crate::kernel::KernelConfig {
+        global: crate::kernel::global::Config {
+            connect_all: boot.kernel.connect_all,
+            prevent_overlapping_partitions: boot.kernel.prevent_overlapping_partitions,
+            ..Default::default()
+        },
+    };
+    let kernel = crate::kernel::start_with(&node, cfg);
+    for app in &boot.args.apps {
+        tracing::error!("unknown application {app}: no built-in application has that name");
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        _ = term.recv() => tracing::info!("terminated; stopping"),
+        _ = kernel.stopped() => tracing::info!("init:stop() called; stopping"),
+    }
+    node.stop().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,12 +5,14 @@
 //! |---|---|---|
 //! | [`net_kernel`] | `net_kernel` | `{is_auth, Node}` → `yes` (ping) |
 //! | [`rex`] | `rex` + erpc | `features_request`, `{call, M, F, A, GL}`, `SPAWN_REQUEST` of `erpc:execute_call/4` |
+//! | [`global`] | `global_name_server` (+ locker, registrar) | connect-sync, `set_lock`/`del_lock`, `register`/`unregister`, `lost_connection` |
 //! | [`application_controller`] | `application_controller` | `which_applications` (also over rpc), `ac_*` with dist_ac |
 //! | [`dist_ac`] | `dist_ac` | every `dist_ac_*` message, the boot sync under `{dist_ac, sync_dacs}` |
 //! | [`kernel_config`] | `kernel_config` | `sync_nodes_*` pings at boot, then `{go, Pid}` to dist_ac |
 
 pub mod application_controller;
 pub mod dist_ac;
+pub mod global;
 pub mod kernel_config;
 pub mod net_kernel;
 pub mod rex;
@@ -23,14 +25,48 @@ use std::sync::Arc;
 pub struct Kernel {
     /// Functions served over rpc/erpc.
     pub rpc: rex::Registry,
+    /// Global names and locks.
+    pub global: global::Global,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Kernel {
+    /// Asks the node to stop, as `init:stop/0` does.
+    pub fn request_stop(&self) {
+        self.stop.notify_one();
+    }
+
+    /// Completes when `init:stop/0` was called (by rpc or [`Kernel::request_stop`]).
+    pub async fn stopped(&self) {
+        self.stop.notified().await;
+    }
+}
+
+/// Kernel parameters.
+#[derive(Debug, Clone, Default)]
+pub struct KernelConfig {
+    /// `connect_all`, `prevent_overlapping_partitions`.
+    pub global: global::Config,
+}
+
+/// Starts the kernel services on `node` with default parameters.
+pub fn start(node: &Node) -> Kernel {
+    start_with(node, KernelConfig::default())
 }
 
 /// Starts the kernel services on `node`.
-pub fn start(node: &Node) -> Kernel {
+pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     let rpc = rex::Registry::with_builtins();
     net_kernel::start(node);
     rex::start(node, rpc.clone());
-    Kernel { rpc }
+    let global = global::start(node, cfg.global, &rpc);
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let s = stop.clone();
+    rpc.register_sync("init", "stop", 0, move |_, _| {
+        s.notify_one();
+        Ok(crate::term::atom("ok"))
+    });
+    Kernel { rpc, global, stop }
 }
 
 /// The application-related kernel parameters (`distributed`,
@@ -46,7 +82,7 @@ pub struct AppsConfig {
     pub env: application_controller::AcConfig,
     /// How the node stops when OTP would halt it.
     pub halt: application_controller::HaltFn,
-    /// The lock service dist_ac uses (default: [`dist_ac::GlobalLocks`]).
+    /// The lock service dist_ac uses (default: the node's [`global`]).
     pub locks: Option<Arc<dyn dist_ac::Locks>>,
 }
 
@@ -76,11 +112,9 @@ pub async fn start_applications(
     let want_dac = cfg
         .start_dist_ac
         .unwrap_or(!cfg.dist.distributed.is_empty());
+    ac.set_global_names(Arc::new(kernel.global.clone()));
     let dac = want_dac.then(|| {
-        let seed = u64::from(node.creation()) ^ u64::from(node.listen_port()) << 32;
-        let locks = cfg
-            .locks
-            .unwrap_or_else(|| Arc::new(dist_ac::GlobalLocks::new(seed)));
+        let locks = cfg.locks.unwrap_or_else(|| Arc::new(kernel.global.clone()));
         dist_ac::service::start(
             node,
             dist_ac::service::ServiceConfig {

@@ -189,6 +189,23 @@ impl GlobalNames for LocalNames {
     }
 }
 
+/// The node's `global`: `re_register_name` with `random_exit_name` as the
+/// resolver, `whereis_name` from the local table.
+impl GlobalNames for crate::kernel::global::Global {
+    fn re_register_name(&self, name: &str, pid: &Pid) -> BoxFuture<'static, bool> {
+        let g = self.clone();
+        let (name, pid) = (atom(name), pid.clone());
+        Box::pin(async move {
+            let method = crate::kernel::global::Method::RandomExit.to_fun();
+            g.re_register_name(name, &pid, method).await.is_ok()
+        })
+    }
+
+    fn whereis_name(&self, name: &str) -> Option<Pid> {
+        Self::whereis_name(self, &atom(name))
+    }
+}
+
 /// What an application's callbacks can use.
 #[derive(Clone)]
 pub struct AppContext {

@@ -146,6 +146,35 @@ impl Locks for GlobalLocks {
     }
 }
 
+/// The node's own `global` as the lock port: the same client code
+/// `global:set_lock/3` runs on BEAM, from the dist_ac process.
+impl Locks for crate::kernel::global::Global {
+    fn set_lock<'a>(
+        &'a self,
+        p: &'a mut Process,
+        id: Term,
+        nodes: Vec<Atom>,
+        retries: Option<u32>,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let Some([res, req]) = id.as_tuple() else {
+                return false;
+            };
+            let lock = crate::kernel::global::LockId::new(res.clone(), req.clone());
+            Self::set_lock(self, p, &lock, Some(&nodes), retries).await
+        })
+    }
+
+    fn del_lock<'a>(&'a self, p: &'a mut Process, id: Term, nodes: Vec<Atom>) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some([res, req]) = id.as_tuple() {
+                let lock = crate::kernel::global::LockId::new(res.clone(), req.clone());
+                Self::del_lock(self, p, &lock, Some(&nodes)).await;
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,583 @@
+//! The `erl`-compatible command line, parsed by hand (clap cannot do
+//! single-dash long flags) into an [`ErlArgs`] that mirrors what
+//! `init:get_argument/1` would return for the same `erl` command line.
+//!
+//! Grouping follows `init:parse_boot_args/1` (`otp:erts/preloaded/src/init.erl`):
+//! a flag `-F` takes every following argument up to the next one starting
+//! with `-`; `--` only ends the current flag's arguments; `-extra` makes
+//! all the rest plain arguments; a bare word outside a flag is a plain
+//! argument. On top of that, distro checks what erl leaves unchecked:
+//!
+//! - `-name`/`-sname`/`-setcookie`/`-config`/`-connect_all`/... get the
+//!   number of arguments they need, or an error.
+//! - Any other `-App Par Val [Par Val ...]` is an application parameter
+//!   override (`application_controller:get_cmd_env/1`); `Par` must be an
+//!   atom and `Val` a term, parsed with
+//!   [`parse_term`]. An unknown flag with
+//!   no argument or one argument is an error, as is an odd number of
+//!   arguments.
+//! - Flags that start Erlang code (`-s`, `-run`, `-eval`) and a few
+//!   others distro cannot honour are errors; flags that only matter to a
+//!   BEAM (`-pa dir`, `-boot`, `-mode`, `+P 100000`, ...) are accepted and
+//!   reported in [`ErlArgs::warnings`].
+//! - `--app NAME`, `--help`, `--version` are distro's own options.
+//!
+//! A first argument that is a bare word is a subcommand: `distro epmd ...`.
+//!
+//! ```
+//! use distro::cli::args::{parse, Command};
+//! let args = ["-sname", "cp3", "-config", "cp3", "-kernel", "sync_nodes_timeout", "5000"];
+//! let Command::Run(erl) = parse(args.map(String::from)).unwrap() else { panic!() };
+//! assert_eq!(erl.node_name.unwrap().name, "cp3");
+//! assert_eq!(erl.config_files, ["cp3"]);
+//! assert_eq!(erl.env_overrides[0].par, "sync_nodes_timeout");
+//! ```
+
+use crate::config::{ConfigError, EnvOverride, SysConfig};
+use crate::term::text::{ParseError, parse_term};
+use crate::term::{TermExt, boolean};
+use std::net::IpAddr;
+
+#[cfg(test)]
+#[path = "args_test.rs"]
+mod args_test;
+
+/// `distro --help`.
+pub const USAGE: &str = "\
+Usage: distro [FLAGS] [-extra ARGS...]
+       distro epmd [-daemon] [-port N] [-address IP,...] [-d] [-relaxed_command_check]
+       distro epmd -names | -kill | -stop NAME
+
+Runs an Erlang distribution node that takes erl's flags and sys.config files.
+
+Node:
+  -sname NAME[@HOST]        short node name (host resolved if missing)
+  -name NAME[@HOST]         long node name
+  -setcookie COOKIE         our cookie
+  -setcookie NODE COOKIE    the cookie to use towards NODE
+  -nocookie                 no cookie
+  -hidden                   connect as a hidden node
+  -connect_all false        do not connect to the nodes our peers know (global)
+  -start_epmd true|false    whether to start an EPMD if none runs
+  -noshell, -noinput, -detached
+                            accepted (distro has no shell)
+
+Configuration:
+  -config FILE...           sys.config files (FILE or FILE.config); repeatable,
+                            later files override earlier ones
+  -APP PAR VAL [PAR VAL]... set application parameters; VAL is an Erlang term,
+                            e.g. -kernel sync_nodes_timeout 5000 -myapp k '\"str\"'
+
+Distro:
+  --app NAME                start built-in application NAME (repeatable)
+  -h, --help                print this help
+  --version                 print the version
+
+Arguments:
+  --                        ends the arguments of the flag before it
+  -extra ARGS...            the rest are plain arguments
+
+Ignored with a warning: -pa, -pz, -boot, -boot_var, -mode, -env, -heart,
+-smp, -nostick, -shutdown_time, and emulator flags (+P 100000, ...).
+Not supported: -s, -run, -eval (distro runs no Erlang code), -args_file,
+-configfd, -remsh.
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run a node.
+    Run(ErlArgs),
+    /// `distro epmd ...`: run or query our EPMD.
+    Epmd(EpmdArgs),
+    /// Print [`USAGE`].
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// A node name from `-name` or `-sname`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeName {
+    /// `cp1` or `cp1@host`, as given; the host, when missing, is resolved
+    /// later.
+    pub name: String,
+    /// `true` for `-name` (long names), `false` for `-sname`.
+    pub long: bool,
+}
+
+/// The flags of `distro [FLAGS]`, as erl would see them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErlArgs {
+    /// `-name` / `-sname`.
+    pub node_name: Option<NodeName>,
+    /// `-setcookie COOKIE`.
+    pub cookie: Option<String>,
+    /// `-setcookie NODE COOKIE`, in order.
+    pub node_cookies: Vec<(String, String)>,
+    /// `-nocookie`.
+    pub nocookie: bool,
+    /// `-config` files, in order (names as given, without `.config` added).
+    pub config_files: Vec<String>,
+    /// `-hidden`.
+    pub hidden: bool,
+    /// `-connect_all true|false` (used only when the kernel parameter
+    /// `connect_all` is unset, as `global` does).
+    pub connect_all: Option<bool>,
+    /// `-start_epmd true|false`.
+    pub start_epmd: Option<bool>,
+    /// `-App Par Val` overrides, in command-line order.
+    pub env_overrides: Vec<EnvOverride>,
+    /// `-noshell`.
+    pub noshell: bool,
+    /// `-noinput`.
+    pub noinput: bool,
+    /// `-detached`.
+    pub detached: bool,
+    /// `--app NAME`: built-in applications to start, in order.
+    pub apps: Vec<String>,
+    /// `init:get_plain_arguments/0`: bare words outside flags and
+    /// everything after `-extra`.
+    pub plain_args: Vec<String>,
+    /// Flags accepted but ignored, one message each.
+    pub warnings: Vec<String>,
+}
+
+impl ErlArgs {
+    /// The configuration these flags describe: the `-config` files merged
+    /// in order, then the `-App Par Val` overrides, then `-connect_all`
+    /// when the kernel parameter `connect_all` is unset (`global:init/1`
+    /// stores the flag's value there the same way).
+    pub fn sys_config(&self) -> Result<SysConfig, ConfigError> {
+        let mut cfg = SysConfig::load(&self.config_files)?;
+        cfg.apply_overrides(&self.env_overrides);
+        if let Some(ca) = self.connect_all {
+            if cfg.get("kernel", "connect_all").is_none() {
+                cfg.set("kernel", "connect_all", boolean(ca));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// `distro epmd ...`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EpmdArgs {
+    /// `-daemon`: detach and run in the background.
+    pub daemon: bool,
+    /// `-port N` (otherwise `ERL_EPMD_PORT` or 4369).
+    pub port: Option<u16>,
+    /// `-address IP,...`: addresses to listen on (otherwise all).
+    pub addresses: Vec<IpAddr>,
+    /// `-d` / `-debug`, once per occurrence.
+    pub debug: u8,
+    /// `-relaxed_command_check`: accept `kill`/`stop` from any local client.
+    pub relaxed_command_check: bool,
+    /// What to do.
+    pub action: EpmdAction,
+}
+
+/// The action of `distro epmd`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EpmdAction {
+    /// Run the EPMD server.
+    #[default]
+    Serve,
+    /// `-names`: list the nodes registered with a running EPMD.
+    Names,
+    /// `-kill`: stop a running EPMD.
+    Kill,
+    /// `-stop NAME`: unregister a node from a running EPMD.
+    Stop(String),
+}
+
+/// A bad command line; `Display` is one line starting with `distro:`,
+/// ready to print.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArgsError {
+    /// A flag distro does not know.
+    #[error("distro: unknown flag {0} (see distro --help)")]
+    UnknownFlag(String),
+    /// An unknown flag with one argument: neither a known flag nor
+    /// `-App Par Val`.
+    #[error(
+        "distro: unknown flag {0} (see distro --help); an application parameter is set with {0} Par Val"
+    )]
+    UnknownFlagWithArg(String),
+    /// An unknown `--option`.
+    #[error("distro: unknown option {0} (see distro --help)")]
+    UnknownOption(String),
+    /// A first argument that is neither a flag nor a subcommand.
+    #[error("distro: unknown command {0} (see distro --help)")]
+    UnknownCommand(String),
+    /// A flag without the argument it needs.
+    #[error("distro: {flag} needs {what}")]
+    MissingValue {
+        /// The flag.
+        flag: String,
+        /// What it needs (`a node name`).
+        what: &'static str,
+    },
+    /// A flag with more arguments than it takes.
+    #[error("distro: {flag} takes {takes}, got: {}", .got.join(" "))]
+    TooManyArgs {
+        /// The flag.
+        flag: String,
+        /// How many it takes (`one argument`).
+        takes: &'static str,
+        /// The arguments given.
+        got: Vec<String>,
+    },
+    /// A flag argument of the wrong form.
+    #[error("distro: {flag}: expected {expected}, got {got}")]
+    BadValue {
+        /// The flag.
+        flag: String,
+        /// What it takes.
+        expected: &'static str,
+        /// The argument given.
+        got: String,
+    },
+    /// `-App` followed by an odd number of arguments.
+    #[error("distro: -{app} expects Par Val pairs, got {count} arguments: {}", .args.join(" "))]
+    OddPairs {
+        /// The application.
+        app: String,
+        /// How many arguments followed.
+        count: usize,
+        /// The arguments.
+        args: Vec<String>,
+    },
+    /// `-App Par Val` where `Par` is not an atom.
+    #[error("distro: -{app} {par}: a parameter name must be an atom")]
+    BadParamName {
+        /// The application.
+        app: String,
+        /// The text given as parameter name.
+        par: String,
+    },
+    /// `-App Par Val` where `Val` is not an Erlang term.
+    #[error("distro: -{app} {par}: cannot parse value {value:?}: {error}")]
+    BadTerm {
+        /// The application.
+        app: String,
+        /// The parameter.
+        par: String,
+        /// The text given.
+        value: String,
+        /// Why it does not parse.
+        error: Box<ParseError>,
+    },
+    /// A flag distro does not support, with the reason.
+    #[error("distro: {flag} is not supported: {why}")]
+    NotSupported {
+        /// The flag.
+        flag: String,
+        /// Why, and what to do instead.
+        why: &'static str,
+    },
+    /// Two flags that exclude each other.
+    #[error("distro: {0}")]
+    Conflict(&'static str),
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgsError> {
+    let args: Vec<String> = args.into_iter().collect();
+    if let Some(first) = args.first() {
+        if !is_flag(first) && !is_emulator_flag(first) {
+            return match first.as_str() {
+                "epmd" => parse_epmd(&args[1..]),
+                _ => Err(ArgsError::UnknownCommand(first.clone())),
+            };
+        }
+    }
+    let mut erl = ErlArgs::default();
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        i += 1;
+        match arg.as_str() {
+            "--" => continue,
+            "-extra" => {
+                erl.plain_args.extend(args[i..].iter().cloned());
+                break;
+            }
+            "-h" | "-help" | "--help" => return Ok(Command::Help),
+            "--version" => return Ok(Command::Version),
+            "--app" => match args.get(i) {
+                Some(name) if !is_flag(name) && !name.is_empty() => {
+                    erl.apps.push(name.clone());
+                    i += 1;
+                }
+                _ => return Err(missing("--app", "an application name")),
+            },
+            long if long.starts_with("--") => match long.strip_prefix("--app=") {
+                Some(name) if !name.is_empty() => erl.apps.push(name.to_string()),
+                _ => return Err(ArgsError::UnknownOption(long.to_string())),
+            },
+            _ if is_flag(arg) || is_emulator_flag(arg) => {
+                let n = args[i..]
+                    .iter()
+                    .take_while(|a| !is_flag(a) && !is_emulator_flag(a))
+                    .count();
+                let flag_args = &args[i..i + n];
+                i += n;
+                if is_emulator_flag(arg) {
+                    let all = std::iter::once(arg.as_str())
+                        .chain(flag_args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    erl.warnings.push(format!(
+                        "ignoring emulator flag {all} (distro is not a BEAM)"
+                    ));
+                } else {
+                    flag(&mut erl, arg, flag_args)?;
+                }
+            }
+            _ => erl.plain_args.push(arg.clone()),
+        }
+    }
+    Ok(Command::Run(erl))
+}
+
+/// `init:parse_boot_args/1`: anything starting with `-` is a flag.
+fn is_flag(arg: &str) -> bool {
+    arg.starts_with('-')
+}
+
+/// `+P 100000` and friends, handled by erlexec before init sees them.
+fn is_emulator_flag(arg: &str) -> bool {
+    arg.len() > 1 && arg.starts_with('+')
+}
+
+fn missing(flag: &str, what: &'static str) -> ArgsError {
+    ArgsError::MissingValue {
+        flag: flag.to_string(),
+        what,
+    }
+}
+
+/// Checks that `flag` got exactly one argument and returns it.
+fn one<'a>(flag: &str, args: &'a [String], what: &'static str) -> Result<&'a str, ArgsError> {
+    match args {
+        [] => Err(missing(flag, what)),
+        [v] => Ok(v),
+        _ => Err(ArgsError::TooManyArgs {
+            flag: flag.to_string(),
+            takes: "one argument",
+            got: args.to_vec(),
+        }),
+    }
+}
+
+fn none(flag: &str, args: &[String]) -> Result<bool, ArgsError> {
+    if args.is_empty() {
+        Ok(true)
+    } else {
+        Err(ArgsError::TooManyArgs {
+            flag: flag.to_string(),
+            takes: "no argument",
+            got: args.to_vec(),
+        })
+    }
+}
+
+fn bool_arg(flag: &str, args: &[String]) -> Result<bool, ArgsError> {
+    match one(flag, args, "true or false")? {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(ArgsError::BadValue {
+            flag: flag.to_string(),
+            expected: "true or false",
+            got: other.to_string(),
+        }),
+    }
+}
+
+/// Flags meaningful only to a BEAM: accepted, ignored, reported.
+const IGNORED: &[&str] = &[
+    "pa",
+    "pz",
+    "boot",
+    "boot_var",
+    "mode",
+    "env",
+    "heart",
+    "smp",
+    "nostick",
+    "shutdown_time",
+];
+
+fn flag(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> {
+    let name = &arg[1..];
+    match name {
+        "name" | "sname" => {
+            let long = name == "name";
+            let node = one(arg, args, "a node name")?;
+            if node.is_empty() || node.starts_with('@') {
+                return Err(ArgsError::BadValue {
+                    flag: arg.to_string(),
+                    expected: "a node name",
+                    got: node.to_string(),
+                });
+            }
+            if erl.node_name.as_ref().is_some_and(|n| n.long != long) {
+                return Err(ArgsError::Conflict("-name and -sname cannot both be given"));
+            }
+            erl.node_name = Some(NodeName {
+                name: node.to_string(),
+                long,
+            });
+        }
+        "setcookie" => match args {
+            [] => return Err(missing(arg, "a cookie")),
+            [cookie] => {
+                if erl.cookie.is_some() {
+                    return Err(ArgsError::Conflict("-setcookie COOKIE given twice"));
+                }
+                erl.cookie = Some(cookie.clone());
+            }
+            [node, cookie] => erl.node_cookies.push((node.clone(), cookie.clone())),
+            _ => {
+                return Err(ArgsError::TooManyArgs {
+                    flag: arg.to_string(),
+                    takes: "COOKIE or NODE COOKIE",
+                    got: args.to_vec(),
+                });
+            }
+        },
+        "nocookie" => erl.nocookie = none(arg, args)?,
+        "config" => {
+            if args.is_empty() {
+                return Err(missing(arg, "a file name"));
+            }
+            erl.config_files.extend(args.iter().cloned());
+        }
+        "hidden" => erl.hidden = none(arg, args)?,
+        "noshell" => erl.noshell = none(arg, args)?,
+        "noinput" => erl.noinput = none(arg, args)?,
+        "detached" => erl.detached = none(arg, args)?,
+        "connect_all" => erl.connect_all = Some(bool_arg(arg, args)?),
+        "start_epmd" => erl.start_epmd = Some(bool_arg(arg, args)?),
+        "s" | "run" | "eval" => {
+            return Err(ArgsError::NotSupported {
+                flag: arg.to_string(),
+                why: "distro runs no Erlang code (start a built-in application with --app NAME)",
+            });
+        }
+        "args_file" | "configfd" | "remsh" => {
+            return Err(ArgsError::NotSupported {
+                flag: arg.to_string(),
+                why: "not implemented by distro",
+            });
+        }
+        _ if IGNORED.contains(&name) => {
+            let mut msg = format!("ignoring {arg}");
+            for a in args {
+                msg.push(' ');
+                msg.push_str(a);
+            }
+            msg.push_str(" (meaningful only to a BEAM)");
+            erl.warnings.push(msg);
+        }
+        _ => app_env(erl, arg, args)?,
+    }
+    Ok(())
+}
+
+/// `-App Par Val [Par Val ...]` (`application_controller:conv/1`).
+fn app_env(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> {
+    let app = &arg[1..];
+    match args.len() {
+        0 => return Err(ArgsError::UnknownFlag(arg.to_string())),
+        1 => return Err(ArgsError::UnknownFlagWithArg(arg.to_string())),
+        n if n % 2 == 1 => {
+            return Err(ArgsError::OddPairs {
+                app: app.to_string(),
+                count: n,
+                args: args.to_vec(),
+            });
+        }
+        _ => {}
+    }
+    for pair in args.chunks_exact(2) {
+        let (par_text, value_text) = (&pair[0], &pair[1]);
+        let par = match parse_term(par_text) {
+            Ok(t) => t.as_atom().map(str::to_string),
+            Err(_) => None,
+        };
+        let Some(par) = par else {
+            return Err(ArgsError::BadParamName {
+                app: app.to_string(),
+                par: par_text.clone(),
+            });
+        };
+        let value = parse_term(value_text).map_err(|error| ArgsError::BadTerm {
+            app: app.to_string(),
+            par: par.clone(),
+            value: value_text.clone(),
+            error: Box::new(error),
+        })?;
+        erl.env_overrides.push(EnvOverride {
+            app: app.to_string(),
+            par,
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// `distro epmd ...`, with the flags of OTP's `epmd` program.
+fn parse_epmd(args: &[String]) -> Result<Command, ArgsError> {
+    let mut epmd = EpmdArgs::default();
+    let mut it = args.iter();
+    let set_action = |epmd: &mut EpmdArgs, action: EpmdAction| {
+        if epmd.action != EpmdAction::Serve {
+            return Err(ArgsError::Conflict(
+                "epmd: only one of -names, -kill, -stop may be given",
+            ));
+        }
+        epmd.action = action;
+        Ok(())
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "-help" | "--help" => return Ok(Command::Help),
+            "-daemon" => epmd.daemon = true,
+            "-d" | "-debug" => epmd.debug = epmd.debug.saturating_add(1),
+            "-relaxed_command_check" => epmd.relaxed_command_check = true,
+            "-port" => {
+                let v = it.next().ok_or_else(|| missing("-port", "a port number"))?;
+                epmd.port = Some(v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    ArgsError::BadValue {
+                        flag: "-port".into(),
+                        expected: "a port number (1..65535)",
+                        got: v.clone(),
+                    }
+                })?);
+            }
+            "-address" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| missing("-address", "a list of IP addresses"))?;
+                for a in v.split(',') {
+                    let ip = a.trim().parse().map_err(|_| ArgsError::BadValue {
+                        flag: "-address".into(),
+                        expected: "IP addresses separated by commas",
+                        got: v.clone(),
+                    })?;
+                    epmd.addresses.push(ip);
+                }
+            }
+            "-names" => set_action(&mut epmd, EpmdAction::Names)?,
+            "-kill" => set_action(&mut epmd, EpmdAction::Kill)?,
+            "-stop" => {
+                let name = it.next().ok_or_else(|| missing("-stop", "a node name"))?;
+                set_action(&mut epmd, EpmdAction::Stop(name.clone()))?;
+            }
+            other if is_flag(other) => return Err(ArgsError::UnknownFlag(format!("epmd {other}"))),
+            other => return Err(ArgsError::UnknownCommand(format!("epmd {other}"))),
+        }
+    }
+    Ok(Command::Epmd(epmd))
+}
