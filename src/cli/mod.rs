@@ -4,6 +4,7 @@
 //! sys.config files and `-kernel Par Val`), and `distro epmd ...` is our
 //! EPMD.
 
+pub mod apps;
 pub mod args;
 pub mod cookie;
 pub mod node_name;
@@ -115,6 +116,7 @@ fn run_epmd(a: EpmdArgs) -> anyhow::Result<ExitCode> {
 struct Boot {
     node: NodeConfig,
     kernel: KernelParams,
+    sys: crate::config::SysConfig,
     start_epmd: bool,
     args: ErlArgs,
 }
@@ -148,6 +150,7 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     Ok(Boot {
         node,
         kernel,
+        sys,
         start_epmd: a.start_epmd.unwrap_or(true),
         args: a,
     })
@@ -178,9 +181,7 @@ async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
         },
     };
     let kernel = crate::kernel::start_with(&node, cfg);
-    for app in &boot.args.apps {
-        tracing::error!("unknown application {app}: no built-in application has that name");
-    }
+    let _apps = apps::start(&node, &kernel, &boot.kernel, &boot.sys, &boot.args.apps).await;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     tokio::select! {

@@ -575,6 +575,19 @@ async fn seed_walkthrough_with_elixir_nodes() {
     // From the BEAM node two: rpc:call(one, 'Elixir.Distro.DistroCal', add, [4, 5]).
     let r = cl.rpc(&two.node, "rpc", "call", add(&n[0])).await;
     assert_eq!(r, Some(int(9)));
+    // Distro.DistroCal.add(4, 5) on two: GenServer.call({:global, ...}) to
+    // the Rust node's server, once global has synced the name.
+    cl.until("Distro.DistroCal.add(4, 5) at two", LONG, || async {
+        cl.rpc(
+            &two.node,
+            "Elixir.Distro.DistroCal",
+            "add",
+            vec![int(4), int(5)],
+        )
+        .await
+            == Some(int(9))
+    })
+    .await;
 
     let killed = Instant::now();
     one.node.stop().await;
@@ -606,4 +619,50 @@ async fn seed_walkthrough_with_elixir_nodes() {
     three.wait_for("Application distro exited").await;
     let r = cl.rpc(&two.node, "rpc", "call", add(&n[0])).await;
     assert_eq!(r, Some(int(9)));
+    cl.until(
+        "Distro.DistroCal.add(4, 5) at two after the takeover",
+        LONG,
+        || async {
+            cl.rpc(
+                &two.node,
+                "Elixir.Distro.DistroCal",
+                "add",
+                vec![int(4), int(5)],
+            )
+            .await
+                == Some(int(9))
+        },
+    )
+    .await;
+}
+
+/// The binary: `distro -name N -config C` with a missing
+/// `sync_nodes_mandatory` node exits with status 1 and prints what `erl`
+/// prints (checked against OTP 25: the crash tuple on stdout, `Kernel pid
+/// terminated (application_controller) (...)` on stderr).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_exits_like_erl_when_a_mandatory_node_is_missing() {
+    let Some(rel) = setup("binary_exits_like_erl_when_a_mandatory_node_is_missing") else {
+        return;
+    };
+    let epmd = beam::Epmd::start(rel).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("m.config");
+    std::fs::write(
+        &cfg,
+        "[{kernel, [{sync_nodes_mandatory, ['missing@127.0.0.1']}, {sync_nodes_timeout, 1000}]}].\n",
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_distro"))
+        .args(["-name", &name("kc"), "-setcookie", COOKIE, "-config"])
+        .arg(cfg.with_extension(""))
+        .env("ERL_EPMD_PORT", epmd.port.to_string())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains(r#"{"Kernel pid terminated",application_controller,"{application_start_failure,kernel,{{shutdown,{failed_to_start_child,kernel_config,{mandatory_nodes_down,['missing@127.0.0.1']}}},{kernel,start,[normal,[]]}}}"}"#), "{stdout}");
+    assert!(stderr.contains("Kernel pid terminated (application_controller) ({application_start_failure,kernel,{{shutdown,{failed_to_start_child,kernel_config,{mandatory_nodes_down,['missing@127.0.0.1']}}},{kernel,start,[normal,[]]}}})"), "{stderr}");
 }
