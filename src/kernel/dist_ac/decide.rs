@@ -161,7 +161,7 @@ impl DistAc {
             let r = tuple(vec![
                 atom("app_not_loaded"),
                 Term::Atom(app.clone()),
-                super::core::atoms(&bad),
+                super::sync::atoms(&bad),
             ]);
             return self.start_failed(app, after, r);
         }

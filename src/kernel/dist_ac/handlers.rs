@@ -154,7 +154,7 @@ impl DistAc {
                         started: my_started,
                     },
                 );
-                self.appls = super::core::dist_merge(std::mem::take(&mut self.appls), &his, &node);
+                self.appls = super::sync::dist_merge(std::mem::take(&mut self.appls), &his, &node);
                 self.known.insert(0, node);
             }
             DacMsg::AppStarted { node, app, result } => self.app_started(node, app, result),
@@ -439,11 +439,11 @@ impl DistAc {
     fn handle_call(&mut self, id: CallId, c: Call) {
         match c {
             Call::GetKnownNodes => {
-                let t = super::core::atoms(&self.known);
+                let t = super::sync::atoms(&self.known);
                 self.reply(id, t);
             }
             Call::GetNodes { app } => {
-                let t = super::core::atoms(&self.get_nodes(&app));
+                let t = super::sync::atoms(&self.get_nodes(&app));
                 self.reply(id, t);
             }
             Call::TakeoverApplication { app, restart_type } => {

@@ -16,6 +16,7 @@ mod handlers;
 pub mod locks;
 pub mod msg;
 pub mod service;
+mod sync;
 
 #[cfg(test)]
 mod core_test;
