@@ -128,3 +128,47 @@ pub async fn start_applications(
     kernel_config::run(node, cfg.sync, dac.as_ref()).await?;
     Ok(Applications { ac, dist_ac: dac })
 }
+
+impl Applications {
+    /// `application:permit(App, Bool)`: the AC first, then dist_ac for a
+    /// distributed application (application.erl `permit/2`).
+    pub async fn permit(
+        &self,
+        app: &str,
+        permitted: bool,
+    ) -> Result<(), application_controller::AppError> {
+        use crate::term::TermExt;
+        let r = self.ac.permit_application(app, permitted).await?;
+        let only_loaded = match (r.as_atom(), r.tuple_tag()) {
+            (Some("distributed_application"), _) => false,
+            (_, Some("distributed_application")) => true,
+            (_, Some("error")) => {
+                return Err(application_controller::AppError(
+                    r.elem(1).cloned().unwrap_or(r),
+                ));
+            }
+            _ => return Ok(()),
+        };
+        let Some(dac) = &self.dist_ac else {
+            return Ok(());
+        };
+        dac.permit_application(app, permitted, only_loaded)
+            .await
+            .map_err(|e| application_controller::AppError(crate::term::atom(&e.to_string())))
+    }
+
+    /// `application:takeover(App, RestartType)`.
+    pub async fn takeover(
+        &self,
+        app: &str,
+        rt: application_controller::RestartType,
+    ) -> Result<(), dist_ac::TakeoverError> {
+        match &self.dist_ac {
+            Some(dac) => dac.takeover_application(app, rt).await,
+            None => Err(dist_ac::TakeoverError::Error(crate::term::tuple(vec![
+                crate::term::atom("not_running_distributed"),
+                crate::term::atom(app),
+            ]))),
+        }
+    }
+}

@@ -75,6 +75,10 @@ struct Sim {
     chans: BTreeMap<(String, String), VecDeque<Ev>>,
     locks: BTreeMap<String, LockTable>,
     sends: usize,
+    /// Replies to calls.
+    replies: Vec<(u64, Term)>,
+    /// What happened, for failure messages.
+    log: Vec<String>,
     /// Two instances at once, outside a takeover overlap.
     violations: Vec<String>,
 }
@@ -96,6 +100,8 @@ impl Sim {
             chans: BTreeMap::new(),
             locks: BTreeMap::new(),
             sends: 0,
+            replies: Vec::new(),
+            log: Vec::new(),
             violations: Vec::new(),
         }
     }
@@ -185,6 +191,7 @@ impl Sim {
     }
 
     fn output(&mut self, me: &str, o: Output) {
+        self.log.push(format!("  {me} -> {o:?}"));
         match o {
             Output::Send { to, msg } => {
                 self.sends += 1;
@@ -229,7 +236,8 @@ impl Sim {
             Output::Stop { reason } => self
                 .violations
                 .push(format!("dist_ac at {me} stopped: {reason}")),
-            Output::Reply { .. } | Output::TookControl | Output::SyncDone => {}
+            Output::Reply { call, reply } => self.replies.push((call, reply)),
+            Output::TookControl | Output::SyncDone => {}
         }
     }
 
@@ -339,6 +347,7 @@ impl Sim {
     }
 
     fn fire(&mut self, k: &str) {
+        self.log.push(format!("timer at {k}"));
         let w = self.weight(k);
         let now = self.now;
         let n = self.node(k);
@@ -354,6 +363,7 @@ impl Sim {
             return;
         };
         let to = key.1.clone();
+        self.log.push(format!("{} => {to}: {ev:?}", key.0));
         match ev {
             Ev::Dac(m) => self.input(&to, Input::Dac(m)),
             Ev::Up(n) => self.input(&to, Input::NodeUp(n)),
@@ -508,7 +518,12 @@ fn explore_all(
 
 fn expect_at(node: &'static str) -> impl Fn(&Sim) {
     move |s: &Sim| {
-        assert_eq!(s.running_at(), vec![node.to_owned()], "final placement");
+        assert_eq!(
+            s.running_at(),
+            vec![node.to_owned()],
+            "final placement; log:\n{}",
+            s.log.join("\n")
+        );
         for n in s.alive() {
             let d = &s.nodes[&n.name].dac;
             assert!(
@@ -709,4 +724,71 @@ fn scripted_peer_from_s7_sees_the_app_at_the_core() {
             ..
         }]
     ));
+}
+
+/// `application:permit(myapp, false)` at cp1 where it runs: the others get
+/// `dist_ac_new_permission` with `IsHisApp = true` and decide between them
+/// by weight; cp1's instance stops when the winner's `dist_ac_app_started`
+/// arrives, and the caller gets `ok` then. Permitting it again takes it
+/// back (`{takeover, Node}`). dist_ac.erl 337–372, 680–693, 966–1010.
+///
+/// The winner depends on delivery order, in OTP as here: a node that
+/// answered a weight request before its own decision caches the weight it
+/// sent (`tmp_weights`), but a node that already decided answers the
+/// other's request with its new weight (one more running application), so
+/// the app may start at cp2 and then move to cp3. Checked: one instance in
+/// the end, at cp2 or cp3, and both outcomes occur.
+#[test]
+fn permit_false_moves_the_app_and_permit_true_takes_it_back() {
+    use super::core::Call;
+    use crate::term::{atom, tuple};
+    let mut sim = settled_three();
+    let lock = tuple(vec![atom("dist_ac"), pid("cp1")]);
+    sim.input(
+        "cp1",
+        Input::Call(
+            1,
+            Call::PermitApplication {
+                app: a("myapp"),
+                permitted: false,
+                lock_id: lock.clone(),
+                only_loaded: false,
+            },
+        ),
+    );
+    let winners = std::sync::Mutex::new(HashSet::new());
+    let mut out = Explored::default();
+    explore_all(&sim, 30, &mut HashSet::new(), &mut out, &|s: &Sim| {
+        let at = s.running_at();
+        assert!(
+            at == ["cp2"] || at == ["cp3"],
+            "{at:?}; log:\n{}",
+            s.log.join("\n")
+        );
+        winners.lock().unwrap().insert(at[0].clone());
+        assert!(s.replies.contains(&(1, atom("ok"))), "{:?}", s.replies);
+    });
+    assert_eq!(winners.lock().unwrap().len(), 2, "both outcomes occur");
+    sim.settle();
+    let holder = sim.running_at()[0].clone();
+    sim.input(
+        "cp1",
+        Input::Call(
+            2,
+            Call::PermitApplication {
+                app: a("myapp"),
+                permitted: true,
+                lock_id: lock,
+                only_loaded: false,
+            },
+        ),
+    );
+    explore_all(&sim, 30, &mut HashSet::new(), &mut out, &|s: &Sim| {
+        expect_at("cp1")(s);
+        assert_eq!(
+            s.nodes["cp1"].ac.starts.last(),
+            Some(&StartType0::Takeover(a(&holder)))
+        );
+        assert!(s.replies.contains(&(2, atom("ok"))), "{:?}", s.replies);
+    });
 }
