@@ -78,7 +78,7 @@ pub enum KernelConfigError {
     #[error("{{mandatory_nodes_down,{}}}", atom_list(.0))]
     MandatoryNodesDown(Vec<Atom>),
     /// `{badopt, {Par, Value}}`.
-    #[error("{{badopt,{{{name},{}}}}}", crate::term::Pretty(.1), name = .0)]
+    #[error("{{badopt,{{{name},{}}}}}", erl_format(.1), name = .0)]
     BadOpt(&'static str, Term),
 }
 
@@ -105,6 +105,25 @@ pub fn quote_atom(a: &str) -> String {
         a.to_owned()
     } else {
         format!("'{}'", a.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// A term as `~0p` prints it (atoms quoted only when needed, printable
+/// charlists as strings), for the lines OTP prints when the node halts.
+pub fn erl_format(t: &Term) -> String {
+    let join = |v: &[Term]| v.iter().map(erl_format).collect::<Vec<_>>().join(",");
+    match t {
+        Term::Atom(a) => quote_atom(&a.name),
+        Term::FixInteger(i) => i.value.to_string(),
+        Term::BigInteger(b) => b.value.to_string(),
+        Term::Tuple(tp) => format!("{{{}}}", join(&tp.elements)),
+        Term::List(l) => format!("[{}]", join(&l.elements)),
+        Term::ByteList(b) if b.bytes.iter().all(|c| (32..127).contains(c)) => {
+            format!("\"{}\"", String::from_utf8_lossy(&b.bytes))
+        }
+        Term::ImproperList(l) => format!("[{}|{}]", join(&l.elements), erl_format(&l.last)),
+        Term::Pid(p) => format!("<{}.{}.{}>", p.node.name, p.id, p.serial),
+        other => format!("{}", crate::term::Pretty(other)),
     }
 }
 
@@ -302,6 +321,22 @@ mod tests {
         );
         let e = KernelConfigError::MandatoryNodesDown(vec![a("cp2@127.0.0.1")]);
         assert!(e.to_string().contains("['cp2@127.0.0.1']"));
+    }
+
+    #[test]
+    fn terms_print_like_p() {
+        use crate::term::{charlist, int, list, tuple};
+        let t = tuple(vec![
+            atom("distribution_mismatch"),
+            atom("myapp"),
+            atom("cp1@127.0.0.1"),
+            list(vec![int(1), charlist("ab")]),
+        ]);
+        assert_eq!(
+            erl_format(&t),
+            "{distribution_mismatch,myapp,'cp1@127.0.0.1',[1,\"ab\"]}"
+        );
+        assert_eq!(erl_format(&atom("Elixir.Distro")), "'Elixir.Distro'");
     }
 
     #[test]

@@ -666,3 +666,83 @@ async fn binary_exits_like_erl_when_a_mandatory_node_is_missing() {
     assert!(stdout.contains(r#"{"Kernel pid terminated",application_controller,"{application_start_failure,kernel,{{shutdown,{failed_to_start_child,kernel_config,{mandatory_nodes_down,['missing@127.0.0.1']}}},{kernel,start,[normal,[]]}}}"}"#), "{stdout}");
     assert!(stderr.contains("Kernel pid terminated (application_controller) ({application_start_failure,kernel,{{shutdown,{failed_to_start_child,kernel_config,{mandatory_nodes_down,['missing@127.0.0.1']}}},{kernel,start,[normal,[]]}}})"), "{stderr}");
 }
+
+/// `distributed` lists that differ only in order (NOTES.md e.1 pitfall 10):
+/// whichever dist_ac first receives the other's `dist_ac_app_loaded`
+/// exits `distribution_mismatch`. (a) the BEAM node loads myapp, the Rust
+/// one does not: the Rust dist_ac stops and halts its node; (b) the Rust
+/// node loads it, the BEAM one does not: BEAM's dist_ac crashes and takes
+/// the BEAM node down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distribution_mismatch_stops_dist_ac_on_either_side() {
+    let Some(rel) = setup("distribution_mismatch_stops_dist_ac_on_either_side") else {
+        return;
+    };
+    let cl = Cluster::new(rel, false).await;
+    for rust_loads in [false, true] {
+        let n = names();
+        let env = format!(
+            "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_mandatory, ['{}']}}, {{sync_nodes_timeout, 30000}}",
+            n[0], n[1], n[2], n[1]
+        );
+        let beam = cl.erl(&n[0], &env, !rust_loads);
+        let halts = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let h = halts.clone();
+        let halt: HaltFn = Arc::new(move |_, line| h.lock().unwrap().push(line));
+        let mut cfg = NodeConfig::new(&n[1], COOKIE);
+        cfg.epmd_port = cl.epmd.port;
+        cfg.listen_addr = "127.0.0.1".parse().unwrap();
+        let (node, kernel) = distro::start(cfg).await.unwrap();
+        let reversed = DistEntry {
+            app: Atom::from("myapp"),
+            restart_time: RestartTime::Ms(5000),
+            nodes: NodesSpec(vec![
+                NodeSpec::Any(vec![Atom::from(n[1].as_str()), Atom::from(n[2].as_str())]),
+                NodeSpec::One(Atom::from(n[0].as_str())),
+            ]),
+        };
+        let apps = distro::kernel::start_applications(
+            &node,
+            &kernel,
+            AppsConfig {
+                dist: Config {
+                    distributed: vec![reversed],
+                    permissions: vec![],
+                },
+                start_dist_ac: None,
+                sync: Some(SyncNodes {
+                    mandatory: vec![Atom::from(n[0].as_str())],
+                    optional: vec![],
+                    timeout: SyncTimeout::Ms(30000),
+                }),
+                env: AcConfig::default(),
+                halt,
+                locks: None,
+            },
+        )
+        .await
+        .unwrap();
+        apps.ac
+            .add(Arc::new(distro::apps::myapp::MyApp::new(false)));
+        if rust_loads {
+            apps.dist_ac.as_ref().unwrap().wait_for_sync().await;
+            apps.ac.load("myapp").await.unwrap();
+            cl.until("BEAM's dist_ac exits", LONG, || async {
+                let out = beam.proc.output();
+                out.contains("Distribution mismatch") && out.contains("Kernel pid terminated")
+            })
+            .await;
+        } else {
+            cl.until("the Rust dist_ac exits", LONG, || async {
+                halts
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l.contains("application_terminated,kernel"))
+            })
+            .await;
+            eprintln!("[{}] Rust halt: {:?}", rel.label, halts.lock().unwrap());
+        }
+        node.stop().await;
+    }
+}

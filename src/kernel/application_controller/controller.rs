@@ -472,7 +472,7 @@ impl Ac {
                 if s.rt != RestartType::Temporary {
                     let reason = format!(
                         "{{application_start_failure,{app},{}}}",
-                        crate::term::Pretty(&r)
+                        crate::kernel::kernel_config::erl_format(&r)
                     );
                     self.halt(reason);
                 }
@@ -517,8 +517,10 @@ impl Ac {
                 let s = self.starting.remove(i);
                 if s.rt == RestartType::Permanent {
                     self.halt(
-                        crate::term::Pretty(&res.elem(1).cloned().unwrap_or(res.clone()))
-                            .to_string(),
+                        crate::kernel::kernel_config::erl_format(
+                            &res.elem(1).cloned().unwrap_or(res.clone()),
+                        )
+                        .to_string(),
                     );
                 }
             }
@@ -727,7 +729,7 @@ impl Ac {
             RestartType::Transient if normal => {}
             _ => self.halt(format!(
                 "{{application_terminated,{app},{}}}",
-                crate::term::Pretty(&reason)
+                crate::kernel::kernel_config::erl_format(&reason)
             )),
         }
     }
@@ -768,9 +770,9 @@ async fn stop_appl(p: &mut Process, app: &str, id: &RunId, typ: RestartType) {
 fn info_exited(app: &str, reason: &Term, typ: RestartType) {
     tracing::info!(
         application = app,
-        exited = %crate::term::Pretty(reason),
+        exited = %crate::kernel::kernel_config::erl_format(reason),
         r#type = typ.as_str(),
         "Application {app} exited: {}",
-        crate::term::Pretty(reason)
+        crate::kernel::kernel_config::erl_format(reason)
     );
 }

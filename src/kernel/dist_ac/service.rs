@@ -141,12 +141,15 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                     let _ = synced.send(true);
                 }
                 Output::Stop { reason } => {
+                    // kernel_sup has intensity 0: dist_ac's exit takes the
+                    // kernel application down, which stops the node.
+                    tracing::error!(
+                        "dist_ac terminating: {}",
+                        crate::kernel::kernel_config::erl_format(&reason)
+                    );
                     (sc.halt)(
                         1,
-                        format!(
-                            "Kernel pid terminated (application_controller) ({{application_terminated,kernel,{}}})",
-                            crate::term::Pretty(&reason)
-                        ),
+                        "Kernel pid terminated (application_controller) ({application_terminated,kernel,shutdown})".into(),
                     );
                     return;
                 }
