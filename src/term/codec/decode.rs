@@ -602,7 +602,7 @@ impl Frame {
                     if map.insert(k, value).is_some() {
                         return Err(DecodeError::DuplicateMapKey {
                             offset: *at,
-                            key_end: pos,
+                            pair_end: pos,
                         });
                     }
                     *left -= 1;

@@ -473,7 +473,11 @@ impl<'a> Encoder<'_> {
         }
         let inner = self.deeper(depth)?;
         let mut pairs: Vec<(&'a Term, &'a Term)> = m.map.iter().collect();
-        pairs.sort_by(|a, b| cmp_map_keys(a.0, b.0).then_with(|| tie_break(a.0, b.0)));
+        pairs.sort_by(|a, b| {
+            cmp_map_keys(a.0, b.0)
+                .then_with(|| tie_break(a.0, b.0))
+                .then_with(|| tie_break(a.1, b.1))
+        });
         for (k, v) in pairs.into_iter().rev() {
             jobs.push(Job::Term(v, inner));
             jobs.push(Job::Term(k, inner));
@@ -496,8 +500,9 @@ fn is_list(t: &Term) -> bool {
 }
 
 /// Orders two distinct keys that Erlang considers equal (only possible in
-/// hand-built maps, e.g. `"a"` as a `ByteList` and as a `List`) by their
-/// encodings, so that the output does not depend on hash order.
+/// hand-built maps, e.g. `"a"` as a `ByteList` and as a `List`; BEAM will
+/// refuse such a map) by their encodings, then by their values', so that
+/// the output does not depend on hash order.
 fn tie_break(a: &Term, b: &Term) -> std::cmp::Ordering {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let limit = super::Limits::default().max_depth;

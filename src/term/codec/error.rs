@@ -158,12 +158,12 @@ pub enum DecodeError {
         value: String,
     },
     /// Two equal keys in one map (BEAM rejects these too).
-    #[error("map at offset {offset} has a duplicate key (the key ends at offset {key_end})")]
+    #[error("map at offset {offset} repeats a key (in the pair ending at offset {pair_end})")]
     DuplicateMapKey {
         /// Offset of the map's tag.
         offset: usize,
-        /// Offset just past the repeated key.
-        key_end: usize,
+        /// Offset just past the pair whose key was seen before.
+        pair_end: usize,
     },
     /// The `Size` field of a `NEW_FUN_EXT` does not match its contents.
     #[error("NEW_FUN_EXT at offset {offset} declares {declared} bytes but occupies {actual}")]
