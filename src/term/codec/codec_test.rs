@@ -631,3 +631,28 @@ fn builders_round_trip() {
     let bytes = encode_to_vec(&t).unwrap();
     assert_eq!(decode(&bytes), Ok(t));
 }
+
+#[test]
+fn map_keys_holding_maps() {
+    // eetf hashes a Map in HashMap order, so a HashMap cannot see that
+    // these two keys are equal; BEAM refuses this map, and so do we:
+    // binary_to_term(<<131,116,2:32, 116,2:32,119,1,$a,97,1,119,1,$b,97,2,
+    //   119,1,$x, 116,2:32,119,1,$b,97,2,119,1,$a,97,1, 119,1,$y>>) -> badarg
+    let inner_ab = [116, 0, 0, 0, 2, 119, 1, b'a', 97, 1, 119, 1, b'b', 97, 2];
+    let inner_ba = [116, 0, 0, 0, 2, 119, 1, b'b', 97, 2, 119, 1, b'a', 97, 1];
+    let mut bytes = vec![131, 116, 0, 0, 0, 2];
+    bytes.extend(inner_ab);
+    bytes.extend([119, 1, b'x']);
+    bytes.extend(inner_ba);
+    bytes.extend([119, 1, b'y']);
+    assert!(matches!(
+        decode(&bytes),
+        Err(DecodeError::DuplicateMapKey { offset: 1, .. })
+    ));
+    // Distinct map keys are fine, and encode in a stable order.
+    let key = |v| map(vec![(atom("a"), int(1)), (atom("b"), int(v))]);
+    let m = map((0..20).map(|i| (key(i), int(i))).collect());
+    let bytes = encode_to_vec(&m).unwrap();
+    let back = decode(&bytes).unwrap();
+    assert_eq!(encode_to_vec(&back), Ok(bytes));
+}

@@ -19,6 +19,7 @@
 
 use super::error::DecodeError;
 use super::tags::*;
+use crate::term::order::cmp_map_keys;
 use crate::term::{
     Atom, BigInteger, Binary, BitBinary, ByteList, ExternalFun, FixInteger, Float, ImproperList,
     InternalFun, List, Map, Pid, Port, Reference, Term, Tuple,
@@ -39,11 +40,13 @@ enum Frame {
         left: usize,
     },
     /// `left` pairs to go; `key` holds a key waiting for its value.
+    /// `recheck` is set once a key holds a map (see [`duplicate_keys`]).
     Map {
         at: usize,
         map: HashMap<Term, Term>,
         key: Option<Term>,
         left: usize,
+        recheck: bool,
     },
     /// A fun's free variables.
     Fun {
@@ -285,6 +288,7 @@ impl<'a> Decoder<'a> {
                             map: HashMap::with_capacity(n as usize),
                             key: None,
                             left: n as usize,
+                            recheck: false,
                         }));
                     }
                 }
@@ -593,12 +597,19 @@ impl Frame {
                 *left -= 1;
                 *left == 0
             }
-            Self::Map { at, map, key, left } => match key.take() {
+            Self::Map {
+                at,
+                map,
+                key,
+                left,
+                recheck,
+            } => match key.take() {
                 None => {
                     *key = Some(value);
                     false
                 }
                 Some(k) => {
+                    *recheck = *recheck || holds_map(&k);
                     if map.insert(k, value).is_some() {
                         return Err(DecodeError::DuplicateMapKey {
                             offset: *at,
@@ -606,6 +617,12 @@ impl Frame {
                         });
                     }
                     *left -= 1;
+                    if *left == 0 && *recheck && duplicate_keys(map) {
+                        return Err(DecodeError::DuplicateMapKey {
+                            offset: *at,
+                            pair_end: pos,
+                        });
+                    }
                     *left == 0
                 }
             },
@@ -673,6 +690,39 @@ impl FunHead {
         };
         Ok(Term::InternalFun(Box::new(fun)))
     }
+}
+
+/// Whether `t` is or contains a map. eetf hashes a `Map` by iterating its
+/// `HashMap`, whose order differs between equal maps, so `HashMap` cannot
+/// spot a repeated key that holds a map.
+fn holds_map(t: &Term) -> bool {
+    let mut stack = vec![t];
+    while let Some(t) = stack.pop() {
+        match t {
+            Term::Map(_) => return true,
+            Term::Tuple(x) => stack.extend(&x.elements),
+            Term::List(x) => stack.extend(&x.elements),
+            Term::ImproperList(x) => {
+                stack.extend(&x.elements);
+                stack.push(&x.last);
+            }
+            Term::InternalFun(f) => match &**f {
+                InternalFun::New { free_vars, .. } | InternalFun::Old { free_vars, .. } => {
+                    stack.extend(free_vars)
+                }
+            },
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether two keys of `map` are equal in term order (the check BEAM
+/// makes), for maps where hashing cannot be trusted.
+fn duplicate_keys(map: &HashMap<Term, Term>) -> bool {
+    let mut keys: Vec<&Term> = map.keys().collect();
+    keys.sort_by(|a, b| cmp_map_keys(a, b));
+    keys.windows(2).any(|w| cmp_map_keys(w[0], w[1]).is_eq())
 }
 
 /// Builds a list from its elements and tail, in canonical form.
