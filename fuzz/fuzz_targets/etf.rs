@@ -6,11 +6,12 @@
 //! `==`: eetf hashes a `Map` in `HashMap` iteration order, so `==` is
 //! unreliable for maps whose keys hold maps.
 //!
-//! Run from the repository root (needs nightly and cargo-fuzz):
+//! Run from the repository root:
 //!
 //! ```text
 //! cargo install cargo-fuzz
-//! cargo +nightly fuzz run etf -- -max_total_time=60
+//! cargo +nightly fuzz run etf -- -max_total_time=60          # with ASan
+//! cargo fuzz run --sanitizer none etf -- -max_total_time=60  # stable
 //! ```
 //!
 //! Seeds: `src/term/codec/testdata/corpus_otp*.txt` hold real BEAM

@@ -105,7 +105,7 @@ fn term<'a>(f: &mut fmt::Formatter<'_>, t: &'a Term, jobs: &mut Vec<Job<'a>>) ->
         }
         Term::Map(m) => {
             let mut pairs: Vec<(&Term, &Term)> = m.map.iter().collect();
-            pairs.sort_by(|a, b| cmp_map_keys(a.0, b.0));
+            pairs.sort_unstable_by(|a, b| cmp_map_keys(a.0, b.0));
             f.write_str("#{")?;
             jobs.push(Job::Text("}"));
             for (i, (k, v)) in pairs.into_iter().enumerate().rev() {

@@ -111,14 +111,16 @@ enum Work<'a> {
 }
 
 fn compare(a: &Term, b: &Term, mode: Mode) -> Ordering {
-    let mut stack = vec![Work::Views(view(a), view(b), mode)];
-    while let Some(work) = stack.pop() {
+    // `Vec::new` does not allocate: comparing scalars never touches the heap.
+    let mut stack = Vec::new();
+    let mut next = Some(Work::Views(view(a), view(b), mode));
+    while let Some(work) = next.take().or_else(|| stack.pop()) {
         let ord = match work {
             Work::Views(x, y, mode) => step(x, y, mode, &mut stack),
             Work::Seq(xs, ys, mode) => match (xs.split_first(), ys.split_first()) {
                 (Some((x, xs)), Some((y, ys))) => {
                     stack.push(Work::Seq(xs, ys, mode));
-                    stack.push(Work::Views(view(x), view(y), mode));
+                    next = Some(Work::Views(view(x), view(y), mode));
                     Ordering::Equal
                 }
                 // Callers compare lengths first.
@@ -391,7 +393,7 @@ fn cmp_maps<'a>(a: &'a Map, b: &'a Map, mode: Mode, stack: &mut Vec<Work<'a>>) -
     }
     let sorted = |m: &'a Map| {
         let mut pairs: Vec<(&'a Term, &'a Term)> = m.map.iter().collect();
-        pairs.sort_by(|x, y| cmp_map_keys(x.0, y.0));
+        pairs.sort_unstable_by(|x, y| cmp_map_keys(x.0, y.0));
         pairs
     };
     let (pa, pb) = (sorted(a), sorted(b));

@@ -15,7 +15,10 @@
 //! `FixInteger`, a proper list of 1..=65535 small integers in 0..=255 is a
 //! `ByteList`, a list tail that is itself a list is spliced in, a
 //! `LIST_EXT` of zero elements is its tail, and a bitstring of whole bytes
-//! is a `Binary`. So `decode(encode(t)) == t` for every decoded `t`.
+//! is a `Binary`. So `decode(encode(t))` gives back `t` for every decoded
+//! `t`, and `encode` of it gives back the same bytes. (Compare maps whose
+//! keys hold maps through their encodings: see the module docs of
+//! [`codec`](super) on eetf's map hashing.)
 
 use super::error::DecodeError;
 use super::tags::*;
@@ -721,7 +724,7 @@ fn holds_map(t: &Term) -> bool {
 /// makes), for maps where hashing cannot be trusted.
 fn duplicate_keys(map: &HashMap<Term, Term>) -> bool {
     let mut keys: Vec<&Term> = map.keys().collect();
-    keys.sort_by(|a, b| cmp_map_keys(a, b));
+    keys.sort_unstable_by(|a, b| cmp_map_keys(a, b));
     keys.windows(2).any(|w| cmp_map_keys(w[0], w[1]).is_eq())
 }
 

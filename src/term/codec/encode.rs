@@ -473,7 +473,7 @@ impl<'a> Encoder<'_> {
         }
         let inner = self.deeper(depth)?;
         let mut pairs: Vec<(&'a Term, &'a Term)> = m.map.iter().collect();
-        pairs.sort_by(|a, b| {
+        pairs.sort_unstable_by(|a, b| {
             cmp_map_keys(a.0, b.0)
                 .then_with(|| tie_break(a.0, b.0))
                 .then_with(|| tie_break(a.1, b.1))

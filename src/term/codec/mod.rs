@@ -39,12 +39,18 @@
 //!   the field).
 //! * Maps: a repeated key is refused, as BEAM does. Two keys that eetf's
 //!   `Term` cannot tell apart but OTP 27+ can (`0.0` and `-0.0`) are
-//!   reported as a duplicate too.
+//!   reported as a duplicate too. eetf hashes a `Map` in `HashMap`
+//!   iteration order, so for keys that hold maps the decoder re-checks
+//!   duplicates in term order; `==` and `HashMap::get` on such maps stay
+//!   unreliable (an eetf limitation), compare them with
+//!   [`cmp_terms`](crate::term::cmp_terms) or through their encodings.
 //! * Trailing bytes after the term are refused by [`decode`] (BEAM's
 //!   `binary_to_term/1` ignores them) and inside compressed data.
 //!
-//! Fuzzing: `fuzz/fuzz_targets/etf.rs` checks decode → encode → decode;
-//! run it with `cargo +nightly fuzz run etf` from the repository root.
+//! Fuzzing: `fuzz/fuzz_targets/etf.rs` checks decode → encode → decode.
+//! From the repository root, after `cargo install cargo-fuzz`:
+//! `cargo +nightly fuzz run etf`, or on a stable toolchain
+//! `cargo fuzz run --sanitizer none etf -- -max_total_time=60`.
 //!
 //! ```
 //! use distro::term::{atom, decode, encode_to_vec, int, tuple};
