@@ -20,12 +20,12 @@
 //! keys hold maps through their encodings: see the module docs of
 //! [`codec`](super) on eetf's map hashing.)
 
+use super::canon::{duplicate_keys, finish_list, holds_map};
 use super::error::DecodeError;
 use super::tags::*;
-use crate::term::order::cmp_map_keys;
 use crate::term::{
-    Atom, BigInteger, Binary, BitBinary, ByteList, ExternalFun, FixInteger, Float, ImproperList,
-    InternalFun, List, Map, Pid, Port, Reference, Term, Tuple,
+    Atom, BigInteger, Binary, BitBinary, ByteList, ExternalFun, FixInteger, Float, InternalFun,
+    List, Map, Pid, Port, Reference, Term, Tuple,
 };
 use num_bigint::{BigInt, Sign};
 use num_traits::ToPrimitive;
@@ -43,7 +43,7 @@ enum Frame {
         left: usize,
     },
     /// `left` pairs to go; `key` holds a key waiting for its value.
-    /// `recheck` is set once a key holds a map (see [`duplicate_keys`]).
+    /// `recheck` is set once a key holds a map (see `canon::holds_map`).
     Map {
         at: usize,
         map: HashMap<Term, Term>,
@@ -695,81 +695,7 @@ impl FunHead {
     }
 }
 
-/// Whether `t` is or contains a map. eetf hashes a `Map` by iterating its
-/// `HashMap`, whose order differs between equal maps, so `HashMap` cannot
-/// spot a repeated key that holds a map.
-fn holds_map(t: &Term) -> bool {
-    let mut stack = vec![t];
-    while let Some(t) = stack.pop() {
-        match t {
-            Term::Map(_) => return true,
-            Term::Tuple(x) => stack.extend(&x.elements),
-            Term::List(x) => stack.extend(&x.elements),
-            Term::ImproperList(x) => {
-                stack.extend(&x.elements);
-                stack.push(&x.last);
-            }
-            Term::InternalFun(f) => match &**f {
-                InternalFun::New { free_vars, .. } | InternalFun::Old { free_vars, .. } => {
-                    stack.extend(free_vars)
-                }
-            },
-            _ => {}
-        }
-    }
-    false
-}
-
-/// Whether two keys of `map` are equal in term order (the check BEAM
-/// makes), for maps where hashing cannot be trusted.
-fn duplicate_keys(map: &HashMap<Term, Term>) -> bool {
-    let mut keys: Vec<&Term> = map.keys().collect();
-    keys.sort_unstable_by(|a, b| cmp_map_keys(a, b));
-    keys.windows(2).any(|w| cmp_map_keys(w[0], w[1]).is_eq())
-}
-
-/// Builds a list from its elements and tail, in canonical form.
-fn finish_list(mut elems: Vec<Term>, tail: Term) -> Term {
-    match tail {
-        Term::List(rest) => {
-            elems.extend(rest.elements);
-            proper_list(elems)
-        }
-        Term::ByteList(rest) => {
-            elems.extend(rest.bytes.into_iter().map(|b| int(i32::from(b))));
-            proper_list(elems)
-        }
-        Term::ImproperList(rest) => {
-            elems.extend(rest.elements);
-            Term::ImproperList(ImproperList {
-                elements: elems,
-                last: rest.last,
-            })
-        }
-        last => Term::ImproperList(ImproperList {
-            elements: elems,
-            last: Box::new(last),
-        }),
-    }
-}
-
-/// A proper list; a `ByteList` when `STRING_EXT` could carry it.
-fn proper_list(elems: Vec<Term>) -> Term {
-    let is_byte = |t: &Term| matches!(t, Term::FixInteger(i) if (0..=255).contains(&i.value));
-    if !elems.is_empty() && elems.len() <= MAX_STRING_EXT && elems.iter().all(is_byte) {
-        let bytes = elems
-            .iter()
-            .filter_map(|t| match t {
-                Term::FixInteger(i) => u8::try_from(i.value).ok(),
-                _ => None,
-            })
-            .collect::<Vec<u8>>();
-        return Term::ByteList(ByteList::from(bytes));
-    }
-    Term::List(List::from(elems))
-}
-
-fn int(value: i32) -> Term {
+pub(super) fn int(value: i32) -> Term {
     Term::FixInteger(FixInteger { value })
 }
 

@@ -62,6 +62,7 @@
 //! assert!(decode(&[131, 108, 255, 255, 255, 255]).is_err());
 //! ```
 
+mod canon;
 mod decode;
 mod encode;
 mod error;
