@@ -275,10 +275,16 @@ fn bitstrings_compare_bit_by_bit() {
 
 #[test]
 fn pids_compare_serial_id_node_creation() {
-    // lists:sort of external pids built with binary_to_term(<<131,88,...>>):
-    // the order is serial, then id, then node name, then creation.
-    //   [<b@h.0.0 c0>, <a@h.1.0 c1>, <a@h.1.0 c2>, <a@h.1.0 c3>, <b@h.1.0 c1>,
-    //    <a@h.2.0 c1>, <a@h.3.0 c1>, <a@h.1.1 c1>, <a@h.2.1 c1>, <a@h.0.2 c0>]
+    // erl -noshell -eval '
+    //   P = fun(N, Id, Ser, Cr) -> binary_to_term(<<131, 88, 119, (byte_size(N)),
+    //         N/binary, Id:32, Ser:32, Cr:32>>) end,
+    //   L = [P(<<"b@h">>,1,0,1), P(<<"a@h">>,2,0,1), P(<<"a@h">>,1,1,1),
+    //        P(<<"a@h">>,1,0,2), P(<<"a@h">>,1,0,1), P(<<"a@h">>,3,0,1),
+    //        P(<<"a@h">>,2,1,1), P(<<"a@h">>,0,2,0), P(<<"b@h">>,0,0,0),
+    //        P(<<"a@h">>,1,0,3)],
+    //   io:format("~w~n", [[string:str(L, [X]) || X <- lists:sort(L)]]), halt().'
+    // prints [9,5,4,10,1,2,6,3,7,8] on OTP 25, 27 and 29: serial, then id,
+    // then node name, then creation.
     let p = |node, id, serial, creation| Term::Pid(Pid::new(node, id, serial, creation));
     ascending(&[
         p("b@h", 0, 0, 0),
@@ -296,7 +302,10 @@ fn pids_compare_serial_id_node_creation() {
 
 #[test]
 fn ports_compare_node_creation_id() {
-    // lists:sort of V4_PORT_EXT ports: node name, then creation, then id.
+    // As for pids, with Q = fun(N, Id, Cr) -> binary_to_term(<<131, 120, 119,
+    //   (byte_size(N)), N/binary, Id:64, Cr:32>>) end: lists:sort puts
+    //   Q(a@h,1,1) < Q(a@h,2,1) < Q(a@h,1 bsl 32,1) < Q(a@h,1,2) < Q(a@h,0,3)
+    //   < Q(b@h,0,0): node name, then creation, then id.
     let p = |node: &str, id, creation| {
         Term::Port(Port {
             node: node.into(),
@@ -316,8 +325,10 @@ fn ports_compare_node_creation_id() {
 
 #[test]
 fn references_compare_node_creation_words() {
-    // lists:sort of NEWER_REFERENCE_EXT refs: node, creation, then the id
-    // words from the last; ref(a@h,1,[1]) =:= ref(a@h,1,[1,0,0]) is true.
+    // With R = fun(N, Cr, Ids) -> binary_to_term(<<131, 90, (length(Ids)):16,
+    //   119, (byte_size(N)), N/binary, Cr:32, << <<I:32>> || I <- Ids >>/binary>>)
+    //   end, lists:sort gives this order: node name, then creation, then the
+    //   id words from the last; R(a@h,1,[1]) =:= R(a@h,1,[1,0,0]) is true.
     let r = |node: &str, creation, id: Vec<u32>| {
         Term::Reference(Box::new(Reference {
             node: node.into(),
