@@ -111,6 +111,12 @@ enum Work<'a> {
 }
 
 fn compare(a: &Term, b: &Term, mode: Mode) -> Ordering {
+    // Fast paths for the usual map keys and registered names.
+    match (a, b) {
+        (Term::Atom(x), Term::Atom(y)) => return cmp_atoms(x, y),
+        (Term::FixInteger(x), Term::FixInteger(y)) => return x.value.cmp(&y.value),
+        _ => {}
+    }
     // `Vec::new` does not allocate: comparing scalars never touches the heap.
     let mut stack = Vec::new();
     let mut next = Some(Work::Views(view(a), view(b), mode));

@@ -74,7 +74,8 @@ struct Encoder<'o> {
 
 impl<'a> Encoder<'_> {
     fn run(&mut self, term: &'a Term) -> Result<(), EncodeError> {
-        let mut jobs = vec![Job::Term(term, 0)];
+        let mut jobs = Vec::with_capacity(32);
+        jobs.push(Job::Term(term, 0));
         while let Some(job) = jobs.pop() {
             match job {
                 Job::Term(t, depth) => self.term(t, depth, &mut jobs)?,

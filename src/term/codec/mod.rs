@@ -164,7 +164,7 @@ pub fn encode_body(term: &Term, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 
 /// Encodes `term` with the version byte into a new vector.
 pub fn encode_to_vec(term: &Term) -> Result<Vec<u8>, EncodeError> {
-    let mut v = Vec::new();
+    let mut v = Vec::with_capacity(64);
     encode(term, &mut v)?;
     Ok(v)
 }
