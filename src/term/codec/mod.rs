@@ -18,7 +18,10 @@
 //! and returns a [`DecodeError`] (with the byte offset) for anything BEAM
 //! would refuse: it never panics and never aborts on any input. Decoded
 //! terms are canonical (see `decode.rs`), so
-//! `decode(&encode_to_vec(&t)?)? == t` for every decoded `t`.
+//! `decode(&encode_to_vec(&t)?)? == t` for every decoded `t` (but see the
+//! note on maps below). The encoder writes what BEAM writes (see
+//! `encode.rs` for the table), so a term decoded from BEAM re-encodes to
+//! the same bytes, except for the key order of maps over 32 keys.
 //!
 //! What this module does not do: distribution headers (tag 68), atom
 //! cache references (82) and fragment headers (69; tag 70 in a term is
@@ -37,6 +40,10 @@
 //!   negative; no encoder writes them).
 //! * A `NEW_FUN_EXT` whose `Size` field is wrong is refused (BEAM ignores
 //!   the field).
+//! * As in BEAM: `NEWER_REFERENCE_EXT` may carry 0..=5 id words,
+//!   `NEW_REFERENCE_EXT` 1..=5; an `EXPORT_EXT` arity may be an
+//!   `INTEGER_EXT` (0..=255); `LIST_EXT` of zero elements is its tail; a
+//!   list tail that is a list is spliced in.
 //! * Maps: a repeated key is refused, as BEAM does. Two keys that eetf's
 //!   `Term` cannot tell apart but OTP 27+ can (`0.0` and `-0.0`) are
 //!   reported as a duplicate too. eetf hashes a `Map` in `HashMap`
@@ -75,6 +82,14 @@ use super::Term;
 
 /// Limits applied while decoding untrusted bytes (and, for depth, while
 /// encoding).
+///
+/// BEAM itself has neither limit. 1024 levels is far beyond what OTP's own
+/// messages use (records, proplists, `$gen_call` envelopes nest a handful
+/// of levels) while keeping a hostile packet's cost small; the frames live
+/// on the heap, so a larger limit is safe for the stack too. 64 MiB of
+/// inflated data bounds what a few KiB of zlib can make us allocate; the
+/// distribution protocol never compresses, so only `binary_to_term`-style
+/// uses meet compressed terms at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Maximum nesting depth of containers: non-empty lists, improper
