@@ -85,8 +85,9 @@ use super::Term;
 ///
 /// BEAM itself has neither limit. 1024 levels is far beyond what OTP's own
 /// messages use (records, proplists, `$gen_call` envelopes nest a handful
-/// of levels) while keeping a hostile packet's cost small; the frames live
-/// on the heap, so a larger limit is safe for the stack too. 64 MiB of
+/// of levels) while keeping a hostile packet's cost small. The codec keeps
+/// its frames on the heap, but dropping, hashing or `==` on an eetf `Term`
+/// recurses, so keep a custom limit in the low thousands. 64 MiB of
 /// inflated data bounds what a few KiB of zlib can make us allocate; the
 /// distribution protocol never compresses, so only `binary_to_term`-style
 /// uses meet compressed terms at all.
