@@ -32,7 +32,10 @@ pub enum CookieError {
 
 /// `auth.erl`'s `check_cookie/2`: printable ASCII, trailing whitespace and newlines dropped.
 pub fn check_cookie(text: &str) -> Result<String, CookieError> {
-    let printable: String = text.chars().take_while(|c| (' '..='~').contains(c)).collect();
+    let printable: String = text
+        .chars()
+        .take_while(|c| (' '..='~').contains(c))
+        .collect();
     let rest = &text[printable.len()..];
     if rest.chars().any(|c| !matches!(c, '\n' | '\r' | ' ')) {
         return Err(CookieError::BadCharacters);
@@ -73,7 +76,8 @@ fn create(path: &Path) -> Result<String, CookieError> {
         .mode(0o400)
         .open(path)
         .map_err(|e| CookieError::Io(shown.clone(), e))?;
-    f.write_all(cookie.as_bytes()).map_err(|e| CookieError::Io(shown, e))?;
+    f.write_all(cookie.as_bytes())
+        .map_err(|e| CookieError::Io(shown, e))?;
     Ok(cookie)
 }
 
@@ -136,7 +140,10 @@ mod tests {
         std::fs::write(&p, "SECRET\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = resolve(None, Some(dir.path())).unwrap_err();
-        assert!(e.to_string().ends_with("must be accessible by owner only"), "{e}");
+        assert!(
+            e.to_string().ends_with("must be accessible by owner only"),
+            "{e}"
+        );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(resolve(None, Some(dir.path())).unwrap(), "SECRET");
     }
@@ -145,6 +152,9 @@ mod tests {
     fn cookie_text_rules() {
         assert_eq!(check_cookie("abc \r\n").unwrap(), "abc ");
         assert!(matches!(check_cookie("\n"), Err(CookieError::TooShort)));
-        assert!(matches!(check_cookie("ab\tc"), Err(CookieError::BadCharacters)));
+        assert!(matches!(
+            check_cookie("ab\tc"),
+            Err(CookieError::BadCharacters)
+        ));
     }
 }

@@ -74,7 +74,10 @@ fn run_epmd(a: EpmdArgs) -> anyhow::Result<ExitCode> {
         }
         EpmdAction::Serve => {
             init_logging();
-            let config = epmd::ServerConfig { relaxed_command_check: a.relaxed_command_check, ..Default::default() };
+            let config = epmd::ServerConfig {
+                relaxed_command_check: a.relaxed_command_check,
+                ..Default::default()
+            };
             match runtime()?.block_on(epmd::run_foreground_with(port, config)) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 // Like epmd: another EPMD already serves this port.
@@ -92,10 +95,19 @@ fn run_epmd(a: EpmdArgs) -> anyhow::Result<ExitCode> {
         }
         EpmdAction::Kill => {
             let ok = runtime()?.block_on(epmd::kill(addr))?;
-            println!("{}", if ok { "Killed" } else { "Killing not allowed - living nodes in database." });
+            println!(
+                "{}",
+                if ok {
+                    "Killed"
+                } else {
+                    "Killing not allowed - living nodes in database."
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
-        EpmdAction::Stop(name) => anyhow::bail!("epmd -stop {name}: not supported by distro's client"),
+        EpmdAction::Stop(name) => {
+            anyhow::bail!("epmd -stop {name}: not supported by distro's client")
+        }
     }
 }
 
@@ -133,7 +145,12 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }
-    Ok(Boot { node, kernel, start_epmd: a.start_epmd.unwrap_or(true), args: a })
+    Ok(Boot {
+        node,
+        kernel,
+        start_epmd: a.start_epmd.unwrap_or(true),
+        args: a,
+    })
 }
 
 fn run_node(a: ErlArgs) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,9 @@ pub enum NameError {
     #[error("invalid node name {0:?}")]
     Invalid(String),
     /// `-name` without a host and no fully qualified host name found.
-    #[error("Can't set long node name {0:?}: the host name {1:?} is not fully qualified; use -name {0}@<host>")]
+    #[error(
+        "Can't set long node name {0:?}: the host name {1:?} is not fully qualified; use -name {0}@<host>"
+    )]
     NoLongHost(String, String),
     /// The host name could not be read.
     #[error("cannot determine the host name: {0}")]
@@ -21,7 +23,9 @@ fn hostname() -> Result<String, NameError> {
     // SAFETY: buf is valid for buf.len() bytes; gethostname NUL-terminates on success.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     if rc != 0 {
-        return Err(NameError::Hostname(std::io::Error::last_os_error().to_string()));
+        return Err(NameError::Hostname(
+            std::io::Error::last_os_error().to_string(),
+        ));
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
@@ -60,10 +64,25 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(full_name_with("cp1", false, "cave.example.org").unwrap(), "cp1@cave");
-        assert_eq!(full_name_with("cp1", true, "cave.example.org").unwrap(), "cp1@cave.example.org");
-        assert_eq!(full_name_with("a@127.0.0.1", true, "x").unwrap(), "a@127.0.0.1");
-        assert!(matches!(full_name_with("cp1", true, "cave"), Err(NameError::NoLongHost(..))));
-        assert!(matches!(full_name_with("@h", false, "x"), Err(NameError::Invalid(_))));
+        assert_eq!(
+            full_name_with("cp1", false, "cave.example.org").unwrap(),
+            "cp1@cave"
+        );
+        assert_eq!(
+            full_name_with("cp1", true, "cave.example.org").unwrap(),
+            "cp1@cave.example.org"
+        );
+        assert_eq!(
+            full_name_with("a@127.0.0.1", true, "x").unwrap(),
+            "a@127.0.0.1"
+        );
+        assert!(matches!(
+            full_name_with("cp1", true, "cave"),
+            Err(NameError::NoLongHost(..))
+        ));
+        assert!(matches!(
+            full_name_with("@h", false, "x"),
+            Err(NameError::Invalid(_))
+        ));
     }
 }
