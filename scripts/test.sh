@@ -148,7 +148,7 @@ for r in "${releases[@]}"; do
         # other tests/*.rs), with a hard limit so that a hung test cannot
         # stall CI.
         DISTRO_OTP=$r stage "$name" --tests \
-            timeout --kill-after=30s 20m cargo test --test '*' -- --test-threads=2
+            timeout --kill-after=30s 12m cargo test --test '*' -- --test-threads=2
     else
         reason=$(cat "$logdir/otp.err")
         if in_ci; then

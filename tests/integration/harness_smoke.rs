@@ -335,6 +335,23 @@ fn kill_stop_and_drop_leave_no_process_behind() {
 }
 
 #[test]
+fn failed_start_reports_the_node_output() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let a = start(&epmd, &otp, "taken");
+    let name = a.node_name().split('@').next().unwrap();
+    let Err(err) = BeamNode::start(&epmd, BeamOpts::new("dup").name(name).otp(otp.clone())) else {
+        panic!("a second node named {name} started");
+    };
+    let msg = format!("{err:#}");
+    assert!(msg.contains("starting a BEAM node"), "{msg}");
+    assert!(
+        msg.contains("in use"),
+        "BEAM's own complaint is shown: {msg}"
+    );
+}
+
+#[test]
 fn hidden_node() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();

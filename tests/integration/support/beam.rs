@@ -272,7 +272,7 @@ impl BeamNode {
             .wait_for_line_from(0, opts.start_timeout, |l| {
                 l.stream == Stream::Stdout && l.text.starts_with("@@READY ")
             })
-            .with_context(|| format!("starting BEAM node {label}"))?;
+            .context("starting a BEAM node")?;
         let mut words = ready.text.split_whitespace().skip(1);
         let (Some(pid), Some(node), Some(release)) = (words.next(), words.next(), words.next())
         else {
