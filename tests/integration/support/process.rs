@@ -223,15 +223,16 @@ impl ProcessGuard {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let parent = libc::pid_t::try_from(std::process::id()).context("pid out of range")?;
         // SAFETY: the closure only calls async-signal-safe functions (prctl,
-        // getppid) between fork and exec.
+        // getppid) between fork and exec, and allocates nothing on success.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // The parent may have died between fork and prctl.
-                if libc::getppid() == 1 {
+                if libc::getppid() != parent {
                     return Err(std::io::Error::other("parent exited before exec"));
                 }
                 Ok(())
