@@ -326,9 +326,10 @@ pub fn encode_terms(
     if !fragments || len <= FRAGMENT_SIZE {
         let Ok(len32) = u32::try_from(len) else {
             out.truncate(start);
-            return Err(EncodeError(format!(
-                "message of {len} bytes is too large for one packet"
-            )));
+            return Err(EncodeError::TooLarge {
+                what: "distribution packet",
+                len,
+            });
         };
         out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
         return Ok(());

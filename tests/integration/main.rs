@@ -1,4 +1,11 @@
-//! The integration-test binary of `distro` (all integration tests live in
-//! this binary, so they link once).
+//! The one integration-test binary of `distro` (all integration tests live in
+//! this binary, so they link once and share [`support`]).
+//!
+//! Interop tests run against the OTP release selected by `DISTRO_OTP`
+//! (25, the default, 27 or 29); `scripts/test.sh` runs this binary once per
+//! release. See `support` for the harness.
+
+mod support;
 
 mod dist_ac;
+mod harness_smoke;
