@@ -1,0 +1,328 @@
+//! dist_ac clusters over the shared harness ([`crate::support`]): one
+//! private EPMD, BEAM nodes of the selected release with `-config` files
+//! and `erl_interop/myapp` compiled by that release's `erlc`, and Rust
+//! nodes booted in the test process through the library.
+
+use crate::support::{
+    BeamNode, BeamOpts, DistroNode, DistroOpts, Epmd, Otp, ProcessGuard, SharedDir,
+};
+use distro::kernel::application_controller::{AcConfig, HaltFn, RestartType};
+use distro::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime};
+use distro::kernel::kernel_config::{SyncNodes, SyncTimeout};
+use distro::kernel::{Applications, AppsConfig};
+use distro::runtime::{Node, NodeConfig};
+use distro::term::Atom;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub(crate) const COOKIE: &str = "distac_cookie";
+pub(crate) const LONG: Duration = Duration::from_secs(60);
+
+/// A short node name no other test uses that keeps `prefix` first, so that
+/// names compare as their prefixes do (`cp2… < cp3…`: ties go to cp2).
+pub(crate) fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}x{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `unique(prefix)@127.0.0.1`.
+pub(crate) fn name(prefix: &str) -> String {
+    format!("{}@127.0.0.1", unique(prefix))
+}
+
+/// Three fresh names `[cp1, cp2, cp3]`.
+pub(crate) fn names() -> [String; 3] {
+    [name("cp1"), name("cp2"), name("cp3")]
+}
+
+/// `{App, 5000, [N1, {N2, N3}]}`.
+pub(crate) fn spec(app: &str, n: &[String; 3]) -> DistEntry {
+    DistEntry {
+        app: Atom::from(app),
+        restart_time: RestartTime::Ms(5000),
+        nodes: NodesSpec(vec![
+            NodeSpec::One(Atom::from(n[0].as_str())),
+            NodeSpec::Any(vec![Atom::from(n[1].as_str()), Atom::from(n[2].as_str())]),
+        ]),
+    }
+}
+
+/// The kernel env of a BEAM node of the cluster `n`, as in cpN.config.
+pub(crate) fn beam_env(n: &[String; 3], me: &str) -> String {
+    let others: Vec<String> = n
+        .iter()
+        .filter(|x| *x != me)
+        .map(|x| format!("'{x}'"))
+        .collect();
+    format!(
+        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_mandatory, [{}]}}, {{sync_nodes_timeout, 30000}}",
+        n[0],
+        n[1],
+        n[2],
+        others.join(", ")
+    )
+}
+
+/// Runs blocking harness code (eval, start) without stalling the Rust nodes.
+pub(crate) fn block<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// A private EPMD, a shared directory with `myapp` compiled by the release.
+pub(crate) struct Cluster {
+    pub(crate) otp: Otp,
+    pub(crate) epmd: Arc<Epmd>,
+    dir: SharedDir,
+}
+
+impl Cluster {
+    /// `start_phases`: `myapp.app` gets `{start_phases, [{go, []}]}`.
+    pub(crate) fn new(otp: Otp, start_phases: bool) -> Self {
+        let epmd = Arc::new(Epmd::start().expect("epmd"));
+        let dir = otp.shared_dir().expect("shared dir");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/myapp/src");
+        std::fs::create_dir_all(dir.host_path().join("ebin")).unwrap();
+        for m in ["myapp_app", "myapp_sup", "myapp_server"] {
+            let f = format!("{m}.erl");
+            std::fs::copy(src.join(&f), dir.host_path().join(&f)).unwrap();
+        }
+        let app = std::fs::read_to_string(src.join("myapp.app.src")).unwrap();
+        let app = if start_phases {
+            app.replace(
+                "{mod, {myapp_app, []}}",
+                "{mod, {myapp_app, []}},\n  {start_phases, [{go, []}]}",
+            )
+        } else {
+            app
+        };
+        std::fs::write(dir.host_path().join("ebin/myapp.app"), app).unwrap();
+        let node_dir = dir.node_path().to_owned();
+        let mut erlc = otp.command("erlc");
+        erlc.arg("-o").arg(node_dir.join("ebin"));
+        for m in ["myapp_app", "myapp_sup", "myapp_server"] {
+            erlc.arg(node_dir.join(format!("{m}.erl")));
+        }
+        assert!(erlc.status().expect("erlc").success(), "erlc failed");
+        Self { otp, epmd, dir }
+    }
+
+    fn config(&self, full_name: &str, kernel_env: &str) -> String {
+        let short = full_name.split('@').next().unwrap_or(full_name);
+        self.dir
+            .write(
+                &format!("{short}.config"),
+                format!("[{{kernel, [{kernel_env}]}}].\n"),
+            )
+            .expect("config")
+            .display()
+            .to_string()
+    }
+
+    /// Options for a BEAM node `full_name` with `kernel_env` in its sys.config.
+    pub(crate) fn beam_opts(&self, full_name: &str, kernel_env: &str) -> BeamOpts {
+        let short = full_name.split('@').next().unwrap_or(full_name);
+        let cfg = self.config(full_name, kernel_env);
+        let ebin = self.dir.node_path().join("ebin").display().to_string();
+        BeamOpts::new(short)
+            .name(short)
+            .cookie(COOKIE)
+            .otp(self.otp.clone())
+            .args(["-config".to_owned(), cfg])
+            .args(["-pa".to_owned(), ebin])
+            .start_timeout(LONG)
+    }
+
+    /// Starts a BEAM node in the background: its boot waits for its
+    /// `sync_nodes_mandatory` nodes, which may be Rust nodes of this test.
+    pub(crate) fn spawn_beam(
+        &self,
+        full_name: &str,
+        kernel_env: &str,
+    ) -> tokio::task::JoinHandle<BeamNode> {
+        let (epmd, opts) = (self.epmd.clone(), self.beam_opts(full_name, kernel_env));
+        tokio::task::spawn_blocking(move || BeamNode::start(&epmd, opts).expect("BEAM node"))
+    }
+
+    /// An Elixir node running the seed's `distro` app (host OTP 25 with
+    /// Elixir only; `None` otherwise).
+    pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> Option<ProcessGuard> {
+        if self.otp.chroot_dir().is_some() || !crate::support::otp::on_path("elixir") {
+            return None;
+        }
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
+        let ebin = project.join("_build/prod/lib/distro/ebin");
+        if !ebin.join("distro.app").exists() {
+            let st = std::process::Command::new("mix")
+                .arg("compile")
+                .env("MIX_ENV", "prod")
+                .current_dir(&project)
+                .status()
+                .ok()?;
+            if !st.success() {
+                return None;
+            }
+        }
+        let cfg = self.config(full_name, kernel_env);
+        let mut cmd = std::process::Command::new("elixir");
+        cmd.args(["--name", full_name, "--cookie", COOKIE])
+            .args(["--erl", &format!("-start_epmd false -config {cfg}")])
+            .arg("-pa")
+            .arg(&ebin)
+            .args([
+                "--no-halt",
+                "-e",
+                "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
+            ]);
+        let (k, v) = self.epmd.env();
+        cmd.env(k, v);
+        ProcessGuard::spawn(full_name.to_owned(), cmd).ok()
+    }
+
+    /// The `distro` binary as `me` with `kernel_env` in its sys.config and
+    /// `--app app`: a Rust node that a test can `kill -9` (stopping it from
+    /// inside would let its kernel react to its own connections closing).
+    pub(crate) fn distro_bin(&self, me: &str, kernel_env: &str, app: &str) -> DistroNode {
+        let short = me.split('@').next().unwrap_or(me);
+        let path = self.dir.host_path().join(format!("{short}_bin.config"));
+        std::fs::write(&path, format!("[{{kernel, [{kernel_env}]}}].\n")).unwrap();
+        DistroNode::start(
+            &self.epmd,
+            DistroOpts::new().label(short).args([
+                "-name".to_owned(),
+                me.to_owned(),
+                "-setcookie".to_owned(),
+                COOKIE.to_owned(),
+                "-config".to_owned(),
+                path.with_extension("").display().to_string(),
+                "--app".to_owned(),
+                app.to_owned(),
+            ]),
+        )
+        .expect("distro binary")
+    }
+
+    /// Boots a Rust node `me` with `distributed = dist` and the given
+    /// `sync_nodes_*`; `myapp` and `distro` are available.
+    pub(crate) async fn rust(
+        &self,
+        me: &str,
+        dist: Vec<DistEntry>,
+        sync: Option<SyncNodes>,
+        phases: bool,
+        halt: HaltFn,
+    ) -> RustNode {
+        let mut cfg = NodeConfig::new(me, COOKIE);
+        cfg.epmd_port = self.epmd.port();
+        cfg.listen_addr = "127.0.0.1".parse().unwrap();
+        let (node, kernel) = distro::start(cfg).await.expect("rust node");
+        let apps = distro::kernel::start_applications(
+            &node,
+            &kernel,
+            AppsConfig {
+                dist: Config {
+                    distributed: dist,
+                    permissions: vec![],
+                },
+                start_dist_ac: None,
+                sync,
+                env: AcConfig::default(),
+                halt,
+                locks: None,
+            },
+        )
+        .await
+        .expect("kernel_config");
+        apps.ac
+            .add(Arc::new(distro::apps::myapp::MyApp::new(phases)));
+        apps.ac.add(Arc::new(distro::apps::distro::Distro));
+        RustNode { node, apps }
+    }
+
+    /// A Rust cpN of the cluster `n` (mandatory sync with the two others).
+    pub(crate) async fn rust_cp(&self, me: &str, n: &[String; 3], phases: bool) -> RustNode {
+        let others = n
+            .iter()
+            .filter(|x| *x != me)
+            .map(|x| Atom::from(x.as_str()))
+            .collect();
+        let sync = SyncNodes {
+            mandatory: others,
+            optional: vec![],
+            timeout: SyncTimeout::Ms(30000),
+        };
+        self.rust(me, vec![spec("myapp", n)], Some(sync), phases, no_halt())
+            .await
+    }
+}
+
+/// A Rust node of the cluster.
+pub(crate) struct RustNode {
+    pub(crate) node: Node,
+    pub(crate) apps: Applications,
+}
+
+impl RustNode {
+    /// `application:start(myapp)` (returns once dist_ac decided).
+    pub(crate) async fn start_myapp(&self) {
+        self.spawn_start_myapp().await.expect("start task");
+    }
+
+    /// `application:start(myapp)` in the background.
+    pub(crate) fn spawn_start_myapp(&self) -> tokio::task::JoinHandle<()> {
+        let ac = self.apps.ac.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(LONG, ac.start_app("myapp", RestartType::Temporary))
+                .await
+                .expect("start returns")
+                .expect("start ok");
+        })
+    }
+
+    /// Whether myapp runs here.
+    pub(crate) fn runs(&self) -> bool {
+        self.apps.ac.is_running("myapp")
+    }
+}
+
+/// A halt that fails the test.
+pub(crate) fn no_halt() -> HaltFn {
+    Arc::new(|code, line| panic!("node halted ({code}): {line}"))
+}
+
+/// `application:start(myapp)` at a BEAM node.
+pub(crate) fn beam_start_myapp(b: &BeamNode) {
+    let r = block(|| b.eval_timeout("application:start(myapp).", LONG));
+    assert_eq!(r.expect("application:start(myapp)"), "ok");
+}
+
+/// Whether myapp runs at a BEAM node.
+pub(crate) fn beam_runs(b: &BeamNode) -> bool {
+    block(|| b.eval("lists:keymember(myapp, 1, application:which_applications())."))
+        .is_ok_and(|v| v == "true")
+}
+
+/// Polls `cond` every 50 ms for up to `limit`; returns the time it took.
+pub(crate) async fn until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !block(&mut cond) {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    t0.elapsed()
+}
+
+/// Whether `app` runs at `node` (any node), asked by rpc from a BEAM node.
+pub(crate) fn runs_at(via: &BeamNode, node: &str, app: &str) -> bool {
+    block(|| {
+        via.eval(&format!(
+            "case rpc:call('{node}', application, which_applications, []) of L when is_list(L) -> lists:keymember({app}, 1, L); _ -> false end."
+        ))
+    })
+    .is_ok_and(|v| v == "true")
+}
