@@ -202,3 +202,18 @@ async fn dist_ac_alone_starts_the_app_here() {
 fn atom_of(s: &str) -> crate::term::Atom {
     crate::term::Atom::from(s)
 }
+
+/// The seed's Elixir demo logs `inspect(type)`; the Rust `distro` app logs
+/// the same text.
+#[test]
+fn start_types_print_as_elixir_and_erlang_do() {
+    let t = StartType::Takeover(atom_of("one@127.0.0.1"));
+    assert_eq!(StartType::Normal.inspect_elixir(), ":normal");
+    assert_eq!(t.inspect_elixir(), "{:takeover, :\"one@127.0.0.1\"}");
+    assert_eq!(
+        StartType::Failover(atom_of("cp1")).inspect_elixir(),
+        "{:failover, :cp1}"
+    );
+    assert_eq!(t.to_string(), "{takeover,'one@127.0.0.1'}");
+    assert_eq!(StartType::Normal.to_string(), "normal");
+}

@@ -4,7 +4,9 @@
 //! `del_lock/2` of
 //! [`lib/kernel/src/global.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/global.erl).
 //!
-//! [`GlobalLocks`] speaks to the `global_name_server` of every node with
+//! The node's own [`crate::kernel::global::Global`] implements [`Locks`]
+//! (the default). [`GlobalLocks`] is a standalone client for nodes without
+//! it: it speaks to the `global_name_server` of every node with
 //! `gen_server:multi_call` framing (`{'$gen_call', {Pid, {Ref, Node}},
 //! {set_lock, Id}}`, infinity timeout), from the calling process (global
 //! records that pid as the holder). Nodes without a `global_name_server`

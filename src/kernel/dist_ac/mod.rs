@@ -6,9 +6,16 @@
 //! * [`core`]: the sans-IO state machine ([`DistAc`]): inputs in, commands out,
 //!   time injected; the nested receives of OTP as explicit [`Wait`] states.
 //! * `decide`: the start decision (priority list, weights, waits).
+//! * `sync`: the boot sync (`init_sync`, `sync_dacs`, `wait_dacs`).
 //! * [`service`]: the tokio process registered as `dist_ac` that drives the
 //!   core: it moves messages, node events and timers in, and carries out
-//!   sends, lock calls (through a [`Locks`] port) and rpcs.
+//!   sends, lock calls (through a [`Locks`] port: the node's
+//!   [`crate::kernel::global`] by default) and rpcs.
+//!
+//! Deterministic tests: `core_test.rs` replays the golden traces' messages
+//! (s1/s2/s3) and compares every command; `sim_test.rs` runs clusters of
+//! cores with virtual time and enumerates delivery orders. Interop with
+//! real BEAM nodes: `tests/integration/dist_ac.rs`.
 
 pub mod core;
 mod decide;

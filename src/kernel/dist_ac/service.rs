@@ -41,9 +41,6 @@ impl std::fmt::Debug for DistAcHandle {
 /// Why `takeover_application/2` failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TakeoverError {
-    /// `{error, {invalid_restart_type, T}}`.
-    #[error("invalid restart type")]
-    InvalidRestartType,
     /// Any `{error, R}` from dist_ac (`{not_running_distributed, App}`, ...).
     #[error("{}", crate::term::Pretty(.0))]
     Error(Term),
