@@ -10,7 +10,10 @@ set -e
 here=$(cd "$(dirname "$0")" && pwd)
 kind=$1
 name=$2
-[ -n "$kind" ] && [ -n "$name" ] || { echo "usage: $0 erlang|elixir NAME" >&2; exit 2; }
+if [ -z "$kind" ] || [ -z "$name" ]; then
+  echo "usage: $0 erlang|elixir NAME" >&2
+  exit 2
+fi
 cookie=${COOKIE:-distro}
 case "$kind" in
   erlang)
