@@ -456,6 +456,57 @@ struct Explored {
     finals: usize,
 }
 
+/// [`explore`] with one more kind of choice: `victim` may be killed (once)
+/// before any step, so its nodedown lands in every phase of the others
+/// (wait_dacs, collect_answers, wait_dist_start, wait_dist_start2, timers).
+fn explore_with_kill(
+    sim: &Sim,
+    victim: &str,
+    depth: usize,
+    seen: &mut HashSet<u64>,
+    out: &mut Explored,
+    check: &dyn Fn(&Sim),
+) {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    sim.key().hash(&mut h);
+    if !seen.insert(h.finish()) {
+        return;
+    }
+    out.states += 1;
+    assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+    let ready = sim.ready();
+    let due = sim.due();
+    if (ready.is_empty() && due.is_empty()) || depth == 0 {
+        let mut s = sim.clone();
+        s.settle();
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        check(&s);
+        out.finals += 1;
+        if s.nodes[victim].alive {
+            return;
+        }
+    }
+    if depth == 0 {
+        return;
+    }
+    if sim.nodes[victim].alive {
+        let mut s = sim.clone();
+        s.kill(victim);
+        explore_with_kill(&s, victim, depth - 1, seen, out, check);
+    }
+    for k in ready {
+        let mut s = sim.clone();
+        s.deliver(&k);
+        explore_with_kill(&s, victim, depth - 1, seen, out, check);
+    }
+    for k in due {
+        let mut s = sim.clone();
+        s.fire(&k);
+        explore_with_kill(&s, victim, depth - 1, seen, out, check);
+    }
+}
+
 /// Depth-first over every choice of the next channel to deliver, up to
 /// `depth` choice points (then the first channel each time), checking the
 /// invariants after each step and at each final state.
@@ -791,4 +842,41 @@ fn permit_false_moves_the_app_and_permit_true_takes_it_back() {
         );
         assert!(s.replies.contains(&(2, atom("ok"))), "{:?}", s.replies);
     });
+}
+
+/// cp1 dies at any point of the three-node boot (its nodedown reaching the
+/// others in every phase: boot sync, load, start decision, weights, the
+/// wait for its start): in the end exactly one instance runs, at cp1 if it
+/// survived, else in the `{cp2, cp3}` group (normally cp2, the smaller
+/// name; cp3 when the weight race documented at the permit test happens).
+#[test]
+fn boot_with_cp1_dying_at_any_step() {
+    let mut sim = Sim::new(&["cp1", "cp2", "cp3"]);
+    for n in ["cp1", "cp2", "cp3"] {
+        sim.boot(n, 0);
+    }
+    let mut out = Explored::default();
+    explore_with_kill(&sim, "cp1", 11, &mut HashSet::new(), &mut out, &|s: &Sim| {
+        let at = s.running_at();
+        if s.nodes["cp1"].alive {
+            assert_eq!(at, ["cp1"], "log:\n{}", s.log.join("\n"));
+        } else {
+            assert!(
+                at == ["cp2"] || at == ["cp3"],
+                "{at:?}; log:\n{}",
+                s.log.join("\n")
+            );
+        }
+        for n in s.alive() {
+            let d = &s.nodes[&n.name].dac;
+            assert!(
+                d.waiting().is_none(),
+                "{} is stuck: {:?}",
+                n.name,
+                d.waiting()
+            );
+        }
+    });
+    eprintln!("explored: {out:?}");
+    assert!(out.states > 1000, "{out:?}");
 }
