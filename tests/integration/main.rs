@@ -8,3 +8,4 @@
 mod support;
 
 mod harness_smoke;
+mod node;
