@@ -7,5 +7,6 @@
 
 mod support;
 
+mod cli;
 mod harness_smoke;
 mod node;
