@@ -206,7 +206,7 @@ fn links_and_monitors_fire_both_ways() {
         .unwrap();
     assert_eq!(watcher.recv(T), Some(atom("linked")));
     b.eval("exit(B, kill).").unwrap();
-    let mut got = vec![
+    let mut got = [
         watcher.recv(T).expect("first signal"),
         watcher.recv(T).expect("second signal"),
     ];
@@ -228,7 +228,7 @@ fn links_and_monitors_fire_both_ways() {
         .unwrap();
     assert_eq!(watcher.recv(T), Some(atom("linked")));
     b.kill();
-    let mut got = vec![
+    let mut got = [
         watcher.recv(T).expect("first signal"),
         watcher.recv(T).expect("second signal"),
     ];
