@@ -137,6 +137,9 @@ pub async fn accept<H: Host>(
     attempt: u64,
 ) {
     let _ = stream.set_nodelay(true);
+    let from = stream
+        .peer_addr()
+        .map_or_else(|_| "an unknown address".to_owned(), |a| a.to_string());
     let hs = Handshake::acceptor(settings.handshake_config(), rand::random::<u32>());
     let setup = drive_handshake(&*host, stream, hs, attempt, None);
     match tokio::time::timeout(settings.setup_timeout, setup).await {
@@ -144,7 +147,7 @@ pub async fn accept<H: Host>(
             run(host, settings, stream, est, leftover, attempt).await
         }
         Ok(Err(e)) => {
-            log_setup_error("", true, &e);
+            log_setup_error(&from, true, &e);
         }
         Err(_) => tracing::debug!("incoming connection setup timed out"),
     }
@@ -155,8 +158,15 @@ fn log_setup_error(peer: &str, incoming: bool, e: &SetupError) {
         SetupError::Handshake(h) if h.is_benign() => {
             tracing::debug!(peer, "connection setup ended: {h}")
         }
-        // Refusals (cookie, flags, garbage) are logged the way dist_util does.
-        SetupError::Handshake(h) => tracing::error!("** {h} **"),
+        // Refusals with a peer name (cookie, flags) read as dist_util's;
+        // garbage from an unnamed peer gets its address.
+        SetupError::Handshake(h) if h.peer().is_some() => tracing::error!("** {h} **"),
+        SetupError::Handshake(h) if incoming => {
+            tracing::error!("** Connection attempt from {peer} refused: {h} **")
+        }
+        SetupError::Handshake(h) => {
+            tracing::error!("** Connection attempt to {peer} failed: {h} **")
+        }
         _ if incoming => tracing::debug!("incoming connection attempt failed: {e}"),
         _ => tracing::debug!(peer, "connection attempt failed: {e}"),
     }

@@ -7,5 +7,7 @@
 
 mod support;
 
+mod cli;
 mod dist_ac;
 mod harness_smoke;
+mod node;

@@ -214,6 +214,27 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
+    /// The peer's node name, when the error happened after the peer said
+    /// who it is (the error's text then names it, as OTP's log lines do).
+    pub fn peer(&self) -> Option<&str> {
+        match self {
+            Self::UnexpectedNamed { peer }
+            | Self::UnknownStatus { peer, .. }
+            | Self::NotAllowed { peer }
+            | Self::Nok { peer }
+            | Self::NotPending { peer }
+            | Self::FlagsRejected { peer, .. }
+            | Self::FlagsAborted { peer, .. }
+            | Self::Disallowed { peer }
+            | Self::NokSent { peer }
+            | Self::AlreadyPending { peer }
+            | Self::AliveRefused { peer }
+            | Self::InvalidChallengeReply { peer }
+            | Self::InvalidChallengeAck { peer } => Some(peer),
+            _ => None,
+        }
+    }
+
     /// Whether this ending is a normal outcome of connection races rather
     /// than a failure (`nok` either way, `alive` answered `false`,
     /// `already_pending`): the driver should close quietly.

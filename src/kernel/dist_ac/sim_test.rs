@@ -856,27 +856,34 @@ fn boot_with_cp1_dying_at_any_step() {
         sim.boot(n, 0);
     }
     let mut out = Explored::default();
-    explore_with_kill(&sim, "cp1", 11, &mut HashSet::new(), &mut out, &|s: &Sim| {
-        let at = s.running_at();
-        if s.nodes["cp1"].alive {
-            assert_eq!(at, ["cp1"], "log:\n{}", s.log.join("\n"));
-        } else {
-            assert!(
-                at == ["cp2"] || at == ["cp3"],
-                "{at:?}; log:\n{}",
-                s.log.join("\n")
-            );
-        }
-        for n in s.alive() {
-            let d = &s.nodes[&n.name].dac;
-            assert!(
-                d.waiting().is_none(),
-                "{} is stuck: {:?}",
-                n.name,
-                d.waiting()
-            );
-        }
-    });
+    explore_with_kill(
+        &sim,
+        "cp1",
+        11,
+        &mut HashSet::new(),
+        &mut out,
+        &|s: &Sim| {
+            let at = s.running_at();
+            if s.nodes["cp1"].alive {
+                assert_eq!(at, ["cp1"], "log:\n{}", s.log.join("\n"));
+            } else {
+                assert!(
+                    at == ["cp2"] || at == ["cp3"],
+                    "{at:?}; log:\n{}",
+                    s.log.join("\n")
+                );
+            }
+            for n in s.alive() {
+                let d = &s.nodes[&n.name].dac;
+                assert!(
+                    d.waiting().is_none(),
+                    "{} is stuck: {:?}",
+                    n.name,
+                    d.waiting()
+                );
+            }
+        },
+    );
     eprintln!("explored: {out:?}");
     assert!(out.states > 1000, "{out:?}");
 }

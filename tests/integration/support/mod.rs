@@ -47,6 +47,7 @@ pub(crate) mod epmd;
 pub(crate) mod names;
 pub(crate) mod otp;
 pub(crate) mod process;
+pub(crate) mod rust_node;
 
 pub(crate) use beam::{BeamNode, BeamOpts, EvalError, NameKind};
 pub(crate) use distro::{DistroNode, DistroOpts};

@@ -1,0 +1,222 @@
+//! `cargo bench --bench interop`: distro against BEAM, measured in the same
+//! run by the same BEAM driver node, printed as a table with ratios.
+//!
+//! Two target nodes are started on a private EPMD: a BEAM node (`erl`) and
+//! the `distro` binary. A third, BEAM, node runs `benches/interop_driver.erl`
+//! against each: handshake time, gen_server call round trips (sequential and
+//! 8 concurrent callers, answered by each target's own `net_kernel`), rpc
+//! calls (erpc `spawn_request`), and calls carrying 1 KiB. Then the resident
+//! memory of both target processes is read from `/proc`, and their start-up
+//! time (spawn to EPMD registration) is reported.
+//!
+//! `cargo bench --bench interop -- --quick` runs a shorter measurement.
+//! Needs `erl`, `erlc` and `epmd` on PATH (OTP 25 on Debian 12).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn registered(epmd_port: u16, name: &str) -> bool {
+    Command::new("epmd")
+        .args(["-port", &epmd_port.to_string(), "-names"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("name {name} at")))
+        .unwrap_or(false)
+}
+
+fn wait_registered(epmd_port: u16, name: &str, started: Instant) -> Duration {
+    while !registered(epmd_port, name) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} did not register with EPMD"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    started.elapsed()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let cookie = "distro_bench";
+    let epmd_port = free_port();
+    let env_port = epmd_port.to_string();
+    let _epmd = Killed(
+        Command::new("epmd")
+            .args(["-port", &env_port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("epmd runs (install erlang)"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let tag = std::process::id();
+    let beam_name = format!("bench_beam_{tag}");
+    let distro_name = format!("bench_distro_{tag}");
+
+    let started = Instant::now();
+    let beam = Killed(
+        Command::new("erl")
+            .args([
+                "-name",
+                &format!("{beam_name}@127.0.0.1"),
+                "-setcookie",
+                cookie,
+                "-noshell",
+                "-noinput",
+            ])
+            .args(["-kernel", "inet_dist_use_interface", "{127,0,0,1}"])
+            .env("ERL_EPMD_PORT", &env_port)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("erl runs"),
+    );
+    let beam_start = wait_registered(epmd_port, &beam_name, started);
+
+    let started = Instant::now();
+    let distro = Killed(
+        Command::new(env!("CARGO_BIN_EXE_distro"))
+            .args([
+                "-name",
+                &format!("{distro_name}@127.0.0.1"),
+                "-setcookie",
+                cookie,
+            ])
+            .env("ERL_EPMD_PORT", &env_port)
+            .env("DISTRO_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("distro runs"),
+    );
+    let distro_start = wait_registered(epmd_port, &distro_name, started);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/interop_driver.erl");
+    let ok = Command::new("erlc")
+        .args(["-o"])
+        .arg(dir.path())
+        .arg(src)
+        .status()
+        .expect("erlc runs");
+    assert!(ok.success(), "erlc failed");
+    let mut driver = Killed(
+        Command::new("erl")
+            // Hidden, so that its disconnect/connect loop does not involve
+            // global (prevent_overlapping_partitions) on the targets.
+            .args([
+                "-name",
+                &format!("bench_driver_{tag}@127.0.0.1"),
+                "-setcookie",
+                cookie,
+                "-noshell",
+                "-hidden",
+            ])
+            .arg("-pa")
+            .arg(dir.path())
+            .args([
+                "-run",
+                "interop_driver",
+                "main",
+                if quick { "quick" } else { "full" },
+            ])
+            .arg(format!("{beam_name}@127.0.0.1"))
+            .arg(format!("{distro_name}@127.0.0.1"))
+            .env("ERL_EPMD_PORT", &env_port)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("driver runs"),
+    );
+    let out = driver.0.stdout.take().expect("driver stdout");
+    let mut results: Vec<(String, String, f64)> = Vec::new();
+    for line in BufReader::new(out).lines().map_while(Result::ok) {
+        if line == "DONE" {
+            break;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let ["R", target, metric, value] = parts.as_slice() {
+            let kind = if target.starts_with("bench_beam") {
+                "beam"
+            } else {
+                "distro"
+            };
+            results.push((
+                kind.to_owned(),
+                (*metric).to_owned(),
+                value.parse().unwrap_or(0.0),
+            ));
+        } else {
+            eprintln!("driver: {line}");
+        }
+    }
+    let get = |kind: &str, metric: &str| {
+        results
+            .iter()
+            .find(|(k, m, _)| k == kind && m == metric)
+            .map(|r| r.2)
+    };
+    println!();
+    println!(
+        "{:<34} {:>14} {:>14} {:>9}",
+        "metric (same run)", "BEAM", "distro", "distro/BEAM"
+    );
+    println!("{}", "-".repeat(75));
+    let metrics: [(&str, &str, bool); 5] = [
+        (
+            "connect_us",
+            "handshake, µs (median, lower is better)",
+            false,
+        ),
+        ("call_per_s", "gen_server:call round trips/s", true),
+        ("call_par_per_s", "  8 concurrent callers, calls/s", true),
+        ("rpc_per_s", "rpc:call (erpc) calls/s", true),
+        ("call_1k_per_s", "calls with 1 KiB payload/s", true),
+    ];
+    for (key, label, _higher_better) in metrics {
+        if let (Some(b), Some(d)) = (get("beam", key), get("distro", key)) {
+            println!("{label:<34} {b:>14.0} {d:>14.0} {:>9.2}", d / b.max(1.0));
+        }
+    }
+    let (rb, rd) = (rss_kib(beam.0.id()), rss_kib(distro.0.id()));
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.2}",
+        "resident memory, KiB (idle)",
+        rb,
+        rd,
+        rd as f64 / rb.max(1) as f64
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.2}",
+        "start-up to EPMD registration, ms",
+        beam_start.as_millis(),
+        distro_start.as_millis(),
+        distro_start.as_secs_f64() / beam_start.as_secs_f64().max(1e-9)
+    );
+    println!();
+}
