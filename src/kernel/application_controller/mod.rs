@@ -235,12 +235,12 @@ impl ApplicationController {
             .get(app)
             .map(|a| a.spec());
         let Some(spec) = spec else {
+            // application:ensure_all_started/2's `{error, {App, Reason}}`.
             return Err(AppError(tuple(vec![
                 atom(app),
                 tuple(vec![
-                    atom("file"),
+                    crate::term::charlist("no such file or directory"),
                     crate::term::charlist(&format!("{app}.app")),
-                    atom("enoent"),
                 ]),
             ])));
         };
