@@ -319,7 +319,10 @@ impl Ac {
         let Some(a) = available else {
             // What OTP answers when no .app file is found.
             let file = charlist(&format!("{app}.app"));
-            return Some(err(tuple(vec![charlist("no such file or directory"), file])));
+            return Some(err(tuple(vec![
+                charlist("no such file or directory"),
+                file,
+            ])));
         };
         let spec = a.spec();
         self.load_env(app, &spec.env);

@@ -64,6 +64,8 @@ pub struct Start {
     pub permitted: Vec<NodeName>,
     /// `S#state.tmp_locals` as this (possibly retried) decision sees it.
     pub tmp_locals: Vec<(Atom, i64, NodeName)>,
+    /// `Weight` of `find_start_node/4`: read once per `start_distributed/6`.
+    pub weight: i64,
 }
 
 /// A start decision blocked in a receive.
@@ -173,6 +175,7 @@ impl DistAc {
             nodes: appl.nodes.clone(),
             permitted,
             tmp_locals: self.tmp_locals.clone(),
+            weight: 0,
         };
         self.start_distributed(start);
     }
@@ -209,9 +212,10 @@ impl DistAc {
     }
 
     /// `start_distributed/6`.
-    fn start_distributed(&mut self, start: Start) {
+    fn start_distributed(&mut self, mut start: Start) {
         let all = intersection(&start.nodes.flat(), &start.permitted);
         if all.contains(&self.me) {
+            start.weight = self.cached_weight(&start.app);
             self.walk(start, 0, all);
         } else {
             let found = match self.first_started(&start.app) {
@@ -242,7 +246,7 @@ impl DistAc {
                     if let Some(n) = self.check_running(&start.app, &here) {
                         return self.on_found(start, Found::AlreadyStarted(n));
                     }
-                    let weight = self.cached_weight(&start.app);
+                    let weight = start.weight;
                     let msg = DacMsg::Weight {
                         app: start.app.clone(),
                         weight,
