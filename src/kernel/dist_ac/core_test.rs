@@ -684,3 +684,86 @@ fn terms_have_otp_shapes() {
         vec![a("cp2"), a("cp3"), a("cp1")]
     );
 }
+
+/// Peers can send anything: 20 000 pseudo-random messages, node events and
+/// timer firings (about known and unknown apps and nodes, any ids, weights,
+/// permissions) never panic the core; only `distribution_mismatch` stops it.
+#[test]
+fn random_peer_input_never_panics() {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let nodes = ["cp1", "cp2", "cp3", "zz@h"];
+    let apps = ["myapp", "other"];
+    let t0 = Instant::now();
+    for round in 0..40 {
+        let mut d = standby("cp2", t0);
+        let mut now = t0;
+        for _ in 0..500 {
+            now += Duration::from_millis(next(3000));
+            let node = a(nodes[next(4) as usize]);
+            let app = a(apps[next(2) as usize]);
+            let input = match next(12) {
+                0 => Input::NodeDown(node),
+                1 => Input::NodeUp(node),
+                2 => Input::Dac(DacMsg::Weight {
+                    app,
+                    weight: next(5) as i64,
+                    node,
+                }),
+                3 => Input::Dac(DacMsg::AppStarted {
+                    node,
+                    app,
+                    result: if next(4) == 0 {
+                        Err(tuple(vec![atom("error"), atom("x")]))
+                    } else {
+                        Ok(())
+                    },
+                }),
+                4 => Input::Dac(DacMsg::AppStopped { app }),
+                5 => Input::Dac(DacMsg::NewPermission {
+                    node,
+                    app,
+                    permitted: next(2) == 0,
+                    is_his_app: next(2) == 0,
+                }),
+                6 => Input::Dac(DacMsg::NewNode {
+                    vsn: 1,
+                    node,
+                    appls: vec![appl(
+                        ApplId::from_term(&atom("local")),
+                        &[("cp3", Perm::True)],
+                    )],
+                    started: if next(2) == 0 {
+                        vec![]
+                    } else {
+                        vec![(a("cp3"), a("myapp"))]
+                    },
+                }),
+                7 => Input::Dac(DacMsg::AppUnloaded { node, app }),
+                8 => Input::LockResult(next(2) == 0),
+                9 => Input::Unlocked,
+                10 => Input::Ac(match next(4) {
+                    0 => FromAc::Run(app, Ok(())),
+                    1 => FromAc::NotRun(app),
+                    2 => FromAc::Stopped(app),
+                    _ => FromAc::StartReq(app),
+                }),
+                _ => {
+                    d.handle_timeout(now);
+                    continue;
+                }
+            };
+            d.handle(now, input);
+            while let Some(o) = d.poll_output() {
+                if let Output::Stop { reason } = o {
+                    panic!("round {round}: stopped with {reason}");
+                }
+            }
+        }
+    }
+}
