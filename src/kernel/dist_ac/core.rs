@@ -31,6 +31,16 @@
 //! such a wait consumes one copy and the main loop still sees the other.
 //! `wait_dist_start2/6` has no monitor and consumes the only copy. Both are
 //! reproduced.
+//!
+//! Waits are not run concurrently per application, although each names its
+//! application and the per-application `#appl.id` values (`run_waiting`,
+//! `{failover, N}`, ...) are kept as OTP keeps them: concurrent waits would
+//! answer weight requests that OTP defers, and the weight exchange's
+//! outcome depends on exactly that order (see the permit test of
+//! `sim_test.rs`). One known difference: `monitor_node(N, true)` on a node
+//! that is not connected gives `{nodedown, N}` at once here, where OTP
+//! first tries to connect to it (dist_ac only waits for nodes it has just
+//! heard from, so this does not arise in practice).
 
 use super::msg::{
     Appl, ChangeReq, DacMsg, FromAc, NodeName, NodesSpec, Perm, RestartTime, StartReply, ToAc,
