@@ -42,6 +42,7 @@
 //! # }
 //! ```
 
+pub mod behaviours;
 pub mod cli;
 pub mod config;
 pub mod dist;
