@@ -79,7 +79,7 @@ enum Step {
     Stop {
         reason: Term,
         /// Replies to send after `terminate` (call stops, `sys:terminate`).
-        reply: Option<(GenFrom, Term)>,
+        reply: Option<Box<(GenFrom, Term)>>,
     },
 }
 
@@ -96,7 +96,8 @@ async fn serve<S: GenServer>(
             continue;
         };
         server.terminate(&reason, p).await;
-        if let Some((from, r)) = reply {
+        if let Some(r) = reply {
+            let (from, r) = *r;
             p.reply(&from, r);
         }
         if !is_normal_exit(&reason) {
@@ -125,7 +126,7 @@ async fn dispatch<S: GenServer>(
             CallReply::NoReply => Step::Continue,
             CallReply::Stop { reason, reply } => Step::Stop {
                 reason,
-                reply: reply.map(|r| (call.from, r)),
+                reply: reply.map(|r| Box::new((call.from, r))),
             },
         };
     }
@@ -178,7 +179,7 @@ fn system(p: &Process, msg: &Term, from: &[Term], req: &Term) -> Step {
     match req.as_tuple() {
         Some([tag, reason]) if tag.as_atom() == Some("terminate") => Step::Stop {
             reason: reason.clone(),
-            reply: Some((from, atom("ok"))),
+            reply: Some(Box::new((from, atom("ok")))),
         },
         _ => {
             tracing::warn!(
