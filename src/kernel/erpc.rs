@@ -25,6 +25,8 @@
 //! let args = vec![list(vec![int(1), int(2)])];
 //! let r = erpc::call(&mut p, "beam@127.0.0.1", "lists", "reverse", args, Duration::from_secs(5)).await;
 //! assert_eq!(r, Ok(list(vec![int(2), int(1)])));
+//! # let _: Option<ErpcError> = None;
+//! # }
 //! ```
 
 use super::rex::Class;

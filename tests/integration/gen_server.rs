@@ -309,7 +309,7 @@ fn a_call_to_a_beam_node_that_dies_exits_nodedown() {
     let exit = r.unwrap_err();
     assert_eq!(
         exit.reason,
-        tuple(vec![atom("nodedown"), atom(&b.node_name().to_owned())])
+        tuple(vec![atom("nodedown"), atom(b.node_name())])
     );
     assert_eq!(exit.args[2], atom("infinity"));
 }

@@ -44,7 +44,8 @@ impl CallExit {
     }
 }
 
-/// Where a call goes once its server reference is resolved.
+/// Where a call goes once its server reference is resolved; `noproc` for
+/// an unknown `via` name.
 fn resolve(p: &Process, server: &ServerRef) -> Result<(Dest, MonitorTarget), Term> {
     let me = p.node().name().clone();
     Ok(match server {
@@ -59,6 +60,15 @@ fn resolve(p: &Process, server: &ServerRef) -> Result<(Dest, MonitorTarget), Ter
             (Dest::Pid(pid.clone()), MonitorTarget::Pid(pid))
         }
     })
+}
+
+fn calls_itself(p: &Process, target: &MonitorTarget) -> bool {
+    match target {
+        MonitorTarget::Pid(pid) => pid == p.pid(),
+        MonitorTarget::Name(n, node) => {
+            node == p.node().name() && p.node().whereis(&n.name).as_ref() == Some(p.pid())
+        }
+    }
 }
 
 fn alias_tag(alias: &Term) -> Term {
@@ -89,6 +99,10 @@ async fn do_call(
     timeout: Timeout,
 ) -> Result<Term, Term> {
     let (dest, target) = resolve(p, server)?;
+    if calls_itself(p, &target) {
+        // gen:do_call/4 and gen:do_for_proc/2: a process cannot call itself.
+        return Err(atom("calling_self"));
+    }
     let mref = p.make_ref();
     p.alias_with_ref(mref.clone());
     p.monitor_with_ref(mref.clone(), target);

@@ -299,6 +299,16 @@ async fn call_exits_name_the_call() {
         .await
         .unwrap();
     let (noproc, timeout, nodedown, late) = in_process(&node, |mut p| async move {
+        p.register("me").unwrap();
+        let me = p.pid().clone();
+        assert_eq!(
+            call(&mut p, "me", atom("x"), T).await.unwrap_err().reason,
+            atom("calling_self")
+        );
+        assert_eq!(
+            call(&mut p, &me, atom("x"), T).await.unwrap_err().reason,
+            atom("calling_self")
+        );
         let noproc = call(&mut p, "nobody", atom("req"), ms(100)).await;
         let sleep = tuple(vec![atom("sleep"), int(300)]);
         let timeout = call(&mut p, "kv", sleep, ms(50)).await;
