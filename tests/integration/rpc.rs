@@ -252,3 +252,42 @@ fn rust_rpc_into_another_rust_node() {
     assert_eq!(classes, [Class::Throw, Class::Exit, Class::Error]);
     assert_eq!(probe.recv(T), Some(atom("hi")));
 }
+
+#[test]
+fn spawn_request_to_beam_links_and_monitors_the_new_process() {
+    use distro::runtime::{SpawnOpts, SpawnReply};
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let rust = RustNode::start(&epmd, "r");
+    let b = beam(&epmd, "b", &otp);
+    let bn = b.node_name().to_owned();
+    let (reply, exit, down) = rust.in_process(T, move |mut p| async move {
+        p.trap_exit(true);
+        let opts = SpawnOpts {
+            link: true,
+            monitor: true,
+            reply: SpawnReply::Yes,
+        };
+        let req = p.spawn_request(&bn, "erlang", "exit", vec![atom("boom")], opts);
+        let req_t = Term::Reference(Box::new(req.clone()));
+        let reply = p
+            .receive(|m| m.tuple_tag() == Some("spawn_reply") && m.elem(1) == Some(&req_t))
+            .await;
+        let exit = p.receive(|m| m.tuple_tag() == Some("EXIT")).await;
+        let down = p
+            .receive(|m| m.tuple_tag() == Some("DOWN") && m.elem(1) == Some(&req_t))
+            .await;
+        (reply, exit, down)
+    });
+    assert_eq!(reply.elem(2), Some(&atom("ok")));
+    let child = reply
+        .elem(3)
+        .and_then(TermExt::as_pid)
+        .cloned()
+        .expect("a pid");
+    assert_eq!(child.node.name, b.node_name());
+    assert_eq!(exit.elem(1), Some(&Term::Pid(child.clone())));
+    assert_eq!(exit.elem(2), Some(&atom("boom")));
+    assert_eq!(down.elem(3), Some(&Term::Pid(child)));
+    assert_eq!(down.elem(4), Some(&atom("boom")));
+}
