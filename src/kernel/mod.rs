@@ -6,10 +6,16 @@
 //! | [`net_kernel`] | `net_kernel` | `{is_auth, Node}` → `yes` (ping) |
 //! | [`rex`] | `rex` + erpc | `features_request`, `{call, M, F, A, GL}`, `SPAWN_REQUEST` of `erpc:execute_call/4` |
 //! | [`global`] | `global_name_server` (+ locker, registrar) | connect-sync, `set_lock`/`del_lock`, `register`/`unregister`, `lost_connection` |
+//!
+//! Client modules (library functions, no process of their own):
+//! [`rpc`] and [`erpc`] call functions on other nodes, BEAM or Rust, the way
+//! `rpc.erl` / `erpc.erl` do (`SPAWN_REQUEST` of `erpc:execute_call/4`).
 
+pub mod erpc;
 pub mod global;
 pub mod net_kernel;
 pub mod rex;
+pub mod rpc;
 
 use crate::runtime::Node;
 

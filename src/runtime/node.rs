@@ -734,7 +734,9 @@ impl Inner {
         }
     }
 
-    fn handle_spawn_request(&self, peer: &Atom, req: SpawnRequest) {
+    /// Answers a spawn request from `peer` (this node itself for a local
+    /// `spawn_request`: the reply is then handled in place).
+    pub(crate) fn handle_spawn_request(&self, peer: &Atom, req: SpawnRequest) {
         let service = self
             .spawn_service
             .read()
@@ -755,17 +757,13 @@ impl Inner {
         let link = opts.iter().any(|o| o == "link");
         match body {
             Err(reason) => self.with(|st, fx| {
-                st.send_remote(
-                    peer,
-                    Control::SpawnReply {
-                        req_id: req.req_id,
-                        to: req.from,
-                        flags: 0,
-                        result: reason,
-                    },
-                    false,
-                    fx,
-                );
+                let reply = Control::SpawnReply {
+                    req_id: req.req_id,
+                    to: req.from,
+                    flags: 0,
+                    result: reason,
+                };
+                self.spawn_reply(st, peer, reply, fx);
             }),
             Ok(body) => {
                 let from = req.from.clone();
@@ -791,25 +789,33 @@ impl Inner {
                         }
                         let flags = u32::from(link) | (u32::from(monitor) << 1);
                         inner.with(|st, fx| {
-                            if monitor {
+                            if monitor && peer_c != inner.name {
                                 st.remote_watched.insert(req_id.clone(), e.pid.clone());
                             }
-                            st.send_remote(
-                                &peer_c,
-                                Control::SpawnReply {
-                                    req_id: req_id.clone(),
-                                    to: from.clone(),
-                                    flags,
-                                    result: Term::Pid(e.pid.clone()),
-                                },
-                                false,
-                                fx,
-                            );
+                            let reply = Control::SpawnReply {
+                                req_id: req_id.clone(),
+                                to: from.clone(),
+                                flags,
+                                result: Term::Pid(e.pid.clone()),
+                            };
+                            inner.spawn_reply(st, &peer_c, reply, fx);
                         });
                     },
                     None,
                 );
             }
+        }
+    }
+}
+
+impl Inner {
+    /// Sends a `SPAWN_REPLY` to `peer`, or handles it here when the request
+    /// came from this node.
+    fn spawn_reply(&self, st: &mut State, peer: &Atom, reply: Control, fx: &mut Effects) {
+        if *peer == self.name {
+            st.handle_control(&self.name, self.creation, peer, reply, fx);
+        } else {
+            st.send_remote(peer, reply, false, fx);
         }
     }
 }

@@ -8,5 +8,7 @@
 mod support;
 
 mod cli;
+mod gen_server;
 mod harness_smoke;
 mod node;
+mod rpc;
