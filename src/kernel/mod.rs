@@ -61,8 +61,14 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     let global = global::start(node, cfg.global, &rpc);
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let s = stop.clone();
+    // As on BEAM, init:stop/0 returns `ok` at once and the node stops
+    // afterwards, so the caller gets its answer before the connection closes.
     rpc.register_sync("init", "stop", 0, move |_, _| {
-        s.notify_one();
+        let s = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            s.notify_one();
+        });
         Ok(crate::term::atom("ok"))
     });
     Kernel { rpc, global, stop }

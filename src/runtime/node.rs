@@ -438,17 +438,30 @@ impl Node {
     /// Stops the node: closes every connection, kills every process and
     /// unregisters from EPMD.
     pub async fn stop(&self) {
-        let (peers, pids) = {
-            let st = self.inner.lock();
-            let peers: Vec<Atom> = st.conns.keys().cloned().collect();
-            let pids: Vec<Pid> = st.procs.values().map(|e| e.pid.clone()).collect();
-            (peers, pids)
-        };
-        for p in peers {
-            self.inner.disconnect(&p, atom("shutdown"));
-        }
+        // Processes end first, as under init:stop/0: their exit signals and
+        // DOWN messages are queued to the peers that link to or monitor them.
+        let pids: Vec<Pid> = self
+            .inner
+            .lock()
+            .procs
+            .values()
+            .map(|e| e.pid.clone())
+            .collect();
         for pid in pids {
             self.inner.terminate(&pid, atom("shutdown"));
+        }
+        // Then every connection closes once its queue is written: dropping
+        // the queue's sender lets the writer drain it and finish.
+        let closing: Vec<super::state::Conn> =
+            self.inner.lock().conns.drain().map(|(_, c)| c).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let tasks: Vec<tokio::task::AbortHandle> =
+            closing.into_iter().flat_map(|c| c.tasks).collect();
+        while tasks.iter().any(|t| !t.is_finished()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for t in tasks {
+            t.abort();
         }
         for h in self
             .inner
