@@ -135,6 +135,7 @@ if command -v shellcheck >/dev/null 2>&1; then
 fi
 stage "unit tests" --tests cargo test --lib --bins
 stage "doc tests" --tests cargo test --doc
+stage "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 if [ -d benches ]; then
     stage "benches build" cargo bench --no-run
 fi

@@ -5,7 +5,10 @@
 //! to, link to, monitor and call, as if they lived on another BEAM node.
 //!
 //! ```text
-//!   cli ──► kernel (net_kernel, rex, global, dist_ac, application_controller)
+//!   cli ──► kernel (net_kernel, rex + rpc/erpc clients, global, dist_ac, application_controller)
+//!              │
+//!              ▼
+//!           behaviours (gen_server: the GenServer trait, call/cast/multi_call)
 //!              │
 //!              ▼
 //!           runtime (pids, mailboxes, links, monitors, registry, routing)
@@ -43,6 +46,7 @@
 //! ```
 
 pub mod apps;
+pub mod behaviours;
 pub mod cli;
 pub mod config;
 pub mod dist;

@@ -187,12 +187,7 @@ async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
         _ = term.recv() => tracing::info!("terminated; stopping"),
-        _ = kernel.stopped() => {
-            tracing::info!("init:stop() called; stopping");
-            // init:stop/0 answers `ok` first: let the rpc reply leave
-            // before the connections close.
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        _ = kernel.stopped() => tracing::info!("init:stop() called; stopping"),
     }
     node.stop().await;
     Ok(ExitCode::SUCCESS)

@@ -101,8 +101,9 @@ impl FrameReader {
         }
     }
 
-    /// Space to read into: the caller reads up to `n` bytes into the
-    /// returned vector's tail and then calls [`FrameReader::commit`].
+    /// The buffer to read into: the caller appends received bytes to it
+    /// (e.g. with `AsyncReadExt::read_buf`) and then calls
+    /// [`FrameReader::next_packet`] until it returns `None`.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         if self.start > 0 && (self.start == self.buf.len() || self.start > 64 * 1024) {
             self.buf.drain(..self.start);

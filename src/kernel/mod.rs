@@ -9,13 +9,19 @@
 //! | [`application_controller`] | `application_controller` | `which_applications` (also over rpc), `ac_*` with dist_ac |
 //! | [`dist_ac`] | `dist_ac` | every `dist_ac_*` message, the boot sync under `{dist_ac, sync_dacs}` |
 //! | [`kernel_config`] | `kernel_config` | `sync_nodes_*` pings at boot, then `{go, Pid}` to dist_ac |
+//!
+//! Client modules (library functions, no process of their own):
+//! [`rpc`] and [`erpc`] call functions on other nodes, BEAM or Rust, the way
+//! `rpc.erl` / `erpc.erl` do (`SPAWN_REQUEST` of `erpc:execute_call/4`).
 
 pub mod application_controller;
 pub mod dist_ac;
+pub mod erpc;
 pub mod global;
 pub mod kernel_config;
 pub mod net_kernel;
 pub mod rex;
+pub mod rpc;
 
 use crate::runtime::Node;
 use std::sync::Arc;
@@ -62,8 +68,14 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     let global = global::start(node, cfg.global, &rpc);
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let s = stop.clone();
+    // As on BEAM, init:stop/0 returns `ok` at once and the node stops
+    // afterwards, so the caller gets its answer before the connection closes.
     rpc.register_sync("init", "stop", 0, move |_, _| {
-        s.notify_one();
+        let s = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            s.notify_one();
+        });
         Ok(crate::term::atom("ok"))
     });
     Kernel { rpc, global, stop }

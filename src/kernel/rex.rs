@@ -116,6 +116,24 @@ impl Registry {
         r.register_sync("erlang", "registered", 0, |node, _| {
             Ok(atoms(node.registered()))
         });
+        // `rpc:cast(Node, erlang, send, [Dest, Msg])` is a common idiom.
+        r.register_sync("erlang", "send", 2, |node, args| {
+            let dest = match args.first() {
+                Some(Term::Pid(p)) => crate::runtime::Dest::Pid(p.clone()),
+                Some(Term::Atom(a)) => crate::runtime::Dest::Name(a.clone()),
+                Some(Term::Reference(r)) => crate::runtime::Dest::Alias((**r).clone()),
+                Some(t) => match t.as_tuple() {
+                    Some([Term::Atom(n), Term::Atom(at)]) => {
+                        crate::runtime::Dest::Remote(n.clone(), at.clone())
+                    }
+                    _ => return Err(Exception::badarg()),
+                },
+                None => return Err(Exception::badarg()),
+            };
+            let msg = args.get(1).cloned().ok_or_else(Exception::badarg)?;
+            node.send(dest, msg.clone());
+            Ok(msg)
+        });
         r
     }
 

@@ -52,7 +52,9 @@ impl GenCall {
     }
 }
 
-/// The alias in an `[alias|Ref]` tag.
+/// The alias in an `[alias|Ref]` tag, or in the `[[alias|Ref]|Mon]` tag
+/// of OTP 26+ `gen_server:multi_call` (`gen:reply/2` sends to the alias
+/// for both).
 pub(crate) fn alias_of(tag: &Term) -> Option<&Reference> {
     match tag {
         Term::ImproperList(l)
@@ -60,6 +62,10 @@ pub(crate) fn alias_of(tag: &Term) -> Option<&Reference> {
         {
             l.last.as_reference()
         }
+        Term::ImproperList(l) if l.elements.len() == 1 => match &l.elements[0] {
+            Term::ImproperList(_) => alias_of(&l.elements[0]),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -194,5 +200,10 @@ mod tests {
         assert_eq!(call.request, atom("req"));
         assert_eq!(alias_of(&call.from.tag), Some(&r));
         assert_eq!(GenCall::parse(&atom("x")), None);
+        // OTP 26+ multi_call: [[alias|Alias]|Mon].
+        let mc = Term::ImproperList(ImproperList::from((vec![tag.clone()], atom("mon"))));
+        assert_eq!(alias_of(&mc), Some(&r));
+        let plain = Term::ImproperList(ImproperList::from((vec![atom("x")], atom("y"))));
+        assert_eq!(alias_of(&plain), None);
     }
 }

@@ -10,14 +10,18 @@ mod gen_call;
 mod ids;
 mod node;
 mod process;
+mod spawn_request;
 mod state;
 
 #[cfg(test)]
 mod runtime_test;
+#[cfg(test)]
+mod spawn_request_test;
 
 pub use gen_call::{CallError, GenCall, GenFrom};
 pub use node::{Node, NodeConfig, ProcessFn, SpawnService, StartError};
 pub use process::{Process, RegisterError};
+pub use spawn_request::{SpawnOpts, SpawnReply};
 pub use state::{MonitorTarget, SpawnRequest};
 
 use crate::term::{Atom, Pid, Reference, Term, atom};

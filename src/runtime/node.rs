@@ -438,17 +438,30 @@ impl Node {
     /// Stops the node: closes every connection, kills every process and
     /// unregisters from EPMD.
     pub async fn stop(&self) {
-        let (peers, pids) = {
-            let st = self.inner.lock();
-            let peers: Vec<Atom> = st.conns.keys().cloned().collect();
-            let pids: Vec<Pid> = st.procs.values().map(|e| e.pid.clone()).collect();
-            (peers, pids)
-        };
-        for p in peers {
-            self.inner.disconnect(&p, atom("shutdown"));
-        }
+        // Processes end first, as under init:stop/0: their exit signals and
+        // DOWN messages are queued to the peers that link to or monitor them.
+        let pids: Vec<Pid> = self
+            .inner
+            .lock()
+            .procs
+            .values()
+            .map(|e| e.pid.clone())
+            .collect();
         for pid in pids {
             self.inner.terminate(&pid, atom("shutdown"));
+        }
+        // Then every connection closes once its queue is written: dropping
+        // the queue's sender lets the writer drain it and finish.
+        let closing: Vec<super::state::Conn> =
+            self.inner.lock().conns.drain().map(|(_, c)| c).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let tasks: Vec<tokio::task::AbortHandle> =
+            closing.into_iter().flat_map(|c| c.tasks).collect();
+        while tasks.iter().any(|t| !t.is_finished()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for t in tasks {
+            t.abort();
         }
         for h in self
             .inner
@@ -734,7 +747,9 @@ impl Inner {
         }
     }
 
-    fn handle_spawn_request(&self, peer: &Atom, req: SpawnRequest) {
+    /// Answers a spawn request from `peer` (this node itself for a local
+    /// `spawn_request`: the reply is then handled in place).
+    pub(crate) fn handle_spawn_request(&self, peer: &Atom, req: SpawnRequest) {
         let service = self
             .spawn_service
             .read()
@@ -755,17 +770,13 @@ impl Inner {
         let link = opts.iter().any(|o| o == "link");
         match body {
             Err(reason) => self.with(|st, fx| {
-                st.send_remote(
-                    peer,
-                    Control::SpawnReply {
-                        req_id: req.req_id,
-                        to: req.from,
-                        flags: 0,
-                        result: reason,
-                    },
-                    false,
-                    fx,
-                );
+                let reply = Control::SpawnReply {
+                    req_id: req.req_id,
+                    to: req.from,
+                    flags: 0,
+                    result: reason,
+                };
+                self.spawn_reply(st, peer, reply, fx);
             }),
             Ok(body) => {
                 let from = req.from.clone();
@@ -791,25 +802,33 @@ impl Inner {
                         }
                         let flags = u32::from(link) | (u32::from(monitor) << 1);
                         inner.with(|st, fx| {
-                            if monitor {
+                            if monitor && peer_c != inner.name {
                                 st.remote_watched.insert(req_id.clone(), e.pid.clone());
                             }
-                            st.send_remote(
-                                &peer_c,
-                                Control::SpawnReply {
-                                    req_id: req_id.clone(),
-                                    to: from.clone(),
-                                    flags,
-                                    result: Term::Pid(e.pid.clone()),
-                                },
-                                false,
-                                fx,
-                            );
+                            let reply = Control::SpawnReply {
+                                req_id: req_id.clone(),
+                                to: from.clone(),
+                                flags,
+                                result: Term::Pid(e.pid.clone()),
+                            };
+                            inner.spawn_reply(st, &peer_c, reply, fx);
                         });
                     },
                     None,
                 );
             }
+        }
+    }
+}
+
+impl Inner {
+    /// Sends a `SPAWN_REPLY` to `peer`, or handles it here when the request
+    /// came from this node.
+    fn spawn_reply(&self, st: &mut State, peer: &Atom, reply: Control, fx: &mut Effects) {
+        if *peer == self.name {
+            st.handle_control(&self.name, self.creation, peer, reply, fx);
+        } else {
+            st.send_remote(peer, reply, false, fx);
         }
     }
 }

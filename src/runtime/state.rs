@@ -108,8 +108,8 @@ pub(crate) struct State {
     pub(crate) node_watch: HashMap<Atom, Vec<Pid>>,
     pub(crate) next_conn_id: u64,
     pub(crate) next_unlink_id: u64,
-    /// Outgoing `{dist, ...}` spawn requests: request id → requesting local pid.
-    pub(crate) spawn_requests: HashMap<Reference, Pid>,
+    /// Outgoing spawn requests waiting for their reply (`spawn_request.rs`).
+    pub(crate) spawn_requests: HashMap<Reference, super::spawn_request::PendingSpawn>,
 }
 
 /// An exit signal on its way to a local process.
@@ -656,7 +656,7 @@ impl State {
             for v in self.node_watch.values_mut() {
                 v.retain(|p| *p != pid);
             }
-            self.spawn_requests.retain(|_, p| *p != pid);
+            self.spawn_requests.retain(|_, p| p.pid != pid);
         }
     }
 
@@ -809,38 +809,7 @@ impl State {
                 flags,
                 result,
             } => {
-                if self.spawn_requests.remove(&req_id).is_some() && self.alive(&to) {
-                    let ok = matches!(result, Term::Pid(_));
-                    if let Term::Pid(new) = &result {
-                        if flags & 1 != 0 {
-                            if let Some(e) = self.entry(&to) {
-                                e.links.insert(new.clone());
-                            }
-                        }
-                        if flags & 2 != 0 {
-                            if let Some(e) = self.entry(&to) {
-                                e.monitors.insert(
-                                    req_id.clone(),
-                                    Monitoring {
-                                        object: result.clone(),
-                                        target_pid: Some(new.clone()),
-                                        remote_node: Some(peer.clone()),
-                                        name: None,
-                                    },
-                                );
-                            }
-                        }
-                    }
-                    self.deliver(
-                        &to,
-                        tuple(vec![
-                            atom("spawn_reply"),
-                            Term::Reference(Box::new(req_id)),
-                            atom(if ok { "ok" } else { "error" }),
-                            result,
-                        ]),
-                    );
-                }
+                self.handle_spawn_reply(me, peer, (req_id, to, flags, result), fx);
             }
             Control::SpawnRequest {
                 req_id,
@@ -919,6 +888,7 @@ impl State {
         for (pid, msg) in downs {
             self.deliver(&pid, msg);
         }
+        self.fail_spawn_requests(node);
         if let Some(watchers) = self.node_watch.remove(node) {
             for w in watchers {
                 self.deliver(&w, tuple(vec![atom("nodedown"), Term::Atom(node.clone())]));

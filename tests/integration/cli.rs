@@ -168,3 +168,107 @@ fn init_stop_over_rpc_stops_the_node_cleanly() {
     epmd.wait_for_name(&alive, false, T)
         .expect("unregistered from EPMD");
 }
+
+fn epmd_names(port: u16) -> Option<String> {
+    let o = std::process::Command::new(DistroNode::BIN)
+        .args(["epmd", "-names", "-port", &port.to_string()])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn epmd_kill(port: u16) {
+    let _ = std::process::Command::new(DistroNode::BIN)
+        .args(["epmd", "-kill", "-port", &port.to_string()])
+        .output();
+}
+
+#[test]
+fn when_no_epmd_answers_distro_starts_its_own_that_outlives_the_node() {
+    let Some(otp) = require_otp() else { return };
+    let port = crate::support::free_port();
+    // An EPMD is needed for the harness's bookkeeping only; the node under
+    // test is pointed at `port`, where nothing listens yet.
+    let harness_epmd = Epmd::start().unwrap();
+    let name = format!("{}@127.0.0.1", unique_name("ep"));
+    let mut d = DistroNode::start(
+        &harness_epmd,
+        DistroOpts::new()
+            .args(["-name", &name, "-setcookie", DEFAULT_COOKIE])
+            .env("ERL_EPMD_PORT", port.to_string())
+            // No system epmd on PATH: distro must start its own daemon.
+            .env("PATH", "/nonexistent"),
+    )
+    .unwrap();
+    d.wait_for_log("distribution started", T).unwrap();
+    let listed = epmd_names(port).expect("our EPMD answers");
+    assert!(listed.contains(name.split('@').next().unwrap()), "{listed}");
+    // A real erl node registers with it and pings the distro node.
+    let b = BeamNode::start(
+        &harness_epmd,
+        BeamOpts::new("ep")
+            .otp(otp)
+            .env("ERL_EPMD_PORT", &port.to_string()),
+    )
+    .unwrap();
+    assert_eq!(b.eval(&format!("net_adm:ping('{name}').")).unwrap(), "pong");
+    drop(b);
+    d.kill();
+    // The daemon outlives the node that started it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        epmd_names(port).is_some(),
+        "EPMD still answers after the node died"
+    );
+    epmd_kill(port);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(epmd_names(port).is_none(), "EPMD stopped by KILL_REQ");
+}
+
+#[test]
+fn distro_epmd_daemon_serves_real_erl_nodes() {
+    let Some(otp) = require_otp() else { return };
+    let port = crate::support::free_port();
+    let st = std::process::Command::new(DistroNode::BIN)
+        .args(["epmd", "-daemon", "-port", &port.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + T;
+    while epmd_names(port).is_none() {
+        assert!(std::time::Instant::now() < deadline, "daemon answers");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The harness's own EPMD is overridden: these nodes use our daemon.
+    let unused = Epmd::start().unwrap();
+    let on_port = |label: &str| {
+        BeamOpts::new(label)
+            .otp(otp.clone())
+            .env("ERL_EPMD_PORT", &port.to_string())
+    };
+    let a = BeamNode::start(&unused, on_port("da")).unwrap();
+    let b = BeamNode::start(&unused, on_port("db")).unwrap();
+    assert_eq!(
+        a.eval(&format!("net_adm:ping({}).", b.atom())).unwrap(),
+        "pong"
+    );
+    // The system epmd binary, as a client, lists them through our server.
+    let out = std::process::Command::new("epmd")
+        .args(["-port", &port.to_string(), "-names"])
+        .output();
+    if let Ok(o) = out {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            text.contains(a.node_name().split('@').next().unwrap()),
+            "{text}"
+        );
+    }
+    drop(a);
+    drop(b);
+    std::thread::sleep(Duration::from_millis(300));
+    epmd_kill(port);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(epmd_names(port).is_none());
+}

@@ -9,5 +9,7 @@ mod support;
 
 mod cli;
 mod dist_ac;
+mod gen_server;
 mod harness_smoke;
 mod node;
+mod rpc;

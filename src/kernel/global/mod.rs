@@ -108,7 +108,7 @@ impl std::fmt::Debug for Global {
 }
 
 /// Starts global on `node` (`global:start_link/0` under kernel_sup) and
-/// serves `global:resolve_it/4` over rpc.
+/// serves `global:resolve_it/4` and `global:whereis_name/1` over rpc.
 pub fn start(node: &Node, cfg: Config, rpc: &rex::Registry) -> Global {
     let s = service::start(node, cfg);
     rpc.register_sync("global", "resolve_it", 4, |node, args| {
@@ -125,12 +125,20 @@ pub fn start(node: &Node, cfg: Config, rpc: &rex::Registry) -> Global {
         }
         Ok(out.result)
     });
-    Global {
+    let global = Global {
         node: node.clone(),
         events: s.events,
         snapshot: s.snapshot,
         server: s.server,
-    }
+    };
+    let g = global.clone();
+    rpc.register_sync("global", "whereis_name", 1, move |_, args| match args {
+        [name] => Ok(g
+            .whereis_name(name)
+            .map_or_else(|| atom("undefined"), Term::Pid)),
+        _ => Err(rex::Exception::badarg()),
+    });
+    global
 }
 
 impl Global {
@@ -410,4 +418,28 @@ pub async fn multi_call(
         }
     }
     (replies, bad)
+}
+
+/// `{global, Name}` for gen_server: `ServerName::via(global, Name)` /
+/// `ServerRef::via(global, Name)` (OTP's `{via, global, Name}`).
+impl crate::behaviours::gen_server::NameRegistry for Global {
+    fn module(&self) -> Atom {
+        Atom::from("global")
+    }
+
+    fn register_name(&self, name: Term, pid: Pid) -> futures::future::BoxFuture<'static, bool> {
+        let g = self.clone();
+        Box::pin(async move { g.register_name(name, &pid).await.unwrap_or(false) })
+    }
+
+    fn unregister_name(&self, name: Term) -> futures::future::BoxFuture<'static, ()> {
+        let g = self.clone();
+        Box::pin(async move {
+            let _ = g.unregister_name(name).await;
+        })
+    }
+
+    fn whereis_name(&self, name: &Term) -> Option<Pid> {
+        Self::whereis_name(self, name)
+    }
 }

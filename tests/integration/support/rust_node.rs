@@ -78,6 +78,23 @@ impl RustNode {
         self.rt.block_on(f)
     }
 
+    /// Runs `body` in a new process on this node and returns its result;
+    /// panics if it has none after `timeout`.
+    pub(crate) fn in_process<R, F, Fut>(&self, timeout: Duration, body: F) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        let _guard = self.rt.enter();
+        self.node.spawn(move |p| async move {
+            let _ = tx.send(body(p).await);
+        });
+        rx.recv_timeout(timeout)
+            .expect("the process answers in time")
+    }
+
     /// Spawns a process that registers `name` (if given), optionally traps
     /// exits, runs `setup` and then forwards every message to the test.
     pub(crate) fn probe<S>(&self, name: Option<&str>, trap_exit: bool, setup: S) -> Probe

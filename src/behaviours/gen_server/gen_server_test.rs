@@ -1,0 +1,512 @@
+//! The GenServer behaviour without sockets ([`Node::local`]): callbacks,
+//! reply tags of every OTP generation, start errors, stop, exit shapes and
+//! multi_call. Expected results are those of OTP 25–29's `gen_server`
+//! (`gen_server.erl` / `gen.erl`); where they differ, the comment says so.
+
+use super::*;
+use crate::runtime::{Node, Process};
+use crate::term::{ImproperList, TermExt, int, list};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const T: Duration = Duration::from_secs(2);
+
+/// A key-value server that reports `init`, `handle_info` and `terminate`.
+struct Kv {
+    data: Vec<(Term, Term)>,
+    init: Init,
+    trap: bool,
+    parked: Option<GenFrom>,
+    events: mpsc::UnboundedSender<Term>,
+}
+
+fn kv(events: &mpsc::UnboundedSender<Term>) -> Kv {
+    Kv {
+        data: Vec::new(),
+        init: Init::Ok,
+        trap: false,
+        parked: None,
+        events: events.clone(),
+    }
+}
+
+impl GenServer for Kv {
+    async fn init(&mut self, p: &mut Process) -> Init {
+        p.trap_exit(self.trap);
+        self.init.clone()
+    }
+
+    async fn handle_call(&mut self, req: Term, from: GenFrom, p: &mut Process) -> CallReply {
+        match (req.tuple_tag(), req.elem(1), req.elem(2)) {
+            (Some("get"), Some(k), _) => CallReply::Reply(
+                self.data
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| atom("undefined")),
+            ),
+            (Some("put"), Some(k), Some(v)) => {
+                self.data.push((k.clone(), v.clone()));
+                CallReply::Reply(atom("ok"))
+            }
+            (Some("park"), _, _) => {
+                self.parked = Some(from);
+                CallReply::NoReply
+            }
+            (Some("release"), Some(r), _) => {
+                if let Some(f) = self.parked.take() {
+                    reply(p, &f, r.clone());
+                }
+                CallReply::Reply(atom("released"))
+            }
+            (Some("sleep"), Some(ms), _) => {
+                let ms = ms.as_i64().unwrap_or(0).max(0) as u64;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                CallReply::Reply(atom("slept"))
+            }
+            (Some("stop"), Some(r), _) => CallReply::Stop {
+                reason: r.clone(),
+                reply: Some(atom("stopping")),
+            },
+            _ => CallReply::Reply(tuple(vec![atom("echo"), req])),
+        }
+    }
+
+    async fn handle_cast(&mut self, req: Term, _p: &mut Process) -> Next {
+        match (req.tuple_tag(), req.elem(1), req.elem(2)) {
+            (Some("put"), Some(k), Some(v)) => {
+                self.data.push((k.clone(), v.clone()));
+                Next::Continue
+            }
+            (Some("stop"), Some(r), _) => Next::Stop(r.clone()),
+            _ => Next::Continue,
+        }
+    }
+
+    async fn handle_info(&mut self, msg: Term, _p: &mut Process) -> Next {
+        let _ = self.events.send(tuple(vec![atom("info"), msg]));
+        Next::Continue
+    }
+
+    async fn terminate(&mut self, reason: &Term, _p: &mut Process) {
+        let _ = self
+            .events
+            .send(tuple(vec![atom("terminate"), reason.clone()]));
+    }
+}
+
+/// Runs `body` in a fresh process and returns its result.
+async fn in_process<R, F, Fut>(node: &Node, body: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(Process) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.spawn(move |p| async move {
+        let _ = tx.send(body(p).await);
+    });
+    tokio::time::timeout(T, rx)
+        .await
+        .expect("timed out")
+        .expect("process died")
+}
+
+async fn event(rx: &mut mpsc::UnboundedReceiver<Term>) -> Term {
+    tokio::time::timeout(T, rx.recv())
+        .await
+        .expect("timed out")
+        .expect("closed")
+}
+
+async fn wait_dead(node: &Node, pid: &Pid) {
+    for _ in 0..200 {
+        if !node.is_process_alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("process still alive");
+}
+
+fn ms(n: u64) -> Timeout {
+    Timeout::After(Duration::from_millis(n))
+}
+
+#[tokio::test]
+async fn call_cast_info_and_a_deferred_reply() {
+    let node = Node::local("a@h");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let pid = start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    assert_eq!(node.whereis("kv"), Some(pid.clone()));
+    let got = in_process(&node, |mut p| async move {
+        let put = call(&mut p, "kv", tuple(vec![atom("put"), atom("a"), int(1)]), T).await;
+        cast(&p, "kv", tuple(vec![atom("put"), atom("b"), int(2)]));
+        let b = call(&mut p, "kv", tuple(vec![atom("get"), atom("b")]), T).await;
+        (put, b)
+    })
+    .await;
+    assert_eq!(got, (Ok(atom("ok")), Ok(int(2))));
+    node.send("kv", atom("hello"));
+    assert_eq!(
+        event(&mut rx).await,
+        tuple(vec![atom("info"), atom("hello")])
+    );
+
+    // A call left open by handle_call is answered later by another call.
+    let parked = {
+        let node2 = node.clone();
+        tokio::spawn(async move {
+            in_process(&node2, |mut p| async move {
+                call(&mut p, "kv", tuple(vec![atom("park")]), T).await
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let released = in_process(&node, |mut p| async move {
+        call(&mut p, "kv", tuple(vec![atom("release"), atom("later")]), T).await
+    })
+    .await;
+    assert_eq!(released, Ok(atom("released")));
+    assert_eq!(parked.await.unwrap(), Ok(atom("later")));
+}
+
+#[tokio::test]
+async fn replies_follow_the_callers_tag() {
+    // gen:reply/2: a plain ref (pre-OTP-24) or {Ref, Node} (OTP 25
+    // multi_call) gets {Tag, Reply} at the pid; [alias|Ref] at the alias.
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let (plain, node_tag, alias) = in_process(&node, |mut p| async move {
+        let me = Term::Pid(p.pid().clone());
+        let r = Term::Reference(Box::new(p.make_ref()));
+        let gen_call = |tag: Term| {
+            tuple(vec![
+                atom("$gen_call"),
+                tuple(vec![me.clone(), tag]),
+                atom("x"),
+            ])
+        };
+        p.send("kv", gen_call(r.clone()));
+        let plain = p.receive_timeout(T, |m| m.elem(0) == Some(&r)).await;
+        let nt = tuple(vec![r.clone(), atom("a@h")]);
+        p.send("kv", gen_call(nt.clone()));
+        let node_tag = p.receive_timeout(T, |m| m.elem(0) == Some(&nt)).await;
+        let a = Term::Reference(Box::new(p.alias()));
+        let at = Term::ImproperList(ImproperList::from((vec![atom("alias")], a)));
+        p.send("kv", gen_call(at.clone()));
+        let alias = p.receive_timeout(T, |m| m.elem(0) == Some(&at)).await;
+        (plain, node_tag, alias)
+    })
+    .await;
+    let echo = tuple(vec![atom("echo"), atom("x")]);
+    assert_eq!(plain.and_then(|m| m.elem(1).cloned()), Some(echo.clone()));
+    assert_eq!(
+        node_tag.and_then(|m| m.elem(1).cloned()),
+        Some(echo.clone())
+    );
+    assert_eq!(alias.and_then(|m| m.elem(1).cloned()), Some(echo));
+}
+
+#[tokio::test]
+async fn stop_from_a_call_replies_after_terminate() {
+    let node = Node::local("a@h");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let pid = start(&node, None, kv(&tx)).await.unwrap();
+    let p2 = pid.clone();
+    let r = in_process(&node, move |mut p| async move {
+        call(&mut p, &p2, tuple(vec![atom("stop"), atom("done")]), T).await
+    })
+    .await;
+    assert_eq!(
+        event(&mut rx).await,
+        tuple(vec![atom("terminate"), atom("done")])
+    );
+    assert_eq!(r, Ok(atom("stopping")));
+    wait_dead(&node, &pid).await;
+    // A cast that stops, and gen_server:stop/3.
+    let pid = start(&node, None, kv(&tx)).await.unwrap();
+    let p2 = pid.clone();
+    in_process(&node, move |p| async move {
+        cast(&p, &p2, tuple(vec![atom("stop"), atom("normal")]));
+    })
+    .await;
+    assert_eq!(
+        event(&mut rx).await,
+        tuple(vec![atom("terminate"), atom("normal")])
+    );
+    wait_dead(&node, &pid).await;
+    let pid = start(&node, None, kv(&tx)).await.unwrap();
+    let p2 = pid.clone();
+    let r = in_process(&node, move |mut p| async move {
+        stop(&mut p, &p2, atom("shutdown"), T).await
+    })
+    .await;
+    assert_eq!(r, Ok(()));
+    assert_eq!(
+        event(&mut rx).await,
+        tuple(vec![atom("terminate"), atom("shutdown")])
+    );
+    wait_dead(&node, &pid).await;
+}
+
+#[tokio::test]
+async fn start_errors_have_otp_shapes() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let first = start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let again = start(&node, Some(ServerName::local("kv")), kv(&tx)).await;
+    assert_eq!(again, Err(StartError::AlreadyStarted(first.clone())));
+    assert_eq!(
+        again.unwrap_err().to_term(),
+        tuple(vec![
+            atom("error"),
+            tuple(vec![atom("already_started"), Term::Pid(first)])
+        ])
+    );
+    let ignoring = Kv {
+        init: Init::Ignore,
+        ..kv(&tx)
+    };
+    assert_eq!(
+        start(&node, Some(ServerName::local("ig")), ignoring).await,
+        Err(StartError::Ignore)
+    );
+    assert_eq!(node.whereis("ig"), None);
+    let failing = Kv {
+        init: Init::Stop(atom("bad_config")),
+        ..kv(&tx)
+    };
+    let e = start(&node, None, failing).await.unwrap_err();
+    assert_eq!(e.to_term(), tuple(vec![atom("error"), atom("bad_config")]));
+}
+
+#[tokio::test]
+async fn call_exits_name_the_call() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let (noproc, timeout, nodedown, late) = in_process(&node, |mut p| async move {
+        p.register("me").unwrap();
+        let me = p.pid().clone();
+        assert_eq!(
+            call(&mut p, "me", atom("x"), T).await.unwrap_err().reason,
+            atom("calling_self")
+        );
+        assert_eq!(
+            call(&mut p, &me, atom("x"), T).await.unwrap_err().reason,
+            atom("calling_self")
+        );
+        let noproc = call(&mut p, "nobody", atom("req"), ms(100)).await;
+        let sleep = tuple(vec![atom("sleep"), int(300)]);
+        let timeout = call(&mut p, "kv", sleep, ms(50)).await;
+        let nodedown = call(&mut p, ("kv", "b@h"), atom("req"), ms(1000)).await;
+        // The late reply to the timed-out call never shows up.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let late = p.recv_timeout(Duration::from_millis(10)).await;
+        (noproc, timeout, nodedown, late)
+    })
+    .await;
+    let exit = |reason: Term, dest: Term, req: Term, t: Term| {
+        tuple(vec![
+            reason,
+            tuple(vec![
+                atom("gen_server"),
+                atom("call"),
+                list(vec![dest, req, t]),
+            ]),
+        ])
+    };
+    assert_eq!(
+        noproc.unwrap_err().to_term(),
+        exit(atom("noproc"), atom("nobody"), atom("req"), int(100))
+    );
+    let timeout = timeout.unwrap_err();
+    assert!(timeout.is_timeout());
+    assert_eq!(
+        timeout.to_term(),
+        exit(
+            atom("timeout"),
+            atom("kv"),
+            tuple(vec![atom("sleep"), int(300)]),
+            int(50)
+        )
+    );
+    assert_eq!(
+        nodedown.unwrap_err().reason,
+        tuple(vec![atom("nodedown"), atom("b@h")])
+    );
+    assert_eq!(late, None);
+}
+
+#[tokio::test]
+async fn a_server_that_dies_during_a_call_gives_its_exit_reason() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let pid = start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let n2 = node.clone();
+    let killer = pid.clone();
+    let r = in_process(&node, move |mut p| async move {
+        let t = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            n2.exit(&killer, atom("boom"));
+        });
+        let r = call(&mut p, "kv", tuple(vec![atom("sleep"), int(1000)]), T).await;
+        let _ = t.await;
+        r
+    })
+    .await;
+    assert_eq!(r.unwrap_err().reason, atom("boom"));
+}
+
+#[tokio::test]
+async fn multi_call_sorts_replies_and_bad_nodes() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let (replies, bad) = in_process(&node, |mut p| async move {
+        let nodes = [Atom::from("a@h"), Atom::from("b@h")];
+        multi_call(&mut p, &nodes, "kv", atom("hi"), Timeout::Infinity).await
+    })
+    .await;
+    assert_eq!(
+        replies,
+        vec![(Atom::from("a@h"), tuple(vec![atom("echo"), atom("hi")]))]
+    );
+    assert_eq!(bad, vec![Atom::from("b@h")]);
+    // No server by that name, and a server that does not answer in time.
+    let (replies, bad) = in_process(&node, |mut p| async move {
+        let me = [Atom::from("a@h")];
+        let none = multi_call(&mut p, &me, "nobody", atom("hi"), ms(500)).await;
+        let slow = multi_call(
+            &mut p,
+            &me,
+            "kv",
+            tuple(vec![atom("sleep"), int(300)]),
+            ms(50),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            p.recv_timeout(Duration::from_millis(10)).await,
+            None,
+            "late reply dropped"
+        );
+        (none, slow)
+    })
+    .await;
+    assert_eq!(replies, (vec![], vec![Atom::from("a@h")]));
+    assert_eq!(bad, (vec![], vec![Atom::from("a@h")]));
+}
+
+/// A `{via, test_reg, Name}` registry.
+#[derive(Clone, Default)]
+struct TestReg(Arc<Mutex<HashMap<String, Pid>>>);
+
+impl NameRegistry for TestReg {
+    fn module(&self) -> Atom {
+        Atom::from("test_reg")
+    }
+    fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
+        let mut m = self.0.lock().unwrap();
+        let key = Pretty(&name).to_string();
+        let fresh = !m.contains_key(&key);
+        if fresh {
+            m.insert(key, pid);
+        }
+        Box::pin(async move { fresh })
+    }
+    fn unregister_name(&self, name: Term) -> BoxFuture<'static, ()> {
+        self.0.lock().unwrap().remove(&Pretty(&name).to_string());
+        Box::pin(async {})
+    }
+    fn whereis_name(&self, name: &Term) -> Option<Pid> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&Pretty(name).to_string())
+            .cloned()
+    }
+}
+
+#[tokio::test]
+async fn via_names_and_elixir_names() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let reg = TestReg::default();
+    let name = ServerName::via(reg.clone(), atom("Elixir.Distro.DistroCal"));
+    let pid = start(&node, Some(name.clone()), kv(&tx)).await.unwrap();
+    assert_eq!(
+        start(&node, Some(name.clone()), kv(&tx)).await,
+        Err(StartError::AlreadyStarted(pid))
+    );
+    let elixir = ServerName::Local(elixir_alias("Distro.DistroCal"));
+    start(&node, Some(elixir), kv(&tx)).await.unwrap();
+    let r2 = reg.clone();
+    let (via, local, missing) = in_process(&node, move |mut p| async move {
+        let via = call(&mut p, &name, atom("x"), T).await;
+        let local = call(&mut p, "Elixir.Distro.DistroCal", atom("y"), T).await;
+        let missing = call(&mut p, ServerRef::via(r2, atom("nope")), atom("z"), T).await;
+        (via, local, missing)
+    })
+    .await;
+    assert_eq!(via, Ok(tuple(vec![atom("echo"), atom("x")])));
+    assert_eq!(local, Ok(tuple(vec![atom("echo"), atom("y")])));
+    let missing = missing.unwrap_err();
+    assert_eq!(missing.reason, atom("noproc"));
+    assert_eq!(
+        missing.args[0],
+        tuple(vec![atom("via"), atom("test_reg"), atom("nope")])
+    );
+    assert_eq!(elixir_alias("Elixir.A"), Atom::from("Elixir.A"));
+}
+
+#[tokio::test]
+async fn a_linked_server_that_traps_exits_terminates_with_its_parent() {
+    let node = Node::local("a@h");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = Kv {
+        trap: true,
+        ..kv(&tx)
+    };
+    // The parent returns right after the start, i.e. exits `normal`; a
+    // trapping server gets {'EXIT', Parent, normal} and terminates with it.
+    let pid = in_process(&node, |p| async move {
+        start_link(&p, None, server).await.unwrap()
+    })
+    .await;
+    assert_eq!(
+        event(&mut rx).await,
+        tuple(vec![atom("terminate"), atom("normal")])
+    );
+    wait_dead(&node, &pid).await;
+    // A failing init does not take the parent down.
+    let failing = Kv {
+        init: Init::Stop(atom("nope")),
+        ..kv(&tx)
+    };
+    let (r, alive) = in_process(&node, |p| async move {
+        let r = start_link(&p, None, failing).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (r, p.node().is_process_alive(p.pid()))
+    })
+    .await;
+    assert_eq!(r, Err(StartError::Init(atom("nope"))));
+    assert!(alive);
+}

@@ -1,0 +1,391 @@
+//! `gen_server` — mirrors `lib/stdlib/src/gen_server.erl` (and the parts of
+//! `gen.erl` it uses): a [`GenServer`] trait for the callbacks, `start` /
+//! `start_link` under a local name, `{global, Name}` or none, and the
+//! client functions [`call`], [`cast`], [`multi_call`], [`stop`] and
+//! [`reply`], which work the same toward servers on BEAM nodes and on Rust
+//! nodes.
+//!
+//! ```text
+//!  caller                                   server process (server.rs)
+//!  call ── MONITOR_P + {'$gen_call', {Caller, [alias|Mref]}, Req} ──► handle_call
+//!       ◄──────────── {[alias|Mref], Reply}  (to the alias) ──────── CallReply::Reply
+//!  cast ── {'$gen_cast', Req} ─────────────────────────────────────► handle_cast
+//!  anything else ──────────────────────────────────────────────────► handle_info
+//!  stop ── {system, From, {terminate, Reason}} ────────────────────► terminate
+//! ```
+//!
+//! Replies go where `gen:reply/2` sends them: to the alias of an
+//! `[alias|Ref]` (OTP 24+ `gen:call`) or `[[alias|Ref]|Mon]` (OTP 26+
+//! `multi_call`) tag, and as `{Tag, Reply}` to the caller's pid for any
+//! other tag (a plain reference from pre-OTP-24 callers, `{Ref, Node}` from
+//! OTP 25's `multi_call`).
+//!
+//! ```
+//! use distro::behaviours::gen_server::{self, CallReply, GenFrom, GenServer, ServerName};
+//! use distro::runtime::{Node, Process};
+//! use distro::term::{Term, TermExt, int};
+//!
+//! struct Counter(i64);
+//!
+//! impl GenServer for Counter {
+//!     async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
+//!         self.0 += req.as_i64().unwrap_or(0);
+//!         CallReply::Reply(int(self.0))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let node = Node::local("demo@localhost");
+//! let pid = gen_server::start(&node, Some(ServerName::local("counter")), Counter(0)).await.unwrap();
+//! let (tx, rx) = tokio::sync::oneshot::channel();
+//! node.spawn(|mut p| async move {
+//!     let r = gen_server::call(&mut p, "counter", int(2), gen_server::Timeout::DEFAULT).await;
+//!     let _ = tx.send(r);
+//! });
+//! assert_eq!(rx.await.unwrap(), Ok(int(2)));
+//! assert_eq!(node.whereis("counter"), Some(pid));
+//! # }
+//! ```
+//!
+//! Not supported: timeouts, `hibernate` and `{continue, …}` in callback
+//! returns, `code_change`, `format_status`, and `sys` requests other than
+//! `terminate` (they are logged and left unanswered).
+
+mod client;
+mod server;
+
+#[cfg(test)]
+mod gen_server_test;
+
+pub use super::Timeout;
+pub use crate::runtime::GenFrom;
+pub use client::{CallExit, call, cast, multi_call, reply, stop};
+
+use crate::runtime::{Node, Process};
+use crate::term::{Atom, Pid, Pretty, Term, atom, tuple};
+use futures::future::BoxFuture;
+use std::future::Future;
+use std::sync::Arc;
+
+/// What `init` decided (`{ok, State}`, `ignore`, `{stop, Reason}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Init {
+    /// `{ok, State}`: the server runs.
+    Ok,
+    /// `ignore`: the server exits `normal`; the starter gets
+    /// [`StartError::Ignore`].
+    Ignore,
+    /// `{stop, Reason}`: the server exits with `Reason`; the starter gets
+    /// [`StartError::Init`].
+    Stop(Term),
+}
+
+/// What `handle_call` decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallReply {
+    /// `{reply, Reply, State}`.
+    Reply(Term),
+    /// `{noreply, State}`: answer later with [`reply`] (or never).
+    NoReply,
+    /// `{stop, Reason, Reply, State}` (with a reply, sent after
+    /// `terminate`) or `{stop, Reason, State}` (without).
+    Stop {
+        /// The exit reason.
+        reason: Term,
+        /// The reply to the caller, if any.
+        reply: Option<Term>,
+    },
+}
+
+/// What `handle_cast` / `handle_info` decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// `{noreply, State}`.
+    Continue,
+    /// `{stop, Reason, State}`.
+    Stop(Term),
+}
+
+/// The callbacks of a gen_server; the implementing value is the state.
+///
+/// Each callback runs in the server process and gets its [`Process`], so it
+/// can send, call other servers or reply later. Implement them with
+/// `async fn`; the futures must be `Send`.
+pub trait GenServer: Send + 'static {
+    /// `Module:init/1`, run before `start` returns.
+    fn init(&mut self, proc: &mut Process) -> impl Future<Output = Init> + Send {
+        let _ = proc;
+        async { Init::Ok }
+    }
+
+    /// `Module:handle_call/3`.
+    fn handle_call(
+        &mut self,
+        request: Term,
+        from: GenFrom,
+        proc: &mut Process,
+    ) -> impl Future<Output = CallReply> + Send;
+
+    /// `Module:handle_cast/2`. The default logs the request and goes on
+    /// (OTP would crash with `undef`).
+    fn handle_cast(
+        &mut self,
+        request: Term,
+        proc: &mut Process,
+    ) -> impl Future<Output = Next> + Send {
+        let pid = proc.pid().clone();
+        async move {
+            unexpected::<Self>("handle_cast", &pid, &request);
+            Next::Continue
+        }
+    }
+
+    /// `Module:handle_info/2`: every message that is not a call, a cast or
+    /// a system message. The default logs it as OTP's `gen_server` does
+    /// when the module has no `handle_info/2`, and goes on.
+    fn handle_info(&mut self, msg: Term, proc: &mut Process) -> impl Future<Output = Next> + Send {
+        let pid = proc.pid().clone();
+        async move {
+            unexpected::<Self>("handle_info", &pid, &msg);
+            Next::Continue
+        }
+    }
+
+    /// `Module:terminate/2`, called when a callback returned a stop, on
+    /// [`stop`], and when the parent of a `start_link`ed server that traps
+    /// exits dies. Not called when the process is killed.
+    fn terminate(&mut self, reason: &Term, proc: &mut Process) -> impl Future<Output = ()> + Send {
+        let _ = (reason, proc);
+        async {}
+    }
+}
+
+/// OTP's warning for a message a module does not handle
+/// (`gen_server:handle_msg/6`, the `no_handle_info` report).
+fn unexpected<S: ?Sized>(callback: &str, pid: &Pid, msg: &Term) {
+    tracing::warn!(
+        "** Undefined {callback} in {}\n** Unhandled message: {}",
+        std::any::type_name::<S>(),
+        Pretty(msg),
+    );
+    tracing::debug!(server = %Pretty(&Term::Pid(pid.clone())), "unhandled message");
+}
+
+/// A name service for `{via, Module, Name}` (the `register_name/2`,
+/// `unregister_name/1`, `whereis_name/1` of `Module`). `global` is one:
+/// `ServerName::via(kernel.global.clone(), name)` is `{global, Name}`.
+pub trait NameRegistry: Send + Sync + 'static {
+    /// The module in `{via, Module, Name}`; a registry whose module is
+    /// `global` is shown as `{global, Name}`.
+    fn module(&self) -> Atom;
+
+    /// `Module:register_name(Name, Pid)`: `true` for `yes`.
+    fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool>;
+
+    /// `Module:unregister_name(Name)`.
+    fn unregister_name(&self, name: Term) -> BoxFuture<'static, ()>;
+
+    /// `Module:whereis_name(Name)`.
+    fn whereis_name(&self, name: &Term) -> Option<Pid>;
+}
+
+fn via_term(reg: &dyn NameRegistry, name: &Term) -> Term {
+    let module = reg.module();
+    if module.name == "global" {
+        tuple(vec![atom("global"), name.clone()])
+    } else {
+        tuple(vec![atom("via"), Term::Atom(module), name.clone()])
+    }
+}
+
+/// The name a server is started under (`ServerName` of `gen_server:start/4`).
+#[derive(Clone)]
+pub enum ServerName {
+    /// `{local, Name}`.
+    Local(Atom),
+    /// `{via, Module, Name}`, or `{global, Name}` when the registry is global.
+    Via(Arc<dyn NameRegistry>, Term),
+}
+
+impl ServerName {
+    /// `{local, Name}`. Any atom text works, e.g. an Elixir module name
+    /// such as `"Elixir.Distro.DistroCal"` (see [`elixir_alias`]).
+    pub fn local(name: &str) -> Self {
+        Self::Local(Atom::from(name))
+    }
+
+    /// `{via, Module, Name}` (`{global, Name}` with `kernel.global`).
+    pub fn via(registry: impl NameRegistry, name: Term) -> Self {
+        Self::Via(Arc::new(registry), name)
+    }
+
+    /// The name as OTP writes it: `{local, Name}`, `{global, Name}` or
+    /// `{via, Module, Name}`.
+    pub fn to_term(&self) -> Term {
+        match self {
+            Self::Local(a) => tuple(vec![atom("local"), Term::Atom(a.clone())]),
+            Self::Via(r, n) => via_term(r.as_ref(), n),
+        }
+    }
+
+    /// How a client reaches the server started under this name.
+    pub fn to_ref(&self) -> ServerRef {
+        match self {
+            Self::Local(a) => ServerRef::Local(a.clone()),
+            Self::Via(r, n) => ServerRef::Via(r.clone(), n.clone()),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", Pretty(&self.to_term()))
+    }
+}
+
+/// The Elixir module name for an alias as written in Elixir:
+/// `elixir_alias("Distro.DistroCal")` is the atom `'Elixir.Distro.DistroCal'`
+/// (what `Distro.DistroCal` means in Elixir source). Text that already
+/// starts with `Elixir.` is kept as is.
+pub fn elixir_alias(alias: &str) -> Atom {
+    if alias.starts_with("Elixir.") {
+        Atom::from(alias)
+    } else {
+        Atom::from(format!("Elixir.{alias}").as_str())
+    }
+}
+
+/// A server to talk to (`ServerRef` of `gen_server:call/3`).
+#[derive(Clone)]
+pub enum ServerRef {
+    /// A pid, local or remote.
+    Pid(Pid),
+    /// A name registered on this node.
+    Local(Atom),
+    /// `{Name, Node}`.
+    Remote(Atom, Atom),
+    /// `{via, Module, Name}` / `{global, Name}`, resolved on this node.
+    Via(Arc<dyn NameRegistry>, Term),
+}
+
+impl ServerRef {
+    /// `{via, Module, Name}` (`{global, Name}` with `kernel.global`).
+    pub fn via(registry: impl NameRegistry, name: Term) -> Self {
+        Self::Via(Arc::new(registry), name)
+    }
+
+    /// The reference as OTP writes it (what exit reasons show).
+    pub fn to_term(&self) -> Term {
+        match self {
+            Self::Pid(p) => Term::Pid(p.clone()),
+            Self::Local(a) => Term::Atom(a.clone()),
+            Self::Remote(a, n) => tuple(vec![Term::Atom(a.clone()), Term::Atom(n.clone())]),
+            Self::Via(r, n) => via_term(r.as_ref(), n),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", Pretty(&self.to_term()))
+    }
+}
+
+impl From<Pid> for ServerRef {
+    fn from(p: Pid) -> Self {
+        Self::Pid(p)
+    }
+}
+
+impl From<&Pid> for ServerRef {
+    fn from(p: &Pid) -> Self {
+        Self::Pid(p.clone())
+    }
+}
+
+impl From<&str> for ServerRef {
+    fn from(name: &str) -> Self {
+        Self::Local(Atom::from(name))
+    }
+}
+
+impl From<Atom> for ServerRef {
+    fn from(name: Atom) -> Self {
+        Self::Local(name)
+    }
+}
+
+impl From<(&str, &str)> for ServerRef {
+    fn from((name, node): (&str, &str)) -> Self {
+        Self::Remote(Atom::from(name), Atom::from(node))
+    }
+}
+
+impl From<&ServerName> for ServerRef {
+    fn from(name: &ServerName) -> Self {
+        name.to_ref()
+    }
+}
+
+/// Why `start` / `start_link` did not start a server.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StartError {
+    /// `{error, {already_started, Pid}}`: the name is taken by `Pid`.
+    #[error("already started as {}", Pretty(&Term::Pid(.0.clone())))]
+    AlreadyStarted(Pid),
+    /// `ignore`: `init` returned [`Init::Ignore`].
+    #[error("ignore")]
+    Ignore,
+    /// `{error, Reason}`: `init` returned [`Init::Stop`], or the name
+    /// could not be registered.
+    #[error("init failed: {}", Pretty(.0))]
+    Init(Term),
+    /// The server process died during `init` (it panicked or was killed).
+    #[error("the server process died during init")]
+    Died,
+}
+
+impl StartError {
+    /// What `gen_server:start/3,4` returns: `ignore` or `{error, Reason}`.
+    pub fn to_term(&self) -> Term {
+        let error = |r: Term| tuple(vec![atom("error"), r]);
+        match self {
+            Self::AlreadyStarted(p) => {
+                error(tuple(vec![atom("already_started"), Term::Pid(p.clone())]))
+            }
+            Self::Ignore => atom("ignore"),
+            Self::Init(r) => error(r.clone()),
+            Self::Died => error(atom("killed")),
+        }
+    }
+}
+
+/// `gen_server:start(ServerName, Module, Args, [])` (or `start/3` with
+/// `name: None`): spawns the server, registers its name, runs `init` and
+/// returns its pid once `init` returned.
+pub async fn start<S: GenServer>(
+    node: &Node,
+    name: Option<ServerName>,
+    server: S,
+) -> Result<Pid, StartError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.spawn(move |p| server::run(p, name, server, None, tx));
+    rx.await.unwrap_or(Err(StartError::Died))
+}
+
+/// `gen_server:start_link/3,4`: like [`start`], with the server linked to
+/// `parent`. If `init` fails, the link is removed before the server exits
+/// (as OTP 26+ `proc_lib:start_link` does), so the parent only sees the
+/// error. A server whose parent dies while it traps exits calls
+/// `terminate` with the parent's exit reason.
+pub async fn start_link<S: GenServer>(
+    parent: &Process,
+    name: Option<ServerName>,
+    server: S,
+) -> Result<Pid, StartError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let me = parent.pid().clone();
+    parent.spawn_link(move |p| server::run(p, name, server, Some(me), tx));
+    rx.await.unwrap_or(Err(StartError::Died))
+}
