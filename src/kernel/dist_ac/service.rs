@@ -205,20 +205,19 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
     }
 }
 
-/// `rpc:call(Node, erlang, whereis, [dist_ac])`, through the peer's `rex`
-/// (`{call, M, F, A, GroupLeader}`, served by OTP 25–29 and by our rex).
+/// `rpc:call(Node, erlang, whereis, [dist_ac])` as OTP 25+ makes it: a
+/// `SPAWN_REQUEST` of `erpc:execute_call/4` (what `introduce_me/2` sends).
 async fn whereis_dist_ac(p: &mut Process, node: &Atom) -> Option<Term> {
-    let gl = Term::Pid(p.pid().clone());
-    let req = tuple(vec![
-        atom("call"),
-        atom("erlang"),
-        atom("whereis"),
-        crate::term::list(vec![atom("dist_ac")]),
-        gl,
-    ]);
-    match p
-        .call(("rex", node.name.as_str()), req, Duration::from_secs(3600))
-        .await
+    let args = vec![atom("dist_ac")];
+    match crate::kernel::rpc::call(
+        p,
+        &node.name,
+        "erlang",
+        "whereis",
+        args,
+        Duration::from_secs(3600),
+    )
+    .await
     {
         Ok(t @ Term::Pid(_)) => Some(t),
         _ => None,
