@@ -8,8 +8,10 @@
 
 mod gen_call;
 mod ids;
+mod net_table;
 mod node;
 mod process;
+mod remote;
 mod spawn_request;
 mod state;
 

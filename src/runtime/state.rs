@@ -10,7 +10,7 @@
 
 use crate::dist::DFlags;
 use crate::dist::control::{Control, ProcRef};
-use crate::term::{Atom, Pid, Reference, Term, atom, map, tuple, uint};
+use crate::term::{Atom, Pid, Reference, Term, atom, tuple};
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
@@ -113,12 +113,12 @@ pub(crate) struct State {
 }
 
 /// An exit signal on its way to a local process.
-struct ExitSignal {
-    to: LocalKey,
-    from: Pid,
-    reason: Term,
+pub(crate) struct ExitSignal {
+    pub(crate) to: LocalKey,
+    pub(crate) from: Pid,
+    pub(crate) reason: Term,
     /// From a broken link (removes the link) rather than `exit/2`.
-    link: bool,
+    pub(crate) link: bool,
 }
 
 pub(crate) fn down_message(reference: &Reference, object: Term, reason: Term) -> Term {
@@ -145,7 +145,7 @@ impl State {
         self.procs.get(&key(pid)).is_some_and(|e| e.pid == *pid)
     }
 
-    fn entry(&mut self, pid: &Pid) -> Option<&mut ProcEntry> {
+    pub(crate) fn entry(&mut self, pid: &Pid) -> Option<&mut ProcEntry> {
         self.procs.get_mut(&key(pid)).filter(|e| e.pid == *pid)
     }
 
@@ -511,7 +511,7 @@ impl State {
         self.run_terminations(work, me, creation, fx);
     }
 
-    fn exit_signals(
+    pub(crate) fn exit_signals(
         &mut self,
         signals: Vec<ExitSignal>,
         me: &Atom,
@@ -657,276 +657,6 @@ impl State {
                 v.retain(|p| *p != pid);
             }
             self.spawn_requests.retain(|_, p| p.pid != pid);
-        }
-    }
-
-    /// What a control message received from `peer` does.
-    pub(crate) fn handle_control(
-        &mut self,
-        me: &Atom,
-        creation: u32,
-        peer: &Atom,
-        ctrl: Control,
-        fx: &mut Effects,
-    ) -> Option<SpawnRequest> {
-        let local = |p: &Pid| p.node == *me && p.creation == creation;
-        match ctrl {
-            Control::Send { to, msg, .. } => {
-                if local(&to) {
-                    self.deliver(&to, msg);
-                }
-            }
-            Control::RegSend { name, msg, .. } => {
-                if let Some(pid) = self.names.get(&name) {
-                    self.deliver(pid, msg);
-                }
-            }
-            Control::AliasSend { alias, msg, .. } => {
-                if let Some(pid) = self.aliases.get(&alias) {
-                    self.deliver(pid, msg);
-                }
-            }
-            Control::Link { from, to } => {
-                if local(&to) && self.alive(&to) {
-                    if let Some(e) = self.entry(&to) {
-                        e.links.insert(from);
-                    }
-                } else {
-                    self.send_remote(
-                        peer,
-                        Control::Exit {
-                            from: to,
-                            to: from,
-                            reason: atom("noproc"),
-                        },
-                        false,
-                        fx,
-                    );
-                }
-            }
-            Control::Unlink { from, to } => {
-                if let Some(e) = self.entry(&to) {
-                    e.links.remove(&from);
-                }
-            }
-            Control::UnlinkId { id, from, to } => {
-                if let Some(e) = self.entry(&to) {
-                    e.links.remove(&from);
-                }
-                self.send_remote(
-                    peer,
-                    Control::UnlinkIdAck {
-                        id,
-                        from: to,
-                        to: from,
-                    },
-                    false,
-                    fx,
-                );
-            }
-            Control::UnlinkIdAck { .. } | Control::GroupLeader { .. } => {}
-            Control::Exit { from, to, reason } => {
-                if local(&to) {
-                    self.exit_signals(
-                        vec![ExitSignal {
-                            to: key(&to),
-                            from,
-                            reason,
-                            link: true,
-                        }],
-                        me,
-                        creation,
-                        fx,
-                    );
-                }
-            }
-            Control::Exit2 { from, to, reason } => {
-                if local(&to) {
-                    self.exit_signals(
-                        vec![ExitSignal {
-                            to: key(&to),
-                            from,
-                            reason,
-                            link: false,
-                        }],
-                        me,
-                        creation,
-                        fx,
-                    );
-                }
-            }
-            Control::MonitorP {
-                from,
-                target,
-                reference,
-            } => {
-                let (pid, by_name) = match &target {
-                    ProcRef::Pid(p) if local(p) => (Some(p.clone()), None),
-                    ProcRef::Pid(_) => (None, None),
-                    ProcRef::Name(n) => (self.names.get(n).cloned(), Some(n.clone())),
-                };
-                match pid.filter(|p| self.alive(p)) {
-                    Some(p) => {
-                        if let Some(e) = self.entry(&p) {
-                            e.watchers
-                                .insert(reference.clone(), Watcher { pid: from, by_name });
-                        }
-                        self.remote_watched.insert(reference, p);
-                    }
-                    None => self.send_remote(
-                        peer,
-                        Control::MonitorPExit {
-                            from: target,
-                            to: from,
-                            reference,
-                            reason: atom("noproc"),
-                        },
-                        false,
-                        fx,
-                    ),
-                }
-            }
-            Control::DemonitorP { reference, .. } => {
-                if let Some(p) = self.remote_watched.remove(&reference) {
-                    if let Some(e) = self.entry(&p) {
-                        e.watchers.remove(&reference);
-                    }
-                }
-            }
-            Control::MonitorPExit {
-                to,
-                reference,
-                reason,
-                ..
-            } => {
-                if let Some(m) = self.entry(&to).and_then(|e| e.monitors.remove(&reference)) {
-                    self.deliver(&to, down_message(&reference, m.object, reason));
-                }
-            }
-            Control::SpawnReply {
-                req_id,
-                to,
-                flags,
-                result,
-            } => {
-                self.handle_spawn_reply(me, peer, (req_id, to, flags, result), fx);
-            }
-            Control::SpawnRequest {
-                req_id,
-                from,
-                module,
-                function,
-                arity,
-                opts,
-                args,
-                ..
-            } => {
-                return Some(SpawnRequest {
-                    req_id,
-                    from,
-                    module,
-                    function,
-                    arity,
-                    opts,
-                    args,
-                });
-            }
-        }
-        None
-    }
-
-    /// The connection to `node` is gone: `noconnection` for links and
-    /// monitors, drop monitors held from there.
-    pub(crate) fn node_down(&mut self, me: &Atom, creation: u32, node: &Atom, fx: &mut Effects) {
-        let mut signals = Vec::new();
-        let mut downs = Vec::new();
-        for e in self.procs.values_mut() {
-            let gone: Vec<Pid> = e
-                .links
-                .iter()
-                .filter(|p| p.node == *node)
-                .cloned()
-                .collect();
-            for p in gone {
-                signals.push(ExitSignal {
-                    to: key(&e.pid),
-                    from: p,
-                    reason: atom("noconnection"),
-                    link: true,
-                });
-            }
-            let refs: Vec<Reference> = e
-                .monitors
-                .iter()
-                .filter(|(_, m)| m.remote_node.as_ref() == Some(node))
-                .map(|(r, _)| r.clone())
-                .collect();
-            for r in refs {
-                if let Some(m) = e.monitors.remove(&r) {
-                    downs.push((
-                        e.pid.clone(),
-                        down_message(&r, m.object, atom("noconnection")),
-                    ));
-                }
-            }
-            e.watchers.retain(|_, w| w.pid.node != *node);
-        }
-        let stale: Vec<Reference> = self
-            .remote_watched
-            .iter()
-            .filter(|(r, p)| {
-                !self
-                    .procs
-                    .get(&key(p))
-                    .is_some_and(|e| e.watchers.contains_key(*r))
-            })
-            .map(|(r, _)| r.clone())
-            .collect();
-        for r in stale {
-            self.remote_watched.remove(&r);
-        }
-        for (pid, msg) in downs {
-            self.deliver(&pid, msg);
-        }
-        self.fail_spawn_requests(node);
-        if let Some(watchers) = self.node_watch.remove(node) {
-            for w in watchers {
-                self.deliver(&w, tuple(vec![atom("nodedown"), Term::Atom(node.clone())]));
-            }
-        }
-        self.exit_signals(signals, me, creation, fx);
-    }
-
-    /// Tells `monitor_nodes` subscribers that `node` went up or down.
-    pub(crate) fn notify_node_monitors(
-        &self,
-        node: &Atom,
-        up: bool,
-        published: bool,
-        conn_id: u64,
-        reason: &Term,
-    ) {
-        let tag = atom(if up { "nodeup" } else { "nodedown" });
-        for m in &self.node_monitors {
-            if !published && !m.hidden_too {
-                continue;
-            }
-            let msg = if m.with_info {
-                let mut info = vec![
-                    (
-                        atom("node_type"),
-                        atom(if published { "visible" } else { "hidden" }),
-                    ),
-                    (atom("connection_id"), uint(conn_id)),
-                ];
-                if !up {
-                    info.push((atom("nodedown_reason"), reason.clone()));
-                }
-                tuple(vec![tag.clone(), Term::Atom(node.clone()), map(info)])
-            } else {
-                tuple(vec![tag.clone(), Term::Atom(node.clone())])
-            };
-            self.deliver(&m.pid, msg);
         }
     }
 }
