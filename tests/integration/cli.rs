@@ -3,7 +3,8 @@
 //! `init:stop/0` over rpc.
 
 use crate::support::{
-    BeamNode, BeamOpts, DEFAULT_COOKIE, DistroNode, DistroOpts, Epmd, require_otp, unique_name,
+    BeamNode, BeamOpts, DEFAULT_COOKIE, DistroNode, DistroOpts, Epmd, process, require_otp,
+    unique_node,
 };
 use std::io::Write;
 use std::time::Duration;
@@ -19,16 +20,19 @@ fn start_distro(epmd: &Epmd, name: &str, extra: &[&str]) -> DistroNode {
     d
 }
 
+/// Runs the binary to completion: its exit code and stderr.
 fn run_to_end(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(DistroNode::BIN)
-        .args(args)
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("distro runs");
+    let out = run_binary(args);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+fn run_binary(args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(DistroNode::BIN);
+    cmd.args(args).env("HOME", std::env::temp_dir());
+    process::run("distro", cmd, T).expect("distro runs")
 }
 
 #[test]
@@ -54,10 +58,7 @@ fn wrong_flags_and_bad_configs_are_one_clear_line_and_a_failure() {
     assert!(err.contains("nothing.config"), "{err}");
 
     let (code, out) = {
-        let o = std::process::Command::new(DistroNode::BIN)
-            .arg("--help")
-            .output()
-            .unwrap();
+        let o = run_binary(&["--help"]);
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -72,7 +73,7 @@ fn the_cookie_file_is_created_like_erl_does() {
     let Some(_otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("ck"));
+    let name = unique_node("ck");
     let d = DistroNode::start(
         &epmd,
         DistroOpts::new()
@@ -96,16 +97,10 @@ fn the_cookie_file_is_created_like_erl_does() {
 fn garbage_and_a_wrong_cookie_are_refused_and_logged_and_the_node_stays_up() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("gd"));
+    let name = unique_node("gd");
     let d = start_distro(&epmd, &name, &[]);
     let alive = name.split('@').next().unwrap();
-    let port = epmd
-        .names()
-        .unwrap()
-        .into_iter()
-        .find(|(n, _)| n == alive)
-        .expect("registered")
-        .1;
+    let port = epmd.port_of(alive).expect("registered");
 
     // Garbage on the distribution port.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -138,7 +133,7 @@ fn garbage_and_a_wrong_cookie_are_refused_and_logged_and_the_node_stays_up() {
 fn a_killed_distro_restarted_at_once_is_let_back_in() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("rs"));
+    let name = unique_node("rs");
     let b = BeamNode::start(&epmd, BeamOpts::new("rb").otp(otp)).unwrap();
     let mut d = start_distro(&epmd, &name, &[]);
     assert_eq!(b.eval(&format!("net_adm:ping('{name}').")).unwrap(), "pong");
@@ -154,7 +149,7 @@ fn a_killed_distro_restarted_at_once_is_let_back_in() {
 fn init_stop_over_rpc_stops_the_node_cleanly() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("st"));
+    let name = unique_node("st");
     let mut d = start_distro(&epmd, &name, &[]);
     let b = BeamNode::start(&epmd, BeamOpts::new("sb").otp(otp)).unwrap();
     assert_eq!(
