@@ -8,5 +8,6 @@
 mod support;
 
 mod cli;
+mod epmd;
 mod harness_smoke;
 mod node;
