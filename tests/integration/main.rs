@@ -9,5 +9,6 @@ mod support;
 
 mod cli;
 mod epmd;
+mod handshake;
 mod harness_smoke;
 mod node;
