@@ -9,6 +9,7 @@ mod support;
 
 mod cli;
 mod epmd;
+mod global;
 mod handshake;
 mod harness_smoke;
 mod node;
