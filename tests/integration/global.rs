@@ -254,19 +254,26 @@ fn name_clash_on_partition_heal() {
             BeamOpts::new("b").name(&prefixed_unique_name("b", "b")),
         );
         assert_eq!(b.eval("global:sync().").unwrap(), "ok");
-        // Let both sides finish the exchange before the partition: a lock
-        // release (`del_lock`) still in flight is answered over a new
-        // connection, which would heal the partition at once. Each sync is a
-        // call to the global server, so it is served after any such request
-        // that arrived before it.
         rust.run(g.sync()).unwrap();
-        assert_eq!(b.eval("global:sync().").unwrap(), "ok");
+        // global:sync() returns before the lockers have released the
+        // `{global, Lockers}` lock of the exchange on both nodes; a
+        // `del_lock` still in flight at the partition is answered over a new
+        // connection, which heals the partition at once. Each node's lock
+        // table is empty once both releases were served there.
+        b.eval_until("ets:tab2list(global_locks).", "[]", T)
+            .unwrap();
+        wait_until("no lock left on the Rust node", T, || g.locks().is_empty()).unwrap();
         let me = rust.name().to_owned();
         assert_eq!(
             b.eval(&format!("erlang:disconnect_node('{me}').")).unwrap(),
             "true"
         );
-        wait_until("disconnect", T, || rust.node.nodes().is_empty()).unwrap();
+        // Rust's global must have seen the nodedown too: a registration
+        // it serves earlier still asks BEAM for the lock, which reconnects.
+        wait_until("disconnect", T, || {
+            rust.node.nodes().is_empty() && g.known().is_empty()
+        })
+        .unwrap();
         let rp = rust.spawn_echo_server(None);
         assert!(rust.run(g.register_name(atom("clash"), &rp)).unwrap());
         let r = b.eval("begin P = spawn(fun() -> receive stop -> ok end end), register(clash_holder, P), global:register_name(clash, P) end.").unwrap();
