@@ -6,8 +6,11 @@
 //! encode to ETF; config text either loads or gives an error, and a loaded
 //! config either yields kernel parameters or an error.
 //!
-//! Run with `cargo fuzz run config_text` (the target is declared in
-//! `fuzz/Cargo.toml`).
+//! Run from the repository root (see `fuzz/README.md`):
+//!
+//! ```text
+//! cargo fuzz run --sanitizer none config_text -- -max_total_time=60
+//! ```
 
 #![no_main]
 

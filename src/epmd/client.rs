@@ -7,8 +7,8 @@
 //!
 //! The wire work is done by `erl_dist::epmd::EpmdClient` (erl_dist 0.8),
 //! over a tokio `TcpStream` adapted with `tokio_util::compat`. It was checked
-//! against OTP 25's epmd before being adopted (and `tests/epmd_interop.rs`
-//! keeps checking it):
+//! against OTP 25's epmd before being adopted (and `tests/integration/epmd.rs`
+//! keeps checking it against OTP 25, 27 and 29):
 //!
 //! * `register` sends `ALIVE2_REQ` with highest = lowest = 6 and reads both
 //!   `ALIVE2_X_RESP` (32-bit creation, what epmd ≥ OTP 23 sends to version-6

@@ -5,7 +5,8 @@
 //! References: ERTS User's Guide, "Distribution Protocol" ("EPMD Protocol");
 //! `lib/kernel/src/erl_epmd.erl` (the BEAM client);
 //! `erts/epmd/src/epmd_srv.c` (the server). Behaviour was checked against the
-//! OTP 25 `epmd` and `erl` (see `tests/epmd_interop.rs`).
+//! OTP 25 `epmd` and `erl`, and is tested against OTP 25, 27 and 29 (see
+//! `tests/integration/epmd.rs`).
 //!
 //! ```text
 //!   client.rs ── register / port_please / names / kill / dump

@@ -3,7 +3,8 @@
 //! `init:stop/0` over rpc.
 
 use crate::support::{
-    BeamNode, BeamOpts, DEFAULT_COOKIE, DistroNode, DistroOpts, Epmd, require_otp, unique_name,
+    BeamNode, BeamOpts, DEFAULT_COOKIE, DistroNode, DistroOpts, Epmd, process, require_otp,
+    unique_node,
 };
 use std::io::Write;
 use std::time::Duration;
@@ -19,16 +20,19 @@ fn start_distro(epmd: &Epmd, name: &str, extra: &[&str]) -> DistroNode {
     d
 }
 
+/// Runs the binary to completion: its exit code and stderr.
 fn run_to_end(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(DistroNode::BIN)
-        .args(args)
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("distro runs");
+    let out = run_binary(args);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+fn run_binary(args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(DistroNode::BIN);
+    cmd.args(args).env("HOME", std::env::temp_dir());
+    process::run("distro", cmd, T).expect("distro runs")
 }
 
 #[test]
@@ -54,10 +58,7 @@ fn wrong_flags_and_bad_configs_are_one_clear_line_and_a_failure() {
     assert!(err.contains("nothing.config"), "{err}");
 
     let (code, out) = {
-        let o = std::process::Command::new(DistroNode::BIN)
-            .arg("--help")
-            .output()
-            .unwrap();
+        let o = run_binary(&["--help"]);
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -72,7 +73,7 @@ fn the_cookie_file_is_created_like_erl_does() {
     let Some(_otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("ck"));
+    let name = unique_node("ck");
     let d = DistroNode::start(
         &epmd,
         DistroOpts::new()
@@ -96,16 +97,10 @@ fn the_cookie_file_is_created_like_erl_does() {
 fn garbage_and_a_wrong_cookie_are_refused_and_logged_and_the_node_stays_up() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("gd"));
+    let name = unique_node("gd");
     let d = start_distro(&epmd, &name, &[]);
     let alive = name.split('@').next().unwrap();
-    let port = epmd
-        .names()
-        .unwrap()
-        .into_iter()
-        .find(|(n, _)| n == alive)
-        .expect("registered")
-        .1;
+    let port = epmd.port_of(alive).expect("registered");
 
     // Garbage on the distribution port.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -138,7 +133,7 @@ fn garbage_and_a_wrong_cookie_are_refused_and_logged_and_the_node_stays_up() {
 fn a_killed_distro_restarted_at_once_is_let_back_in() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("rs"));
+    let name = unique_node("rs");
     let b = BeamNode::start(&epmd, BeamOpts::new("rb").otp(otp)).unwrap();
     let mut d = start_distro(&epmd, &name, &[]);
     assert_eq!(b.eval(&format!("net_adm:ping('{name}').")).unwrap(), "pong");
@@ -154,7 +149,7 @@ fn a_killed_distro_restarted_at_once_is_let_back_in() {
 fn init_stop_over_rpc_stops_the_node_cleanly() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("st"));
+    let name = unique_node("st");
     let mut d = start_distro(&epmd, &name, &[]);
     let b = BeamNode::start(&epmd, BeamOpts::new("sb").otp(otp)).unwrap();
     assert_eq!(
@@ -170,19 +165,14 @@ fn init_stop_over_rpc_stops_the_node_cleanly() {
 }
 
 fn epmd_names(port: u16) -> Option<String> {
-    let o = std::process::Command::new(DistroNode::BIN)
-        .args(["epmd", "-names", "-port", &port.to_string()])
-        .output()
-        .ok()?;
+    let o = run_binary(&["epmd", "-names", "-port", &port.to_string()]);
     o.status
         .success()
         .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 fn epmd_kill(port: u16) {
-    let _ = std::process::Command::new(DistroNode::BIN)
-        .args(["epmd", "-kill", "-port", &port.to_string()])
-        .output();
+    run_binary(&["epmd", "-kill", "-port", &port.to_string()]);
 }
 
 #[test]
@@ -192,7 +182,7 @@ fn when_no_epmd_answers_distro_starts_its_own_that_outlives_the_node() {
     // An EPMD is needed for the harness's bookkeeping only; the node under
     // test is pointed at `port`, where nothing listens yet.
     let harness_epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", unique_name("ep"));
+    let name = unique_node("ep");
     let mut d = DistroNode::start(
         &harness_epmd,
         DistroOpts::new()
@@ -206,13 +196,7 @@ fn when_no_epmd_answers_distro_starts_its_own_that_outlives_the_node() {
     let listed = epmd_names(port).expect("our EPMD answers");
     assert!(listed.contains(name.split('@').next().unwrap()), "{listed}");
     // A real erl node registers with it and pings the distro node.
-    let b = BeamNode::start(
-        &harness_epmd,
-        BeamOpts::new("ep")
-            .otp(otp)
-            .env("ERL_EPMD_PORT", &port.to_string()),
-    )
-    .unwrap();
+    let b = BeamNode::start_on(port, BeamOpts::new("ep").otp(otp)).unwrap();
     assert_eq!(b.eval(&format!("net_adm:ping('{name}').")).unwrap(), "pong");
     drop(b);
     d.kill();
@@ -231,40 +215,24 @@ fn when_no_epmd_answers_distro_starts_its_own_that_outlives_the_node() {
 fn distro_epmd_daemon_serves_real_erl_nodes() {
     let Some(otp) = require_otp() else { return };
     let port = crate::support::free_port();
-    let st = std::process::Command::new(DistroNode::BIN)
-        .args(["epmd", "-daemon", "-port", &port.to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    assert!(
+        run_binary(&["epmd", "-daemon", "-port", &port.to_string()])
+            .status
+            .success()
+    );
     let deadline = std::time::Instant::now() + T;
     while epmd_names(port).is_none() {
         assert!(std::time::Instant::now() < deadline, "daemon answers");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The harness's own EPMD is overridden: these nodes use our daemon.
-    let unused = Epmd::start().unwrap();
-    let on_port = |label: &str| {
-        BeamOpts::new(label)
-            .otp(otp.clone())
-            .env("ERL_EPMD_PORT", &port.to_string())
-    };
-    let a = BeamNode::start(&unused, on_port("da")).unwrap();
-    let b = BeamNode::start(&unused, on_port("db")).unwrap();
+    let a = BeamNode::start_on(port, BeamOpts::new("da").otp(otp.clone())).unwrap();
+    let b = BeamNode::start_on(port, BeamOpts::new("db").otp(otp.clone())).unwrap();
     assert_eq!(
         a.eval(&format!("net_adm:ping({}).", b.atom())).unwrap(),
         "pong"
     );
-    // The system epmd binary, as a client, lists them through our server.
-    let out = std::process::Command::new("epmd")
-        .args(["-port", &port.to_string(), "-names"])
-        .output();
-    if let Ok(o) = out {
-        let text = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert!(
-            text.contains(a.node_name().split('@').next().unwrap()),
-            "{text}"
-        );
-    }
+    let listed = epmd_names(port).expect("our daemon answers NAMES");
+    assert!(listed.contains(a.alive_name()), "{listed}");
     drop(a);
     drop(b);
     std::thread::sleep(Duration::from_millis(300));

@@ -9,7 +9,10 @@ mod support;
 
 mod cli;
 mod dist_ac;
+mod epmd;
 mod gen_server;
+mod global;
+mod handshake;
 mod harness_smoke;
 mod node;
 mod rpc;

@@ -4,7 +4,7 @@
 //! death, large messages, and hostile input.
 
 use crate::support::rust_node::{Probe, RustNode, pid_literal};
-use crate::support::{BeamNode, BeamOpts, Epmd, require_otp};
+use crate::support::{BeamNode, BeamOpts, Epmd, require_otp, unique_node};
 use distro::term::{Term, TermExt, atom, binary, tuple};
 use std::time::Duration;
 
@@ -119,16 +119,7 @@ fn gen_server_call_from_beam_is_answered_by_a_rust_process() {
     let epmd = Epmd::start().unwrap();
     let rust = RustNode::start(&epmd, "r");
     let b = beam(&epmd, "b", &otp);
-    let _guard = rust.rt.enter();
-    let server = rust.node.spawn(|mut p| async move {
-        p.register("echo").unwrap();
-        loop {
-            let m = p.recv().await;
-            if let Some(c) = distro::runtime::GenCall::parse(&m) {
-                p.reply(&c.from, tuple(vec![atom("echo"), c.request]));
-            }
-        }
-    });
+    let server = rust.spawn_echo_server(Some("echo"));
     let by_name = b
         .eval(&format!(
             "gen_server:call({{echo, {}}}, hello).",
@@ -154,6 +145,7 @@ fn gen_server_call_from_beam_is_answered_by_a_rust_process() {
     let (tx, rx) = std::sync::mpsc::channel();
     let target = b.node_name().to_owned();
     let me = rust.name().to_owned();
+    let _guard = rust.rt.enter();
     rust.node.spawn(move |mut p| async move {
         let r = p
             .call(
@@ -205,6 +197,16 @@ fn links_and_monitors_fire_both_ways() {
     b.eval(&format!("{} ! {{pid, B}}.", pid_literal(&watcher.pid)))
         .unwrap();
     assert_eq!(watcher.recv(T), Some(atom("linked")));
+    // `linked` means the LINK is queued; wait until BEAM has applied it.
+    b.eval_until(
+        &format!(
+            "lists:member({}, element(2, process_info(B, links))).",
+            pid_literal(&watcher.pid)
+        ),
+        "true",
+        T,
+    )
+    .unwrap();
     b.eval("exit(B, kill).").unwrap();
     let mut got = [
         watcher.recv(T).expect("first signal"),
@@ -227,6 +229,15 @@ fn links_and_monitors_fire_both_ways() {
     b.eval(&format!("{} ! {{pid, C}}.", pid_literal(&watcher.pid)))
         .unwrap();
     assert_eq!(watcher.recv(T), Some(atom("linked")));
+    b.eval_until(
+        &format!(
+            "lists:member({}, element(2, process_info(C, links))).",
+            pid_literal(&watcher.pid)
+        ),
+        "true",
+        T,
+    )
+    .unwrap();
     b.kill();
     let mut got = [
         watcher.recv(T).expect("first signal"),
@@ -342,7 +353,7 @@ fn a_too_deep_term_is_refused_and_the_node_stays_up() {
 fn a_stopped_peer_is_dropped_after_net_ticktime() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
-    let name = format!("{}@127.0.0.1", crate::support::unique_name("rt"));
+    let name = unique_node("rt");
     let rust = RustNode::start_named(&epmd, &name, |c| c.net_ticktime = 4);
     let b = BeamNode::start(
         &epmd,
@@ -384,7 +395,7 @@ fn a_new_incarnation_replaces_a_connection_beam_thinks_is_alive() {
     let Some(otp) = require_otp() else { return };
     let epmd = Epmd::start().unwrap();
     let b = beam(&epmd, "b", &otp);
-    let name = format!("{}@127.0.0.1", crate::support::unique_name("ra"));
+    let name = unique_node("ra");
     let old = RustNode::start_named(&epmd, &name, |_| {});
     let watcher = old.probe(None, false, |p| p.monitor_nodes(true, false));
     assert!(old.run(old.node.ping(b.node_name())));
@@ -395,23 +406,9 @@ fn a_new_incarnation_replaces_a_connection_beam_thinks_is_alive() {
     // A second EPMD where the new incarnation registers, and where BEAM's
     // real port is published under BEAM's name so the new node can dial it.
     let epmd2 = Epmd::start().unwrap();
-    let beam_port = epmd
-        .names()
-        .unwrap()
-        .into_iter()
-        .find(|(n, _)| b.node_name().starts_with(&format!("{n}@")))
-        .unwrap()
-        .1;
-    let alive_name = b.node_name().split('@').next().unwrap().to_owned();
+    let beam_port = b.dist_port(&epmd).unwrap();
     let new = RustNode::start_named(&epmd2, &name, |_| {});
-    let _fake = new
-        .run(distro::epmd::register(
-            std::net::SocketAddr::from(([127, 0, 0, 1], epmd2.port())),
-            &alive_name,
-            beam_port,
-            false,
-        ))
-        .unwrap();
+    let _fake = epmd2.register(b.alive_name(), beam_port).unwrap();
     assert!(
         new.run(new.node.ping(b.node_name())),
         "BEAM lets the new incarnation in"

@@ -234,6 +234,16 @@ impl Global {
             .unwrap_or_default()
     }
 
+    /// The locks set on this node, as resource and requester id
+    /// (`ets:tab2list(global_locks)`), including the `{global, Lockers}`
+    /// lock that two lockers hold while they exchange names.
+    pub fn locks(&self) -> Vec<(Term, Term)> {
+        self.snapshot
+            .read()
+            .map(|s| s.locks.clone())
+            .unwrap_or_default()
+    }
+
     /// `global:send(Name, Msg)`: sends from the node and returns the pid.
     pub fn send(&self, name: &Term, msg: Term) -> Result<Pid, GlobalError> {
         let pid = self

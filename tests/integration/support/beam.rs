@@ -229,6 +229,13 @@ impl BeamNode {
     /// (`-kernel inet_dist_use_interface`), gets `ERL_EPMD_PORT` of `epmd`,
     /// and runs with `-noshell`.
     pub(crate) fn start(epmd: &Epmd, opts: BeamOpts) -> anyhow::Result<Self> {
+        Self::start_on(epmd.port(), opts)
+    }
+
+    /// [`Self::start`] with the EPMD on 127.0.0.1:`epmd_port` instead of a
+    /// harness [`Epmd`]: for an EPMD that is not a child process, such as
+    /// the crate's own EPMD server under test.
+    pub(crate) fn start_on(epmd_port: u16, opts: BeamOpts) -> anyhow::Result<Self> {
         let otp = opts.otp.clone().unwrap_or_else(Otp::from_env);
         let name = opts
             .name
@@ -259,8 +266,7 @@ impl BeamNode {
             cmd.arg("-hidden");
         }
         cmd.args(&opts.args);
-        let (key, value) = epmd.env();
-        cmd.env(key, value);
+        cmd.env("ERL_EPMD_PORT", epmd_port.to_string());
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
@@ -307,6 +313,19 @@ impl BeamNode {
         &self.node
     }
 
+    /// The name before the `@`, as registered with EPMD, e.g. `t1234_0_a`.
+    pub(crate) fn alive_name(&self) -> &str {
+        self.node
+            .split_once('@')
+            .map_or(&*self.node, |(alive, _)| alive)
+    }
+
+    /// The port the node listens on for distribution, as registered in
+    /// `epmd` (the node is registered once [`Self::start`] returned).
+    pub(crate) fn dist_port(&self, epmd: &Epmd) -> anyhow::Result<u16> {
+        epmd.port_of(self.alive_name())
+    }
+
     /// The node name as an Erlang atom literal, e.g. `'t1234_0_a@127.0.0.1'`.
     pub(crate) fn atom(&self) -> String {
         format!("'{}'", self.node)
@@ -343,7 +362,31 @@ impl BeamNode {
 
     /// [`Self::eval`] with an explicit timeout.
     pub(crate) fn eval_timeout(&self, expr: &str, timeout: Duration) -> Result<String, EvalError> {
+        self.eval_start(expr)?.wait(timeout)
+    }
+
+    /// Sends `expr` for evaluation without waiting for its value: for an
+    /// expression that blocks until the test does something, e.g.
+    /// `net_adm:ping/1` to a node whose handshake the test drives by hand.
+    /// Collect the value with [`PendingEval::wait`]. The node evaluates one
+    /// expression at a time: later evals are answered after this one.
+    pub(crate) fn eval_start(&self, expr: &str) -> Result<PendingEval<'_>, EvalError> {
         let (id, from) = self.send(expr)?;
+        Ok(PendingEval {
+            node: self,
+            expr: expr.to_owned(),
+            id,
+            from,
+        })
+    }
+
+    fn wait_answer(
+        &self,
+        expr: &str,
+        id: u64,
+        from: usize,
+        timeout: Duration,
+    ) -> Result<String, EvalError> {
         let ok = format!("@@R {id} ");
         let err = format!("@@E {id} ");
         let found = self.log.wait_for_line_from(from, timeout, |l| {
@@ -387,18 +430,32 @@ impl BeamNode {
         expected: &str,
         timeout: Duration,
     ) -> anyhow::Result<()> {
+        self.eval_until_match(expr, timeout, |v| v == expected)
+            .map(drop)
+            .with_context(|| format!("waiting for {expected}"))
+    }
+
+    /// Evaluates `expr` repeatedly (every 100 ms) until `accept` accepts its
+    /// value, for up to `timeout`, and returns that value. Fails with the
+    /// last error or value seen if no value is accepted in time.
+    pub(crate) fn eval_until_match(
+        &self,
+        expr: &str,
+        timeout: Duration,
+        mut accept: impl FnMut(&str) -> bool,
+    ) -> anyhow::Result<String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let last = match self.eval_timeout(expr, left.max(Duration::from_millis(100))) {
-                Ok(v) if v == expected => return Ok(()),
+                Ok(v) if accept(&v) => return Ok(v),
                 Ok(v) => format!("value {v}"),
                 Err(e @ EvalError::Exited { .. }) => return Err(e.into()),
                 Err(e) => e.to_string(),
             };
             if Instant::now() >= deadline {
                 bail!(
-                    "{}: `{expr}` did not become {expected} within {timeout:?}; last: {last}",
+                    "{}: `{expr}` gave no accepted value within {timeout:?}; last: {last}",
                     self.node
                 );
             }
@@ -501,6 +558,24 @@ impl BeamNode {
 
     fn lock(&self) -> MutexGuard<'_, Control> {
         self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An expression sent with [`BeamNode::eval_start`] whose value has not been
+/// read yet.
+#[must_use = "an eval's value (or exception) should be checked"]
+pub(crate) struct PendingEval<'a> {
+    node: &'a BeamNode,
+    expr: String,
+    id: u64,
+    from: usize,
+}
+
+impl PendingEval<'_> {
+    /// Waits up to `timeout` for the value, as [`BeamNode::eval_timeout`].
+    pub(crate) fn wait(self, timeout: Duration) -> Result<String, EvalError> {
+        self.node
+            .wait_answer(&self.expr, self.id, self.from, timeout)
     }
 }
 

@@ -7,7 +7,10 @@
 //!   Epmd::start()  ── a private `epmd -port P` on 127.0.0.1 for this test only
 //!        │            (ERL_EPMD_PORT=P is given to every node below)
 //!        ├── BeamNode::start(&epmd, BeamOpts::new("a"))   erl + stdin eval loop
-//!        └── DistroNode::start(&epmd, DistroOpts::new())  the `distro` binary
+//!        ├── DistroNode::start(&epmd, DistroOpts::new())  the `distro` binary
+//!        ├── RustNode::start(&epmd, "r")                  the library, in-process
+//!        └── epmd.register(name, port)                    a raw ALIVE2, for tests
+//!                                                         that play a node by hand
 //! ```
 //!
 //! Rules every helper follows:
@@ -49,12 +52,44 @@ pub(crate) mod otp;
 pub(crate) mod process;
 pub(crate) mod rust_node;
 
-pub(crate) use beam::{BeamNode, BeamOpts, EvalError, NameKind};
+pub(crate) use beam::{BeamNode, BeamOpts, EvalError, NameKind, PendingEval};
 pub(crate) use distro::{DistroNode, DistroOpts};
-pub(crate) use epmd::Epmd;
-pub(crate) use names::{free_port, unique_name};
-pub(crate) use otp::{Otp, SharedDir, require_otp};
-pub(crate) use process::{ProcessGuard, Stream};
+pub(crate) use epmd::{Epmd, Registration};
+pub(crate) use names::{free_port, prefixed_unique_name, unique_name, unique_node};
+pub(crate) use otp::{Otp, SharedDir, require_otp, write_script};
+pub(crate) use process::{ProcessGuard, Stream, TAIL_LINES};
+pub(crate) use rust_node::RustNode;
+
+use std::time::{Duration, Instant};
 
 /// The cookie used when a test does not choose one.
 pub(crate) const DEFAULT_COOKIE: &str = "distro_harness_cookie";
+
+/// Polls `done` every 50 ms until it returns true, for up to `timeout`;
+/// fails naming `what` if it never does.
+pub(crate) fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() >= deadline {
+            anyhow::bail!("timed out after {timeout:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// A multi-threaded tokio runtime with two workers (the machine may have
+/// only two cores), for the crate's async code under test: its tasks (an
+/// in-process node, our EPMD server) keep running on the workers while the
+/// test thread blocks on a BEAM node or a child process.
+pub(crate) fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

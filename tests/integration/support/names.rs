@@ -30,6 +30,20 @@ pub(crate) fn unique_name(label: &str) -> String {
     format!("t{}_{}_{}", std::process::id(), n, label)
 }
 
+/// `{prefix}_{unique_name(label)}`: a unique name whose place in the order
+/// of node names is decided by `prefix` (names from [`unique_name`] all
+/// start with `t`). For tests where that order matters: the lower name loses
+/// a simultaneous connect, and global's name clash resolution kills the pid
+/// on the larger node name. `prefix` must start with a lowercase letter.
+pub(crate) fn prefixed_unique_name(prefix: &str, label: &str) -> String {
+    format!("{prefix}_{}", unique_name(label))
+}
+
+/// A unique long node name, `unique_name(label)@127.0.0.1`.
+pub(crate) fn unique_node(label: &str) -> String {
+    format!("{}@127.0.0.1", unique_name(label))
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 ///
 /// The port is released before it is returned, so another process may take

@@ -15,9 +15,9 @@
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -128,6 +128,21 @@ impl Otp {
         cmd
     }
 
+    /// A `/bin/sh` command (without arguments) that runs `program` of this
+    /// release, for scripts: `'epmd'`, or
+    /// `chroot '/opt/distro-otp/otp27' '/usr/bin/epmd'`. Unlike
+    /// [`Self::command`] it leaves the environment alone.
+    pub(crate) fn shell_command(&self, program: &str) -> String {
+        match &self.location {
+            Location::Host => shell_quote(program),
+            Location::Chroot(dir) => format!(
+                "chroot {} {}",
+                shell_quote(&dir.to_string_lossy()),
+                shell_quote(&format!("/usr/bin/{program}"))
+            ),
+        }
+    }
+
     /// Checks that this release actually runs and is the expected release.
     /// Returns its full version (e.g. `27.3.4`) or a reason why not.
     pub(crate) fn probe(&self) -> Result<String, String> {
@@ -149,9 +164,9 @@ impl Otp {
              erlang:system_info(otp_release), \"OTP_VERSION\"])), \
              io:format(\"~s ~s~n\", [erlang:system_info(otp_release), string:trim(V)]), \
              halt().",
-        ])
-        .stdin(Stdio::null());
-        let out = run_with_timeout(cmd, Duration::from_secs(60))?;
+        ]);
+        let out = super::process::run(&self.describe(), cmd, Duration::from_secs(60))
+            .map_err(|e| format!("{e:#}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
@@ -279,34 +294,21 @@ fn otp_root() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_ROOT), PathBuf::from)
 }
 
-/// Runs `cmd` to completion, killing it after `timeout`.
-fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<std::process::Output, String> {
-    let program = cmd.get_program().to_owned();
-    let name = || Path::new(&program).display().to_string();
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!("`{}` not found on PATH", name())
-        } else {
-            format!("cannot run `{}`: {e}", name())
-        }
-    })?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("`{}` did not finish within {timeout:?}", name()));
-            }
-            Err(e) => return Err(format!("waiting for `{}`: {e}", name())),
-        }
-    }
-    child
-        .wait_with_output()
-        .map_err(|e| format!("reading output of `{}`: {e}", name()))
+/// Writes an executable `/bin/sh` script with `body` to `path` and returns
+/// `path`: a stand-in for a program path that code under test runs (e.g.
+/// [`Otp::shell_command`] behind `exec`, for `EnsureOptions::system_epmd`).
+pub(crate) fn write_script(path: &Path, body: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", path.display()))?;
+    Ok(path.to_owned())
+}
+
+/// `text` in single quotes for `/bin/sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Whether `program` is an executable file in a directory of `PATH`.

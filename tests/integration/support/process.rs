@@ -4,8 +4,8 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::process::{self, Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -223,21 +223,7 @@ impl ProcessGuard {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let parent = libc::pid_t::try_from(std::process::id()).context("pid out of range")?;
-        // SAFETY: the closure only calls async-signal-safe functions (prctl,
-        // getppid) between fork and exec, and allocates nothing on success.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died between fork and prctl.
-                if libc::getppid() != parent {
-                    return Err(std::io::Error::other("parent exited before exec"));
-                }
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd)?;
         let mut child = cmd
             .spawn()
             .with_context(|| format!("{label}: cannot spawn {cmd:?}"))?;
@@ -378,6 +364,109 @@ impl Drop for ProcessGuard {
         self.stdin = None;
         self.kill();
     }
+}
+
+/// Makes the child of `cmd` get SIGKILL when the thread that spawns it
+/// exits (`PR_SET_PDEATHSIG`), so that nothing outlives a test.
+fn die_with_parent(cmd: &mut Command) -> anyhow::Result<()> {
+    let parent = libc::pid_t::try_from(std::process::id()).context("pid out of range")?;
+    // SAFETY: the closure only calls async-signal-safe functions (prctl,
+    // getppid) between fork and exec, and allocates nothing on success.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("parent exited before exec"));
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// Runs a short-lived command to completion, with an empty stdin, and
+/// returns its exit status and everything it wrote (e.g. `epmd -names`, or
+/// the `distro` binary with bad arguments).
+///
+/// Like [`ProcessGuard`], the child dies with the spawning thread; it is
+/// killed (by PID) and an error returned if it has not exited after
+/// `timeout`. `label` names it in messages.
+pub(crate) fn run(
+    label: &str,
+    mut cmd: Command,
+    timeout: Duration,
+) -> anyhow::Result<process::Output> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    die_with_parent(&mut cmd)?;
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "{label}: `{}` not found",
+                cmd.get_program().to_string_lossy()
+            )
+        }
+        Err(e) => return Err(e).with_context(|| format!("{label}: cannot spawn {cmd:?}")),
+    };
+    let stdout = collect(child.stdout.take().expect("stdout is piped"))?;
+    let stderr = collect(child.stderr.take().expect("stderr is piped"))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for a child")? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            // Child::kill sends SIGKILL to our own unreaped child's PID.
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{label}: did not finish within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Ok(process::Output {
+        status,
+        stdout: stdout.finish(),
+        stderr: stderr.finish(),
+    })
+}
+
+/// Everything read from one pipe of a [`run`] child, by a reader thread.
+struct Collected {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Collected {
+    /// The bytes, once the pipe is closed (or after [`DRAIN_TIMEOUT`], if a
+    /// grandchild that inherited it keeps it open).
+    fn finish(self) -> Vec<u8> {
+        let _ = self.done.recv_timeout(DRAIN_TIMEOUT);
+        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> anyhow::Result<Collected> {
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let (tx, done) = mpsc::channel();
+    let sink = bytes.clone();
+    thread::Builder::new()
+        .name("run-output".to_owned())
+        .spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]);
+            }
+            let _ = tx.send(());
+        })
+        .context("spawning an output reader thread")?;
+    Ok(Collected { bytes, done })
 }
 
 fn spawn_reader(

@@ -5,10 +5,10 @@
 //! node's tasks run on the runtime's workers. [`RustNode::probe`] spawns a
 //! process whose mailbox the test can read with a timeout.
 
-use super::{DEFAULT_COOKIE, Epmd, unique_name};
+use super::{DEFAULT_COOKIE, Epmd, unique_node};
 use distro::kernel::Kernel;
-use distro::runtime::{Node, NodeConfig, Process};
-use distro::term::{Pid, Term};
+use distro::runtime::{GenCall, Node, NodeConfig, Process};
+use distro::term::{Pid, Term, atom, tuple};
 use std::future::Future;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -41,7 +41,7 @@ impl Probe {
 impl RustNode {
     /// A node named `unique_name(label)@127.0.0.1`.
     pub(crate) fn start(epmd: &Epmd, label: &str) -> Self {
-        Self::start_named(epmd, &format!("{}@127.0.0.1", unique_name(label)), |_| {})
+        Self::start_named(epmd, &unique_node(label), |_| {})
     }
 
     /// A node with the full `name`, after `tweak` adjusts its configuration.
@@ -50,11 +50,12 @@ impl RustNode {
         name: &str,
         tweak: impl FnOnce(&mut NodeConfig),
     ) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+        // The crate's logs (RUST_LOG=…) in the test's captured output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let rt = super::tokio_runtime();
         let mut cfg = NodeConfig::new(name, DEFAULT_COOKIE);
         cfg.epmd_port = epmd.port();
         cfg.listen_addr = std::net::Ipv4Addr::LOCALHOST.into();
@@ -93,6 +94,24 @@ impl RustNode {
         });
         rx.recv_timeout(timeout)
             .expect("the process answers in time")
+    }
+
+    /// Spawns a gen_server-like process, registered as `name` if given, that
+    /// answers every `gen_server:call(_, Request)` with `{echo, Request}`.
+    pub(crate) fn spawn_echo_server(&self, name: Option<&str>) -> Pid {
+        let name = name.map(str::to_owned);
+        let _guard = self.rt.enter();
+        self.node.spawn(move |mut p| async move {
+            if let Some(n) = &name {
+                p.register(n).expect("echo server name is free");
+            }
+            loop {
+                let m = p.recv().await;
+                if let Some(c) = GenCall::parse(&m) {
+                    p.reply(&c.from, tuple(vec![atom("echo"), c.request]));
+                }
+            }
+        })
     }
 
     /// Spawns a process that registers `name` (if given), optionally traps

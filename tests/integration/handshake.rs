@@ -1,27 +1,33 @@
-//! The handshake state machine against real BEAM nodes: OTP 25 (the
-//! system `erl`) and OTP 27 / 29 (chroots under `/opt/distro-otp`).
+//! The handshake state machine against real BEAM nodes of the release
+//! selected by `DISTRO_OTP`.
 //!
-//! Every test starts its own `epmd -port P` and `erl -name …` as children
-//! (killed by PID on drop, also on panic), with unique names and ports, on
-//! 127.0.0.1 only; the default EPMD on 4369 is never used. A release whose
-//! `erl` is missing is skipped with a message, unless `CI=true`, where that
-//! is a failure.
+//! The tests play a node by hand: the sans-IO [`Handshake`] is driven over a
+//! blocking socket here, and the node table's answers (`accept_pending`,
+//! `is_pending`, `wait_pending`) are chosen by each scenario. When BEAM
+//! dials us, the name we answer to is registered with a raw `ALIVE2`
+//! ([`Epmd::register`]).
 //!
 //! Reference: `dist_util:handshake_we_started/1`,
 //! `handshake_other_started/1`, `net_kernel` `accept_pending` (OTP 25.2.3).
 
-#[path = "handshake_interop/beam.rs"]
-mod beam;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use distro::dist::DFlags;
 use distro::dist::handshake::{
     AcceptPending, Config, Established, Event, Handshake, HandshakeError,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::time::timeout;
 
-use beam::{Epmd, Erl, OTP25, OTP27, OTP29, Release, STEP, alive2, node_name, unique};
+use crate::support::{
+    BeamNode, BeamOpts, Epmd, Otp, TAIL_LINES, prefixed_unique_name, require_otp, unique_name,
+    unique_node,
+};
+
+/// How long any single wait may take.
+const STEP: Duration = Duration::from_secs(20);
+
+const COOKIE: &str = "hscookie";
 
 // ---- a tiny test driver ----
 
@@ -54,8 +60,68 @@ struct Run {
     received: Vec<u8>,
 }
 
-/// Runs `hs` over `sock`, answering the node questions from `ans`.
-async fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers) -> Run {
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// A blocking socket whose reads give up after [`STEP`].
+fn with_step_timeout(sock: TcpStream) -> TcpStream {
+    sock.set_nonblocking(false).expect("blocking socket");
+    sock.set_read_timeout(Some(STEP)).expect("read timeout");
+    sock
+}
+
+fn connect(port: u16) -> TcpStream {
+    with_step_timeout(TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+}
+
+/// A listener on 127.0.0.1 for BEAM to dial, with its port.
+fn listen() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let port = listener.local_addr().expect("bound").port();
+    (listener, port)
+}
+
+/// The next connection, within [`STEP`].
+fn accept(listener: &TcpListener) -> TcpStream {
+    let deadline = Instant::now() + STEP;
+    loop {
+        match listener.accept() {
+            Ok((sock, _)) => return with_step_timeout(sock),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no connection");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// Accepts and checks the connections that BEAM opened and gave up while
+/// a ping ended, so that the next [`accept`] gets the next attempt.
+///
+/// `net_adm:ping/1` is a `gen:call` to our `net_kernel`: when we close the
+/// connection right after the handshake, its `is_auth` request can be sent
+/// after the close and dial us again; the ping then sees the monitor's
+/// `noconnection`, returns `pang` and calls `erlang:disconnect_node/1`, which
+/// aborts that attempt. Its socket may still sit in our listen queue.
+fn drop_abandoned(listener: &TcpListener) {
+    while let Ok((sock, _)) = listener.accept() {
+        let mut sock = with_step_timeout(sock);
+        assert!(
+            closed_by_peer(&mut sock),
+            "BEAM kept a connection open after its ping returned"
+        );
+    }
+}
+
+/// Runs `hs` over `sock`, answering the node questions from `ans`; the
+/// whole handshake must be over within `limit`.
+fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers, limit: Duration) -> Run {
+    let deadline = Instant::now() + limit;
     let mut run = Run {
         outcome: Outcome::Closed,
         asked: Vec::new(),
@@ -68,7 +134,7 @@ async fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers) -> Run {
             let r = match &ev {
                 Event::Send(bytes) => {
                     // Best effort: the peer may already have closed.
-                    let _ = sock.write_all(bytes).await;
+                    let _ = sock.write_all(bytes);
                     continue;
                 }
                 Event::AcceptPending { .. } => hs.handle_accept_pending(ans.accept_pending),
@@ -88,10 +154,9 @@ async fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers) -> Run {
             run.outcome = Outcome::Failed(e);
             return run;
         }
-        let n = match timeout(STEP, sock.read(&mut buf))
-            .await
-            .expect("handshake stalled")
-        {
+        assert!(Instant::now() < deadline, "handshake timed out");
+        let n = match sock.read(&mut buf) {
+            Err(e) if is_timeout(&e) => panic!("handshake stalled"),
             Ok(0) | Err(_) => return run,
             Ok(n) => n,
         };
@@ -99,7 +164,7 @@ async fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers) -> Run {
         if let Err(e) = hs.handle_data(&buf[..n]) {
             // Write what was queued before the error (e.g. not_allowed).
             while let Some(Event::Send(bytes)) = hs.poll_event() {
-                let _ = sock.write_all(&bytes).await;
+                let _ = sock.write_all(&bytes);
             }
             run.outcome = Outcome::Failed(e);
             return run;
@@ -108,7 +173,7 @@ async fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers) -> Run {
 }
 
 /// The next non-tick data packet (4-byte length), starting from `buf`.
-async fn next_packet(sock: &mut TcpStream, mut buf: Vec<u8>) -> Vec<u8> {
+fn next_packet(sock: &mut TcpStream, mut buf: Vec<u8>) -> Vec<u8> {
     loop {
         if let [a, b, c, d, rest @ ..] = &buf[..] {
             let len = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
@@ -121,23 +186,24 @@ async fn next_packet(sock: &mut TcpStream, mut buf: Vec<u8>) -> Vec<u8> {
             }
         }
         let mut chunk = [0; 4096];
-        let n = timeout(STEP, sock.read(&mut chunk))
-            .await
-            .expect("no data packet")
-            .expect("read");
+        let n = match sock.read(&mut chunk) {
+            Err(e) if is_timeout(&e) => panic!("no data packet"),
+            r => r.expect("read"),
+        };
         assert!(n > 0, "closed before any data packet");
         buf.extend_from_slice(&chunk[..n]);
     }
 }
 
-/// Reads until the peer closes the socket.
-async fn closed_by_peer(sock: &mut TcpStream) -> bool {
+/// Reads until the peer closes the socket (`true`), or nothing arrived for
+/// [`STEP`] (`false`).
+fn closed_by_peer(sock: &mut TcpStream) -> bool {
     let mut chunk = [0; 4096];
     loop {
-        match timeout(STEP, sock.read(&mut chunk)).await {
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-            Err(_) => return false,
+        match sock.read(&mut chunk) {
+            Err(e) if is_timeout(&e) => return false,
+            Ok(0) | Err(_) => return true,
+            Ok(_) => {}
         }
     }
 }
@@ -155,32 +221,33 @@ fn config(node: &str, flags: DFlags, cookie: &str) -> Config {
     }
 }
 
-/// Dials `erl` as `node` and runs the initiator.
-async fn dial(
-    erl: &Erl,
+/// A BEAM node with the handshake tests' cookie.
+fn beam(epmd: &Epmd, otp: &Otp, opts: BeamOpts) -> BeamNode {
+    BeamNode::start(epmd, opts.otp(otp.clone()).cookie(COOKIE)).expect("BEAM node starts")
+}
+
+/// Dials `erl` (listening on `port`) as `node` and runs the initiator.
+fn dial(
+    erl: &BeamNode,
     port: u16,
     node: &str,
     flags: DFlags,
     cookie: &str,
     ans: Answers,
 ) -> (Run, TcpStream) {
-    let mut sock = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let hs = Handshake::initiator(config(node, flags, cookie), &erl.node, 0x0bad_cafe);
-    let run = timeout(STEP * 2, drive(&mut sock, hs, ans))
-        .await
-        .expect("handshake timed out");
+    let mut sock = connect(port);
+    let hs = Handshake::initiator(config(node, flags, cookie), erl.node_name(), 0x0bad_cafe);
+    let run = drive(&mut sock, hs, ans, STEP * 2);
     (run, sock)
 }
 
-fn assert_sane(release: Release, est: &Established, ours: DFlags) {
+fn assert_sane(otp: &Otp, est: &Established, ours: DFlags) {
+    let label = otp.describe();
     let ours = ours.expand_mandatory_25();
     assert_eq!(
         est.flags & !ours,
         DFlags::EMPTY,
-        "{}: negotiated beyond ours",
-        release.label
+        "{label}: negotiated beyond ours"
     );
     let expected = DFlags::MANDATORY_25
         | DFlags::MANDATORY_26
@@ -191,8 +258,7 @@ fn assert_sane(release: Release, est: &Established, ours: DFlags) {
         | DFlags::ALIAS;
     assert!(
         est.flags.contains(expected & ours),
-        "{}: {:?}",
-        release.label,
+        "{label}: {:?}",
         est.flags
     );
     assert!(est.peer_published);
@@ -231,67 +297,67 @@ fn status_bytes(text: &str) -> Vec<u8> {
 
 /// (a) We dial BEAM: up, then data; `alive` answered true and false; wrong
 /// cookie; missing BIG_CREATION; the MANDATORY_25_DIGEST shorthand.
-async fn we_dial(release: Release) {
-    if !release.available("we_dial") {
-        return;
-    }
-    let label = release.label;
-    let epmd = Epmd::start(release).await;
-    let erl = Erl::start(release, &epmd, &unique("hs"), "hscookie", None);
-    let port = erl.port(&epmd).await;
+#[test]
+fn we_dial() {
+    let Some(otp) = require_otp() else { return };
+    let label = &otp.describe();
+    let epmd = Epmd::start().unwrap();
+    let erl = beam(&epmd, &otp, BeamOpts::new("hs"));
+    let port = erl.dist_port(&epmd).unwrap();
+    let output = || erl.log().tail(TAIL_LINES);
 
     // ok: established, then BEAM's first data packet (rex features_request
     // or global init_connect).
-    let me = node_name("rs");
-    let (run, mut first) = dial(&erl, port, &me, flags(), "hscookie", OK).await;
+    let me = unique_node("rs");
+    let (run, mut first) = dial(&erl, port, &me, flags(), COOKIE, OK);
     let Outcome::Up(est, leftover) = run.outcome else {
-        panic!("{label}: {:?}\n{}", run.outcome, erl.proc.output())
+        panic!("{label}: {:?}\n{}", run.outcome, output())
     };
     assert!(run.asked.is_empty());
     assert!(run.received.starts_with(&status_bytes("ok")));
-    assert_eq!(est.peer, erl.node);
-    assert_sane(release, &est, flags());
+    assert_eq!(est.peer, erl.node_name());
+    assert_sane(&otp, &est, flags());
     eprintln!("{label}: negotiated {:?}", est.flags);
-    let packet = next_packet(&mut first, leftover).await;
+    let packet = next_packet(&mut first, leftover);
     assert_first_packet(label, est.flags, &packet);
 
     // Without FRAGMENTS, BEAM sends plain pass-through packets.
     let plain_flags = flags() & !DFlags::FRAGMENTS;
-    let (run, mut sock) = dial(&erl, port, &node_name("rp"), plain_flags, "hscookie", OK).await;
+    let (run, mut sock) = dial(&erl, port, &unique_node("rp"), plain_flags, COOKIE, OK);
     let Outcome::Up(est, leftover) = run.outcome else {
-        panic!("{label}: {:?}\n{}", run.outcome, erl.proc.output())
+        panic!("{label}: {:?}\n{}", run.outcome, output())
     };
-    assert_sane(release, &est, plain_flags);
-    let packet = next_packet(&mut sock, leftover).await;
+    assert_sane(&otp, &est, plain_flags);
+    let packet = next_packet(&mut sock, leftover);
     assert_first_packet(label, est.flags, &packet);
     drop(sock);
 
     // alive → true: the same node dials again while connected; BEAM asks,
     // we say this attempt is pending, BEAM drops the old connection.
-    let (run, mut second) = dial(&erl, port, &me, flags(), "hscookie", OK).await;
+    let (run, mut second) = dial(&erl, port, &me, flags(), COOKIE, OK);
     let Outcome::Up(est, leftover) = run.outcome else {
         panic!("{label}: {:?}", run.outcome)
     };
-    assert_eq!(est.peer, erl.node);
+    assert_eq!(est.peer, erl.node_name());
     assert_eq!(run.asked, vec![Event::IsPending]);
     assert!(run.received.starts_with(&status_bytes("alive")));
     assert!(
-        closed_by_peer(&mut first).await,
+        closed_by_peer(&mut first),
         "{label}: old connection not closed"
     );
     // BEAM acks before its nodeup; its first data packet comes after. Only
     // then is the connection `up` in its table (else the next dial would be
     // a simultaneous connect).
-    next_packet(&mut second, leftover).await;
+    next_packet(&mut second, leftover);
 
     // alive → false: we give up, BEAM keeps the live connection.
     let no = Answers {
         is_pending: false,
         ..OK
     };
-    let (run, _) = dial(&erl, port, &me, flags(), "hscookie", no).await;
+    let (run, _) = dial(&erl, port, &me, flags(), COOKIE, no);
     let expected = HandshakeError::NotPending {
-        peer: erl.node.clone(),
+        peer: erl.node_name().to_owned(),
     };
     let outcome = run.outcome;
     assert!(
@@ -303,22 +369,19 @@ async fn we_dial(release: Release) {
 
     // Wrong cookie: BEAM closes after our reply and logs OTP's line, which is
     // our acceptor's Display text.
-    let wrong = node_name("rw");
-    let outcome = dial(&erl, port, &wrong, flags(), "nottheone", OK)
-        .await
-        .0
-        .outcome;
+    let wrong = unique_node("rw");
+    let outcome = dial(&erl, port, &wrong, flags(), "nottheone", OK).0.outcome;
     assert!(matches!(outcome, Outcome::Closed), "{label}: {outcome:?}");
     let line = HandshakeError::InvalidChallengeReply { peer: wrong }.to_string();
-    erl.proc.wait_output(&line).await;
+    erl.wait_for_log(&line, STEP).unwrap();
 
     // Missing BIG_CREATION (and no digest): not_allowed, and BEAM logs the
     // line our acceptor would.
-    let old = node_name("ro");
+    let old = unique_node("ro");
     let old_flags = flags() & !(DFlags::BIG_CREATION | DFlags::MANDATORY_25_DIGEST);
-    let (run, mut sock) = dial(&erl, port, &old, old_flags, "hscookie", OK).await;
+    let (run, mut sock) = dial(&erl, port, &old, old_flags, COOKIE, OK);
     let expected = HandshakeError::NotAllowed {
-        peer: erl.node.clone(),
+        peer: erl.node_name().to_owned(),
     };
     let outcome = run.outcome;
     assert!(
@@ -326,53 +389,45 @@ async fn we_dial(release: Release) {
         "{label}: {outcome:?}"
     );
     assert_eq!(run.received, status_bytes("not_allowed"), "{label}");
-    assert!(closed_by_peer(&mut sock).await);
+    assert!(closed_by_peer(&mut sock));
     let line = HandshakeError::FlagsRejected {
         peer: old,
         missing: vec!["BIG_CREATION"],
     }
     .to_string();
-    erl.proc.wait_output(&line).await;
+    erl.wait_for_log(&line, STEP).unwrap();
 
     // MANDATORY_25_DIGEST standing alone for the OTP 25 mandatory set.
     let digest_flags = (flags() & !DFlags::MANDATORY_25) | DFlags::MANDATORY_25_DIGEST;
-    let outcome = dial(&erl, port, &node_name("rd"), digest_flags, "hscookie", OK)
-        .await
+    let outcome = dial(&erl, port, &unique_node("rd"), digest_flags, COOKIE, OK)
         .0
         .outcome;
     let Outcome::Up(est, _) = outcome else {
         panic!(
             "{label}: digest-only flags refused: {outcome:?}\n{}",
-            erl.proc.output()
+            output()
         )
     };
-    assert_sane(release, &est, digest_flags);
-    eprintln!("{label}: erl output:\n{}", erl.proc.output());
+    assert_sane(&otp, &est, digest_flags);
+    eprintln!("{label}: erl output:\n{}", output());
 }
 
 /// (b) BEAM dials us (`net_adm:ping/1`, three times): up with `ok`; up
 /// after `alive` (BEAM answers `true`, we wait for the "old" connection);
 /// then, with another cookie, our acceptor rejects the challenge reply.
-async fn they_dial(release: Release) {
-    if !release.available("they_dial") {
-        return;
-    }
-    let label = release.label;
-    let epmd = Epmd::start(release).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
-    let probe = unique("probe");
-    let (_registration, creation) =
-        alive2(&epmd, &probe, listener.local_addr().unwrap().port()).await;
+#[test]
+fn they_dial() {
+    let Some(otp) = require_otp() else { return };
+    let label = &otp.describe();
+    let epmd = Epmd::start().unwrap();
+    let (listener, port) = listen();
+    let probe = unique_name("probe");
+    let registration = epmd.register(&probe, port).unwrap();
     let me = format!("{probe}@127.0.0.1");
-    let eval = format!(
-        "P = '{me}', io:format(\"PING1 ~p~n\", [net_adm:ping(P)]), \
-         io:format(\"PING2 ~p~n\", [net_adm:ping(P)]), \
-         erlang:set_cookie(P, nottheone), io:format(\"PING3 ~p~n\", [net_adm:ping(P)])."
-    );
-    let erl = Erl::start(release, &epmd, &unique("hs"), "hscookie", Some(&eval));
+    let erl = beam(&epmd, &otp, BeamOpts::new("hs"));
     let cfg = Config {
-        creation,
-        ..config(&me, flags(), "hscookie")
+        creation: registration.creation(),
+        ..config(&me, flags(), COOKIE)
     };
     let up_pending = Answers {
         accept_pending: AcceptPending::UpPending,
@@ -380,19 +435,19 @@ async fn they_dial(release: Release) {
     };
 
     for (ping, ans) in [("PING1", OK), ("PING2", up_pending)] {
-        let (mut sock, _) = timeout(STEP, listener.accept())
-            .await
-            .expect("no connection")
-            .expect("accept");
+        let pong = erl.eval_start(&format!("net_adm:ping('{me}').")).unwrap();
+        let mut sock = accept(&listener);
         let hs = Handshake::acceptor(cfg.clone(), 0x7777_0001);
-        let run = timeout(STEP, drive(&mut sock, hs, ans))
-            .await
-            .expect("timed out");
+        let run = drive(&mut sock, hs, ans, STEP);
         let Outcome::Up(est, leftover) = run.outcome else {
-            panic!("{label} {ping}: {:?}\n{}", run.outcome, erl.proc.output())
+            panic!(
+                "{label} {ping}: {:?}\n{}",
+                run.outcome,
+                erl.log().tail(TAIL_LINES)
+            )
         };
-        assert_eq!(est.peer, erl.node);
-        assert_sane(release, &est, flags());
+        assert_eq!(est.peer, erl.node_name());
+        assert_sane(&otp, &est, flags());
         let Some(Event::AcceptPending {
             peer,
             flags: peer_flags,
@@ -401,7 +456,10 @@ async fn they_dial(release: Release) {
         else {
             panic!("{label}: {:?}", run.asked)
         };
-        assert_eq!((peer, *creation), (&erl.node, est.peer_creation));
+        assert_eq!(
+            (peer.as_str(), *creation),
+            (erl.node_name(), est.peer_creation)
+        );
         if ans == OK {
             assert_eq!(run.asked.len(), 1, "{label}: {:?}", run.asked);
             eprintln!("{label}: send_name flags {peer_flags:?}");
@@ -410,59 +468,59 @@ async fn they_dial(release: Release) {
             assert_eq!(run.asked[1..], [Event::WaitPending], "{label}");
         }
         // BEAM goes on with the ping: its first data packet (is_auth & co).
-        let packet = next_packet(&mut sock, leftover).await;
+        let packet = next_packet(&mut sock, leftover);
         assert_first_packet(label, est.flags, &packet);
         drop(sock);
-        erl.proc.wait_output(&format!("{ping} pang")).await;
+        assert_eq!(pong.wait(STEP).unwrap(), "pang", "{label} {ping}");
+        drop_abandoned(&listener);
     }
 
-    let (mut sock, _) = timeout(STEP, listener.accept())
-        .await
-        .expect("no connection")
-        .expect("accept");
+    let pong = erl
+        .eval_start(&format!(
+            "erlang:set_cookie('{me}', nottheone), net_adm:ping('{me}')."
+        ))
+        .unwrap();
+    let mut sock = accept(&listener);
     let hs = Handshake::acceptor(cfg, 0x7777_0002);
-    let outcome = timeout(STEP, drive(&mut sock, hs, OK))
-        .await
-        .expect("timed out")
-        .outcome;
+    let started = Instant::now();
+    let run = drive(&mut sock, hs, OK, STEP);
     let expected = HandshakeError::InvalidChallengeReply {
-        peer: erl.node.clone(),
+        peer: erl.node_name().to_owned(),
     };
     assert!(
-        matches!(outcome, Outcome::Failed(ref e) if *e == expected),
-        "{label}: {outcome:?}"
+        matches!(run.outcome, Outcome::Failed(ref e) if *e == expected),
+        "{label}: {:?} after {:?}; asked {:?}; received {:?}",
+        run.outcome,
+        started.elapsed(),
+        run.asked,
+        run.received
     );
     drop(sock);
-    erl.proc.wait_output("PING3 pang").await;
+    assert_eq!(pong.wait(STEP).unwrap(), "pang", "{label} PING3");
 }
 
 /// A BEAM node with a dynamic name (`-name undefined@…`, `DFLAG_NAME_ME`)
 /// dials us: refused with `not_allowed`; `connect_node/1` says false.
-async fn dynamic_name(release: Release) {
-    if !release.available("dynamic_name") {
-        return;
-    }
-    let label = release.label;
-    let epmd = Epmd::start(release).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
-    let probe = unique("probe");
-    let (_registration, creation) =
-        alive2(&epmd, &probe, listener.local_addr().unwrap().port()).await;
+#[test]
+fn dynamic_name() {
+    let Some(otp) = require_otp() else { return };
+    let label = &otp.describe();
+    let epmd = Epmd::start().unwrap();
+    let (listener, port) = listen();
+    let probe = unique_name("probe");
+    let registration = epmd.register(&probe, port).unwrap();
     let me = format!("{probe}@127.0.0.1");
+    let erl = beam(&epmd, &otp, BeamOpts::new("dyn").name("undefined"));
     // (A dynamic-name node does not auto-connect on ping; connect explicitly.)
-    let eval = format!("io:format(\"CONNECT ~p~n\", [net_kernel:connect_node('{me}')]).");
-    let erl = Erl::start(release, &epmd, "undefined", "hscookie", Some(&eval));
-    let (mut sock, _) = timeout(STEP, listener.accept())
-        .await
-        .expect("no connection")
-        .expect("accept");
+    let connected = erl
+        .eval_start(&format!("net_kernel:connect_node('{me}')."))
+        .unwrap();
+    let mut sock = accept(&listener);
     let cfg = Config {
-        creation,
-        ..config(&me, flags(), "hscookie")
+        creation: registration.creation(),
+        ..config(&me, flags(), COOKIE)
     };
-    let run = timeout(STEP, drive(&mut sock, Handshake::acceptor(cfg, 5), OK))
-        .await
-        .expect("timed out");
+    let run = drive(&mut sock, Handshake::acceptor(cfg, 5), OK, STEP);
     let expected = HandshakeError::DynamicNameUnsupported {
         host: "127.0.0.1".into(),
     };
@@ -471,67 +529,74 @@ async fn dynamic_name(release: Release) {
         "{label}: {:?}",
         run.outcome
     );
-    erl.proc.wait_output("CONNECT false").await;
+    assert_eq!(connected.wait(STEP).unwrap(), "false", "{label}");
 }
 
 /// Accepts BEAM's attempt and reads its `send_name`, leaving it pending.
-async fn hold_incoming(listener: &TcpListener, me: &str) -> TcpStream {
-    let (mut sock, _) = timeout(STEP, listener.accept())
-        .await
-        .expect("no connection")
-        .expect("accept");
-    let mut hs = Handshake::acceptor(config(me, flags(), "hscookie"), 1);
+fn hold_incoming(listener: &TcpListener, me: &str) -> TcpStream {
+    let mut sock = accept(listener);
+    let mut hs = Handshake::acceptor(config(me, flags(), COOKIE), 1);
     let mut buf = [0; 1024];
     loop {
         if let Some(ev) = hs.poll_event() {
             assert!(matches!(ev, Event::AcceptPending { .. }), "{ev:?}");
             return sock;
         }
-        let n = timeout(STEP, sock.read(&mut buf))
-            .await
-            .expect("no name")
-            .expect("read");
+        let n = match sock.read(&mut buf) {
+            Err(e) if is_timeout(&e) => panic!("no name"),
+            r => r.expect("read"),
+        };
         assert!(n > 0, "closed");
         hs.handle_data(&buf[..n]).expect("send_name");
     }
 }
 
 /// (c) Simultaneous connect: BEAM dials us while we dial it. The lower name
-/// loses: BEAM (`hs…`) answers `nok` to `a…` and `ok_simultaneous` to `z…`
-/// (net_kernel `accept_pending`: `MyNode > Node`).
-async fn simultaneous(release: Release) {
-    if !release.available("simultaneous") {
-        return;
-    }
-    let label = release.label;
-    let epmd = Epmd::start(release).await;
-    let low = unique("a");
-    let high = unique("z");
+/// loses: BEAM (`m_…`) answers `nok` to `a_…` and `ok_simultaneous` to
+/// `z_…` (net_kernel `accept_pending`: `MyNode > Node`).
+#[test]
+fn simultaneous() {
+    let Some(otp) = require_otp() else { return };
+    let label = &otp.describe();
+    let epmd = Epmd::start().unwrap();
     let mut sides = Vec::new();
-    for name in [&low, &high] {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
-        let (reg, _) = alive2(&epmd, name, listener.local_addr().unwrap().port()).await;
-        sides.push((format!("{name}@127.0.0.1"), listener, reg));
+    for name in [
+        prefixed_unique_name("a", "lo"),
+        prefixed_unique_name("z", "hi"),
+    ] {
+        let (listener, port) = listen();
+        let registration = epmd.register(&name, port).unwrap();
+        sides.push((format!("{name}@127.0.0.1"), listener, registration));
     }
-    let eval = format!(
+    let erl = beam(
+        &epmd,
+        &otp,
+        BeamOpts::new("hs").name(&prefixed_unique_name("m", "hs")),
+    );
+    assert!(
+        sides[0].0.as_str() < erl.node_name() && erl.node_name() < sides[1].0.as_str(),
+        "{} {} {}",
+        sides[0].0,
+        erl.node_name(),
+        sides[1].0
+    );
+    let port = erl.dist_port(&epmd).unwrap();
+    erl.eval(&format!(
         "[spawn(fun() -> net_adm:ping(N) end) || N <- ['{}', '{}']].",
         sides[0].0, sides[1].0
-    );
-    let erl = Erl::start(release, &epmd, &unique("hs"), "hscookie", Some(&eval));
-    let port = erl.port(&epmd).await;
+    ))
+    .unwrap();
 
     // Lower name: we lose, BEAM's attempt stands.
     let (me, listener, _) = &sides[0];
-    let _incoming = hold_incoming(listener, me).await;
-    let mut sock = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let hs = Handshake::initiator(config(me, flags(), "hscookie"), &erl.node, 3);
+    let _incoming = hold_incoming(listener, me);
+    let mut sock = connect(port);
+    let hs = Handshake::initiator(config(me, flags(), COOKIE), erl.node_name(), 3);
     let Run {
         outcome, received, ..
-    } = drive(&mut sock, hs, OK).await;
+    } = drive(&mut sock, hs, OK, STEP * 2);
     let expected = HandshakeError::Nok {
-        peer: erl.node.clone(),
+        peer: erl.node_name().to_owned(),
     };
     assert!(
         matches!(outcome, Outcome::Failed(ref e) if *e == expected),
@@ -542,16 +607,14 @@ async fn simultaneous(release: Release) {
 
     // Higher name: BEAM gives its attempt up (exit `remarked`) and lets ours in.
     let (me, listener, _) = &sides[1];
-    let mut incoming = hold_incoming(listener, me).await;
-    let mut sock = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let hs = Handshake::initiator(config(me, flags(), "hscookie"), &erl.node, 4);
+    let mut incoming = hold_incoming(listener, me);
+    let mut sock = connect(port);
+    let hs = Handshake::initiator(config(me, flags(), COOKIE), erl.node_name(), 4);
     let Run {
         outcome, received, ..
-    } = drive(&mut sock, hs, OK).await;
+    } = drive(&mut sock, hs, OK, STEP * 2);
     assert!(
-        matches!(outcome, Outcome::Up(ref e, _) if e.peer == erl.node),
+        matches!(outcome, Outcome::Up(ref e, _) if e.peer == erl.node_name()),
         "{label}: {outcome:?}"
     );
     assert!(
@@ -559,39 +622,7 @@ async fn simultaneous(release: Release) {
         "{label}: {received:?}"
     );
     assert!(
-        closed_by_peer(&mut incoming).await,
+        closed_by_peer(&mut incoming),
         "{label}: BEAM kept its own attempt"
     );
-}
-
-macro_rules! releases {
-    ($($module:ident => $release:expr;)*) => {$(
-        mod $module {
-            #[tokio::test]
-            async fn we_dial() {
-                super::we_dial($release).await;
-            }
-
-            #[tokio::test]
-            async fn they_dial() {
-                super::they_dial($release).await;
-            }
-
-            #[tokio::test]
-            async fn dynamic_name() {
-                super::dynamic_name($release).await;
-            }
-
-            #[tokio::test]
-            async fn simultaneous() {
-                super::simultaneous($release).await;
-            }
-        }
-    )*};
-}
-
-releases! {
-    otp25 => super::OTP25;
-    otp27 => super::OTP27;
-    otp29 => super::OTP29;
 }
