@@ -16,6 +16,9 @@ use super::control::{Control, ControlError};
 use crate::term::{self, DecodeError, EncodeError, Limits, Term};
 use std::collections::HashMap;
 
+/// Largest buffer growth made ahead of received bytes for one frame.
+const RESERVE_STEP: usize = 8 * 1024 * 1024;
+
 /// Messages whose encoding exceeds this many bytes are sent as fragments
 /// when `DFLAG_FRAGMENTS` was negotiated (BEAM uses 64 KiB too).
 pub const FRAGMENT_SIZE: usize = 64 * 1024;
@@ -128,9 +131,11 @@ impl FrameReader {
             return Ok(Some(Packet::Tick));
         }
         let Some(data) = avail.get(4..4 + len) else {
-            // Make room for the whole frame at once, bounded by MAX_FRAME.
+            // Make room for the rest of the frame, but never more than
+            // RESERVE_STEP ahead of what actually arrived: a 4-byte header
+            // alone must not make us allocate a gigabyte.
             let missing = 4 + len - avail.len();
-            self.buf.reserve(missing);
+            self.buf.reserve(missing.min(RESERVE_STEP));
             return Ok(None);
         };
         let data = data.to_vec();
@@ -425,6 +430,15 @@ mod tests {
             r.next_packet().unwrap(),
             Some(Packet::Data(vec![112, 1, 2]))
         );
+    }
+
+    #[test]
+    fn a_huge_frame_header_alone_does_not_allocate_the_frame() {
+        let mut r = FrameReader::default();
+        r.buffer()
+            .extend_from_slice(&(MAX_FRAME as u32).to_be_bytes());
+        assert_eq!(r.next_packet().unwrap(), None);
+        assert!(r.buffer().capacity() <= RESERVE_STEP + 64);
     }
 
     #[test]
