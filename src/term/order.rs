@@ -45,6 +45,18 @@ pub fn cmp_atoms(a: &Atom, b: &Atom) -> Ordering {
     a.name.as_bytes().cmp(b.name.as_bytes())
 }
 
+/// Compares two pids as ERTS does: serial, then id, then node name, then
+/// creation (checked with `lists:sort/1` on OTP 25, 27 and 29). global's
+/// lockers depend on it: both sides must build the same
+/// `lists:sort([LockerA, LockerB])`.
+pub fn cmp_pids(a: &Pid, b: &Pid) -> Ordering {
+    a.serial
+        .cmp(&b.serial)
+        .then(a.id.cmp(&b.id))
+        .then_with(|| cmp_atoms(&a.node, &b.node))
+        .then(a.creation.cmp(&b.creation))
+}
+
 /// Compares two terms in Erlang term order (`1 == 1.0`).
 pub fn cmp_terms(a: &Term, b: &Term) -> Ordering {
     compare(a, b, Mode::Arith)
@@ -228,12 +240,7 @@ fn step<'a>(x: View<'a>, y: View<'a>, mode: Mode, stack: &mut Vec<Work<'a>>) -> 
         (View::Port(a), View::Port(b)) => cmp_atoms(&a.node, &b.node)
             .then(a.creation.cmp(&b.creation))
             .then(a.id.cmp(&b.id)),
-        (View::Pid(a), View::Pid(b)) => a
-            .serial
-            .cmp(&b.serial)
-            .then(a.id.cmp(&b.id))
-            .then_with(|| cmp_atoms(&a.node, &b.node))
-            .then(a.creation.cmp(&b.creation)),
+        (View::Pid(a), View::Pid(b)) => cmp_pids(a, b),
         (View::Tuple(a), View::Tuple(b)) => {
             let ord = a.len().cmp(&b.len());
             if ord == Ordering::Equal {

@@ -197,17 +197,6 @@ impl Locker {
     }
 }
 
-/// Erlang term order of two pids as ERTS implements it: serial, then
-/// number, then node name, then creation (checked against OTP 25 with
-/// `lists:sort/1` on external pids). Both lockers must build the same
-/// `lists:sort([LockerA, LockerB])`, or the two partition locks conflict.
-pub(super) fn pid_order(x: &Pid, y: &Pid) -> std::cmp::Ordering {
-    (x.serial, x.id)
-        .cmp(&(y.serial, y.id))
-        .then_with(|| crate::term::cmp_atoms(&x.node, &y.node))
-        .then_with(|| x.creation.cmp(&y.creation))
-}
-
 impl GlobalCore {
     /// `update_locker_known({add | remove, ...}, S)`.
     fn locker_update_known(&mut self, m: &LockerMsg) {
@@ -427,7 +416,7 @@ impl GlobalCore {
     /// `locker_lock_id/2`: `{global, lists:sort([self(), Pid])}`.
     fn locker_lock_id(&self, his: &Pid) -> Term {
         let mut v = [self.cfg.locker.clone(), his.clone()];
-        v.sort_by(pid_order);
+        v.sort_by(crate::term::cmp_pids);
         tuple(vec![
             a("global"),
             list(v.into_iter().map(Term::Pid).collect()),

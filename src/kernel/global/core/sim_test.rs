@@ -109,11 +109,11 @@ fn two_nodes_sync_in_otp_order() {
     // <b.2.0> < <a.7.0>, whatever the node names.
     let p = |n: &str, id| super::sim::pid(n, id);
     assert_eq!(
-        super::locker::pid_order(&p("b@h", 2), &p("a@h", 7)),
+        crate::term::cmp_pids(&p("b@h", 2), &p("a@h", 7)),
         std::cmp::Ordering::Less
     );
     assert_eq!(
-        super::locker::pid_order(&p("a@h", 5), &p("b@h", 5)),
+        crate::term::cmp_pids(&p("a@h", 5), &p("b@h", 5)),
         std::cmp::Ordering::Less
     );
 }
