@@ -6,9 +6,10 @@
 //! `X + Y`. `rpc:call(Node, 'Elixir.Distro.DistroCal', add, [X, Y])` calls it
 //! wherever it runs, as `Distro.DistroCal.add/2` does in Elixir.
 
+use crate::behaviours::gen_server::{self, CallReply, GenFrom, GenServer, ServerName};
 use crate::kernel::application_controller::{AppContext, AppSpec, Application, StartType, Started};
-use crate::kernel::rex::Exception;
-use crate::runtime::{GenCall, Process};
+use crate::kernel::rex::{Class, Exception};
+use crate::runtime::Process;
 use crate::term::{Term, TermExt, atom, int, tuple};
 use futures::future::BoxFuture;
 use std::time::Duration;
@@ -31,12 +32,12 @@ pub fn handle_request(req: &Term) -> Term {
     }
 }
 
-async fn serve(mut p: Process) {
-    loop {
-        let m = p.recv().await;
-        if let Some(c) = GenCall::parse(&m) {
-            p.reply(&c.from, handle_request(&c.request));
-        }
+/// `Distro.DistroCal`, the calculator server.
+struct DistroCal;
+
+impl GenServer for DistroCal {
+    async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
+        CallReply::Reply(handle_request(&req))
     }
 }
 
@@ -55,13 +56,9 @@ impl Application for Distro {
     ) -> BoxFuture<'static, Result<Started, Term>> {
         Box::pin(async move {
             tracing::info!("Distro application in {} mode", ty.inspect_elixir());
-            let pid = ctx.node.spawn(|p| async move {
-                if p.register(SERVER).is_err() {
-                    return tuple(vec![atom("error"), atom("already_registered")]);
-                }
-                serve(p).await;
-                atom("normal")
-            });
+            let pid = gen_server::start(&ctx.node, Some(ServerName::local(SERVER)), DistroCal)
+                .await
+                .map_err(|e| e.to_term())?;
             // At a takeover the old instance may still hold the name (s3).
             if !ctx.global.re_register_name(SERVER, &pid).await {
                 tracing::debug!("{SERVER} is not registered globally");
@@ -80,19 +77,22 @@ impl Application for Distro {
                         let req = tuple(vec![atom("cal"), x.clone(), y.clone()]);
                         let Some(pid) = global.whereis_name(SERVER) else {
                             return Err(Exception {
-                                class: crate::kernel::rex::Class::Exit,
+                                class: Class::Exit,
                                 reason: tuple(vec![atom("noproc"), atom(SERVER)]),
                             });
                         };
+                        // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
                         let (tx, rx) = tokio::sync::oneshot::channel();
                         node.spawn(move |mut p| async move {
-                            let _ = tx.send(p.call(&pid, req, Duration::from_secs(5)).await);
+                            let r =
+                                gen_server::call(&mut p, pid, req, Duration::from_secs(5)).await;
+                            let _ = tx.send(r);
                         });
                         match rx.await {
                             Ok(Ok(v)) => Ok(v),
                             Ok(Err(e)) => Err(Exception {
-                                class: crate::kernel::rex::Class::Exit,
-                                reason: e.reason(),
+                                class: Class::Exit,
+                                reason: e.to_term(),
                             }),
                             Err(_) => Err(Exception::badarg()),
                         }
