@@ -63,3 +63,8 @@ pub async fn start(
     let kernel = kernel::start(&node);
     Ok((node, kernel))
 }
+
+/// The README's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
