@@ -240,3 +240,35 @@ fn distro_epmd_daemon_serves_real_erl_nodes() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(epmd_names(port).is_none());
 }
+
+#[test]
+fn killing_the_distro_node_gives_noconnection_to_beam_links_and_monitors() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let name = unique_node("kn");
+    let mut d = start_distro(&epmd, &name, &[]);
+    let b = BeamNode::start(&epmd, BeamOpts::new("kb").otp(otp)).unwrap();
+    // A BEAM process links to and monitors the Rust node's net_kernel.
+    b.eval(&format!(
+        "process_flag(trap_exit, true), NK = rpc:call('{name}', erlang, whereis, [net_kernel]), \
+         true = is_pid(NK), link(NK), MRef = monitor(process, NK), ok."
+    ))
+    .unwrap();
+    b.eval_until(
+        "lists:member(NK, element(2, process_info(self(), links))).",
+        "true",
+        T,
+    )
+    .unwrap();
+    d.kill();
+    assert_eq!(
+        b.eval("receive {'EXIT', NK, R} -> R after 15000 -> timeout end.")
+            .unwrap(),
+        "noconnection"
+    );
+    assert_eq!(
+        b.eval("receive {'DOWN', MRef, process, NK, R2} -> R2 after 15000 -> timeout end.")
+            .unwrap(),
+        "noconnection"
+    );
+}
