@@ -68,7 +68,8 @@ async fn guide_with_rust_first() {
         "before the restart time: {t:?}"
     );
     assert!(!beam_runs(&cp3));
-    assert!(cp2.log_contains("StartType = normal"));
+    cp2.wait_for_log("StartType = normal", LONG)
+        .expect("start type logged");
 
     let cp1 = cl.rust_cp(&n[0], &n, false).await;
     cp1.start_myapp().await;
@@ -117,7 +118,8 @@ async fn guide_with_rust_in_the_failover_group() {
     beam_start_myapp(&cp1);
     assert!(beam_runs(&cp1));
     until("the Rust cp2 stops", LONG, || !cp2.runs()).await;
-    assert!(cp1.log_contains(&format!("StartType = {{takeover,'{}'}}", n[1])));
+    block(|| cp1.wait_for_log(&format!("StartType = {{takeover,'{}'}}", n[1]), LONG))
+        .expect("start type logged");
 }
 
 /// `application:takeover(myapp, permanent)` called on a BEAM node moves
@@ -241,7 +243,8 @@ async fn start_phases_failover_and_takeover() {
     beam_start_myapp(&cp1);
     beam_start_myapp(&cp3);
     started.await.unwrap();
-    assert!(cp1.log_contains("myapp start_phase(go, normal, [])"));
+    block(|| cp1.wait_for_log("myapp start_phase(go, normal, [])", LONG))
+        .expect("start phase logged");
     cp1.kill();
     until("failover to the Rust cp2", LONG, || cp2.runs()).await;
     assert_eq!(
@@ -250,11 +253,15 @@ async fn start_phases_failover_and_takeover() {
     );
     let cp1 = cl.spawn_beam(&n[0], &beam_env(&n, &n[0])).await.unwrap();
     beam_start_myapp(&cp1);
-    assert!(cp1.log_contains(&format!("StartType = {{takeover,'{}'}}", n[1])));
-    assert!(cp1.log_contains(&format!(
-        "myapp start_phase(go, {{takeover,'{}'}}, [])",
-        n[1]
-    )));
+    block(|| cp1.wait_for_log(&format!("StartType = {{takeover,'{}'}}", n[1]), LONG))
+        .expect("start type logged");
+    block(|| {
+        cp1.wait_for_log(
+            &format!("myapp start_phase(go, {{takeover,'{}'}}, [])", n[1]),
+            LONG,
+        )
+    })
+    .expect("start phase logged");
     until("the Rust cp2 stops", LONG, || !cp2.runs()).await;
     drop(cp3);
 }
