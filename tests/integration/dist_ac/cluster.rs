@@ -163,7 +163,8 @@ impl Cluster {
     /// app (`erl_interop/distro`, compiled by the release's own `mix` on
     /// first use), with `kernel_env` in its sys.config. Prints
     /// `@@distro start returned` once `Application.ensure_all_started`
-    /// returned. The test must have checked [`crate::support::require_elixir`] first.
+    /// returned. The test must have checked
+    /// [`crate::support::require_elixir`] first.
     pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> ElixirNode {
         let ebin = self.distro_ebin.get_or_init(|| {
             let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
