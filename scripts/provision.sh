@@ -4,11 +4,15 @@
 #   * apt packages: Erlang/OTP from the host's Debian (OTP 25 on bookworm),
 #     debootstrap, a C toolchain for linking, shellcheck;
 #   * Rust (rustup, if cargo is missing) and the rustfmt and clippy components;
-#   * a minimal Debian chroot with erlang-base for every supported OTP release
-#     the host's erl is not: $DISTRO_OTP_ROOT/otpNN (default /opt/distro-otp),
-#     OTP 25 = bookworm, 27 = trixie, 29 = forky; /proc and /dev bind-mounted
-#     into each, and the host's /etc/hosts copied in (for `erl -sname`);
-#   * a final check printing the release of each OTP.
+#   * a minimal Debian chroot with erlang-base and elixir for every supported
+#     OTP release the host's erl is not: $DISTRO_OTP_ROOT/otpNN (default
+#     /opt/distro-otp), OTP 25 = bookworm, 27 = trixie, 29 = forky; /proc and
+#     /dev bind-mounted into each, and the host's /etc/hosts copied in (for
+#     `erl -sname`);
+#   * Elixir of every release (the host's apt package for the host's OTP, the
+#     suite's package in each chroot), added to chroots built before it was
+#     part of them;
+#   * a final check printing the release of each OTP and its Elixir.
 #
 # Needs root for apt, debootstrap, mount and chroot (uses sudo when not root)
 # and network access to deb.debian.org (override: DISTRO_DEBIAN_MIRROR).
@@ -23,6 +27,9 @@ mirror=${DISTRO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 releases=(25 27 29)
 apt_packages=(erlang-nox erlang-src erlang-dev elixir debootstrap debian-archive-keyring
     build-essential pkg-config ca-certificates curl shellcheck)
+# Installed into every chroot (Debian's elixir depends on the erlang-* it
+# needs: crypto, inets, parsetools, public-key, tools).
+chroot_packages=(erlang-base elixir)
 
 # Debian suite whose erlang-base is the given OTP release.
 suite_for() {
@@ -199,8 +206,13 @@ ensure_chroot() {
     [ -e "$partial" ] && remove_chroot "$partial"
     [ -e "$dir" ] && remove_chroot "$dir"
     as_root mkdir -p "$otp_root"
-    log "    debootstrap $suite into $dir (about half a minute)"
-    as_root debootstrap --variant=minbase --include=erlang-base "$suite" "$partial" "$mirror" \
+    local include
+    include=$(
+        IFS=,
+        echo "${chroot_packages[*]}"
+    )
+    log "    debootstrap $suite with $include into $dir (about a minute)"
+    as_root debootstrap --variant=minbase --include="$include" "$suite" "$partial" "$mirror" \
         >"${TMPDIR:-/tmp}/debootstrap-otp$release.log" 2>&1 || {
         tail -n 30 "${TMPDIR:-/tmp}/debootstrap-otp$release.log" >&2
         die "debootstrap of $suite failed (log: ${TMPDIR:-/tmp}/debootstrap-otp$release.log)"
@@ -228,24 +240,80 @@ ensure_chroots() {
     done
 }
 
+# --- Elixir ---------------------------------------------------------------------
+
+# Whether `elixir` of the release runs on that release.
+elixir_works() {
+    local release=$1 got
+    got=$(as_root env DISTRO_OTP_ROOT="$otp_root" LANG=C.UTF-8 timeout 120 \
+        "$repo/scripts/otp.sh" "$release" elixir -e 'IO.puts System.otp_release' \
+        </dev/null 2>/dev/null) || return 1
+    [ "$got" = "$release" ]
+}
+
+chroot_apt_install() {
+    local dir=$1
+    shift
+    as_root chroot "$dir" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >/dev/null
+}
+
+# Chroots built before elixir was in chroot_packages lack it: install it with
+# the chroot's own apt (its sources.list is the one debootstrap wrote).
+ensure_chroot_elixir() {
+    local release=$1 dir
+    dir="$otp_root/otp$release"
+    if elixir_works "$release"; then
+        log "    $dir: elixir present"
+        return
+    fi
+    log "    $dir: installing elixir"
+    # Name resolution for apt, as debootstrap set it up (never writing
+    # through a symlink the chroot might have there).
+    as_root cp --remove-destination /etc/resolv.conf "$dir/etc/resolv.conf"
+    # First from the package lists debootstrap left (versions that match the
+    # installed erlang-base); if the mirror no longer has those, refresh.
+    if ! chroot_apt_install "$dir" elixir; then
+        log "    $dir: refreshing the package lists"
+        as_root chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        chroot_apt_install "$dir" elixir || die "installing elixir into $dir failed"
+    fi
+    as_root chroot "$dir" apt-get clean
+    elixir_works "$release" || die "elixir in $dir does not run on OTP $release"
+}
+
+ensure_chroot_elixirs() {
+    local r
+    for r in $(chroot_releases); do
+        ensure_chroot_elixir "$r"
+    done
+}
+
 # --- final check ------------------------------------------------------------------
 
 check_releases() {
-    local r out failed=0
+    local r out elixir failed=0
     for r in "${releases[@]}"; do
         if out=$(as_root env DISTRO_OTP_ROOT="$otp_root" "$repo/scripts/otp.sh" "$r" --check 2>&1); then
-            log "    OTP $out"
+            if elixir=$(as_root env DISTRO_OTP_ROOT="$otp_root" LANG=C.UTF-8 timeout 120 \
+                "$repo/scripts/otp.sh" "$r" elixir --short-version </dev/null 2>&1); then
+                log "    OTP $out, Elixir $elixir"
+            else
+                log "    OTP $out, no Elixir: $elixir"
+                failed=1
+            fi
         else
             log "    $out"
             failed=1
         fi
     done
-    [ "$failed" -eq 0 ] || die "some OTP releases are not available"
+    [ "$failed" -eq 0 ] || die "some OTP releases or their Elixir are not available"
 }
 
 step "apt packages" install_apt_packages
 step "rust toolchain" ensure_rust
 step "OTP chroots" ensure_chroots
+step "Elixir in chroots" ensure_chroot_elixirs
 step "check OTP releases" check_releases
 
 log "provision: done"

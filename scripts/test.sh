@@ -63,6 +63,8 @@ needs_provisioning() {
     command -v erl >/dev/null 2>&1 || return 0
     for r in "${releases[@]}"; do
         scripts/otp.sh "$r" --check >/dev/null 2>&1 || return 0
+        # Elixir of the release (the chroots got it later than erl).
+        scripts/otp.sh "$r" elixir --short-version </dev/null >/dev/null 2>&1 || return 0
     done
     return 1
 }

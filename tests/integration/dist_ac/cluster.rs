@@ -1,10 +1,12 @@
 //! dist_ac clusters over the shared harness ([`crate::support`]): one
 //! private EPMD, BEAM nodes of the selected release with `-config` files
-//! and `erl_interop/myapp` compiled by that release's `erlc`, and Rust
-//! nodes booted in the test process through the library.
+//! and `erl_interop/myapp` compiled by that release's `erlc`, Elixir nodes
+//! of that release running `erl_interop/distro` compiled by its `mix`, and
+//! Rust nodes booted in the test process through the library.
 
 use crate::support::{
-    BeamNode, BeamOpts, DistroNode, DistroOpts, Epmd, Otp, ProcessGuard, SharedDir,
+    BeamNode, BeamOpts, DistroNode, DistroOpts, ElixirNode, ElixirOpts, Epmd, Otp, SharedDir,
+    mix_compile,
 };
 use distro::kernel::application_controller::{AcConfig, HaltFn, RestartType};
 use distro::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime};
@@ -12,9 +14,9 @@ use distro::kernel::kernel_config::{SyncNodes, SyncTimeout};
 use distro::kernel::{Applications, AppsConfig};
 use distro::runtime::{Node, NodeConfig};
 use distro::term::Atom;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub(crate) const COOKIE: &str = "distac_cookie";
@@ -74,11 +76,14 @@ pub(crate) fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// A private EPMD, a shared directory with `myapp` compiled by the release.
+/// A private EPMD, a shared directory with `myapp` compiled by the release
+/// (and the seed's Elixir `distro` app, once a test asks for an Elixir node).
 pub(crate) struct Cluster {
     pub(crate) otp: Otp,
     pub(crate) epmd: Arc<Epmd>,
     dir: SharedDir,
+    /// `ebin` of the compiled Elixir `distro` app, as the release sees it.
+    distro_ebin: OnceLock<PathBuf>,
 }
 
 impl Cluster {
@@ -109,7 +114,12 @@ impl Cluster {
             erlc.arg(node_dir.join(format!("{m}.erl")));
         }
         assert!(erlc.status().expect("erlc").success(), "erlc failed");
-        Self { otp, epmd, dir }
+        Self {
+            otp,
+            epmd,
+            dir,
+            distro_ebin: OnceLock::new(),
+        }
     }
 
     fn config(&self, full_name: &str, kernel_env: &str) -> String {
@@ -149,39 +159,27 @@ impl Cluster {
         tokio::task::spawn_blocking(move || BeamNode::start(&epmd, opts).expect("BEAM node"))
     }
 
-    /// An Elixir node running the seed's `distro` app (host OTP 25 with
-    /// Elixir only; `None` otherwise).
-    pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> Option<ProcessGuard> {
-        if self.otp.chroot_dir().is_some() || !crate::support::otp::on_path("elixir") {
-            return None;
-        }
-        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
-        let ebin = project.join("_build/prod/lib/distro/ebin");
-        if !ebin.join("distro.app").exists() {
-            let st = std::process::Command::new("mix")
-                .arg("compile")
-                .env("MIX_ENV", "prod")
-                .current_dir(&project)
-                .status()
-                .ok()?;
-            if !st.success() {
-                return None;
-            }
-        }
+    /// An Elixir node `full_name` of the release running the seed's `distro`
+    /// app (`erl_interop/distro`, compiled by the release's own `mix` on
+    /// first use), with `kernel_env` in its sys.config. Prints
+    /// `@@distro start returned` once `Application.ensure_all_started`
+    /// returned. The test must have checked
+    /// [`crate::support::require_elixir`] first.
+    pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> ElixirNode {
+        let ebin = self.distro_ebin.get_or_init(|| {
+            let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
+            mix_compile(&self.otp, &project, &self.dir, "distro_app").expect("mix compile")
+        });
         let cfg = self.config(full_name, kernel_env);
-        let mut cmd = std::process::Command::new("elixir");
-        cmd.args(["--name", full_name, "--cookie", COOKIE])
-            .args(["--erl", &format!("-start_epmd false -config {cfg}")])
-            .arg("-pa")
-            .arg(&ebin)
-            .args([
-                "--no-halt",
-                "-e",
-                "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
-            ]);
-        let (k, v) = self.epmd.env();
-        cmd.env(k, v);
-        ProcessGuard::spawn(full_name.to_owned(), cmd).ok()
+        let opts = ElixirOpts::new(
+            self.otp.clone(),
+            full_name,
+            COOKIE,
+            "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
+        )
+        .erl_args(["-config".to_owned(), cfg])
+        .code_path(ebin);
+        ElixirNode::start(&self.epmd, opts).expect("elixir node")
     }
 
     /// The `distro` binary as `me` with `kernel_env` in its sys.config and

@@ -8,6 +8,8 @@
 //!        │            (ERL_EPMD_PORT=P is given to every node below)
 //!        ├── BeamNode::start(&epmd, BeamOpts::new("a"))   erl + stdin eval loop
 //!        ├── DistroNode::start(&epmd, DistroOpts::new())  the `distro` binary
+//!        ├── ElixirNode::start(&epmd, ElixirOpts::new(…)) `elixir` of the release,
+//!        │                                          apps built by mix_compile
 //!        ├── RustNode::start(&epmd, "r")                  the library, in-process
 //!        └── epmd.register(name, port)                    a raw ALIVE2, for tests
 //!                                                         that play a node by hand
@@ -46,6 +48,7 @@
 
 pub(crate) mod beam;
 pub(crate) mod distro;
+pub(crate) mod elixir;
 pub(crate) mod epmd;
 pub(crate) mod names;
 pub(crate) mod otp;
@@ -54,6 +57,7 @@ pub(crate) mod rust_node;
 
 pub(crate) use beam::{BeamNode, BeamOpts, EvalError, NameKind, PendingEval};
 pub(crate) use distro::{DistroNode, DistroOpts};
+pub(crate) use elixir::{ElixirNode, ElixirOpts, mix_compile, require_elixir};
 pub(crate) use epmd::{Epmd, Registration};
 pub(crate) use names::{free_port, prefixed_unique_name, unique_name, unique_node};
 pub(crate) use otp::{Otp, SharedDir, require_otp, write_script};

@@ -112,7 +112,7 @@ impl Otp {
     /// A command running `program` (`erl`, `escript`, `epmd`, `erlc`, …) of
     /// this release, with the same environment rules as [`Self::erl_command`].
     pub(crate) fn command(&self, program: &str) -> Command {
-        let mut cmd = match &self.location {
+        let cmd = match &self.location {
             Location::Host => Command::new(program),
             Location::Chroot(dir) => {
                 let mut cmd = Command::new("chroot");
@@ -120,6 +120,33 @@ impl Otp {
                 cmd
             }
         };
+        Self::clean_env(cmd)
+    }
+
+    /// [`Self::command`] run in the working directory `dir`, a path **as
+    /// the release sees it** (e.g. [`SharedDir::node_path`]): `chroot`
+    /// always starts in the new root, so a chroot release gets
+    /// `chroot <dir> /usr/bin/env -C <dir> /usr/bin/<program>`.
+    pub(crate) fn command_in(&self, dir: &Path, program: &str) -> Command {
+        match &self.location {
+            Location::Host => {
+                let mut cmd = self.command(program);
+                cmd.current_dir(dir);
+                cmd
+            }
+            Location::Chroot(root) => {
+                let mut cmd = Command::new("chroot");
+                cmd.arg(root)
+                    .arg("/usr/bin/env")
+                    .arg("-C")
+                    .arg(dir)
+                    .arg(Path::new("/usr/bin").join(program));
+                Self::clean_env(cmd)
+            }
+        }
+    }
+
+    fn clean_env(mut cmd: Command) -> Command {
         for var in ["ERL_FLAGS", "ERL_AFLAGS", "ERL_ZFLAGS", "ERL_LIBS"] {
             cmd.env_remove(var);
         }
