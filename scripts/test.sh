@@ -138,6 +138,7 @@ fi
 stage "unit tests" --tests cargo test --lib --bins
 stage "doc tests" --tests cargo test --doc
 stage "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+stage "fuzz targets build" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 if [ -d benches ]; then
     stage "benches build" cargo bench --no-run
 fi

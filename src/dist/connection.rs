@@ -325,7 +325,7 @@ async fn run<H: Host>(
                 loop {
                     match frames.next_packet() {
                         Ok(Some(Packet::Tick)) => {}
-                        Ok(Some(Packet::Data(d))) => match defrag.decode_packet(&d, &limits) {
+                        Ok(Some(Packet::Data(d))) => match defrag.decode_packet(d, &limits) {
                             Ok(Some(c)) => host.deliver(&peer, c),
                             Ok(None) => {}
                             Err(e) => tracing::error!(

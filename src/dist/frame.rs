@@ -80,11 +80,12 @@ pub enum FrameError {
 
 /// One complete data packet: a tick or the bytes of a message.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Packet {
+pub enum Packet<'a> {
     /// A zero-length packet (keep-alive).
     Tick,
-    /// The bytes of one packet, without the length prefix.
-    Data(Vec<u8>),
+    /// The bytes of one packet, without the length prefix, borrowed from
+    /// the reader's buffer (no copy).
+    Data(&'a [u8]),
 }
 
 /// Splits a byte stream into 4-byte-length-prefixed packets.
@@ -116,8 +117,9 @@ impl FrameReader {
     }
 
     /// The next complete packet, if one is buffered.
-    pub fn next_packet(&mut self) -> Result<Option<Packet>, FrameError> {
-        let avail = &self.buf[self.start..];
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, FrameError> {
+        let start = self.start;
+        let avail = &self.buf[start..];
         let Some(len_bytes) = avail.get(..4) else {
             return Ok(None);
         };
@@ -130,17 +132,16 @@ impl FrameReader {
             self.start += 4;
             return Ok(Some(Packet::Tick));
         }
-        let Some(data) = avail.get(4..4 + len) else {
+        if avail.len() < 4 + len {
             // Make room for the rest of the frame, but never more than
             // RESERVE_STEP ahead of what actually arrived: a 4-byte header
             // alone must not make us allocate a gigabyte.
             let missing = 4 + len - avail.len();
             self.buf.reserve(missing.min(RESERVE_STEP));
             return Ok(None);
-        };
-        let data = data.to_vec();
+        }
         self.start += 4 + len;
-        Ok(Some(Packet::Data(data)))
+        Ok(Some(Packet::Data(&self.buf[start + 4..start + 4 + len])))
     }
 }
 
@@ -393,7 +394,7 @@ mod tests {
         while let Some(p) = reader.next_packet().unwrap() {
             frames += 1;
             let Packet::Data(d) = p else { panic!("tick") };
-            if let Some(c) = defrag.decode_packet(&d, &Limits::default()).unwrap() {
+            if let Some(c) = defrag.decode_packet(d, &Limits::default()).unwrap() {
                 result = Some(c);
             }
         }
@@ -426,10 +427,7 @@ mod tests {
         assert_eq!(r.next_packet().unwrap(), Some(Packet::Tick));
         assert_eq!(r.next_packet().unwrap(), None);
         r.buffer().extend_from_slice(&[1, 2]);
-        assert_eq!(
-            r.next_packet().unwrap(),
-            Some(Packet::Data(vec![112, 1, 2]))
-        );
+        assert_eq!(r.next_packet().unwrap(), Some(Packet::Data(&[112, 1, 2])));
     }
 
     #[test]
