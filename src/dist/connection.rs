@@ -35,7 +35,8 @@ pub trait Host: Send + Sync + 'static {
         &self,
         attempt: u64,
         est: &Established,
-        tasks: Vec<tokio::task::AbortHandle>,
+        writer: tokio::task::AbortHandle,
+        reader: tokio::task::AbortHandle,
     ) -> Option<UnboundedReceiver<Control>>;
     /// The attempt failed before the connection came up.
     fn attempt_failed(&self, peer: &str, attempt: u64, nok: bool);
@@ -240,6 +241,10 @@ async fn drive_handshake<H: Host>(
     }
 }
 
+/// How long the writer of a connection closed by `async_disconnect` may
+/// take to write what was queued before it.
+const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Largest batch of queued messages written with one syscall.
 const WRITE_BATCH: usize = 256 * 1024;
 
@@ -349,8 +354,8 @@ async fn run<H: Host>(
         })
     };
 
-    let tasks = vec![writer.abort_handle(), reader.abort_handle()];
-    let Some(rx) = host.connection_up(attempt, &est, tasks) else {
+    let Some(rx) = host.connection_up(attempt, &est, writer.abort_handle(), reader.abort_handle())
+    else {
         writer.abort();
         reader.abort();
         return;
@@ -358,9 +363,19 @@ async fn run<H: Host>(
     let _ = ready_tx.send(rx);
 
     let (writer_abort, reader_abort) = (writer.abort_handle(), reader.abort_handle());
+    let (mut writer, mut reader) = (writer, reader);
     let reason = tokio::select! {
-        r = writer => r.unwrap_or_else(|_| atom("disconnect")),
-        r = reader => r.unwrap_or_else(|_| atom("disconnect")),
+        r = &mut writer => r.unwrap_or_else(|_| atom("disconnect")),
+        r = &mut reader => match r {
+            Ok(reason) => reason,
+            // Stopped here. By `disconnect` the writer is stopped too; by
+            // `async_disconnect` it still writes what was queued and ends
+            // when the connection table drops the sending side.
+            Err(_) => {
+                let _ = tokio::time::timeout(FLUSH_GRACE, &mut writer).await;
+                atom("disconnect")
+            }
+        },
     };
     writer_abort.abort();
     reader_abort.abort();

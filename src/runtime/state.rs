@@ -78,6 +78,10 @@ pub(crate) struct Conn {
     pub(crate) published: bool,
     pub(crate) creation: u32,
     pub(crate) tasks: Vec<AbortHandle>,
+    /// The reader task of the connection once it is up (also in `tasks`):
+    /// [`Node::async_disconnect`](super::Node::async_disconnect) stops only
+    /// it, so that the writer still writes what was queued.
+    pub(crate) reader: Option<AbortHandle>,
 }
 
 /// A subscriber of `net_kernel:monitor_nodes/1,2`.
@@ -195,6 +199,7 @@ impl State {
                 published: false,
                 creation: 0,
                 tasks: Vec::new(),
+                reader: None,
             },
         );
         id

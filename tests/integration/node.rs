@@ -5,7 +5,7 @@
 
 use crate::support::rust_node::{Probe, RustNode, pid_literal};
 use crate::support::{BeamNode, BeamOpts, Epmd, require_otp, unique_node};
-use distro::term::{Term, TermExt, atom, binary, tuple};
+use distro::term::{Term, TermExt, atom, binary, int, tuple};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -111,6 +111,37 @@ fn messages_by_pid_and_by_name_both_ways() {
         let m = probe.recv(T).expect("sequence message");
         assert_eq!(m.elem(1).and_then(TermExt::as_i64), Some(n));
     }
+}
+
+/// `Node::async_disconnect` (`net_kernel:async_disconnect/1`, what global
+/// disconnects with): the connection is gone for the Rust node at once,
+/// but everything sent before is still written, then the socket closes.
+/// (`Node::disconnect` drops what the writer had not written yet.)
+#[test]
+fn async_disconnect_still_writes_what_was_sent() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let rust = RustNode::start(&epmd, "r");
+    let b = beam(&epmd, "b", &otp);
+    b.eval("register(sink, spawn(fun() -> receive stop -> ok end end)), ok.")
+        .unwrap();
+    assert!(rust.run(rust.node.ping(b.node_name())));
+    let payload = binary(vec![7u8; 1000]);
+    for n in 0..20_000 {
+        let m = tuple(vec![atom("m"), int(n), payload.clone()]);
+        rust.node.send(("sink", b.node_name()), m);
+    }
+    assert!(rust.node.async_disconnect(b.node_name()));
+    assert!(
+        rust.node.nodes().is_empty(),
+        "gone at once for the Rust node"
+    );
+    b.eval_until("nodes().", "[]", T).unwrap();
+    assert_eq!(
+        b.eval("element(2, process_info(whereis(sink), message_queue_len)).")
+            .unwrap(),
+        "20000"
+    );
 }
 
 #[test]
