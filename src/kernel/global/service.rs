@@ -282,8 +282,10 @@ impl Driver {
             }
             Output::SyncOther { node, msg } => self.sync_other(node, msg),
             Output::MonitorNode { node } => p.monitor_node(&node.name),
+            // global uses net_kernel:async_disconnect/1: what it sent to
+            // the node before (a lost_connection) still goes out.
             Output::Disconnect { node } => {
-                self.node.disconnect(&node.name);
+                self.node.async_disconnect(&node.name);
             }
             Output::Kill { pid } => p.exit(&pid, atom("kill")),
             Output::Rpc {
