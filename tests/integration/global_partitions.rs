@@ -81,9 +81,9 @@ fn wait_mesh(nodes: &[&AnyNode]) {
 fn wait_warnings(n: &AnyNode, want: &[String]) {
     let want = sorted(want.to_vec());
     wait_until(&format!("{}'s warnings", n.describe()), T, || {
-        n.pop_warnings() == want
+        n.global_warnings() == want
     })
-    .unwrap_or_else(|e| panic!("{e}: want {want:#?}\ngot {:#?}", n.pop_warnings()));
+    .unwrap_or_else(|e| panic!("{e}: want {want:#?}\ngot {:#?}", n.global_warnings()));
 }
 
 /// Where the Rust node sits in the three-node scenario.
@@ -214,7 +214,7 @@ fn remove_connection(otp: &Otp, rust: bool) {
         assert!(n.sync(None, T), "sync on {} after heal", n.describe());
     }
     wait_warnings(&x, &[disconnected(&x, &b)]);
-    assert_eq!(b.pop_warnings(), Vec::<String>::new());
+    assert_eq!(b.global_warnings(), Vec::<String>::new());
 }
 
 /// [`remove_connection`] received by a BEAM node: the specification.
@@ -361,7 +361,12 @@ fn connect_all_false(otp: &Otp, rust: ConnectAllRust) {
     assert_eq!(c.nodes(), names(&[&b2]), "{rust:?}");
     assert!(b1.sync(None, T), "{rust:?}: B1 no longer waits for C");
     for n in [&c, &b1, &b2] {
-        assert_eq!(n.pop_warnings(), Vec::<String>::new(), "{}", n.describe());
+        assert_eq!(
+            n.global_warnings(),
+            Vec::<String>::new(),
+            "{}",
+            n.describe()
+        );
     }
 }
 

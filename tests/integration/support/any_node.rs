@@ -229,23 +229,23 @@ impl AnyNode {
         }
     }
 
-    /// The `prevent_overlapping_partitions` warnings this node logged
-    /// (`'global' at node 'Me' … in order to prevent overlapping partitions`).
-    pub(crate) fn pop_warnings(&self) -> Vec<String> {
-        const TAIL: &str = "in order to prevent overlapping partitions";
-        let head = format!("'global' at node {}", quoted(self.name()));
+    /// The warnings global logged on this node about connections, sorted:
+    /// `'global' at node 'Me' … in order to prevent overlapping partitions`
+    /// (`prevent_overlapping_partitions`) and `'global' at 'Me' failed to
+    /// connect to 'Other'` (`sync_other/2`).
+    pub(crate) fn global_warnings(&self) -> Vec<String> {
+        let me = quoted(self.name());
+        let heads = [
+            format!("'global' at node {me} "),
+            format!("'global' at {me} "),
+        ];
         let mut v: Vec<String> = match self {
-            Self::Beam(b) => b
-                .log()
-                .lines()
-                .into_iter()
-                .map(|l| l.text)
-                .filter(|t| t.contains(&head) && t.contains(TAIL))
-                .collect(),
-            Self::Rust { .. } => rust_log::lines_with(&[&head, TAIL]),
+            Self::Beam(b) => b.log().lines().into_iter().map(|l| l.text).collect(),
+            Self::Rust { .. } => rust_log::lines_with(&["'global' at "]),
         };
+        v.retain(|l| heads.iter().any(|h| l.contains(h.as_str())));
         for l in &mut v {
-            if let Some(at) = l.find(&head) {
+            if let Some(at) = l.find("'global' at ") {
                 *l = l[at..].trim_end().to_owned();
             }
         }
