@@ -35,8 +35,7 @@ pub trait Host: Send + Sync + 'static {
         &self,
         attempt: u64,
         est: &Established,
-        writer: tokio::task::AbortHandle,
-        reader: tokio::task::AbortHandle,
+        running: Running,
     ) -> Option<UnboundedReceiver<Control>>;
     /// The attempt failed before the connection came up.
     fn attempt_failed(&self, peer: &str, attempt: u64, nok: bool);
@@ -241,6 +240,20 @@ async fn drive_handshake<H: Host>(
     }
 }
 
+/// What the connection table keeps of a connection that is up.
+#[derive(Debug)]
+pub struct Running {
+    /// The writer task (it ends by itself once the table drops the sender
+    /// of its queue and the queue is written).
+    pub writer: tokio::task::AbortHandle,
+    /// The reader task.
+    pub reader: tokio::task::AbortHandle,
+    /// A duplicate of the socket's descriptor: shutting it down closes the
+    /// connection at once, before the tasks have been stopped, as
+    /// `erlang:disconnect_node/1` closes it before any nodedown is handled.
+    pub socket: Option<std::net::TcpStream>,
+}
+
 /// How long the writer of a connection closed by `async_disconnect` may
 /// take to write what was queued before it.
 const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -258,6 +271,10 @@ async fn run<H: Host>(
 ) {
     let peer = est.peer.clone();
     let reads = Arc::new(AtomicU64::new(0));
+    let socket = std::os::fd::AsFd::as_fd(&stream)
+        .try_clone_to_owned()
+        .map(std::net::TcpStream::from)
+        .ok();
     let (mut rd, mut wr) = stream.into_split();
 
     // The writer runs in its own task so that a slow peer never blocks the reader.
@@ -354,8 +371,12 @@ async fn run<H: Host>(
         })
     };
 
-    let Some(rx) = host.connection_up(attempt, &est, writer.abort_handle(), reader.abort_handle())
-    else {
+    let running = Running {
+        writer: writer.abort_handle(),
+        reader: reader.abort_handle(),
+        socket,
+    };
+    let Some(rx) = host.connection_up(attempt, &est, running) else {
         writer.abort();
         reader.abort();
         return;

@@ -18,6 +18,7 @@ impl Inner {
             st.conns.remove(node)
         };
         let Some(c) = removed else { return false };
+        c.shut_down();
         for t in &c.tasks {
             t.abort();
         }
@@ -154,6 +155,7 @@ impl crate::dist::connection::Host for Inner {
             }
         };
         if let Some(c) = old {
+            c.shut_down();
             for t in &c.tasks {
                 t.abort();
             }
@@ -177,8 +179,7 @@ impl crate::dist::connection::Host for Inner {
         &self,
         attempt: u64,
         est: &crate::dist::handshake::Established,
-        writer: tokio::task::AbortHandle,
-        reader: tokio::task::AbortHandle,
+        running: crate::dist::connection::Running,
     ) -> Option<tokio::sync::mpsc::UnboundedReceiver<Control>> {
         let peer = Atom::from(est.peer.as_str());
         let rx = {
@@ -192,9 +193,10 @@ impl crate::dist::connection::Host for Inner {
             c.flags = est.flags;
             c.published = est.peer_published;
             c.creation = est.peer_creation;
-            c.tasks.push(writer);
-            c.tasks.push(reader.clone());
-            c.reader = Some(reader);
+            c.tasks.push(running.writer);
+            c.tasks.push(running.reader.clone());
+            c.reader = Some(running.reader);
+            c.socket = running.socket;
             let rx = c.rx.take();
             st.notify_node_monitors(&peer, true, est.peer_published, attempt, &atom("none"));
             rx
