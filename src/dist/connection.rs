@@ -254,10 +254,6 @@ pub struct Running {
     pub socket: Option<std::net::TcpStream>,
 }
 
-/// How long the writer of a connection closed by `async_disconnect` may
-/// take to write what was queued before it.
-const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Largest batch of queued messages written with one syscall.
 const WRITE_BATCH: usize = 256 * 1024;
 
@@ -392,8 +388,11 @@ async fn run<H: Host>(
             // Stopped here. By `disconnect` the writer is stopped too; by
             // `async_disconnect` it still writes what was queued and ends
             // when the connection table drops the sending side.
+            // The writer gets `net_ticktime` for it: a peer that reads
+            // nothing for that long counts as dead anyway.
             Err(_) => {
-                let _ = tokio::time::timeout(FLUSH_GRACE, &mut writer).await;
+                let grace = settings.tick_interval * settings.tick_intensity;
+                let _ = tokio::time::timeout(grace, &mut writer).await;
                 atom("disconnect")
             }
         },
