@@ -100,8 +100,10 @@ enum RustAs {
 }
 
 /// (a), (b) and 3: R, B1, B2 fully connected; B1 disconnects B2. Every node
-/// ends up alone, with OTP's warnings; pinging from R heals, and
-/// `global:sync()` returns on every node.
+/// ends up alone, with OTP's warnings — or, when B2 hears from R before it
+/// handles its own nodedown of B1 (a race OTP has too; seen under load),
+/// R and B1 stay together, again with exactly OTP's warnings for that
+/// order. Pinging from R heals, and `global:sync()` returns on every node.
 fn lost_connection(otp: &Otp, rust: RustAs) {
     let epmd = Epmd::start().unwrap();
     let id = crate::support::unique_name("pop");
@@ -126,15 +128,40 @@ fn lost_connection(otp: &Otp, rust: RustAs) {
     }
 
     assert!(b1.disconnect(b2.name()));
-    for n in all {
-        wait_until(&format!("{} alone", n.describe()), T, || {
-            n.nodes().is_empty() && n.known().is_empty()
-        })
-        .unwrap_or_else(|e| panic!("{rust:?}: {e}: nodes {:?} known {:?}", n.nodes(), n.known()));
+    // B2 ends up alone either way, and R no longer connected to it.
+    wait_until("B2 alone", T, || {
+        b2.nodes().is_empty()
+            && b2.known().is_empty()
+            && !r.nodes().iter().any(|n| n == b2.name())
+            && !b1.nodes().iter().any(|n| n == b2.name())
+    })
+    .unwrap_or_else(|e| panic!("{rust:?}: {e}"));
+    // R's server has handled its nodedown of B2 (the answer to get_known
+    // comes after it), so also anything B2 sent before it went.
+    let b2_told_r = !r.known().iter().any(|n| n == b1.name());
+    if b2_told_r {
+        // The recorded outcome: every node alone.
+        for n in all {
+            wait_until(&format!("{} alone", n.describe()), T, || {
+                n.nodes().is_empty() && n.known().is_empty()
+            })
+            .unwrap_or_else(|e| {
+                panic!("{rust:?}: {e}: nodes {:?} known {:?}", n.nodes(), n.known())
+            });
+        }
+    } else {
+        // OTP's other outcome, under load: B2 handled R's forwarded
+        // lost_connection (so asked B1 to disconnect) and R's
+        // remove_connection before its own nodedown of B1, so it never
+        // told R. R and B1 stay together, a fully connected partition.
+        assert_eq!(r.nodes(), [b1.name()], "{rust:?}");
+        assert_eq!(b1.nodes(), [r.name()], "{rust:?}");
+        eprintln!("{rust:?}: B2 heard from R before its own nodedown of B1");
     }
-    wait_warnings(&r, &[requested(&r, &b1), requested(&r, &b2)]);
-    wait_warnings(&b1, &[disconnected(&b1, &r)]);
-    wait_warnings(&b2, &[disconnected(&b2, &r)]);
+    let (want_r, want_b1, want_b2) = warnings(&r, &b1, &b2, b2_told_r);
+    wait_warnings(&r, &want_r);
+    wait_warnings(&b1, &want_b1);
+    wait_warnings(&b2, &want_b2);
 
     // Heal from R: global rebuilds the mesh; sync returns everywhere.
     assert!(r.ping(b1.name()) && r.ping(b2.name()));
@@ -147,9 +174,31 @@ fn lost_connection(otp: &Otp, rust: RustAs) {
         );
     }
     // Nothing more was logged.
-    wait_warnings(&r, &[requested(&r, &b1), requested(&r, &b2)]);
-    wait_warnings(&b1, &[disconnected(&b1, &r)]);
-    wait_warnings(&b2, &[disconnected(&b2, &r)]);
+    wait_warnings(&r, &want_r);
+    wait_warnings(&b1, &want_b1);
+    wait_warnings(&b2, &want_b2);
+}
+
+/// The warnings of R, B1 and B2 in the two outcomes of [`lost_connection`].
+fn warnings(
+    r: &AnyNode,
+    b1: &AnyNode,
+    b2: &AnyNode,
+    b2_told_r: bool,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    if b2_told_r {
+        (
+            vec![requested(r, b1), requested(r, b2)],
+            vec![disconnected(b1, r)],
+            vec![disconnected(b2, r)],
+        )
+    } else {
+        (
+            vec![requested(r, b2)],
+            vec![],
+            vec![requested(b2, b1), disconnected(b2, r)],
+        )
+    }
 }
 
 /// The all-BEAM run of [`lost_connection`]: the behaviour the others must match.

@@ -155,20 +155,27 @@ impl AnyNode {
         v
     }
 
-    /// The nodes global knows (`gen_server:call(global_name_server, get_known)`), sorted.
+    /// The nodes global knows, sorted: `gen_server:call(global_name_server,
+    /// get_known)` from a local process on either kind of node, so the
+    /// answer comes after the server handled what was in its mailbox
+    /// before (e.g. a nodedown already queued).
     pub(crate) fn known(&self) -> Vec<String> {
         let mut v = match self {
             Self::Beam(b) => atoms(&eval_term(
                 b,
                 "gen_server:call(global_name_server, get_known)",
             )),
-            Self::Rust { node, .. } => node
-                .kernel
-                .global
-                .known()
-                .into_iter()
-                .map(|a| a.name)
-                .collect(),
+            Self::Rust { node, .. } => {
+                let r = node.in_process(Duration::from_secs(30), |mut p: Process| async move {
+                    p.call(
+                        "global_name_server",
+                        atom("get_known"),
+                        Duration::from_secs(30),
+                    )
+                    .await
+                });
+                atoms(&r.expect("global_name_server answers get_known"))
+            }
         };
         v.sort();
         v
