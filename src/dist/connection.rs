@@ -35,7 +35,7 @@ pub trait Host: Send + Sync + 'static {
         &self,
         attempt: u64,
         est: &Established,
-        tasks: Vec<tokio::task::AbortHandle>,
+        running: Running,
     ) -> Option<UnboundedReceiver<Control>>;
     /// The attempt failed before the connection came up.
     fn attempt_failed(&self, peer: &str, attempt: u64, nok: bool);
@@ -240,6 +240,20 @@ async fn drive_handshake<H: Host>(
     }
 }
 
+/// What the connection table keeps of a connection that is up.
+#[derive(Debug)]
+pub struct Running {
+    /// The writer task (it ends by itself once the table drops the sender
+    /// of its queue and the queue is written).
+    pub writer: tokio::task::AbortHandle,
+    /// The reader task.
+    pub reader: tokio::task::AbortHandle,
+    /// A duplicate of the socket's descriptor: shutting it down closes the
+    /// connection at once, before the tasks have been stopped, as
+    /// `erlang:disconnect_node/1` closes it before any nodedown is handled.
+    pub socket: Option<std::net::TcpStream>,
+}
+
 /// Largest batch of queued messages written with one syscall.
 const WRITE_BATCH: usize = 256 * 1024;
 
@@ -253,6 +267,10 @@ async fn run<H: Host>(
 ) {
     let peer = est.peer.clone();
     let reads = Arc::new(AtomicU64::new(0));
+    let socket = std::os::fd::AsFd::as_fd(&stream)
+        .try_clone_to_owned()
+        .map(std::net::TcpStream::from)
+        .ok();
     let (mut rd, mut wr) = stream.into_split();
 
     // The writer runs in its own task so that a slow peer never blocks the reader.
@@ -349,8 +367,12 @@ async fn run<H: Host>(
         })
     };
 
-    let tasks = vec![writer.abort_handle(), reader.abort_handle()];
-    let Some(rx) = host.connection_up(attempt, &est, tasks) else {
+    let running = Running {
+        writer: writer.abort_handle(),
+        reader: reader.abort_handle(),
+        socket,
+    };
+    let Some(rx) = host.connection_up(attempt, &est, running) else {
         writer.abort();
         reader.abort();
         return;
@@ -358,9 +380,22 @@ async fn run<H: Host>(
     let _ = ready_tx.send(rx);
 
     let (writer_abort, reader_abort) = (writer.abort_handle(), reader.abort_handle());
+    let (mut writer, mut reader) = (writer, reader);
     let reason = tokio::select! {
-        r = writer => r.unwrap_or_else(|_| atom("disconnect")),
-        r = reader => r.unwrap_or_else(|_| atom("disconnect")),
+        r = &mut writer => r.unwrap_or_else(|_| atom("disconnect")),
+        r = &mut reader => match r {
+            Ok(reason) => reason,
+            // Stopped here. By `disconnect` the writer is stopped too; by
+            // `async_disconnect` it still writes what was queued and ends
+            // when the connection table drops the sending side.
+            // The writer gets `net_ticktime` for it: a peer that reads
+            // nothing for that long counts as dead anyway.
+            Err(_) => {
+                let grace = settings.tick_interval * settings.tick_intensity;
+                let _ = tokio::time::timeout(grace, &mut writer).await;
+                atom("disconnect")
+            }
+        },
     };
     writer_abort.abort();
     reader_abort.abort();

@@ -18,8 +18,33 @@ impl Inner {
             st.conns.remove(node)
         };
         let Some(c) = removed else { return false };
+        c.shut_down();
         for t in &c.tasks {
             t.abort();
+        }
+        let was_up = !matches!(c.state, ConnState::Pending { .. });
+        self.after_down(node, c.published, c.id, was_up, &reason);
+        true
+    }
+
+    /// `net_kernel:async_disconnect/1`: the connection to `node` is gone
+    /// for this node at once (nodedown now, nothing more is delivered from
+    /// it), but what was already sent to `node` is still written before the
+    /// socket closes — as on BEAM, where the messages a process sent before
+    /// asking `net_kernel` to disconnect are on the wire by the time it
+    /// does. `global` relies on that: a `lost_connection` sent just before
+    /// obeying a `remove_connection` must reach the node that asked.
+    pub(crate) fn async_disconnect(&self, node: &Atom, reason: Term) -> bool {
+        let removed = {
+            let mut st = self.lock();
+            st.conns.remove(node)
+        };
+        // Dropping the entry drops the only sender: the writer drains the
+        // queue and ends; the driver then closes the socket.
+        let Some(c) = removed else { return false };
+        match &c.reader {
+            Some(reader) => reader.abort(),
+            None => c.tasks.iter().for_each(tokio::task::AbortHandle::abort),
         }
         let was_up = !matches!(c.state, ConnState::Pending { .. });
         self.after_down(node, c.published, c.id, was_up, &reason);
@@ -130,6 +155,7 @@ impl crate::dist::connection::Host for Inner {
             }
         };
         if let Some(c) = old {
+            c.shut_down();
             for t in &c.tasks {
                 t.abort();
             }
@@ -153,7 +179,7 @@ impl crate::dist::connection::Host for Inner {
         &self,
         attempt: u64,
         est: &crate::dist::handshake::Established,
-        tasks: Vec<tokio::task::AbortHandle>,
+        running: crate::dist::connection::Running,
     ) -> Option<tokio::sync::mpsc::UnboundedReceiver<Control>> {
         let peer = Atom::from(est.peer.as_str());
         let rx = {
@@ -167,7 +193,10 @@ impl crate::dist::connection::Host for Inner {
             c.flags = est.flags;
             c.published = est.peer_published;
             c.creation = est.peer_creation;
-            c.tasks.extend(tasks);
+            c.tasks.push(running.writer);
+            c.tasks.push(running.reader.clone());
+            c.reader = Some(running.reader);
+            c.socket = running.socket;
             let rx = c.rx.take();
             st.notify_node_monitors(&peer, true, est.peer_published, attempt, &atom("none"));
             rx

@@ -435,6 +435,14 @@ impl Node {
         self.inner.disconnect(&Atom::from(node), atom("disconnect"))
     }
 
+    /// `net_kernel:async_disconnect/1`: like [`Node::disconnect`], but what
+    /// this node already sent to `node` is still written before the
+    /// connection closes (within a few seconds).
+    pub fn async_disconnect(&self, node: &str) -> bool {
+        self.inner
+            .async_disconnect(&Atom::from(node), atom("disconnect"))
+    }
+
     /// Stops the node: closes every connection, kills every process and
     /// unregisters from EPMD.
     pub async fn stop(&self) {

@@ -78,6 +78,23 @@ pub(crate) struct Conn {
     pub(crate) published: bool,
     pub(crate) creation: u32,
     pub(crate) tasks: Vec<AbortHandle>,
+    /// The reader task of the connection once it is up (also in `tasks`):
+    /// [`Node::async_disconnect`](super::Node::async_disconnect) stops only
+    /// it, so that the writer still writes what was queued.
+    pub(crate) reader: Option<AbortHandle>,
+    /// The socket of the connection once it is up (a duplicate descriptor).
+    pub(crate) socket: Option<std::net::TcpStream>,
+}
+
+impl Conn {
+    /// Closes the socket now (both directions), whatever its tasks are
+    /// doing: the peer sees the connection go before this node acts on its
+    /// own nodedown, as with `erlang:disconnect_node/1` on BEAM.
+    pub(crate) fn shut_down(&self) {
+        if let Some(s) = &self.socket {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 /// A subscriber of `net_kernel:monitor_nodes/1,2`.
@@ -195,6 +212,8 @@ impl State {
                 published: false,
                 creation: 0,
                 tasks: Vec::new(),
+                reader: None,
+                socket: None,
             },
         );
         id

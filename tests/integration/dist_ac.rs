@@ -26,10 +26,7 @@ use std::time::{Duration, Instant};
 
 fn setup() -> Option<crate::support::Otp> {
     let otp = require_otp()?;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    crate::support::rust_log::init();
     Some(otp)
 }
 

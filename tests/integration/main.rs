@@ -12,6 +12,8 @@ mod dist_ac;
 mod epmd;
 mod gen_server;
 mod global;
+mod global_conflicts;
+mod global_partitions;
 mod handshake;
 mod harness_smoke;
 mod node;

@@ -5,7 +5,7 @@
 
 use crate::support::rust_node::{Probe, RustNode, pid_literal};
 use crate::support::{BeamNode, BeamOpts, Epmd, require_otp, unique_node};
-use distro::term::{Term, TermExt, atom, binary, tuple};
+use distro::term::{Term, TermExt, atom, binary, int, tuple};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -111,6 +111,46 @@ fn messages_by_pid_and_by_name_both_ways() {
         let m = probe.recv(T).expect("sequence message");
         assert_eq!(m.elem(1).and_then(TermExt::as_i64), Some(n));
     }
+}
+
+/// `Node::async_disconnect` (`net_kernel:async_disconnect/1`, what global
+/// disconnects with): the connection is gone for the Rust node at once,
+/// but everything sent before is still written, then the socket closes.
+/// The BEAM node is stopped (SIGSTOP) while 10 MB are sent, so most of it
+/// still waits in the writer when the disconnect comes; `Node::disconnect`
+/// drops that part. The BEAM node is hidden, so that no global traffic
+/// reconnects in the meantime (a new connection would make BEAM drop the
+/// old one, as it must).
+#[test]
+fn async_disconnect_still_writes_what_was_sent() {
+    const N: usize = 10_000;
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let rust = RustNode::start(&epmd, "r");
+    let b = BeamNode::start(&epmd, BeamOpts::new("b").otp(otp.clone()).hidden())
+        .expect("beam node starts");
+    b.eval("register(sink, spawn(fun() -> receive stop -> ok end end)), ok.")
+        .unwrap();
+    assert!(rust.run(rust.node.ping(b.node_name())));
+    b.suspend().unwrap();
+    let payload = binary(vec![7u8; 1000]);
+    for n in 0..N {
+        let m = tuple(vec![atom("m"), int(n as i64), payload.clone()]);
+        rust.node.send(("sink", b.node_name()), m);
+    }
+    assert!(rust.node.async_disconnect(b.node_name()));
+    assert!(
+        rust.node.hidden_nodes().is_empty(),
+        "gone at once for the Rust node"
+    );
+    b.resume().unwrap();
+    b.eval_until("nodes(connected).", "[]", Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        b.eval("element(2, process_info(whereis(sink), message_queue_len)).")
+            .unwrap(),
+        N.to_string()
+    );
 }
 
 #[test]

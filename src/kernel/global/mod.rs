@@ -25,6 +25,8 @@
 
 pub mod core;
 mod service;
+#[cfg(test)]
+mod service_test;
 
 pub use self::core::Method;
 

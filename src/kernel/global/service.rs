@@ -282,8 +282,10 @@ impl Driver {
             }
             Output::SyncOther { node, msg } => self.sync_other(node, msg),
             Output::MonitorNode { node } => p.monitor_node(&node.name),
+            // global uses net_kernel:async_disconnect/1: what it sent to
+            // the node before (a lost_connection) still goes out.
             Output::Disconnect { node } => {
-                self.node.disconnect(&node.name);
+                self.node.async_disconnect(&node.name);
             }
             Output::Kill { pid } => p.exit(&pid, atom("kill")),
             Output::Rpc {
@@ -302,26 +304,46 @@ impl Driver {
         }
     }
 
-    /// `sync_other/2`: connect, then `in_sync`; `extra_nodedown` if it fails.
+    /// `sync_other/2`: connect, then `in_sync`; `extra_nodedown` if the
+    /// connection cannot be made. Only the connection attempt counts: a
+    /// nodedown after the connection came up is an ordinary nodedown
+    /// (OTP's `sync_other/2` checks for one with `after 0` once
+    /// `monitor_node/3` returned, and then ends).
     fn sync_other(&self, node: Atom, msg: Term) {
         let tx = self.tx.clone();
         self.node.spawn(move |mut h: Process| async move {
-            h.monitor_node(&node.name);
-            h.send(
-                Dest::Remote(Atom::from("global_name_server"), node.clone()),
-                msg,
-            );
-            let down = h
-                .receive_timeout(Duration::from_secs(10), |m| {
-                    m.tuple_tag() == Some("nodedown")
-                        && m.elem(1) == Some(&Term::Atom(node.clone()))
-                })
-                .await;
-            if down.is_some() && !h.node().nodes().contains(&node) {
+            if connect(&mut h, &node).await {
+                h.send(
+                    Dest::Remote(Atom::from("global_name_server"), node.clone()),
+                    msg,
+                );
+            } else {
                 let _ = tx.send(Event::SyncFailed(node));
             }
         });
     }
+}
+
+/// Longest wait for a connection attempt to end either way; attempts fail
+/// by themselves long before (`net_setuptime`).
+const CONNECT_LIMIT: Duration = Duration::from_secs(60);
+
+/// `erlang:monitor_node(Node, true, [allow_passive_connect])` as
+/// `sync_other/2` uses it: returns once `node` is connected (`true`) or the
+/// attempt to connect failed (`false`).
+pub(crate) async fn connect(h: &mut Process, node: &Atom) -> bool {
+    h.monitor_nodes(true, false);
+    h.monitor_node(&node.name);
+    if h.node().nodes().contains(node) {
+        return true;
+    }
+    let this = Term::Atom(node.clone());
+    let m = h
+        .receive_timeout(CONNECT_LIMIT, |m| {
+            matches!(m.tuple_tag(), Some("nodeup" | "nodedown")) && m.elem(1) == Some(&this)
+        })
+        .await;
+    m.is_some_and(|m| m.tuple_tag() == Some("nodeup"))
 }
 
 /// `rpc:call(Node, M, F, A)` through the `rex` server (`{call, M, F, A, GL}`,

@@ -46,6 +46,7 @@
 // helper (or re-export), so unused ones are expected.
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod any_node;
 pub(crate) mod beam;
 pub(crate) mod distro;
 pub(crate) mod elixir;
@@ -53,8 +54,10 @@ pub(crate) mod epmd;
 pub(crate) mod names;
 pub(crate) mod otp;
 pub(crate) mod process;
+pub(crate) mod rust_log;
 pub(crate) mod rust_node;
 
+pub(crate) use any_node::{AnyNode, eval_term, quoted};
 pub(crate) use beam::{BeamNode, BeamOpts, EvalError, NameKind, PendingEval};
 pub(crate) use distro::{DistroNode, DistroOpts};
 pub(crate) use elixir::{ElixirNode, ElixirOpts, mix_compile, require_elixir};

@@ -6,7 +6,7 @@
 //! process whose mailbox the test can read with a timeout.
 
 use super::{DEFAULT_COOKIE, Epmd, unique_node};
-use distro::kernel::Kernel;
+use distro::kernel::{Kernel, KernelConfig};
 use distro::runtime::{GenCall, Node, NodeConfig, Process};
 use distro::term::{Pid, Term, atom, tuple};
 use std::future::Future;
@@ -50,17 +50,32 @@ impl RustNode {
         name: &str,
         tweak: impl FnOnce(&mut NodeConfig),
     ) -> Self {
-        // The crate's logs (RUST_LOG=…) in the test's captured output.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        Self::start_with_kernel(epmd, name, tweak, KernelConfig::default())
+    }
+
+    /// [`Self::start_named`] with kernel parameters, e.g. global's
+    /// `connect_all` (erl's `-connect_all false`).
+    pub(crate) fn start_with_kernel(
+        epmd: &Epmd,
+        name: &str,
+        tweak: impl FnOnce(&mut NodeConfig),
+        kernel: KernelConfig,
+    ) -> Self {
+        // The crate's logs (RUST_LOG=…) in the test's captured output, and
+        // its warnings for `rust_log`.
+        super::rust_log::init();
         let rt = super::tokio_runtime();
         let mut cfg = NodeConfig::new(name, DEFAULT_COOKIE);
         cfg.epmd_port = epmd.port();
         cfg.listen_addr = std::net::Ipv4Addr::LOCALHOST.into();
         tweak(&mut cfg);
-        let (node, kernel) = rt.block_on(distro::start(cfg)).expect("rust node starts");
+        let (node, kernel) = rt
+            .block_on(async {
+                let node = Node::start(cfg).await?;
+                let kernel = distro::kernel::start_with(&node, kernel);
+                Ok::<_, distro::runtime::StartError>((node, kernel))
+            })
+            .expect("rust node starts");
         Self { rt, node, kernel }
     }
 

@@ -230,3 +230,22 @@ fn join_cp2_as_in_s4_probe() {
         ])
     );
 }
+
+/// The `prevent_overlapping_partitions` warnings print node names as
+/// OTP's `~p` does (quoted atoms), so they read exactly like BEAM's:
+/// `'global' at node 'r@127.0.0.1' requested disconnect from node
+/// 'b2@127.0.0.1' in order to prevent overlapping partitions` (recorded
+/// from OTP 25, 27 and 29; `tests/integration/global_partitions.rs`).
+#[test]
+fn pop_warnings_read_as_otp_logs_them() {
+    assert_eq!(
+        super::sync::pop_warning("r@127.0.0.1", "requested disconnect from", "b2@127.0.0.1"),
+        "'global' at node 'r@127.0.0.1' requested disconnect from node 'b2@127.0.0.1' \
+         in order to prevent overlapping partitions"
+    );
+    assert_eq!(
+        super::sync::pop_warning("b1@127.0.0.1", "disconnected", "r@127.0.0.1"),
+        "'global' at node 'b1@127.0.0.1' disconnected node 'r@127.0.0.1' \
+         in order to prevent overlapping partitions"
+    );
+}

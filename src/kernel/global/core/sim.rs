@@ -2,8 +2,10 @@
 //! raft-rs's `harness/src/network.rs`: messages sit in one FIFO queue and
 //! are delivered one at a time; connections are made on demand (as BEAM's
 //! auto-connect) unless a pair is blocked; `disconnect` drops what is in
-//! flight and fires nodedowns and `noconnection` DOWNs; virtual time jumps
-//! to the next `poll_timeout`.
+//! flight and fires nodedowns and `noconnection` DOWNs (global's own
+//! disconnects first deliver what the disconnecting node had sent, as
+//! `net_kernel:async_disconnect/1` does on BEAM); virtual time jumps to the
+//! next `poll_timeout`.
 
 use super::{ApiRequest, Config, GlobalCore, Input, Output, Role, Target};
 use crate::runtime::{Dest, GenFrom};
@@ -213,6 +215,21 @@ impl Sim {
         }
     }
 
+    /// `net_kernel:async_disconnect/1`, what global's [`Output::Disconnect`]
+    /// stands for: what `a` already sent to `b` still arrives, before `b`
+    /// sees the connection go; what `b` had in flight to `a` is lost.
+    fn async_disconnect(&mut self, a: &str, b: &str) {
+        let (sent, rest): (VecDeque<Envelope>, VecDeque<Envelope>) =
+            std::mem::take(&mut self.queue)
+                .into_iter()
+                .partition(|e| e.from == a && e.to_node == b);
+        self.queue = rest;
+        for e in sent {
+            self.deliver(e);
+        }
+        self.disconnect(a, b);
+    }
+
     fn fire_down(&mut self, m: Mon, reason: Term) {
         let object = match &m.target {
             Target::Pid(p) => Term::Pid(p.clone()),
@@ -419,7 +436,7 @@ impl Sim {
                     );
                 }
             }
-            Output::Disconnect { node: n } => self.disconnect(node, &n.name),
+            Output::Disconnect { node: n } => self.async_disconnect(node, &n.name),
             Output::Kill { pid } => {
                 self.kills.push(pid.clone());
                 self.kill(&pid);
@@ -468,6 +485,32 @@ impl Sim {
         let Some(e) = self.queue.pop_front() else {
             return false;
         };
+        self.deliver(e);
+        true
+    }
+
+    /// Delivers the first queued message from node `from` to node `to`
+    /// that `pred` accepts, ahead of the rest of the queue (messages on
+    /// different connections may overtake each other); `false` if none.
+    pub(super) fn deliver_first(
+        &mut self,
+        from: &str,
+        to: &str,
+        pred: impl Fn(&Term) -> bool,
+    ) -> bool {
+        let Some(i) = self
+            .queue
+            .iter()
+            .position(|e| e.from == from && e.to_node == to && pred(&e.msg))
+        else {
+            return false;
+        };
+        let e = self.queue.remove(i).expect("index found above");
+        self.deliver(e);
+        true
+    }
+
+    fn deliver(&mut self, e: Envelope) {
         match e.to {
             Addr::Role(role) => self.input(
                 &e.to_node,
@@ -482,7 +525,6 @@ impl Sim {
                 }
             }
         }
-        true
     }
 
     /// Delivers everything and fires timers until nothing is left or `limit` passes.

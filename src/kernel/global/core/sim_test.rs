@@ -357,6 +357,40 @@ fn lost_connection_removes_both_sides() {
     assert!(s.core(C).known().is_empty());
 }
 
+/// prevent_overlapping_partitions when a `remove_connection` overtakes a
+/// `lost_connection`: c (losing b) has just sent `lost_connection` to a
+/// when a's `remove_connection` (a heard from b first) reaches it. c
+/// disconnects a as asked, but what c sent before still reaches a, as
+/// with BEAM (`net_kernel:async_disconnect/1` runs after the send), so a
+/// drops b too and every node ends up alone — the outcome recorded with
+/// three BEAM nodes (`tests/integration/global_partitions.rs`). A
+/// disconnect that lost c's `lost_connection` left a and b connected: seen
+/// with the Rust node as c against OTP 29.
+#[test]
+fn lost_connection_sent_before_a_remove_connection_arrives() {
+    let mut s = Sim::new(&[A, B, C]);
+    s.connect(A, B);
+    s.connect(B, C);
+    settle(&mut s);
+    assert_full_mesh(&s, &[A, B, C]);
+    s.block(B, C, true);
+    s.disconnect(B, C);
+    let tag = |t: &'static str| move |m: &Term| m.tuple_tag() == Some(t);
+    assert!(s.deliver_first(B, A, tag("lost_connection")));
+    assert!(s.deliver_first(A, C, tag("remove_connection")));
+    settle(&mut s);
+    for (x, y) in [(A, B), (A, C), (B, C)] {
+        assert!(!s.is_connected(x, y), "{x} and {y} still connected");
+    }
+    for n in [A, B, C] {
+        assert!(
+            s.core(n).known().is_empty(),
+            "{n} knows {:?}",
+            s.core(n).known()
+        );
+    }
+}
+
 /// global:sync() waits for in_sync from every connected node.
 #[test]
 fn sync_returns_after_sync() {

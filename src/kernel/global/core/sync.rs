@@ -21,6 +21,23 @@ use super::{
 };
 use crate::term::{Atom, Term, TermExt, int, list, map, tuple};
 
+/// A node name as `~p` / `~w` print it (`'r@127.0.0.1'`).
+fn q(node: &str) -> String {
+    crate::term::Pretty(&a(node)).to_string()
+}
+
+/// The warning OTP logs when `prevent_overlapping_partitions` takes a
+/// connection down (`handle_info({lost_connection, ...})` and
+/// `handle_info({remove_connection, ...})`): `"'global' at node ~p ~s node
+/// ~p in order to prevent overlapping partitions"`.
+pub(super) fn pop_warning(me: &str, what: &str, node: &str) -> String {
+    format!(
+        "'global' at node {} {what} node {} in order to prevent overlapping partitions",
+        q(me),
+        q(node)
+    )
+}
+
 /// The `What` of `handle_nodedown/3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum NodeDownType {
@@ -228,7 +245,11 @@ impl GlobalCore {
 
     /// `{extra_nodedown, Node}` from a failed `sync_other`.
     pub(super) fn extra_nodedown(&mut self, node: String) {
-        tracing::warn!("'global' at {} failed to connect to {}", self.me, node);
+        tracing::warn!(
+            "'global' at {} failed to connect to {}",
+            q(&self.me),
+            q(&node)
+        );
         self.syncers_nodedown(&node);
         self.handle_nodedown(&node, NodeDownType::Disconnected);
         self.conn_ids.remove(&node);
@@ -320,9 +341,9 @@ impl GlobalCore {
                 });
                 tracing::error!(
                     "'global' at node {} got an out of sync connection attempt from old version {} node {}. Disconnecting from it.",
-                    self.me,
+                    q(&self.me),
                     his_vsn,
-                    node
+                    q(&node)
                 );
                 return;
             }
@@ -693,12 +714,7 @@ impl GlobalCore {
             self.volatile_send(&rm, m);
             "requested disconnect from"
         };
-        tracing::warn!(
-            "'global' at node {} {} node {} in order to prevent overlapping partitions",
-            self.me,
-            what,
-            rm
-        );
+        tracing::warn!("{}", pop_warning(&self.me, what, &rm));
         self.handle_nodedown(&rm, NodeDownType::RemoveConnection);
     }
 
@@ -710,10 +726,6 @@ impl GlobalCore {
             node: Atom::from(node.as_str()),
         });
         self.handle_nodedown(&node, NodeDownType::RemoveConnection);
-        tracing::warn!(
-            "'global' at node {} disconnected node {} in order to prevent overlapping partitions",
-            self.me,
-            node
-        );
+        tracing::warn!("{}", pop_warning(&self.me, "disconnected", &node));
     }
 }
