@@ -54,7 +54,9 @@ distro="$top/target/release/distro"
 say "compiling the Elixir demo application (erl_interop/distro)"
 (cd erl_interop/distro && MIX_ENV=prod mix compile >/dev/null)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port for the private EPMD (python3 if present, else a random high port).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo $((20000 + RANDOM % 40000)))
 export ERL_EPMD_PORT=$port COOKIE=distro NOSHELL=1
 say "starting a private EPMD on 127.0.0.1:$port"
 epmd -port "$port" &
