@@ -47,6 +47,8 @@ pub const USAGE: &str = "\
 Usage: distro [FLAGS] [-extra ARGS...]
        distro epmd [-daemon] [-port N] [-address IP,...] [-d] [-relaxed_command_check]
        distro epmd -names | -kill | -stop NAME
+       distro takeover APP -on NODE [-type permanent|transient|temporary] [-name|-sname N] [-setcookie C]
+       distro permit APP true|false -on NODE [-name|-sname N] [-setcookie C]
 
 Runs an Erlang distribution node that takes erl's flags and sys.config files.
 
@@ -90,6 +92,8 @@ pub enum Command {
     Run(ErlArgs),
     /// `distro epmd ...`: run or query our EPMD.
     Epmd(EpmdArgs),
+    /// `distro takeover ...` / `distro permit ...`: act on a running cluster.
+    Control(super::control::ControlArgs),
     /// Print [`USAGE`].
     Help,
     /// Print the version.
@@ -288,6 +292,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgsErr
         if !is_flag(first) && !is_emulator_flag(first) {
             return match first.as_str() {
                 "epmd" => parse_epmd(&args[1..]),
+                "takeover" | "permit" => {
+                    super::control::parse(first, &args[1..]).map(Command::Control)
+                }
                 _ => Err(ArgsError::UnknownCommand(first.clone())),
             };
         }

@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod args;
+pub mod control;
 pub mod cookie;
 pub mod node_name;
 
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Epmd(a) => run_epmd(a),
+        Command::Control(a) => run_control(a),
         Command::Run(a) => run_node(a),
     };
     match result {
@@ -110,6 +112,55 @@ fn run_epmd(a: EpmdArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("epmd -stop {name}: not supported by distro's client")
         }
     }
+}
+
+/// `distro takeover` / `distro permit`: a hidden node asks the target
+/// node over rpc, prints the answer, and exits 0 when it is `ok`.
+fn run_control(a: control::ControlArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let me = control::own_name(&a);
+    let full = node_name::full_name(&me.name, me.long)?;
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let cookie = cookie::resolve(a.cookie.as_deref(), home.as_deref())?;
+    let mut cfg = NodeConfig::new(&full, &cookie);
+    cfg.hidden = true;
+    cfg.epmd_port = crate::epmd::epmd_port_from_env();
+    let (m, f, args) = match &a.action {
+        control::Action::Takeover { app, restart_type } => (
+            "takeover",
+            format!("application:takeover({app}, {restart_type})"),
+            vec![crate::term::atom(app), crate::term::atom(restart_type)],
+        ),
+        control::Action::Permit { app, permitted } => (
+            "permit",
+            format!("application:permit({app}, {permitted})"),
+            vec![crate::term::atom(app), crate::term::boolean(*permitted)],
+        ),
+    };
+    runtime()?.block_on(async move {
+        let node = crate::runtime::Node::start(cfg)
+            .await
+            .with_context(|| format!("cannot start the control node {full}"))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let target = a.target.clone();
+        node.spawn(move |mut p| async move {
+            let timeout = std::time::Duration::from_secs(120);
+            let r =
+                crate::kernel::rpc::call(&mut p, &target, "application", m, args, timeout).await;
+            let _ = tx.send(r);
+        });
+        let result = rx.await.context("the rpc process died")?;
+        node.stop().await;
+        let shown = match &result {
+            Ok(t) => crate::term::Pretty(t).to_string(),
+            Err(e) => format!("{e}"),
+        };
+        println!("{f} at {}: {shown}", a.target);
+        Ok(match result {
+            Ok(t) if t == crate::term::atom("ok") => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        })
+    })
 }
 
 /// Everything needed to boot a node, derived from the command line.

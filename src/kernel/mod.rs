@@ -138,10 +138,65 @@ pub async fn start_applications(
         )
     });
     kernel_config::run(node, cfg.sync, dac.as_ref()).await?;
-    Ok(Applications { ac, dist_ac: dac })
+    let apps = Applications { ac, dist_ac: dac };
+    apps.serve_rpc(&kernel.rpc);
+    Ok(apps)
 }
 
 impl Applications {
+    /// Serves `application:takeover/2` and `application:permit/2` over rpc,
+    /// so that another node (a BEAM node, or `distro takeover` / `distro
+    /// permit` running as a hidden node) can act on this one.
+    fn serve_rpc(&self, rpc: &rex::Registry) {
+        use crate::term::{Term, TermExt, atom, tuple};
+        let error = |reason: Term| tuple(vec![atom("error"), reason]);
+        let apps = self.clone();
+        rpc.register(
+            "application",
+            "takeover",
+            2,
+            Arc::new(move |_node, args| {
+                let apps = apps.clone();
+                Box::pin(async move {
+                    let (Some(app), Some(rt)) = (
+                        args.first().and_then(TermExt::as_atom),
+                        args.get(1)
+                            .and_then(TermExt::as_atom)
+                            .and_then(application_controller::RestartType::parse),
+                    ) else {
+                        return Err(rex::Exception::badarg());
+                    };
+                    Ok(match apps.takeover(app, rt).await {
+                        Ok(()) => atom("ok"),
+                        Err(dist_ac::TakeoverError::Error(r)) => error(r),
+                        Err(dist_ac::TakeoverError::Aborted) => error(atom("aborted")),
+                    })
+                })
+            }),
+        );
+        let apps = self.clone();
+        rpc.register(
+            "application",
+            "permit",
+            2,
+            Arc::new(move |_node, args| {
+                let apps = apps.clone();
+                Box::pin(async move {
+                    let (Some(app), Some(on)) = (
+                        args.first().and_then(TermExt::as_atom),
+                        args.get(1).and_then(TermExt::as_bool),
+                    ) else {
+                        return Err(rex::Exception::badarg());
+                    };
+                    Ok(match apps.permit(app, on).await {
+                        Ok(()) => atom("ok"),
+                        Err(application_controller::AppError(r)) => error(r),
+                    })
+                })
+            }),
+        );
+    }
+
     /// `application:permit(App, Bool)`: the AC first, then dist_ac for a
     /// distributed application (application.erl `permit/2`).
     pub async fn permit(

@@ -632,3 +632,63 @@ async fn permit_moves_the_app_and_back() {
     })
     .await;
 }
+
+/// `distro takeover` / `distro permit`, run as separate processes that act
+/// on the running cluster as hidden nodes: moving myapp to a BEAM node
+/// (BEAM's `application:takeover/2` answers), back to the Rust node (the
+/// Rust node serves `application:takeover/2`), and off it with a permit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_subcommands_act_on_a_running_cluster() {
+    let Some(otp) = setup() else { return };
+    let cl = Cluster::new(otp, false);
+    let n = names();
+    let (h2, h3) = (
+        cl.spawn_beam(&n[1], &beam_env(&n, &n[1])),
+        cl.spawn_beam(&n[2], &beam_env(&n, &n[2])),
+    );
+    let cp1 = cl.rust_cp(&n[0], &n, false).await;
+    let (cp2, cp3) = (h2.await.unwrap(), h3.await.unwrap());
+    cp1.start_myapp().await;
+    beam_start_myapp(&cp2);
+    beam_start_myapp(&cp3);
+    assert!(cp1.runs());
+    let control = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::support::DistroNode::BIN);
+        cmd.args(args).args(["-setcookie", COOKIE]);
+        let (k, v) = cl.epmd.env();
+        cmd.env(k, v);
+        let out =
+            block(|| crate::support::process::run("distro control", cmd, LONG)).expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // To the BEAM cp3.
+    let (ok, out) = control(&["takeover", "myapp", "-on", &n[2]]);
+    assert!(ok, "{out}");
+    assert!(out.contains(": ok"), "{out}");
+    until("myapp at cp3", LONG, || beam_runs(&cp3) && !cp1.runs()).await;
+    // Back to the Rust cp1, through the Rust node's application:takeover/2.
+    let (ok, out) = control(&["takeover", "myapp", "-on", &n[0], "-type", "permanent"]);
+    assert!(ok, "{out}");
+    until("myapp back at the Rust cp1", LONG, || {
+        cp1.runs() && !beam_runs(&cp3)
+    })
+    .await;
+    assert_eq!(
+        cp1.apps.ac.start_type("myapp"),
+        Some(StartType::Takeover(Atom::from(n[2].as_str())))
+    );
+    // Not permitted at cp1 any more: it moves to cp2 or cp3.
+    let (ok, out) = control(&["permit", "myapp", "false", "-on", &n[0]]);
+    assert!(ok, "{out}");
+    until("myapp moves off cp1", LONG, || {
+        !cp1.runs() && (beam_runs(&cp2) ^ beam_runs(&cp3))
+    })
+    .await;
+    // A takeover at a node that does not exist fails with a clear answer.
+    let (ok, out) = control(&["takeover", "myapp", "-on", "nobody@127.0.0.1"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("nodedown"), "{out}");
+}
