@@ -19,6 +19,8 @@ mod state;
 mod runtime_test;
 #[cfg(test)]
 mod spawn_request_test;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use gen_call::{CallError, GenCall, GenFrom};
 pub use node::{Node, NodeConfig, ProcessFn, SpawnService, StartError};

@@ -4,10 +4,9 @@
 //! manual), checked on OTP 25 where noted.
 
 use super::*;
+use crate::runtime::testkit::{T, next, wait_dead};
 use crate::term::{TermExt, atom, int, tuple};
 use std::time::Duration;
-
-const T: Duration = Duration::from_secs(2);
 
 /// Spawns a process that forwards everything it receives to a channel.
 fn probe(node: &Node, trap: bool) -> (Pid, tokio::sync::mpsc::UnboundedReceiver<Term>) {
@@ -22,23 +21,6 @@ fn probe(node: &Node, trap: bool) -> (Pid, tokio::sync::mpsc::UnboundedReceiver<
         }
     });
     (pid, rx)
-}
-
-async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Term>) -> Term {
-    tokio::time::timeout(T, rx.recv())
-        .await
-        .expect("timed out")
-        .expect("closed")
-}
-
-async fn wait_dead(node: &Node, pid: &Pid) {
-    for _ in 0..200 {
-        if !node.is_process_alive(pid) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("process still alive");
 }
 
 #[tokio::test]

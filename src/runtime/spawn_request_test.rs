@@ -6,11 +6,10 @@
 use super::state::{Effects, State};
 use super::*;
 use crate::dist::control::Control;
+use crate::runtime::testkit::{T, in_process};
 use crate::term::{TermExt, atom, int};
 use std::sync::Arc;
 use std::time::Duration;
-
-const T: Duration = Duration::from_secs(2);
 
 /// Runs `m:f(Args)` as: `test:exit_with(R)` exits with `R`, `test:wait()`
 /// waits for a message and exits with it; anything else is `badarg`.
@@ -40,23 +39,6 @@ fn node() -> Node {
     let n = Node::local("a@h");
     n.set_spawn_service(Arc::new(TestService));
     n
-}
-
-/// Runs `body` in a process and returns what it returns.
-async fn in_process<R, F, Fut>(node: &Node, body: F) -> R
-where
-    R: Send + 'static,
-    F: FnOnce(Process) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.spawn(move |p| async move {
-        let _ = tx.send(body(p).await);
-    });
-    tokio::time::timeout(T, rx)
-        .await
-        .expect("timed out")
-        .expect("process died")
 }
 
 fn is_for(m: &Term, req: &Reference) -> bool {

@@ -4,14 +4,13 @@
 //! (`gen_server.erl` / `gen.erl`); where they differ, the comment says so.
 
 use super::*;
+use crate::runtime::testkit::{T, in_process, next, wait_dead};
 use crate::runtime::{Node, Process};
 use crate::term::{ImproperList, TermExt, int, list};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-const T: Duration = Duration::from_secs(2);
 
 /// A key-value server that reports `init`, `handle_info` and `terminate`.
 struct Kv {
@@ -97,40 +96,6 @@ impl GenServer for Kv {
     }
 }
 
-/// Runs `body` in a fresh process and returns its result.
-async fn in_process<R, F, Fut>(node: &Node, body: F) -> R
-where
-    R: Send + 'static,
-    F: FnOnce(Process) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.spawn(move |p| async move {
-        let _ = tx.send(body(p).await);
-    });
-    tokio::time::timeout(T, rx)
-        .await
-        .expect("timed out")
-        .expect("process died")
-}
-
-async fn event(rx: &mut mpsc::UnboundedReceiver<Term>) -> Term {
-    tokio::time::timeout(T, rx.recv())
-        .await
-        .expect("timed out")
-        .expect("closed")
-}
-
-async fn wait_dead(node: &Node, pid: &Pid) {
-    for _ in 0..200 {
-        if !node.is_process_alive(pid) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("process still alive");
-}
-
 fn ms(n: u64) -> Timeout {
     Timeout::After(Duration::from_millis(n))
 }
@@ -153,7 +118,7 @@ async fn call_cast_info_and_a_deferred_reply() {
     assert_eq!(got, (Ok(atom("ok")), Ok(int(2))));
     node.send("kv", atom("hello"));
     assert_eq!(
-        event(&mut rx).await,
+        next(&mut rx).await,
         tuple(vec![atom("info"), atom("hello")])
     );
 
@@ -227,7 +192,7 @@ async fn stop_from_a_call_replies_after_terminate() {
     })
     .await;
     assert_eq!(
-        event(&mut rx).await,
+        next(&mut rx).await,
         tuple(vec![atom("terminate"), atom("done")])
     );
     assert_eq!(r, Ok(atom("stopping")));
@@ -240,7 +205,7 @@ async fn stop_from_a_call_replies_after_terminate() {
     })
     .await;
     assert_eq!(
-        event(&mut rx).await,
+        next(&mut rx).await,
         tuple(vec![atom("terminate"), atom("normal")])
     );
     wait_dead(&node, &pid).await;
@@ -252,7 +217,7 @@ async fn stop_from_a_call_replies_after_terminate() {
     .await;
     assert_eq!(r, Ok(()));
     assert_eq!(
-        event(&mut rx).await,
+        next(&mut rx).await,
         tuple(vec![atom("terminate"), atom("shutdown")])
     );
     wait_dead(&node, &pid).await;
@@ -492,7 +457,7 @@ async fn a_linked_server_that_traps_exits_terminates_with_its_parent() {
     })
     .await;
     assert_eq!(
-        event(&mut rx).await,
+        next(&mut rx).await,
         tuple(vec![atom("terminate"), atom("normal")])
     );
     wait_dead(&node, &pid).await;
