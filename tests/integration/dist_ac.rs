@@ -121,6 +121,22 @@ async fn guide_with_rust_in_the_failover_group() {
         .expect("start type logged");
 }
 
+/// The guide's cluster with the Rust node as cp1 and BEAM cp2, cp3, all
+/// started; myapp runs at cp1.
+async fn rust_cp1_running_myapp(cl: &Cluster, n: &[String; 3]) -> (RustNode, BeamNode, BeamNode) {
+    let (h2, h3) = (
+        cl.spawn_beam(&n[1], &beam_env(n, &n[1])),
+        cl.spawn_beam(&n[2], &beam_env(n, &n[2])),
+    );
+    let cp1 = cl.rust_cp(&n[0], n, false).await;
+    let (cp2, cp3) = (h2.await.unwrap(), h3.await.unwrap());
+    cp1.start_myapp().await;
+    beam_start_myapp(&cp2);
+    beam_start_myapp(&cp3);
+    assert!(cp1.runs());
+    (cp1, cp2, cp3)
+}
+
 /// `application:takeover(myapp, permanent)` called on a BEAM node moves
 /// the app from the Rust node; the Rust API moves it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,16 +144,7 @@ async fn takeover_both_ways() {
     let Some(otp) = setup() else { return };
     let cl = Cluster::new(otp, false);
     let n = names();
-    let (h2, h3) = (
-        cl.spawn_beam(&n[1], &beam_env(&n, &n[1])),
-        cl.spawn_beam(&n[2], &beam_env(&n, &n[2])),
-    );
-    let cp1 = cl.rust_cp(&n[0], &n, false).await;
-    let (cp2, cp3) = (h2.await.unwrap(), h3.await.unwrap());
-    cp1.start_myapp().await;
-    beam_start_myapp(&cp2);
-    beam_start_myapp(&cp3);
-    assert!(cp1.runs());
+    let (cp1, _cp2, cp3) = rust_cp1_running_myapp(&cl, &n).await;
     let r = block(|| cp3.eval_timeout("application:takeover(myapp, permanent).", LONG));
     assert_eq!(r.unwrap(), "ok");
     assert!(beam_runs(&cp3));
@@ -642,16 +649,7 @@ async fn control_subcommands_act_on_a_running_cluster() {
     let Some(otp) = setup() else { return };
     let cl = Cluster::new(otp, false);
     let n = names();
-    let (h2, h3) = (
-        cl.spawn_beam(&n[1], &beam_env(&n, &n[1])),
-        cl.spawn_beam(&n[2], &beam_env(&n, &n[2])),
-    );
-    let cp1 = cl.rust_cp(&n[0], &n, false).await;
-    let (cp2, cp3) = (h2.await.unwrap(), h3.await.unwrap());
-    cp1.start_myapp().await;
-    beam_start_myapp(&cp2);
-    beam_start_myapp(&cp3);
-    assert!(cp1.runs());
+    let (cp1, cp2, cp3) = rust_cp1_running_myapp(&cl, &n).await;
     let control = |args: &[&str]| {
         let mut cmd = std::process::Command::new(crate::support::DistroNode::BIN);
         cmd.args(args).args(["-setcookie", COOKIE]);
