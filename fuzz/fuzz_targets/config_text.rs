@@ -14,38 +14,18 @@
 
 #![no_main]
 
+use distro::term::exact_eq;
 use distro::config::{KernelParams, SysConfig};
 use distro::term::Term;
 use distro::term::text::{parse_term, parse_terms, to_text};
 use libfuzzer_sys::fuzz_target;
-
-/// Term equality that does not depend on hashing: `eetf` hashes a map by
-/// iterating it, so two equal maps used as map keys may not be `==`.
-fn same(a: &Term, b: &Term) -> bool {
-    let seq =
-        |x: &[Term], y: &[Term]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q));
-    match (a, b) {
-        (Term::Map(x), Term::Map(y)) => {
-            x.map.len() == y.map.len()
-                && x.map
-                    .iter()
-                    .all(|(k, v)| y.map.iter().any(|(k2, v2)| same(k, k2) && same(v, v2)))
-        }
-        (Term::List(x), Term::List(y)) => seq(&x.elements, &y.elements),
-        (Term::Tuple(x), Term::Tuple(y)) => seq(&x.elements, &y.elements),
-        (Term::ImproperList(x), Term::ImproperList(y)) => {
-            seq(&x.elements, &y.elements) && same(&x.last, &y.last)
-        }
-        _ => a == b,
-    }
-}
 
 fn round_trip(term: &Term) {
     let text = to_text(term).expect("a parsed term has a text form");
     let back =
         parse_term(&text).unwrap_or_else(|e| panic!("printed text {text:?} does not parse: {e}"));
     assert!(
-        same(&back, term),
+        exact_eq(&back, term),
         "round trip through {text:?}: {back:?} != {term:?}"
     );
     let _ = distro::term::encode_to_vec(term);

@@ -30,7 +30,7 @@ pub use eetf::{
     Atom, BigInteger, Binary, BitBinary, ByteList, ExternalFun, FixInteger, Float, ImproperList,
     InternalFun, List, Map, Pid, Port, Reference, Term, Tuple,
 };
-pub use order::{cmp_atoms, cmp_pids, cmp_terms};
+pub use order::{cmp_atoms, cmp_pids, cmp_terms, exact_eq};
 
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;

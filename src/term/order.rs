@@ -69,6 +69,13 @@ pub(crate) fn cmp_map_keys(a: &Term, b: &Term) -> Ordering {
     compare(a, b, Mode::Exact)
 }
 
+/// Erlang's `=:=`: exact equality (`1 =/= 1.0`), computed without
+/// hashing, so maps whose keys are maps compare by content (eetf's `==`
+/// hashes map keys in iteration order and can disagree).
+pub fn exact_eq(a: &Term, b: &Term) -> bool {
+    compare(a, b, Mode::Exact) == Ordering::Equal
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// `==` order: numbers by value.

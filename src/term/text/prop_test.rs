@@ -2,6 +2,7 @@
 //! over deterministic pseudo-random inputs so that `cargo test` covers them.
 
 use super::*;
+use crate::term::exact_eq;
 
 /// A small deterministic generator (xorshift), so that the properties of
 /// `fuzz/fuzz_targets/config_text.rs` also run under `cargo test`.
@@ -22,35 +23,13 @@ impl Rng {
     }
 }
 
-/// Term equality that does not depend on hashing: `eetf` hashes a map by
-/// iterating it, so two equal maps used as map keys may not compare equal
-/// with `==`.
-fn same(a: &Term, b: &Term) -> bool {
-    let seq =
-        |x: &[Term], y: &[Term]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q));
-    match (a, b) {
-        (Term::Map(x), Term::Map(y)) => {
-            x.map.len() == y.map.len()
-                && x.map
-                    .iter()
-                    .all(|(k, v)| y.map.iter().any(|(k2, v2)| same(k, k2) && same(v, v2)))
-        }
-        (Term::List(x), Term::List(y)) => seq(&x.elements, &y.elements),
-        (Term::Tuple(x), Term::Tuple(y)) => seq(&x.elements, &y.elements),
-        (Term::ImproperList(x), Term::ImproperList(y)) => {
-            seq(&x.elements, &y.elements) && same(&x.last, &y.last)
-        }
-        _ => a == b,
-    }
-}
-
 /// Round trip through the printer, as the fuzz target checks it.
 fn check_round_trip(src: &str) {
     let check = |t: &Term| {
         let text = to_text(t).unwrap_or_else(|| panic!("{src:?}: no text"));
         let back = parse_term(&text).unwrap_or_else(|e| panic!("{src:?} printed as {text:?}: {e}"));
         assert!(
-            same(&back, t),
+            exact_eq(&back, t),
             "{src:?} printed as {text:?}: {back:?} != {t:?}"
         );
     };
