@@ -42,7 +42,7 @@ pub trait Host: Send + Sync + 'static {
     /// The connection `id` to `peer` is down.
     fn connection_down(&self, peer: &str, id: u64, reason: Term);
     /// A control message arrived from `peer`.
-    fn deliver(&self, peer: &str, ctrl: Control);
+    fn deliver(&self, peer: &crate::term::Atom, ctrl: Control);
     /// Where `node` listens (an EPMD lookup).
     fn resolve(
         &self,
@@ -335,6 +335,8 @@ async fn run<H: Host>(
     let reader = {
         let host = host.clone();
         let peer = peer.clone();
+        // Made once, not per message.
+        let peer_atom = crate::term::Atom::from(peer.as_str());
         let limits = settings.limits;
         tokio::spawn(async move {
             let mut frames = FrameReader::with_leftover(leftover);
@@ -344,7 +346,7 @@ async fn run<H: Host>(
                     match frames.next_packet() {
                         Ok(Some(Packet::Tick)) => {}
                         Ok(Some(Packet::Data(d))) => match defrag.decode_packet(d, &limits) {
-                            Ok(Some(c)) => host.deliver(&peer, c),
+                            Ok(Some(c)) => host.deliver(&peer_atom, c),
                             Ok(None) => {}
                             Err(e) => tracing::error!(
                                 "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"

@@ -237,12 +237,11 @@ impl crate::dist::connection::Host for Inner {
         }
     }
 
-    fn deliver(&self, peer: &str, ctrl: Control) {
-        let peer_atom = Atom::from(peer);
+    fn deliver(&self, peer: &Atom, ctrl: Control) {
         let spawn =
-            self.with(|st, fx| st.handle_control(&self.name, self.creation, &peer_atom, ctrl, fx));
+            self.with(|st, fx| st.handle_control(&self.name, self.creation, peer, ctrl, fx));
         if let Some(req) = spawn {
-            self.handle_spawn_request(&peer_atom, req);
+            self.handle_spawn_request(peer, req);
         }
     }
 
