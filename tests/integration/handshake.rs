@@ -320,6 +320,17 @@ fn we_dial() {
     eprintln!("{label}: negotiated {:?}", est.flags);
     let packet = next_packet(&mut first, leftover);
     assert_first_packet(label, est.flags, &packet);
+    // The `alive` step below needs net_kernel to list this connection as
+    // `up`, which can happen after BEAM's first data packet (see below).
+    let wait_up = |node: &str| {
+        erl.eval_until(
+            &format!("net_kernel:node_info('{node}', state)."),
+            "{ok,up}",
+            STEP,
+        )
+        .unwrap_or_else(|e| panic!("{label}: {e:#}\n{}", output()))
+    };
+    wait_up(&me);
 
     // Without FRAGMENTS, BEAM sends plain pass-through packets.
     let plain_flags = flags() & !DFlags::FRAGMENTS;
@@ -345,10 +356,12 @@ fn we_dial() {
         closed_by_peer(&mut first),
         "{label}: old connection not closed"
     );
-    // BEAM acks before its nodeup; its first data packet comes after. Only
-    // then is the connection `up` in its table (else the next dial would be
-    // a simultaneous connect).
+    // BEAM acks before its nodeup, and its first data packet (sent on the
+    // emulator's nodeup) can still come before net_kernel marks the
+    // connection `up`. Until it does, the next dial would meet a `pending`
+    // entry and be treated as a simultaneous connect, so wait for `up`.
     next_packet(&mut second, leftover);
+    wait_up(&me);
 
     // alive → false: we give up, BEAM keeps the live connection.
     let no = Answers {
