@@ -204,9 +204,9 @@ impl Log {
 /// A child process of the test, with captured stdout/stderr.
 ///
 /// Dropping the guard kills the process (SIGKILL, by PID) and reaps it. The
-/// child is also spawned with `PR_SET_PDEATHSIG = SIGKILL`, so it dies if the
-/// *thread* that spawned it exits (or the whole test binary is killed): spawn
-/// processes from the test's own thread, not from short-lived helper threads.
+/// child is also spawned with `PR_SET_PDEATHSIG = SIGKILL` by one long-lived
+/// spawner thread, so it dies with the test binary (however that ends) and
+/// from any thread it may be spawned, blocking-pool threads included.
 pub(crate) struct ProcessGuard {
     label: String,
     child: Child,
@@ -223,10 +223,9 @@ impl ProcessGuard {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        die_with_parent(&mut cmd)?;
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("{label}: cannot spawn {cmd:?}"))?;
+        let program = format!("{cmd:?}");
+        let mut child =
+            spawn_child(cmd).with_context(|| format!("{label}: cannot spawn {program}"))?;
         let log = Log::new(&label);
         log.lock().open_streams = 2;
         let echo = std::env::var_os("DISTRO_TEST_ECHO").is_some_and(|v| v != "0");
@@ -366,8 +365,45 @@ impl Drop for ProcessGuard {
     }
 }
 
+/// Spawns `cmd` so that its child gets SIGKILL when this test process
+/// exits, however it exits, and not before.
+///
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits,
+/// not the process: a child spawned from a tokio blocking-pool thread was
+/// killed when that thread retired after 10 s idle, in the middle of its
+/// test. So every child is forked by one spawner thread that lives as long
+/// as the test process.
+fn spawn_child(mut cmd: Command) -> std::io::Result<Child> {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: std::sync::OnceLock<Mutex<mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("test-spawner".to_owned())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("spawner thread");
+        Mutex::new(tx)
+    });
+    if let Err(e) = die_with_parent(&mut cmd) {
+        return Err(std::io::Error::other(e.to_string()));
+    }
+    let (tx, rx) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send((cmd, tx))
+        .map_err(|_| std::io::Error::other("spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("spawner thread is gone"))?
+}
+
 /// Makes the child of `cmd` get SIGKILL when the thread that spawns it
-/// exits (`PR_SET_PDEATHSIG`), so that nothing outlives a test.
+/// exits (`PR_SET_PDEATHSIG`); [`spawn_child`] makes that thread live as
+/// long as the test process.
 fn die_with_parent(cmd: &mut Command) -> anyhow::Result<()> {
     let parent = libc::pid_t::try_from(std::process::id()).context("pid out of range")?;
     // SAFETY: the closure only calls async-signal-safe functions (prctl,
@@ -402,16 +438,14 @@ pub(crate) fn run(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    die_with_parent(&mut cmd)?;
-    let mut child = match cmd.spawn() {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let shown = format!("{cmd:?}");
+    let mut child = match spawn_child(cmd) {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "{label}: `{}` not found",
-                cmd.get_program().to_string_lossy()
-            )
+            bail!("{label}: `{program}` not found")
         }
-        Err(e) => return Err(e).with_context(|| format!("{label}: cannot spawn {cmd:?}")),
+        Err(e) => return Err(e).with_context(|| format!("{label}: cannot spawn {shown}")),
     };
     let stdout = collect(child.stdout.take().expect("stdout is piped"))?;
     let stderr = collect(child.stderr.take().expect("stderr is piped"))?;
