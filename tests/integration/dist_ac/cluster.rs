@@ -316,10 +316,14 @@ pub(crate) async fn until(what: &str, limit: Duration, mut cond: impl FnMut() ->
 }
 
 /// Whether `app` runs at `node` (any node), asked by rpc from a BEAM node.
+///
+/// The eval loop keeps bindings between lines, so a `case … of L` here
+/// would bind `L` on the first call and then only match that same list; a
+/// fun head's variables are fresh on every call.
 pub(crate) fn runs_at(via: &BeamNode, node: &str, app: &str) -> bool {
     block(|| {
         via.eval(&format!(
-            "case rpc:call('{node}', application, which_applications, []) of L when is_list(L) -> lists:keymember({app}, 1, L); _ -> false end."
+            "(fun(Apps) when is_list(Apps) -> lists:keymember({app}, 1, Apps); (_) -> false end)(rpc:call('{node}', application, which_applications, []))."
         ))
     })
     .is_ok_and(|v| v == "true")

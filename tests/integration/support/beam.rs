@@ -356,6 +356,11 @@ impl BeamNode {
     ///
     /// Newlines in `expr` are sent as spaces (the loop reads one line per
     /// request): write `\n` inside string literals as the escape `\\n`.
+    ///
+    /// Bindings persist from line to line, like the shell's: an expression
+    /// evaluated more than once (a helper, a poll) must not bind variables
+    /// at top level or in a `case` pattern, or its second run only matches
+    /// the first run's values. Bind them as fun-head parameters instead.
     pub(crate) fn eval(&self, expr: &str) -> Result<String, EvalError> {
         self.eval_timeout(expr, EVAL_TIMEOUT)
     }
