@@ -12,6 +12,7 @@
 //! OTP's `application_SUITE.erl`.
 
 mod cluster;
+mod guide;
 
 use crate::support::{
     BeamNode, BeamOpts, DistroNode, DistroOpts, Epmd, require_elixir, require_otp,
