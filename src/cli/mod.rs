@@ -19,7 +19,7 @@ use std::process::ExitCode;
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match args::parse(args) {
+    let command = match args::parse(args.clone()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -37,7 +37,7 @@ pub fn main() -> ExitCode {
         }
         Command::Epmd(a) => run_epmd(a),
         Command::Control(a) => run_control(a),
-        Command::Run(a) => run_node(a),
+        Command::Run(a) => run_node(a, &args),
     };
     match result {
         Ok(code) => code,
@@ -207,10 +207,32 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     })
 }
 
-fn run_node(a: ErlArgs) -> anyhow::Result<ExitCode> {
+/// Set in the environment of the copy `-detached` starts, so that it runs
+/// the node instead of detaching again (its arguments are passed through
+/// unchanged).
+const DETACHED_ENV: &str = "DISTRO_DETACHED_CHILD";
+
+fn run_node(a: ErlArgs, raw_args: &[String]) -> anyhow::Result<ExitCode> {
     init_logging();
+    let detach = a.detached && std::env::var_os(DETACHED_ENV).is_none();
+    // Arguments, config files and the cookie are checked before detaching,
+    // so that mistakes are reported here rather than lost with the
+    // detached copy's output.
     let boot = prepare(a)?;
+    if detach {
+        return detach_self(raw_args);
+    }
     runtime()?.block_on(boot_and_wait(boot))
+}
+
+/// `-detached`, as erl: the node runs in a new session with its standard
+/// streams on /dev/null, in this working directory; this process exits 0.
+fn detach_self(raw_args: &[String]) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the distro executable")?;
+    let dir = std::env::current_dir().context("cannot read the working directory")?;
+    crate::epmd::spawn_detached_in(&dir, &[(DETACHED_ENV, "1")], &exe, raw_args)
+        .with_context(|| format!("cannot start {} detached", exe.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {

@@ -66,11 +66,28 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    spawn_detached_in(Path::new("/"), &[], program, args)
+}
+
+/// [`spawn_detached`] with working directory `dir` (`distro -detached`
+/// keeps the caller's, so relative `-config` paths still resolve) and the
+/// extra environment variables `env`.
+pub fn spawn_detached_in<I, S>(
+    dir: &Path,
+    env: &[(&str, &str)],
+    program: &Path,
+    args: I,
+) -> io::Result<u32>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     use std::os::unix::process::CommandExt as _;
     let mut command = Command::new(program);
     command
         .args(args)
-        .current_dir("/")
+        .envs(env.iter().copied())
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

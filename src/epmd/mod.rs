@@ -58,7 +58,8 @@ pub use client::{
 };
 pub use daemon::{
     EnsureOptions, EpmdStarted, daemonize_self, ensure_running, ensure_running_with, find_in_path,
-    own_daemon_args, run_foreground, run_foreground_with, spawn_detached, spawn_own_daemon,
+    own_daemon_args, run_foreground, run_foreground_with, spawn_detached, spawn_detached_in,
+    spawn_own_daemon,
 };
 pub use erl_dist::epmd::{NodeEntry, NodeType, TransportProtocol};
 pub use error::EpmdError;

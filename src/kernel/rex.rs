@@ -106,6 +106,11 @@ impl Registry {
             Ok(atoms(v))
         });
         r.register_sync("erlang", "is_alive", 0, |_, _| Ok(atom("true")));
+        // `os:getpid()`: the OS process id as a charlist, as on BEAM (how a
+        // script finds the pid of a `-detached` node).
+        r.register_sync("os", "getpid", 0, |_, _| {
+            Ok(crate::term::charlist(&std::process::id().to_string()))
+        });
         r.register_sync("erlang", "whereis", 1, |node, args| match args.first() {
             Some(Term::Atom(a)) => Ok(node
                 .whereis(&a.name)

@@ -272,3 +272,106 @@ fn killing_the_distro_node_gives_noconnection_to_beam_links_and_monitors() {
         "noconnection"
     );
 }
+
+/// A process this test did not fork but started (the `-detached` copy):
+/// SIGKILLed by PID on drop unless it already exited.
+struct DetachedGuard(libc::pid_t);
+
+impl DetachedGuard {
+    /// Whether the process still runs (a zombie left for init counts as
+    /// gone).
+    fn alive(&self) -> bool {
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.0)) {
+            // "pid (comm) S ...": the state follows the last ')'.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for DetachedGuard {
+    fn drop(&mut self) {
+        if self.alive() {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn detached_runs_in_the_background_like_erl() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dn.config"),
+        "[{kernel, [{net_ticktime, 20}]}].\n",
+    )
+    .unwrap();
+    let run_in_dir = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(DistroNode::BIN);
+        let (k, v) = epmd.env();
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env(k, v);
+        process::run("distro -detached", cmd, T).expect("distro runs")
+    };
+
+    // Mistakes are reported before detaching.
+    let out = run_in_dir(&["-detached", "-sname", "x", "-config", "missing"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.config"), "{err}");
+
+    // Returns at once; the node comes up in the background, with the config
+    // found relative to the caller's working directory.
+    let name = unique_node("dt");
+    let out = run_in_dir(&[
+        "-detached",
+        "-name",
+        &name,
+        "-setcookie",
+        DEFAULT_COOKIE,
+        "-config",
+        "dn",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let b = BeamNode::start(&epmd, BeamOpts::new("db").otp(otp)).unwrap();
+    b.eval_until(&format!("net_adm:ping('{name}')."), "pong", T)
+        .unwrap();
+    let pid: libc::pid_t = b
+        .eval(&format!("rpc:call('{name}', os, getpid, [])."))
+        .unwrap()
+        .trim_matches('"')
+        .parse()
+        .expect("os:getpid() is a number");
+    let guard = DetachedGuard(pid);
+    assert!(guard.alive());
+    // SAFETY: getsid(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::getsid(pid) }, pid, "not in its own session");
+    assert_eq!(
+        b.eval(&format!(
+            "rpc:call('{name}', application, get_env, [kernel, net_ticktime])."
+        ))
+        .unwrap(),
+        "{ok,20}"
+    );
+
+    // init:stop() ends it like any node.
+    assert_eq!(
+        b.eval(&format!("rpc:call('{name}', init, stop, [])."))
+            .unwrap(),
+        "ok"
+    );
+    let alive = name.split('@').next().unwrap().to_owned();
+    epmd.wait_for_name(&alive, false, T)
+        .expect("unregistered from EPMD");
+    let t0 = std::time::Instant::now();
+    while guard.alive() {
+        assert!(t0.elapsed() < T, "the detached node did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
