@@ -1,7 +1,9 @@
 //! dist_ac against real BEAM nodes of the release `DISTRO_OTP` selects
 //! (25, 27 or 29), on the shared harness: the OTP guide's cp1/cp2/cp3 with
 //! the Rust node first in the priority list, in the failover group, two
-//! Rust nodes and one BEAM; the first node back inside the restart time;
+//! Rust nodes and one BEAM; the guide's whole story (cp1 down, cp2 down,
+//! cp2 back, cp1 back) with `distro` as cp1, cp2, cp3, cp1+cp2 and with
+//! BEAM only (`guide.rs`); the first node back inside the restart time;
 //! `application:takeover/2` both ways; start phases; `distribution_mismatch`;
 //! a missing mandatory node (library and binary); the seed walkthrough
 //! with Elixir nodes; failover times of clusters with a Rust node and of
