@@ -305,6 +305,18 @@ pub(crate) fn beam_runs(b: &BeamNode) -> bool {
         .is_ok_and(|v| v == "true")
 }
 
+/// What a BEAM node's application controller lists for `app` among the
+/// running applications: a pid where it runs here, `{distributed,Node}`
+/// where it runs elsewhere, `undefined` when it is not started.
+pub(crate) fn beam_running_entry(b: &BeamNode, app: &str) -> String {
+    block(|| {
+        b.eval(&format!(
+            "proplists:get_value({app}, proplists:get_value(running, application:info()))."
+        ))
+    })
+    .unwrap_or_else(|e| e.to_string())
+}
+
 /// Polls `cond` every 50 ms for up to `limit`; returns the time it took.
 pub(crate) async fn until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
     let t0 = Instant::now();
