@@ -675,10 +675,31 @@ async fn permit_moves_the_app_and_back() {
     );
     let r = block(|| cp1.eval_timeout("application:permit(myapp, true).", LONG));
     assert_eq!(r.unwrap(), "ok");
-    until("myapp back at cp1", LONG, || {
-        beam_runs(&cp1) && !cp2.runs() && !beam_runs(&cp3)
-    })
-    .await;
+    let t0 = Instant::now();
+    while !(beam_runs(&cp1) && !cp2.runs() && !beam_runs(&cp3)) {
+        if t0.elapsed() > LONG {
+            // What each node thinks, and the BEAM nodes' own lines.
+            let notes = |b: &BeamNode| -> String {
+                b.log()
+                    .lines()
+                    .iter()
+                    .filter(|l| !l.text.starts_with("@@R"))
+                    .map(|l| format!("  {}\n", l.text))
+                    .collect()
+            };
+            panic!(
+                "myapp not back at cp1: running entries cp1 {} cp3 {}; cp2 runs {} ({:?})\n\
+                 cp1:\n{}cp3:\n{}",
+                beam_running_entry(&cp1, "myapp"),
+                beam_running_entry(&cp3, "myapp"),
+                cp2.runs(),
+                cp2.apps.ac.start_type("myapp"),
+                notes(&cp1),
+                notes(&cp3)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `distro takeover` / `distro permit`, run as separate processes that act
