@@ -627,10 +627,12 @@ async fn permit_moves_the_app_and_back() {
     // Usually the Rust cp2 (equal weights, smaller name). When cp2's
     // weight reaches cp3 before cp1's new permission does, OTP's weight
     // exchange starts it at cp2 and then at cp3, which takes it from cp2
-    // (see the permit test of the simulation). Permitting cp1 again while
-    // that second move is in flight is a race in OTP itself, so wait until
-    // the move has settled: one instance, the BEAM nodes' application
-    // controllers pointing at it, unchanged over several polls.
+    // (see the permit test of the simulation); CI once saw cp3 start
+    // `{takeover, cp1}` and stop 2 ms later on cp2's `dist_ac_app_started`.
+    // Permitting cp1 again while such a move is in flight is a race in OTP
+    // itself, so wait until it has settled (one instance the BEAM nodes'
+    // application controllers agree on, or none), unchanged over several
+    // polls.
     let settled = |ns: &[String; 3]| {
         let at: Vec<&str> = [
             beam_runs(&cp1).then_some(ns[0].as_str()),
@@ -652,6 +654,9 @@ async fn permit_moves_the_app_and_back() {
                     .all(|v| *v == remote || (x == ns[2] && v.starts_with('<')))
                     .then(|| x.to_owned())
             }
+            // Both started and each stopped on the other's
+            // dist_ac_app_started: OTP's race can end with no instance.
+            [] => Some("nowhere".to_owned()),
             _ => None,
         }
     };
@@ -669,9 +674,10 @@ async fn permit_moves_the_app_and_back() {
         same >= 3
     })
     .await;
+    // Whichever way it settled, permitting cp1 again must bring it back.
     eprintln!(
         "permit(false): myapp moved to {}",
-        if cp2.runs() { "the Rust cp2" } else { "cp3" }
+        last.as_deref().unwrap_or("?")
     );
     let r = block(|| cp1.eval_timeout("application:permit(myapp, true).", LONG));
     assert_eq!(r.unwrap(), "ok");
