@@ -76,6 +76,16 @@ impl Script<'_> {
         }
     }
 
+    /// The answer to a dynamic-name request: a name, or a refusal.
+    fn name_me(&mut self) -> Option<(&'static str, u32)> {
+        match self.byte() % 3 {
+            0 => None,
+            1 => Some(("DYN1@127.0.0.1", self.u32())),
+            // Not a valid node name: the machine must still not panic.
+            _ => Some(("", self.u32())),
+        }
+    }
+
     /// Our flags: usually ours, sometimes with a few bits flipped.
     fn flags(&mut self) -> DFlags {
         let flip = match self.byte() {
@@ -162,6 +172,10 @@ impl Side {
                     let answer = script.accept_pending();
                     self.hs().handle_accept_pending(answer)
                 }
+                Event::NameMe { .. } => {
+                    let answer = script.name_me();
+                    self.hs().handle_name_me(answer)
+                }
                 Event::IsPending => {
                     let answer = script.byte() & 1 == 0;
                     self.hs().handle_is_pending(answer)
@@ -175,7 +189,7 @@ impl Side {
     /// One answer given out of turn (the machine must refuse it cleanly
     /// unless it happens to be waiting for exactly that answer).
     fn unasked(&mut self, op: u8, script: &mut Script<'_>) {
-        let result = match op % 3 {
+        let result = match op % 4 {
             0 => {
                 let answer = script.accept_pending();
                 self.hs().handle_accept_pending(answer)
@@ -183,6 +197,10 @@ impl Side {
             1 => {
                 let answer = script.byte() & 1 == 0;
                 self.hs().handle_is_pending(answer)
+            }
+            2 => {
+                let answer = script.name_me();
+                self.hs().handle_name_me(answer)
             }
             _ => self.hs().handle_wait_pending_done(),
         };

@@ -25,6 +25,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 pub trait Host: Send + Sync + 'static {
     /// net_kernel's `accept_pending` for an incoming attempt `attempt` from `peer`.
     fn accept_pending(&self, peer: &str, attempt: u64) -> AcceptPending;
+    /// net_kernel's `accept_pending` for an incoming attempt `attempt` from
+    /// a node on `host` that asks for a dynamic name: the node name and
+    /// creation it gets (registered as pending), or `None` to refuse.
+    fn name_me(&self, host: &str, attempt: u64) -> Option<(String, u32)>;
     /// net_kernel's `is_pending`: is outgoing attempt `attempt` still the pending one?
     fn is_pending(&self, peer: &str, attempt: u64) -> bool;
     /// Close the old connection to `peer`, which `attempt` replaces (the `alive` path).
@@ -191,6 +195,18 @@ async fn drive_handshake<H: Host>(
                     let answer = host.accept_pending(&peer, attempt);
                     peer_name = Some(peer);
                     if let Err(e) = hs.handle_accept_pending(answer) {
+                        failure = Some(e);
+                    }
+                }
+                Event::NameMe {
+                    host: peer_host, ..
+                } => {
+                    let assigned = host.name_me(&peer_host, attempt);
+                    if let Some((node, _)) = &assigned {
+                        peer_name = Some(node.clone());
+                    }
+                    let assigned = assigned.as_ref().map(|(n, c)| (n.as_str(), *c));
+                    if let Err(e) = hs.handle_name_me(assigned) {
                         failure = Some(e);
                     }
                 }

@@ -138,6 +138,32 @@ impl crate::dist::connection::Host for Inner {
         answer
     }
 
+    fn name_me(&self, host: &str, attempt: u64) -> Option<(String, u32)> {
+        let mut st = self.lock();
+        loop {
+            // generate_node_name/2: integer_to_list(rand:uniform(1 bsl 64), 36).
+            let name = format!("{}@{host}", base36(rand::random::<u64>()));
+            let node = Atom::from(name.as_str());
+            // As OTP: a name already in the table is drawn again.
+            if node == self.name || st.conns.contains_key(&node) {
+                continue;
+            }
+            st.new_pending(&node);
+            if let Some(c) = st.conns.get_mut(&node) {
+                c.id = attempt;
+                c.state = ConnState::Pending { owner: attempt };
+            }
+            // create_creation/0: random, avoiding 0..=3.
+            let creation = loop {
+                let c = rand::random::<u32>();
+                if c >= 4 {
+                    break c;
+                }
+            };
+            return Some((name, creation));
+        }
+    }
+
     fn is_pending(&self, peer: &str, attempt: u64) -> bool {
         let st = self.lock();
         matches!(st.conns.get(&Atom::from(peer)), Some(c) if matches!(c.state, ConnState::Pending { owner } if owner == attempt))
@@ -275,5 +301,33 @@ impl State {
     pub(crate) fn next_id(&mut self) -> u64 {
         self.next_conn_id += 1;
         self.next_conn_id
+    }
+}
+
+/// `integer_to_list(N, 36)`: digits and upper-case letters.
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base36;
+
+    #[test]
+    fn base36_is_integer_to_list_36() {
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "Z");
+        assert_eq!(base36(36), "10");
+        assert_eq!(base36(u64::MAX), "3W5E11264SGSF");
     }
 }

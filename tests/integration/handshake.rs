@@ -44,11 +44,14 @@ enum Outcome {
 struct Answers {
     accept_pending: AcceptPending,
     is_pending: bool,
+    /// The name and creation given to a peer that asks for one.
+    name_me: Option<(&'static str, u32)>,
 }
 
 const OK: Answers = Answers {
     accept_pending: AcceptPending::Ok,
     is_pending: true,
+    name_me: None,
 };
 
 /// What a handshake run over a socket gave.
@@ -138,6 +141,7 @@ fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers, limit: Duration)
                     continue;
                 }
                 Event::AcceptPending { .. } => hs.handle_accept_pending(ans.accept_pending),
+                Event::NameMe { .. } => hs.handle_name_me(ans.name_me),
                 Event::IsPending => hs.handle_is_pending(ans.is_pending),
                 Event::WaitPending => hs.handle_wait_pending_done(),
                 Event::Established(e) => {
@@ -513,7 +517,10 @@ fn they_dial() {
 }
 
 /// A BEAM node with a dynamic name (`-name undefined@…`, `DFLAG_NAME_ME`)
-/// dials us: refused with `not_allowed`; `connect_node/1` says false.
+/// dials us. Refused (no name given): `not_allowed`, `connect_node/1` says
+/// false. Then named: we answer `named:` with a name and creation of our
+/// choosing, and the BEAM node takes both (`node()`, its creation), on a
+/// hidden connection.
 #[test]
 fn dynamic_name() {
     let Some(otp) = require_otp() else { return };
@@ -524,16 +531,16 @@ fn dynamic_name() {
     let registration = epmd.register(&probe, port).unwrap();
     let me = format!("{probe}@127.0.0.1");
     let erl = beam(&epmd, &otp, BeamOpts::new("dyn").name("undefined"));
-    // (A dynamic-name node does not auto-connect on ping; connect explicitly.)
-    let connected = erl
-        .eval_start(&format!("net_kernel:connect_node('{me}')."))
-        .unwrap();
-    let mut sock = accept(&listener);
     let cfg = Config {
         creation: registration.creation(),
         ..config(&me, flags(), COOKIE)
     };
-    let run = drive(&mut sock, Handshake::acceptor(cfg, 5), OK, STEP);
+    // (A dynamic-name node does not auto-connect on ping; connect explicitly.)
+    let connect = format!("net_kernel:connect_node('{me}').");
+
+    let connected = erl.eval_start(&connect).unwrap();
+    let mut sock = accept(&listener);
+    let run = drive(&mut sock, Handshake::acceptor(cfg.clone(), 5), OK, STEP);
     let expected = HandshakeError::DynamicNameUnsupported {
         host: "127.0.0.1".into(),
     };
@@ -542,7 +549,33 @@ fn dynamic_name() {
         "{label}: {:?}",
         run.outcome
     );
+    assert!(matches!(run.asked[..], [Event::NameMe { ref host, .. }] if host == "127.0.0.1"));
     assert_eq!(connected.wait(STEP).unwrap(), "false", "{label}");
+    drop(sock);
+
+    let given: &'static str =
+        Box::leak(format!("{}@127.0.0.1", unique_name("DYN")).into_boxed_str());
+    let creation = 0x5EED_0001;
+    let connected = erl.eval_start(&connect).unwrap();
+    let mut sock = accept(&listener);
+    let named = Answers {
+        name_me: Some((given, creation)),
+        ..OK
+    };
+    let run = drive(&mut sock, Handshake::acceptor(cfg, 6), named, STEP);
+    let Outcome::Up(est, _) = run.outcome else {
+        panic!("{label}: {:?}", run.outcome)
+    };
+    assert_eq!(est.peer, given);
+    assert_eq!(est.peer_creation, creation);
+    assert!(!est.peer_published, "a dynamic-name node is hidden");
+    assert_eq!(connected.wait(STEP).unwrap(), "true", "{label}");
+    assert_eq!(
+        erl.eval("{node(), erlang:system_info(creation)}.").unwrap(),
+        format!("{{'{given}',{creation}}}"),
+        "{label}"
+    );
+    drop(sock);
 }
 
 /// Accepts BEAM's attempt and reads its `send_name`, leaving it pending.

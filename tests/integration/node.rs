@@ -460,3 +460,54 @@ fn a_new_incarnation_replaces_a_connection_beam_thinks_is_alive() {
     );
     assert_eq!(b.eval("nodes().").unwrap(), format!("['{name}']"));
 }
+
+/// A BEAM node started with a dynamic name (`-name undefined@127.0.0.1`)
+/// connects to the Rust node and is named by it (`named:`, a name like
+/// OTP's `generate_node_name/2`): BEAM's `node()` becomes that name, the
+/// connection is hidden on both sides, and rpc and messages work both ways.
+#[test]
+fn a_dynamic_name_beam_node_is_named_by_the_rust_node() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let rust = RustNode::start(&epmd, "r");
+    let b = BeamNode::start(&epmd, BeamOpts::new("dyn").name("undefined").otp(otp)).unwrap();
+    assert_eq!(
+        b.eval(&format!("net_kernel:connect_node({}).", rust.atom()))
+            .unwrap(),
+        "true"
+    );
+    let given = b.eval("node().").unwrap();
+    let given = given.trim_matches('\'');
+    let (alive, host) = given.split_once('@').expect("name@host");
+    assert_eq!(host, "127.0.0.1");
+    assert!(
+        alive != "undefined" && alive.bytes().all(|c| c.is_ascii_alphanumeric()),
+        "{given}"
+    );
+    assert_eq!(
+        b.eval("{nodes(), nodes(hidden)}.").unwrap(),
+        format!("{{[],[{}]}}", rust.atom())
+    );
+    let hidden: Vec<String> = rust
+        .node
+        .hidden_nodes()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(hidden, [given]);
+    assert!(rust.node.nodes().is_empty());
+    // rpc into the Rust node: the answer reaches a pid of the new name.
+    assert_eq!(
+        b.eval(&format!("rpc:call({}, erlang, node, []).", rust.atom()))
+            .unwrap(),
+        rust.atom()
+    );
+    // The Rust node sends to a name on the BEAM node.
+    b.eval("register(dyn_inbox, self()).").unwrap();
+    rust.node.send(("dyn_inbox", given), atom("hello"));
+    assert_eq!(
+        b.eval("(fun() -> receive Got -> Got after 5000 -> timeout end end)().")
+            .unwrap(),
+        "hello"
+    );
+}

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! ExpectName ──► (check_dflags: missing → send not_allowed, error)
-//!     │ Event::AcceptPending
-//!     ▼
+//!     │ Event::AcceptPending     └─NAME_ME: Event::NameMe──► ExpectNameMe
+//!     ▼                                 name given: send named: + challenge──► ExpectChallengeReply
+//!                                       none: send not_allowed, error
 //! ExpectAcceptPending ──ok / ok_simultaneous: send status + challenge──► ExpectChallengeReply
 //!     │  nok → send nok; not_allowed → send not_allowed; already_pending → error
 //!     └─up_pending: send alive──► ExpectStatusReply ──true: send challenge──► ExpectChallengeReply
@@ -39,9 +40,7 @@ impl ExpectName {
         let msg = Name::parse(body)?;
         let name = from_latin1(&msg.name);
         if msg.flags.contains(DFlags::NAME_ME) {
-            // OTP would allocate a name and answer `named:`; we refuse.
-            cx.send(Status::NotAllowed.encode());
-            return Err(HandshakeError::DynamicNameUnsupported { host: name });
+            return ExpectNameMe::start(cx, name, msg.flags);
         }
         // is_name_ok/2: exactly one '@', both sides non-empty. Closed
         // without a status, as OTP does.
@@ -70,6 +69,68 @@ impl ExpectName {
                 creation: msg.creation,
             },
         }))
+    }
+}
+
+/// The peer asked for a dynamic name (`DFLAG_NAME_ME`, OTP 23+): waiting
+/// for the node to pick one (net_kernel's `generate_node_name/2` inside
+/// `accept_pending`), answered `named:` (`mark_pending/1`).
+#[derive(Debug)]
+pub(super) struct ExpectNameMe {
+    host: String,
+    flags: DFlags,
+}
+
+impl ExpectNameMe {
+    /// `recv_name/1` for a dynamic name: `is_name_ok/2` wants a host alone,
+    /// non-empty; then the flags are checked as for a static name.
+    fn start(cx: &mut Context, host: String, flags: DFlags) -> Result<Step, HandshakeError> {
+        if host.is_empty() || host.contains('@') {
+            return Err(HandshakeError::InvalidPeerName { name: host });
+        }
+        let flags = flags.expand_mandatory_25();
+        let missing = super::missing(flags);
+        if !missing.is_empty() {
+            cx.send(Status::NotAllowed.encode());
+            return Err(HandshakeError::FlagsRejected {
+                peer: host,
+                missing,
+            });
+        }
+        cx.events.push_back(Event::NameMe {
+            host: host.clone(),
+            flags,
+        });
+        Ok(Step::ExpectNameMe(Self { host, flags }))
+    }
+
+    pub(super) fn handle(
+        self,
+        cx: &mut Context,
+        assigned: Option<(&str, u32)>,
+    ) -> Result<Step, HandshakeError> {
+        let Some((node, creation)) = assigned else {
+            cx.send(Status::NotAllowed.encode());
+            return Err(HandshakeError::DynamicNameUnsupported { host: self.host });
+        };
+        cx.send(
+            Status::Named {
+                name: cx.encode_name(node),
+                creation,
+            }
+            .encode(),
+        );
+        // make_this_flags/6 with publish_flag/3: towards a peer that asked
+        // for a name we advertise NAME_ME instead of PUBLISHED, and the
+        // peer checks that NAME_ME survives the AND of both sides' flags
+        // (do_setnode/1: `dynamic = name_type(ThisFlags)`).
+        cx.cfg.flags = (cx.cfg.flags & !DFlags::PUBLISHED) | DFlags::NAME_ME;
+        let peer = Peer {
+            name: node.to_owned(),
+            flags: self.flags,
+            creation,
+        };
+        Ok(send_challenge(cx, peer, false))
     }
 }
 

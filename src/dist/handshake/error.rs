@@ -78,10 +78,10 @@ pub enum HandshakeError {
         /// The name as received (Latin-1).
         name: String,
     },
-    /// The peer asked for a dynamic node name (`DFLAG_NAME_ME`), which this
-    /// node does not hand out; it was answered `not_allowed`.
+    /// The peer asked for a dynamic node name (`DFLAG_NAME_ME`) and the
+    /// node gave none; it was answered `not_allowed`.
     #[error(
-        "connection attempt from host {host:?} asking for a dynamic node name (NAME_ME) rejected: not supported"
+        "connection attempt from host {host:?} asking for a dynamic node name (NAME_ME) rejected"
     )]
     DynamicNameUnsupported {
         /// The host part the peer sent.

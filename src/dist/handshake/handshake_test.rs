@@ -363,7 +363,7 @@ fn wrong_cookie_rejected_by_initiator() {
 }
 
 /// `OURS | PUBLISHED` without `BIG_CREATION` nor the digest that implies it.
-fn no_big_creation() -> DFlags {
+pub(super) fn no_big_creation() -> DFlags {
     flags() & !(DFlags::BIG_CREATION | DFlags::MANDATORY_25_DIGEST)
 }
 

@@ -156,18 +156,88 @@ fn old_protocol_refused_without_status() {
     assert_eq!(b.poll_event(), None);
 }
 
+/// `DFLAG_NAME_ME` (a peer started with `-name undefined@Host`): the node
+/// is asked for a name; without one the answer is `not_allowed`.
 #[test]
 fn dynamic_name_request_refused() {
     let mut b = acc(flags(), "c");
-    let r = b.handle_data(&name_msg(flags() | DFlags::NAME_ME, 0, "127.0.0.1"));
+    let asking = flags() | DFlags::NAME_ME;
+    assert_eq!(b.handle_data(&name_msg(asking, 0, "127.0.0.1")), Ok(()));
     assert_eq!(
-        r,
+        b.poll_event(),
+        Some(Event::NameMe {
+            host: "127.0.0.1".into(),
+            flags: asking.expand_mandatory_25(),
+        })
+    );
+    assert_eq!(b.poll_event(), None);
+    assert_eq!(
+        b.handle_name_me(None),
         Err(HandshakeError::DynamicNameUnsupported {
             host: "127.0.0.1".into()
         })
     );
     assert_eq!(b.poll_event(), Some(Event::Send(status_msg("not_allowed"))));
     assert_eq!(b.poll_event(), None);
+}
+
+/// A name given: `named:` with its length, the name and the creation
+/// (`send_status/2`), then our challenge advertising NAME_ME instead of
+/// PUBLISHED (`publish_flag/3`); the connection comes up hidden, under the
+/// given name and creation.
+#[test]
+fn dynamic_name_given() {
+    let mut b = acc(flags(), "c");
+    let asking = flags() | DFlags::NAME_ME;
+    b.handle_data(&name_msg(asking, 0, "127.0.0.1")).unwrap();
+    assert!(matches!(b.poll_event(), Some(Event::NameMe { .. })));
+    let given = "3W5E11264SGSF@127.0.0.1";
+    b.handle_name_me(Some((given, 77))).unwrap();
+    let mut named = b"snamed:".to_vec();
+    named.extend((given.len() as u16).to_be_bytes());
+    named.extend(given.as_bytes());
+    named.extend(77u32.to_be_bytes());
+    assert_eq!(b.poll_event(), Some(Event::Send(framed(named))));
+    let ours = (flags() & !DFlags::PUBLISHED) | DFlags::NAME_ME;
+    assert_eq!(
+        b.poll_event(),
+        Some(Event::Send(challenge_msg(ours, CH_B, CR_B, B)))
+    );
+    b.handle_data(&reply_msg(CH_A, digest("c", CH_B))).unwrap();
+    assert_eq!(
+        b.poll_event(),
+        Some(Event::Send(ack_msg(digest("c", CH_A))))
+    );
+    let Some(Event::Established(est)) = b.poll_event() else {
+        panic!("not established")
+    };
+    assert_eq!(est.peer, given);
+    assert_eq!(est.peer_creation, 77);
+    assert!(est.flags.contains(DFlags::NAME_ME));
+    assert!(!est.peer_published);
+}
+
+/// With NAME_ME the peer sends a host alone: `is_name_ok/2` refuses a
+/// full name or an empty host without a status; missing mandatory flags
+/// are refused as for a static name.
+#[test]
+fn dynamic_name_requests_checked_like_names() {
+    for host in ["a@h", ""] {
+        let mut b = acc(flags(), "c");
+        let r = b.handle_data(&name_msg(flags() | DFlags::NAME_ME, 0, host));
+        assert_eq!(
+            r,
+            Err(HandshakeError::InvalidPeerName { name: host.into() })
+        );
+        assert_eq!(b.poll_event(), None);
+    }
+    let mut b = acc(flags(), "c");
+    let r = b.handle_data(&name_msg(no_big_creation() | DFlags::NAME_ME, 0, "h"));
+    assert!(
+        matches!(r, Err(HandshakeError::FlagsRejected { .. })),
+        "{r:?}"
+    );
+    assert_eq!(b.poll_event(), Some(Event::Send(status_msg("not_allowed"))));
 }
 
 #[test]

@@ -30,9 +30,9 @@
 //! Not done here: choosing challenges, timing out (`net_setuptime`), the
 //! connection table behind `accept_pending` / `is_pending` / `wait_pending`
 //! (net_kernel's), the `net_kernel:allow/1` list (answer
-//! [`AcceptPending::NotAllowed`]), dynamic node names (`DFLAG_NAME_ME`:
-//! refused with `not_allowed`), and protocol version 5 (the `'n'` name
-//! message: refused, as OTP 25+ does).
+//! [`AcceptPending::NotAllowed`]), picking dynamic node names for peers
+//! that ask for one ([`Event::NameMe`]), and protocol version 5 (the `'n'`
+//! name message: refused, as OTP 25+ does).
 //!
 //! ```
 //! use distro::dist::DFlags;
@@ -162,6 +162,16 @@ pub enum Event {
         /// The peer's creation.
         creation: u32,
     },
+    /// (acceptor) The peer has no name yet and asks us for one
+    /// (`DFLAG_NAME_ME`, a node started with `-name undefined@Host`): pick a
+    /// node name on `host` and a creation, and answer with
+    /// [`Handshake::handle_name_me`].
+    NameMe {
+        /// The host part the peer sent.
+        host: String,
+        /// The peer's flags (after `MANDATORY_25_DIGEST` expansion).
+        flags: DFlags,
+    },
     /// (initiator) The peer answered `alive`: ask the node whether this
     /// attempt is still the pending one and answer with [`Handshake::handle_is_pending`].
     IsPending,
@@ -229,6 +239,7 @@ enum Step {
     ExpectChallengeAck(initiator::ExpectChallengeAck),
     ExpectName(acceptor::ExpectName),
     ExpectAcceptPending(acceptor::ExpectAcceptPending),
+    ExpectNameMe(acceptor::ExpectNameMe),
     ExpectStatusReply(acceptor::ExpectStatusReply),
     ExpectChallengeReply(acceptor::ExpectChallengeReply),
     ExpectWaitPending(acceptor::ExpectWaitPending),
@@ -260,6 +271,7 @@ impl Step {
             Self::ExpectChallengeAck(_) => "ExpectChallengeAck",
             Self::ExpectName(_) => "ExpectName",
             Self::ExpectAcceptPending(_) => "ExpectAcceptPending",
+            Self::ExpectNameMe(_) => "ExpectNameMe",
             Self::ExpectStatusReply(_) => "ExpectStatusReply",
             Self::ExpectChallengeReply(_) => "ExpectChallengeReply",
             Self::ExpectWaitPending(_) => "ExpectWaitPending",
@@ -358,6 +370,15 @@ impl Handshake {
     pub fn handle_accept_pending(&mut self, reply: AcceptPending) -> Result<(), HandshakeError> {
         self.answer("handle_accept_pending", |step, cx| match step {
             Step::ExpectAcceptPending(s) => Ok(s.handle(cx, reply)),
+            other => Err(other),
+        })
+    }
+
+    /// Answers an [`Event::NameMe`]: the name and creation given to the
+    /// peer (sent as `named:`), or `None` to refuse (`not_allowed`).
+    pub fn handle_name_me(&mut self, assigned: Option<(&str, u32)>) -> Result<(), HandshakeError> {
+        self.answer("handle_name_me", |step, cx| match step {
+            Step::ExpectNameMe(s) => Ok(s.handle(cx, assigned)),
             other => Err(other),
         })
     }
