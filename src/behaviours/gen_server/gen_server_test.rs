@@ -475,3 +475,131 @@ async fn a_linked_server_that_traps_exits_terminates_with_its_parent() {
     assert_eq!(r, Err(StartError::Init(atom("nope"))));
     assert!(alive);
 }
+
+/// A server that uses every [`Then`]: `init` continues, calls and casts
+/// set idle timeouts, a continue chain, hibernate.
+struct Timed {
+    events: mpsc::UnboundedSender<Term>,
+}
+
+fn idle_ms(req: &Term) -> Option<Duration> {
+    match (req.tuple_tag(), req.elem(1)) {
+        (Some("idle"), Some(ms)) => Some(Duration::from_millis(ms.as_i64()? as u64)),
+        _ => None,
+    }
+}
+
+impl GenServer for Timed {
+    async fn init(&mut self, _p: &mut Process) -> Init {
+        Init::OkThen(Then::Continue(atom("boot")))
+    }
+
+    async fn handle_continue(&mut self, arg: Term, _p: &mut Process) -> Next {
+        let _ = self.events.send(tuple(vec![atom("continue"), arg.clone()]));
+        match arg.as_atom() {
+            Some("again") => Next::ContinueThen(Then::Continue(atom("last"))),
+            _ => Next::Continue,
+        }
+    }
+
+    async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
+        if let Some(d) = idle_ms(&req) {
+            return CallReply::ReplyThen(atom("ok"), Then::Timeout(d));
+        }
+        match req.as_atom() {
+            Some("chain") => CallReply::ReplyThen(atom("ok"), Then::Continue(atom("again"))),
+            Some("hibernate") => CallReply::ReplyThen(atom("ok"), Then::Hibernate),
+            _ => {
+                let _ = self.events.send(tuple(vec![atom("call"), req.clone()]));
+                CallReply::Reply(req)
+            }
+        }
+    }
+
+    async fn handle_cast(&mut self, req: Term, _p: &mut Process) -> Next {
+        match idle_ms(&req) {
+            Some(d) => Next::ContinueThen(Then::Timeout(d)),
+            None => Next::Continue,
+        }
+    }
+
+    async fn handle_info(&mut self, msg: Term, _p: &mut Process) -> Next {
+        let _ = self.events.send(tuple(vec![atom("info"), msg]));
+        Next::Continue
+    }
+}
+
+/// `{continue, _}` runs before any message, chains, and `Timeout` gives
+/// `handle_info(timeout)` unless a message comes first (gen_server's
+/// `loop/7` with `Time`, `handle_continue/2`).
+#[tokio::test]
+async fn continue_timeout_and_hibernate() {
+    let node = Node::local("a@h");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    start(
+        &node,
+        Some(ServerName::local("timed")),
+        Timed { events: tx },
+    )
+    .await
+    .unwrap();
+    let ev = |tag: &str, t: Term| tuple(vec![atom(tag), t]);
+    let call1 = |req: Term| {
+        let node = node.clone();
+        async move {
+            in_process(
+                &node,
+                |mut p| async move { call(&mut p, "timed", req, T).await },
+            )
+            .await
+        }
+    };
+    // init's continue comes before the first call.
+    assert_eq!(call1(atom("ping")).await, Ok(atom("ping")));
+    assert_eq!(next(&mut rx).await, ev("continue", atom("boot")));
+    assert_eq!(next(&mut rx).await, ev("call", atom("ping")));
+
+    // An idle timeout from a call, then one from a cast.
+    let idle = |ms| tuple(vec![atom("idle"), int(ms)]);
+    assert_eq!(call1(idle(30)).await, Ok(atom("ok")));
+    assert_eq!(next(&mut rx).await, ev("info", atom("timeout")));
+    node.send("timed", tuple(vec![atom("$gen_cast"), idle(30)]));
+    assert_eq!(next(&mut rx).await, ev("info", atom("timeout")));
+
+    // A message before the timeout cancels it; handle_info's plain
+    // Continue sets no new one.
+    assert_eq!(call1(idle(300)).await, Ok(atom("ok")));
+    node.send("timed", atom("poke"));
+    assert_eq!(next(&mut rx).await, ev("info", atom("poke")));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(rx.try_recv().is_err(), "no timeout after the message");
+
+    // A continue chain runs to its end before the next call.
+    assert_eq!(call1(atom("chain")).await, Ok(atom("ok")));
+    assert_eq!(call1(atom("after")).await, Ok(atom("after")));
+    assert_eq!(next(&mut rx).await, ev("continue", atom("again")));
+    assert_eq!(next(&mut rx).await, ev("continue", atom("last")));
+    assert_eq!(next(&mut rx).await, ev("call", atom("after")));
+
+    // hibernate: the server just goes on.
+    assert_eq!(call1(atom("hibernate")).await, Ok(atom("ok")));
+    assert_eq!(call1(atom("awake")).await, Ok(atom("awake")));
+}
+
+/// `{continue, _}` to a module without `handle_continue/2` stops the
+/// server (`undef`), through `terminate`.
+#[tokio::test]
+async fn continue_without_handle_continue_stops() {
+    let node = Node::local("a@h");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = Kv {
+        init: Init::OkThen(Then::Continue(atom("x"))),
+        ..kv(&tx)
+    };
+    let pid = start(&node, None, server).await.unwrap();
+    assert_eq!(
+        next(&mut rx).await,
+        tuple(vec![atom("terminate"), atom("undef")])
+    );
+    wait_dead(&node, &pid).await;
+}

@@ -14,6 +14,11 @@
 //!  stop ── {system, From, {terminate, Reason}} ────────────────────► terminate
 //! ```
 //!
+//! A callback may also ask for a timeout, a `{continue, Arg}` or
+//! `hibernate` ([`Then`], through [`Init::OkThen`], [`CallReply::ReplyThen`],
+//! [`CallReply::NoReplyThen`] and [`Next::ContinueThen`]), as the optional
+//! last element of OTP's return tuples.
+//!
 //! Replies go where `gen:reply/2` sends them: to the alias of an
 //! `[alias|Ref]` (OTP 24+ `gen:call`) or `[[alias|Ref]|Mon]` (OTP 26+
 //! `multi_call`) tag, and as `{Tag, Reply}` to the caller's pid for any
@@ -68,11 +73,30 @@ use futures::future::BoxFuture;
 use std::future::Future;
 use std::sync::Arc;
 
+/// What a callback asks for besides waiting for the next message: the last
+/// element of `{ok, State, X}`, `{reply, Reply, State, X}` and
+/// `{noreply, State, X}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Then {
+    /// A timeout: if no message arrives within it,
+    /// [`GenServer::handle_info`] gets the atom `timeout`. Any message
+    /// cancels it (the next callback's return decides again).
+    Timeout(std::time::Duration),
+    /// `{continue, Arg}`: [`GenServer::handle_continue`] runs with `Arg`
+    /// before any other message is handled.
+    Continue(Term),
+    /// `hibernate`: accepted; a Rust task has no heap to compact, so the
+    /// server just waits for the next message.
+    Hibernate,
+}
+
 /// What `init` decided (`{ok, State}`, `ignore`, `{stop, Reason}`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Init {
     /// `{ok, State}`: the server runs.
     Ok,
+    /// `{ok, State, Timeout | hibernate | {continue, Arg}}`.
+    OkThen(Then),
     /// `ignore`: the server exits `normal`; the starter gets
     /// [`StartError::Ignore`].
     Ignore,
@@ -86,8 +110,12 @@ pub enum Init {
 pub enum CallReply {
     /// `{reply, Reply, State}`.
     Reply(Term),
+    /// `{reply, Reply, State, Timeout | hibernate | {continue, Arg}}`.
+    ReplyThen(Term, Then),
     /// `{noreply, State}`: answer later with [`reply`] (or never).
     NoReply,
+    /// `{noreply, State, Timeout | hibernate | {continue, Arg}}`.
+    NoReplyThen(Then),
     /// `{stop, Reason, Reply, State}` (with a reply, sent after
     /// `terminate`) or `{stop, Reason, State}` (without).
     Stop {
@@ -103,6 +131,8 @@ pub enum CallReply {
 pub enum Next {
     /// `{noreply, State}`.
     Continue,
+    /// `{noreply, State, Timeout | hibernate | {continue, Arg}}`.
+    ContinueThen(Then),
     /// `{stop, Reason, State}`.
     Stop(Term),
 }
@@ -149,6 +179,22 @@ pub trait GenServer: Send + 'static {
         async move {
             unexpected::<Self>("handle_info", &pid, &msg);
             Next::Continue
+        }
+    }
+
+    /// `Module:handle_continue/2`, after a callback returned
+    /// [`Then::Continue`]. The default logs the argument and stops the
+    /// server with `undef`, as an OTP module without `handle_continue/2`
+    /// crashes.
+    fn handle_continue(
+        &mut self,
+        arg: Term,
+        proc: &mut Process,
+    ) -> impl Future<Output = Next> + Send {
+        let pid = proc.pid().clone();
+        async move {
+            unexpected::<Self>("handle_continue", &pid, &arg);
+            Next::Stop(atom("undef"))
         }
     }
 

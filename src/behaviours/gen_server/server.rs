@@ -2,9 +2,9 @@
 //! `gen_server:loop/7` / `handle_msg`, with `terminate` and OTP's
 //! "Generic server terminating" error report.
 
-use super::{CallReply, GenServer, Init, Next, ServerName, StartError};
+use super::{CallReply, GenServer, Init, Next, ServerName, StartError, Then};
 use crate::runtime::{GenCall, GenFrom, Process};
-use crate::term::{Pid, Pretty, Term, TermExt, atom};
+use crate::term::{Pid, Pretty, Term, TermExt, atom, tuple};
 use tokio::sync::oneshot;
 
 type Ack = oneshot::Sender<Result<Pid, StartError>>;
@@ -24,10 +24,11 @@ pub(super) async fn run<S: GenServer>(
         let _ = ack.send(Err(e));
         return atom("normal");
     }
-    let failed = match server.init(&mut p).await {
-        Init::Ok => None,
-        Init::Ignore => Some((StartError::Ignore, atom("normal"))),
-        Init::Stop(reason) => Some((StartError::Init(reason.clone()), reason)),
+    let (failed, then) = match server.init(&mut p).await {
+        Init::Ok => (None, None),
+        Init::OkThen(t) => (None, Some(t)),
+        Init::Ignore => (Some((StartError::Ignore, atom("normal"))), None),
+        Init::Stop(reason) => (Some((StartError::Init(reason.clone()), reason)), None),
     };
     if let Some((error, reason)) = failed {
         // gen:unregister_name/1, then proc_lib:init_fail/3 (OTP 26+).
@@ -45,7 +46,7 @@ pub(super) async fn run<S: GenServer>(
         Some(n) => Pretty(&n.to_term()).to_string(),
         None => Pretty(&Term::Pid(p.pid().clone())).to_string(),
     };
-    serve(&mut p, &mut server, parent.as_ref(), &label).await
+    serve(&mut p, &mut server, parent.as_ref(), &label, then).await
 }
 
 /// Registers the name; `{already_started, Pid}` when it is taken.
@@ -75,7 +76,10 @@ async fn register(p: &Process, name: Option<&ServerName>) -> Result<(), StartErr
 
 /// What one message led to.
 enum Step {
-    Continue,
+    /// Wait for the next message, with what the callback asked for.
+    Continue(Option<Then>),
+    /// Wait as before (a system message: `sys` keeps the loop's timeout).
+    Same,
     Stop {
         reason: Term,
         /// Replies to send after `terminate` (call stops, `sys:terminate`).
@@ -88,12 +92,45 @@ async fn serve<S: GenServer>(
     server: &mut S,
     parent: Option<&Pid>,
     label: &str,
+    mut then: Option<Then>,
 ) -> Term {
     loop {
-        let msg = p.recv().await;
-        let step = dispatch(p, server, parent, &msg).await;
-        let Step::Stop { reason, reply } = step else {
-            continue;
+        let (msg, step) = match then.take() {
+            Some(Then::Continue(arg)) => {
+                let msg = tuple(vec![atom("continue"), arg.clone()]);
+                (msg, next(server.handle_continue(arg, p).await))
+            }
+            Some(Then::Timeout(d)) => match p.recv_timeout(d).await {
+                Some(msg) => {
+                    let step = dispatch(p, server, parent, &msg).await;
+                    if matches!(step, Step::Same) {
+                        then = Some(Then::Timeout(d));
+                    }
+                    (msg, step)
+                }
+                None => {
+                    let msg = atom("timeout");
+                    (msg.clone(), next(server.handle_info(msg, p).await))
+                }
+            },
+            wait @ (Some(Then::Hibernate) | None) => {
+                let msg = p.recv().await;
+                let step = dispatch(p, server, parent, &msg).await;
+                if matches!(step, Step::Same) {
+                    then = wait;
+                }
+                (msg, step)
+            }
+        };
+        let (reason, reply) = match step {
+            Step::Continue(t) => {
+                then = t;
+                continue;
+            }
+            Step::Same => {
+                continue;
+            }
+            Step::Stop { reason, reply } => (reason, reply),
         };
         server.terminate(&reason, p).await;
         if let Some(r) = reply {
@@ -121,9 +158,14 @@ async fn dispatch<S: GenServer>(
         return match server.handle_call(call.request, call.from.clone(), p).await {
             CallReply::Reply(r) => {
                 p.reply(&call.from, r);
-                Step::Continue
+                Step::Continue(None)
             }
-            CallReply::NoReply => Step::Continue,
+            CallReply::ReplyThen(r, t) => {
+                p.reply(&call.from, r);
+                Step::Continue(Some(t))
+            }
+            CallReply::NoReply => Step::Continue(None),
+            CallReply::NoReplyThen(t) => Step::Continue(Some(t)),
             CallReply::Stop { reason, reply } => Step::Stop {
                 reason,
                 reply: reply.map(|r| Box::new((call.from, r))),
@@ -151,7 +193,8 @@ async fn dispatch<S: GenServer>(
 
 fn next(n: Next) -> Step {
     match n {
-        Next::Continue => Step::Continue,
+        Next::Continue => Step::Continue(None),
+        Next::ContinueThen(t) => Step::Continue(Some(t)),
         Next::Stop(reason) => Step::Stop {
             reason,
             reply: None,
@@ -173,7 +216,7 @@ fn system(p: &Process, msg: &Term, from: &[Term], req: &Term) -> Step {
                 Pretty(&Term::Pid(p.pid().clone())),
                 Pretty(msg)
             );
-            return Step::Continue;
+            return Step::Same;
         }
     };
     match req.as_tuple() {
@@ -187,7 +230,7 @@ fn system(p: &Process, msg: &Term, from: &[Term], req: &Term) -> Step {
                 Pretty(&Term::Pid(p.pid().clone())),
                 Pretty(req)
             );
-            Step::Continue
+            Step::Same
         }
     }
 }
