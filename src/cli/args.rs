@@ -61,7 +61,7 @@ Node:
   -hidden                   connect as a hidden node
   -connect_all false        do not connect to the nodes our peers know (global)
   -start_epmd true|false    whether to start an EPMD if none runs
-  -noshell, -noinput         accepted (distro has no shell)
+  -noshell, -noinput        accepted (distro has no shell)
   -detached                 run in the background, as erl: new session, output
                             to /dev/null; returns at once (after checking the
                             arguments, config files and cookie)
