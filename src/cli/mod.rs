@@ -18,7 +18,18 @@ use std::process::ExitCode;
 
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // std::env::args() would panic on an argument that is not UTF-8.
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(std::ffi::OsString::into_string)
+        .collect()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!("distro: argument {bad:?} is not valid UTF-8");
+            return ExitCode::from(2);
+        }
+    };
     let command = match args::parse(args.clone()) {
         Ok(c) => c,
         Err(e) => {

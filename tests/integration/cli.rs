@@ -57,6 +57,17 @@ fn wrong_flags_and_bad_configs_are_one_clear_line_and_a_failure() {
     assert_ne!(code, 0);
     assert!(err.contains("nothing.config"), "{err}");
 
+    // An argument that is not UTF-8: an error, not a panic.
+    let mut cmd = std::process::Command::new(DistroNode::BIN);
+    cmd.arg("-sname")
+        .arg(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff"))
+        .env("HOME", std::env::temp_dir());
+    let out = process::run("distro", cmd, T).expect("distro runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("not valid UTF-8"), "{err}");
+
     let (code, out) = {
         let o = run_binary(&["--help"]);
         (
