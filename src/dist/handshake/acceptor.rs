@@ -39,13 +39,17 @@ impl ExpectName {
     pub(super) fn handle(self, cx: &mut Context, body: &[u8]) -> Result<Step, HandshakeError> {
         let msg = Name::parse(body)?;
         let name = from_latin1(&msg.name);
-        if msg.flags.contains(DFlags::NAME_ME) {
-            return ExpectNameMe::start(cx, name, msg.flags);
-        }
-        // is_name_ok/2: exactly one '@', both sides non-empty. Closed
-        // without a status, as OTP does.
-        if !matches!(name.split_once('@'), Some((n, h)) if !n.is_empty() && !h.is_empty() && !h.contains('@'))
-        {
+        // A peer without a name yet (DFLAG_NAME_ME) sends its host alone.
+        let dynamic = msg.flags.contains(DFlags::NAME_ME);
+        // is_name_ok/2: `name@host` with both sides non-empty, or a
+        // non-empty host for a dynamic name. Closed without a status, as
+        // OTP does.
+        let name_ok = if dynamic {
+            !name.is_empty() && !name.contains('@')
+        } else {
+            matches!(name.split_once('@'), Some((n, h)) if !n.is_empty() && !h.is_empty() && !h.contains('@'))
+        };
+        if !name_ok {
             return Err(HandshakeError::InvalidPeerName { name });
         }
         let flags = msg.flags.expand_mandatory_25();
@@ -56,6 +60,13 @@ impl ExpectName {
                 peer: name,
                 missing,
             });
+        }
+        if dynamic {
+            cx.events.push_back(Event::NameMe {
+                host: name.clone(),
+                flags,
+            });
+            return Ok(Step::ExpectNameMe(ExpectNameMe { host: name, flags }));
         }
         cx.events.push_back(Event::AcceptPending {
             peer: name.clone(),
@@ -82,28 +93,6 @@ pub(super) struct ExpectNameMe {
 }
 
 impl ExpectNameMe {
-    /// `recv_name/1` for a dynamic name: `is_name_ok/2` wants a host alone,
-    /// non-empty; then the flags are checked as for a static name.
-    fn start(cx: &mut Context, host: String, flags: DFlags) -> Result<Step, HandshakeError> {
-        if host.is_empty() || host.contains('@') {
-            return Err(HandshakeError::InvalidPeerName { name: host });
-        }
-        let flags = flags.expand_mandatory_25();
-        let missing = super::missing(flags);
-        if !missing.is_empty() {
-            cx.send(Status::NotAllowed.encode());
-            return Err(HandshakeError::FlagsRejected {
-                peer: host,
-                missing,
-            });
-        }
-        cx.events.push_back(Event::NameMe {
-            host: host.clone(),
-            flags,
-        });
-        Ok(Step::ExpectNameMe(Self { host, flags }))
-    }
-
     pub(super) fn handle(
         self,
         cx: &mut Context,
