@@ -225,9 +225,11 @@ impl Driver {
     }
 
     fn drain(&mut self, core: &mut GlobalCore, p: &mut Process) {
-        while let Some(o) = core.poll_output() {
-            self.execute(o, p);
-        }
+        // Publish the new state before acting on the outputs: an output may
+        // answer an API call (register_name → true), and its caller may at
+        // once ask whereis_name, locally or over rpc, which reads the
+        // snapshot. (Outputs only act outside the core, so the state cannot
+        // change while they run.)
         if core.version() != self.version {
             self.version = core.version();
             let s = Snapshot {
@@ -238,6 +240,9 @@ impl Driver {
             if let Ok(mut w) = self.snap.write() {
                 *w = s;
             }
+        }
+        while let Some(o) = core.poll_output() {
+            self.execute(o, p);
         }
     }
 

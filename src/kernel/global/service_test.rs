@@ -56,3 +56,25 @@ async fn sync_other_connect_is_about_the_attempt_only() {
     b.stop().await;
     epmd.abort();
 }
+
+/// A name is visible to `whereis_name` (local reads and the rpc served
+/// from the same snapshot) as soon as `register_name` has returned `true`:
+/// the driver publishes the state before it answers. Registering and
+/// looking up many names from another worker thread catches an answer
+/// sent before the snapshot was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_name_is_visible_when_register_name_returns() {
+    let node = Node::local("a@h");
+    let rpc = crate::kernel::rex::Registry::with_builtins();
+    let g = super::start(&node, super::Config::default(), &rpc);
+    for i in 0..2000 {
+        // One pid per name: global refuses a second name for a pid
+        // (check_dupname/2 without global_multi_name_action).
+        let holder = node.spawn(|mut p: Process| async move {
+            let _ = p.recv().await;
+        });
+        let name = crate::term::atom(&format!("n{i}"));
+        assert!(g.register_name(name.clone(), &holder).await.unwrap());
+        assert_eq!(g.whereis_name(&name), Some(holder.clone()), "name {i}");
+    }
+}
