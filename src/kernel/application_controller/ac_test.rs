@@ -217,3 +217,25 @@ fn start_types_print_as_elixir_and_erlang_do() {
     assert_eq!(t.to_string(), "{takeover,'one@127.0.0.1'}");
     assert_eq!(StartType::Normal.to_string(), "normal");
 }
+
+/// What a start or stop call answered is what `is_running` and the weight
+/// say right after, from any thread: the controller publishes its view
+/// before it replies (a caller on another worker used to see the old one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_view_is_current_when_a_call_returns() {
+    let node = Node::local("ac@h");
+    let kernel = crate::kernel::start(&node);
+    let (halt, _) = halt_recorder();
+    let ac = ApplicationController::start(&node, &kernel.rpc, AcConfig::default(), halt);
+    let (a, _) = dier("a", &[]);
+    ac.add(a);
+    let weight = ac.weight();
+    for i in 0..300 {
+        ac.start_app("a", RestartType::Temporary).await.unwrap();
+        assert!(ac.is_running("a"), "round {i}: started");
+        assert_eq!(weight.load(std::sync::atomic::Ordering::SeqCst), 3);
+        ac.stop("a").await.unwrap();
+        assert!(!ac.is_running("a"), "round {i}: stopped");
+        assert_eq!(weight.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}

@@ -204,9 +204,20 @@ impl Ac {
         self.loaded.iter().any(|(n, _)| n == app)
     }
 
+    /// Answers a caller. The shared view (`which_applications`, the
+    /// weight) is published first, so that what the caller does next sees
+    /// the state its answer describes, as a call to OTP's AC queued behind
+    /// this message would.
+    fn reply(&self, p: &Process, to: &GenFrom, r: Term) {
+        self.publish();
+        p.reply(to, r);
+    }
+
     fn cntrl(&self, p: &Process, app: &str, msg: Term) -> bool {
         match self.control.iter().find(|(a, _)| a == app) {
             Some((_, pid)) => {
+                // dist_ac reads the weight this publishes.
+                self.publish();
                 p.send(pid, msg);
                 true
             }
@@ -229,10 +240,10 @@ impl Ac {
             ("ac_load_application_reply", Some(app), 3) => {
                 if let Some(i) = self.loading.iter().position(|(a, _)| *a == app) {
                     let (_, from) = self.loading.remove(i);
-                    p.reply(&from, e[2].clone());
                     if e[2].tuple_tag() == Some("error") {
                         self.loaded.retain(|(n, _)| *n != app);
                     }
+                    self.reply(p, &from, e[2].clone());
                 }
             }
             ("ac_start_application_reply", Some(app), 3) => {
@@ -292,7 +303,7 @@ impl Ac {
             _ => Some(err(atom("badarg"))),
         };
         if let Some(r) = reply {
-            p.reply(&call.from, r);
+            self.reply(p, &call.from, r);
         }
     }
 
@@ -418,15 +429,19 @@ impl Ac {
             .partition(|(a, _)| a == app);
         self.start_req = rest;
         for (_, f) in mine.into_iter().flat_map(|(a, f)| f.map(|f| (a, f))) {
-            p.reply(&f, r.clone());
+            self.reply(p, &f, r.clone());
         }
     }
 
     /// `handle_application_started/3`: `Res` is `{ok, MasterPid}`,
     /// `{ok, {distributed, Node}}` or `{error, R}`.
     async fn application_started(&mut self, p: &Process, app: &str, res: Term) {
-        self.reply_to_requester(p, app, &res);
+        // OTP replies to the requester first and then updates its tables;
+        // its callers only look again through calls queued behind this
+        // message. Here they read the published view at once, so the
+        // tables are updated first (the messages keep OTP's order).
         let Some(i) = self.starting.iter().position(|s| s.app == app) else {
+            self.reply_to_requester(p, app, &res);
             return;
         };
         let s = self.starting.remove(i);
@@ -440,12 +455,24 @@ impl Ac {
                         (RunId::Distributed(n), at)
                     }
                 };
-                if matches!(run_id, RunId::Master(_)) {
+                let local = matches!(run_id, RunId::Master(_));
+                match self.running.iter_mut().find(|(n, _)| n == app) {
+                    Some(e) => e.1 = run_id,
+                    None => self.running.insert(0, (app.to_owned(), run_id)),
+                }
+                match self.started.iter_mut().find(|(n, _)| n == app) {
+                    Some(e) => e.1 = s.rt,
+                    None => self.started.insert(0, (app.to_owned(), s.rt)),
+                }
+                if local {
                     self.shared
                         .start_types
                         .write()
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(app.to_owned(), s.typ.clone());
+                }
+                self.reply_to_requester(p, app, &res);
+                if local {
                     tracing::info!(
                         application = app,
                         started_at = %at.name,
@@ -455,16 +482,9 @@ impl Ac {
                     let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
                     self.cntrl(p, app, run);
                 }
-                match self.running.iter_mut().find(|(n, _)| n == app) {
-                    Some(e) => e.1 = run_id,
-                    None => self.running.insert(0, (app.to_owned(), run_id)),
-                }
-                match self.started.iter_mut().find(|(n, _)| n == app) {
-                    Some(e) => e.1 = s.rt,
-                    None => self.started.insert(0, (app.to_owned(), s.rt)),
-                }
             }
             _ => {
+                self.reply_to_requester(p, app, &res);
                 let r = res.elem(1).cloned().unwrap_or_else(|| atom("undefined"));
                 let run = tuple(vec![
                     atom("ac_application_run"),
