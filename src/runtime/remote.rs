@@ -17,6 +17,7 @@ impl State {
         fx: &mut Effects,
     ) -> Option<SpawnRequest> {
         let local = |p: &Pid| p.node == *me && p.creation == creation;
+        let exit_from_link = matches!(ctrl, Control::Exit { .. });
         match ctrl {
             Control::Send { to, msg, .. } => {
                 if local(&to) {
@@ -72,29 +73,15 @@ impl State {
                 );
             }
             Control::UnlinkIdAck { .. } | Control::GroupLeader { .. } => {}
-            Control::Exit { from, to, reason } => {
+            // EXIT (a link broke) and EXIT2 (`exit/2`) differ only there.
+            Control::Exit { from, to, reason } | Control::Exit2 { from, to, reason } => {
                 if local(&to) {
                     self.exit_signals(
                         vec![ExitSignal {
                             to: key(&to),
                             from,
                             reason,
-                            link: true,
-                        }],
-                        me,
-                        creation,
-                        fx,
-                    );
-                }
-            }
-            Control::Exit2 { from, to, reason } => {
-                if local(&to) {
-                    self.exit_signals(
-                        vec![ExitSignal {
-                            to: key(&to),
-                            from,
-                            reason,
-                            link: false,
+                            link: exit_from_link,
                         }],
                         me,
                         creation,
