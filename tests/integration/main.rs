@@ -17,4 +17,5 @@ mod global_partitions;
 mod handshake;
 mod harness_smoke;
 mod node;
+mod pg;
 mod rpc;

@@ -1,0 +1,191 @@
+//! The pg scenarios (see the parent module).
+
+use super::cluster::{Expect, PgNode, T, assert_quiet, sorted_pids, wait_agree};
+use crate::support::{AnyNode, Epmd, Otp, eval_term, require_otp, unique_name, wait_until};
+use distro::kernel::KernelConfig;
+use distro::term::{Pid, Term, TermExt, atom, binary, tuple};
+
+const PG: &str = "pg";
+
+fn rust(epmd: &Epmd, name: &str) -> AnyNode {
+    AnyNode::rust(
+        epmd,
+        name,
+        KernelConfig {
+            start_pg: true,
+            ..Default::default()
+        },
+    )
+}
+
+fn beam(epmd: &Epmd, otp: &Otp, name: &str) -> AnyNode {
+    AnyNode::beam(epmd, otp, name, &["-kernel", "start_pg", "true"])
+}
+
+fn g(name: &str) -> Term {
+    atom(name)
+}
+
+/// `[(Group, Members)]` from groups and member lists to concatenate.
+fn expect(groups: &[(&Term, &[&[Pid]])]) -> Expect {
+    groups
+        .iter()
+        .map(|(g, parts)| {
+            (
+                (*g).clone(),
+                parts.iter().flat_map(|p| p.iter().cloned()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// On OTP 29, the BEAM scope speaks version 1 (`update`) to the Rust scope:
+/// `data_publisher`'s state keeps `{Ref, Version, LocalData}` per peer.
+fn assert_peer_version(b: &AnyNode, scope: &str, rust_scope: &Pid, otp: &Otp) {
+    let Some(beam) = b.as_beam() else { return };
+    let lit = crate::support::rust_node::pid_literal(rust_scope);
+    let v = if otp.number() >= 29 {
+        eval_term(
+            beam,
+            &format!("element(2, maps:get({lit}, element(8, sys:get_state({scope}))))"),
+        )
+    } else {
+        // pg.erl's #state.remote: #{Peer => {MRef, Groups}}; no versions.
+        eval_term(
+            beam,
+            &format!("maps:is_key({lit}, element(4, sys:get_state({scope})))"),
+        )
+    };
+    let want = if otp.number() >= 29 {
+        distro::term::int(1)
+    } else {
+        atom("true")
+    };
+    assert_eq!(v, want, "{} knows the Rust scope as a peer", b.describe());
+}
+
+/// Two BEAM nodes and a Rust node, each with members joined before the
+/// nodes connect (so `sync` carries them) and after (so `join` does);
+/// groups of any term, a process joined twice, leaves, `not_joined`, and
+/// the pg functions answered over rpc by the Rust node.
+#[test]
+fn mixed_membership() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let id = unique_name("pgm");
+    let a = beam(&epmd, &otp, &format!("{id}_a"));
+    let b = beam(&epmd, &otp, &format!("{id}_b"));
+    let r = rust(&epmd, &format!("{id}_r"));
+    let (g1, g2, g3) = (g("g1"), g("g2"), g("g3"));
+    let room = tuple(vec![atom("room"), binary(b"lobby".to_vec())]);
+
+    let (a1, a2) = (a.spawn_member(), a.spawn_member());
+    let b1 = b.spawn_member();
+    let (r1, r2) = (r.spawn_member(), r.spawn_member());
+    a.join(PG, &g1, &[a1.clone(), a2.clone()]);
+    b.join(PG, &g2, &[b1.clone()]);
+    r.join(PG, &g1, &[r1.clone(), r2.clone()]);
+    r.join(PG, &room, &[r1.clone()]);
+    let scope_pids: Vec<Option<Pid>> = [&a, &b].iter().map(|n| n.scope_pid(PG)).collect();
+
+    assert!(a.ping(b.name()));
+    assert!(r.ping(a.name()));
+    wait_until("a full mesh", T, || {
+        r.nodes().len() == 2 && b.nodes().len() == 2
+    })
+    .unwrap();
+    let all = [&a, &b, &r];
+    wait_agree(
+        &all,
+        PG,
+        &expect(&[
+            (&g1, &[&[a1.clone(), a2.clone()], &[r1.clone(), r2.clone()]]),
+            (&g2, &[&[b1.clone()]]),
+            (&room, &[&[r1.clone()]]),
+        ]),
+    );
+
+    // Joins once connected: join messages (update on OTP 29).
+    b.join(PG, &g1, &[b1.clone()]);
+    r.join(PG, &g1, &[r1.clone()]);
+    r.join(PG, &g3, &[r2.clone()]);
+    a.join(PG, &room, &[a2.clone()]);
+    wait_agree(
+        &all,
+        PG,
+        &expect(&[
+            (
+                &g1,
+                &[
+                    &[a1.clone(), a2.clone(), b1.clone()],
+                    &[r1.clone(), r1.clone(), r2.clone()],
+                ],
+            ),
+            (&g2, &[&[b1.clone()]]),
+            (&g3, &[&[r2.clone()]]),
+            (&room, &[&[r1.clone(), a2.clone()]]),
+        ]),
+    );
+
+    // Leaves: one of the two joins of r1, a whole group, not_joined.
+    assert!(r.leave(PG, &g1, &[r1.clone()]));
+    assert!(r.leave(PG, &g3, &[r2.clone()]));
+    assert!(!r.leave(PG, &g3, &[r2.clone()]), "r2 left g3 already");
+    assert!(a.leave(PG, &g1, &[a1.clone()]));
+    assert!(b.leave(PG, &g2, &[b1.clone()]));
+    let now = expect(&[
+        (&g1, &[&[a2.clone(), b1.clone()], &[r1.clone(), r2.clone()]]),
+        (&room, &[&[r1.clone(), a2.clone()]]),
+    ]);
+    wait_agree(&all, PG, &now);
+
+    // The pg functions over rpc, answered by the Rust node.
+    let beam_a = a.as_beam().unwrap();
+    let via_rpc = eval_term(
+        beam_a,
+        &format!(
+            "lists:sort(rpc:call('{}', pg, get_members, [g1]))",
+            r.name()
+        ),
+    );
+    let want: Vec<Term> = sorted_pids(now[0].1.clone())
+        .into_iter()
+        .map(Term::Pid)
+        .collect();
+    assert_eq!(via_rpc, distro::term::list(want));
+    let local = eval_term(
+        beam_a,
+        &format!(
+            "lists:sort(rpc:call('{}', pg, get_local_members, [pg, g1]))",
+            r.name()
+        ),
+    );
+    let want: Vec<Term> = sorted_pids(vec![r1.clone(), r2.clone()])
+        .into_iter()
+        .map(Term::Pid)
+        .collect();
+    assert_eq!(local, distro::term::list(want));
+    let groups = eval_term(
+        beam_a,
+        &format!("lists:sort(rpc:call('{}', pg, which_groups, []))", r.name()),
+    );
+    let mut want = vec![g1.clone(), room.clone()];
+    want.sort_by(distro::term::cmp_terms);
+    assert_eq!(groups, distro::term::list(want));
+    let undef = eval_term(
+        beam_a,
+        &format!("rpc:call('{}', pg, get_members, [nope, g1])", r.name()),
+    );
+    assert!(
+        undef.is_nil(),
+        "a scope that does not run has no members: {undef:?}"
+    );
+
+    let rust_scope = r.scope_pid(PG).unwrap();
+    for n in [&a, &b] {
+        assert_peer_version(n, PG, &rust_scope, &otp);
+    }
+    let after: Vec<Option<Pid>> = [&a, &b].iter().map(|n| n.scope_pid(PG)).collect();
+    assert_eq!(scope_pids, after, "no BEAM scope restarted");
+    assert_quiet(&all);
+}
