@@ -176,6 +176,11 @@ impl ScopeCore {
         self.table.clone()
     }
 
+    /// The scope process.
+    pub fn me(&self) -> &Pid {
+        &self.me
+    }
+
     /// The peer scopes known, with whether each speaks version 1.
     pub fn peers(&self) -> Vec<(Pid, bool)> {
         self.remote.iter().map(|(p, r)| (p.clone(), r.v1)).collect()

@@ -4,8 +4,10 @@
 //! anything but eval answers (a crashed scope or a warning shows up there).
 
 use crate::support::rust_node::pid_literal;
-use crate::support::{AnyNode, eval_term, rust_log, wait_until};
+use crate::support::{AnyNode, Epmd, Otp, eval_term, rust_log, wait_until};
+use distro::kernel::KernelConfig;
 use distro::runtime::Process;
+use distro::term::atom;
 use distro::term::{Pid, Pretty, Term, TermExt, cmp_pids, cmp_terms};
 use std::time::Duration;
 
@@ -37,6 +39,61 @@ fn pid_list(pids: &[Pid]) -> String {
     format!("[{}]", v.join(","))
 }
 
+pub(crate) const PG: &str = "pg";
+
+pub(crate) fn rust(epmd: &Epmd, name: &str) -> AnyNode {
+    rust_with(epmd, name, true)
+}
+
+/// A Rust node with `start_pg`; `pop`: global's `prevent_overlapping_partitions`.
+pub(crate) fn rust_with(epmd: &Epmd, name: &str, pop: bool) -> AnyNode {
+    let mut k = KernelConfig {
+        start_pg: true,
+        ..Default::default()
+    };
+    k.global.prevent_overlapping_partitions = pop;
+    AnyNode::rust(epmd, name, k)
+}
+
+pub(crate) fn beam(epmd: &Epmd, otp: &Otp, name: &str) -> AnyNode {
+    beam_with(epmd, otp, name, true)
+}
+
+/// A BEAM node with `-kernel start_pg true`; `pop` as for [`rust_with`].
+pub(crate) fn beam_with(epmd: &Epmd, otp: &Otp, name: &str, pop: bool) -> AnyNode {
+    let pop = if pop { "true" } else { "false" };
+    AnyNode::beam(
+        epmd,
+        otp,
+        name,
+        &[
+            "-kernel",
+            "start_pg",
+            "true",
+            "-kernel",
+            "prevent_overlapping_partitions",
+            pop,
+        ],
+    )
+}
+
+pub(crate) fn g(name: &str) -> Term {
+    atom(name)
+}
+
+/// `[(Group, Members)]` from groups and member lists to concatenate.
+pub(crate) fn expect(groups: &[(&Term, &[&[Pid]])]) -> Expect {
+    groups
+        .iter()
+        .map(|(g, parts)| {
+            (
+                (*g).clone(),
+                parts.iter().flat_map(|p| p.iter().cloned()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// pg on either kind of node.
 pub(crate) trait PgNode {
     /// A process that waits for `stop` and exits `normal`.
@@ -59,6 +116,8 @@ pub(crate) trait PgNode {
     fn scope_pid(&self, scope: &str) -> Option<Pid>;
     /// `exit(Pid, kill)`.
     fn kill(&self, pid: &Pid);
+    /// `Pid ! stop`: a member made by [`PgNode::spawn_member`] exits `normal`.
+    fn stop_member(&self, pid: &Pid);
 }
 
 impl PgNode for AnyNode {
@@ -211,6 +270,15 @@ impl PgNode for AnyNode {
             Self::Rust { node, .. } => node.node.exit(pid, distro::term::atom("kill")),
         }
     }
+
+    fn stop_member(&self, pid: &Pid) {
+        match self {
+            Self::Beam(b) => {
+                b.eval(&format!("{} ! stop.", pid_literal(pid))).unwrap();
+            }
+            Self::Rust { node, .. } => node.node.send(pid, atom("stop")),
+        }
+    }
 }
 
 /// What `node` sees of `scope` against `expect`: `None` if it agrees.
@@ -306,5 +374,158 @@ pub(crate) fn assert_quiet(nodes: &[&AnyNode]) {
                 assert!(warnings.is_empty(), "{} logged {warnings:#?}", n.describe());
             }
         }
+    }
+}
+
+/// A process subscribed with `pg:monitor_scope/1` or `pg:monitor/2`.
+pub(crate) enum Watcher {
+    /// On a BEAM node: registered under this name, messages left in its mailbox.
+    Beam(String),
+    /// On the Rust node: notifications forwarded to the test, and the
+    /// events read from them so far.
+    Rust(
+        std::sync::mpsc::Receiver<Term>,
+        std::sync::Mutex<Vec<Event>>,
+    ),
+}
+
+/// One member joining or leaving one group, as a watcher saw it.
+pub(crate) type Event = (bool, Term, Pid);
+
+fn flatten(join: bool, group: &Term, pids: &[Pid]) -> Vec<Event> {
+    pids.iter()
+        .map(|p| (join, group.clone(), p.clone()))
+        .collect()
+}
+
+/// Sorts events (join before leave, then group, then pid).
+pub(crate) fn sorted_events(mut v: Vec<Event>) -> Vec<Event> {
+    v.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| cmp_terms(&a.1, &b.1))
+            .then_with(|| cmp_pids(&a.2, &b.2))
+    });
+    v
+}
+
+impl AnyNode {
+    /// Subscribes a new process to `scope` (all groups) or one `group`;
+    /// returns it with the members the subscription started with.
+    pub(crate) fn watch(&self, scope: &str, group: Option<&Term>) -> (Watcher, Term) {
+        match self {
+            Self::Beam(b) => {
+                let name = crate::support::unique_name("pgw");
+                let call = match group {
+                    Some(g) => format!("pg:monitor({scope}, {})", Pretty(g)),
+                    None => format!("pg:monitor_scope({scope})"),
+                };
+                let init = eval_term(
+                    b,
+                    &format!(
+                        "Self = self(), spawn(fun() -> {{_, Init}} = {call}, register({name}, self()), \
+                         Self ! {{{name}, Init}}, receive stop -> ok end end), \
+                         receive {{{name}, I}} -> I end"
+                    ),
+                );
+                (Watcher::Beam(name), init)
+            }
+            Self::Rust { node, .. } => {
+                let s = node.kernel.pg.scope(scope).expect("scope runs");
+                let (tx, rx) = std::sync::mpsc::channel();
+                let (init_tx, init_rx) = std::sync::mpsc::channel();
+                let group = group.cloned();
+                let _g = node.rt.enter();
+                node.node.spawn(move |mut p: Process| async move {
+                    let init = match group {
+                        Some(g) => s.monitor(&p, g).await.map(|(_, ps)| {
+                            distro::term::list(ps.into_iter().map(Term::Pid).collect())
+                        }),
+                        None => s.monitor_scope(&p).await.map(|(_, gs)| {
+                            let pairs = gs
+                                .into_iter()
+                                .map(|(g, ps)| {
+                                    (
+                                        g,
+                                        distro::term::list(ps.into_iter().map(Term::Pid).collect()),
+                                    )
+                                })
+                                .collect();
+                            distro::term::map(pairs)
+                        }),
+                    };
+                    let _ = init_tx.send(init.expect("monitor"));
+                    loop {
+                        let m = p.recv().await;
+                        if tx.send(m).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let init = init_rx.recv_timeout(T).expect("the watcher subscribed");
+                (Watcher::Rust(rx, Default::default()), init)
+            }
+        }
+    }
+
+    /// The join/leave events `w` received so far, one per pid, sorted.
+    pub(crate) fn events(&self, w: &Watcher) -> Vec<Event> {
+        match (self, w) {
+            (Self::Beam(b), Watcher::Beam(name)) => {
+                let msgs = eval_term(
+                    b,
+                    &format!("element(2, process_info(whereis({name}), messages))"),
+                );
+                let mut v = Vec::new();
+                for m in msgs.as_list().unwrap_or_default().iter() {
+                    let n = distro::kernel::pg::Notification::parse(m)
+                        .unwrap_or_else(|| panic!("not a notification: {}", Pretty(m)));
+                    v.extend(flatten(
+                        n.change == distro::kernel::pg::Change::Join,
+                        &n.group,
+                        &n.pids,
+                    ));
+                }
+                sorted_events(v)
+            }
+            (Self::Rust { .. }, Watcher::Rust(rx, seen)) => {
+                let mut seen = seen.lock().unwrap();
+                while let Ok(m) = rx.try_recv() {
+                    let n = distro::kernel::pg::Notification::parse(&m)
+                        .unwrap_or_else(|| panic!("not a notification: {}", Pretty(&m)));
+                    seen.extend(flatten(
+                        n.change == distro::kernel::pg::Change::Join,
+                        &n.group,
+                        &n.pids,
+                    ));
+                }
+                sorted_events(seen.clone())
+            }
+            _ => panic!("a watcher of another node"),
+        }
+    }
+}
+
+/// Waits until the watcher on `node` saw exactly `want` (any order).
+pub(crate) fn wait_events(node: &AnyNode, w: &Watcher, want: &[Event]) {
+    let want = sorted_events(want.to_vec());
+    let mut got = Vec::new();
+    let r = wait_until(&format!("{}'s watcher events", node.describe()), T, || {
+        got = node.events(w);
+        got == want
+    });
+    if let Err(e) = r {
+        let show = |v: &[Event]| -> Vec<String> {
+            v.iter()
+                .map(|(j, g, p)| {
+                    format!(
+                        "{} {} {}",
+                        if *j { "join" } else { "leave" },
+                        Pretty(g),
+                        Pretty(&Term::Pid(p.clone()))
+                    )
+                })
+                .collect()
+        };
+        panic!("{e}\ngot  {:#?}\nwant {:#?}", show(&got), show(&want));
     }
 }

@@ -1,43 +1,8 @@
 //! The pg scenarios (see the parent module).
 
-use super::cluster::{Expect, PgNode, T, assert_quiet, sorted_pids, wait_agree};
+use super::cluster::{PG, PgNode, T, assert_quiet, beam, expect, g, rust, sorted_pids, wait_agree};
 use crate::support::{AnyNode, Epmd, Otp, eval_term, require_otp, unique_name, wait_until};
-use distro::kernel::KernelConfig;
 use distro::term::{Pid, Term, TermExt, atom, binary, tuple};
-
-const PG: &str = "pg";
-
-fn rust(epmd: &Epmd, name: &str) -> AnyNode {
-    AnyNode::rust(
-        epmd,
-        name,
-        KernelConfig {
-            start_pg: true,
-            ..Default::default()
-        },
-    )
-}
-
-fn beam(epmd: &Epmd, otp: &Otp, name: &str) -> AnyNode {
-    AnyNode::beam(epmd, otp, name, &["-kernel", "start_pg", "true"])
-}
-
-fn g(name: &str) -> Term {
-    atom(name)
-}
-
-/// `[(Group, Members)]` from groups and member lists to concatenate.
-fn expect(groups: &[(&Term, &[&[Pid]])]) -> Expect {
-    groups
-        .iter()
-        .map(|(g, parts)| {
-            (
-                (*g).clone(),
-                parts.iter().flat_map(|p| p.iter().cloned()).collect(),
-            )
-        })
-        .collect()
-}
 
 /// On OTP 29, the BEAM scope speaks version 1 (`update`) to the Rust scope:
 /// `data_publisher`'s state keeps `{Ref, Version, LocalData}` per peer.
