@@ -154,3 +154,66 @@ fn mixed_membership() {
     assert_eq!(scope_pids, after, "no BEAM scope restarted");
     assert_quiet(&all);
 }
+
+/// One Rust node between an OTP 25 node and an OTP 29 node that are not
+/// connected to each other (`-connect_all false`; OTP 29's scope would
+/// crash OTP 25's with its `{discover, Pid, 1}`): the Rust scope speaks
+/// version 0 to one and version 1 to the other at the same time. Runs
+/// with `DISTRO_OTP=29` (it needs OTP 25 too).
+#[test]
+fn one_rust_scope_speaks_to_otp25_and_otp29() {
+    let Some(otp) = require_otp() else { return };
+    if otp.number() != 29 {
+        return;
+    }
+    let old = Otp::release(25);
+    if let Err(e) = old.probe() {
+        assert!(
+            !crate::support::otp::in_ci(),
+            "OTP 25 is required under CI: {e}"
+        );
+        eprintln!("skipping: no OTP 25 ({e})");
+        return;
+    }
+    let epmd = Epmd::start().unwrap();
+    let id = unique_name("pgx");
+    let no_mesh = ["-kernel", "start_pg", "true", "-connect_all", "false"];
+    let a = AnyNode::beam(&epmd, &old, &format!("{id}_a25"), &no_mesh);
+    let c = AnyNode::beam(&epmd, &otp, &format!("{id}_c29"), &no_mesh);
+    let mut k = distro::kernel::KernelConfig {
+        start_pg: true,
+        ..Default::default()
+    };
+    k.global.connect_all = false;
+    let r = AnyNode::rust(&epmd, &format!("{id}_r"), k);
+    let grp = g("g");
+    let (a1, c1, r1) = (a.spawn_member(), c.spawn_member(), r.spawn_member());
+    a.join(PG, &grp, &[a1.clone()]);
+    c.join(PG, &grp, &[c1.clone()]);
+    r.join(PG, &grp, &[r1.clone()]);
+    assert!(r.ping(a.name()) && r.ping(c.name()));
+    wait_agree(
+        &[&r],
+        PG,
+        &expect(&[(&grp, &[&[a1.clone(), c1.clone(), r1.clone()]])]),
+    );
+    wait_agree(&[&a], PG, &expect(&[(&grp, &[&[a1.clone(), r1.clone()]])]));
+    wait_agree(&[&c], PG, &expect(&[(&grp, &[&[c1.clone(), r1.clone()]])]));
+    assert_eq!(
+        a.nodes(),
+        vec![r.name().to_owned()],
+        "OTP 25 and 29 stay apart"
+    );
+    let rust_scope = r.scope_pid(PG).unwrap();
+    assert_peer_version(&a, PG, &rust_scope, &old);
+    assert_peer_version(&c, PG, &rust_scope, &otp);
+
+    let r2 = r.spawn_member();
+    r.join(PG, &grp, &[r2.clone()]);
+    r.kill(&r1);
+    a.stop_member(&a1);
+    wait_agree(&[&r], PG, &expect(&[(&grp, &[&[c1.clone(), r2.clone()]])]));
+    wait_agree(&[&a], PG, &expect(&[(&grp, &[&[r2.clone()]])]));
+    wait_agree(&[&c], PG, &expect(&[(&grp, &[&[c1.clone(), r2.clone()]])]));
+    assert_quiet(&[&a, &c, &r]);
+}
