@@ -230,8 +230,8 @@ fn peer_members_come_and_go_with_sync_join_leave_update_and_down() {
     assert_eq!(
         sends_to(&out, &watcher),
         vec![
-            msg::notification(&mref, false, &atom("g"), &[b2.clone()]),
-            msg::notification(&mref, true, &atom("h"), &[b1.clone()]),
+            msg::notification(&mref, false, &atom("g"), std::slice::from_ref(&b2)),
+            msg::notification(&mref, true, &atom("h"), std::slice::from_ref(&b1)),
         ]
     );
     let t = c.table();
@@ -339,7 +339,12 @@ fn group_monitors_see_their_group_and_stop_on_demonitor() {
     let out = join(&mut c, atom("g"), &[&m]);
     assert_eq!(
         sends_to(&out, &w),
-        vec![msg::notification(&mref, true, &atom("g"), &[m.clone()])]
+        vec![msg::notification(
+            &mref,
+            true,
+            &atom("g"),
+            std::slice::from_ref(&m)
+        )]
     );
     let (r, out) = api(&mut c, Some(&w), Request::Demonitor(mref.clone()));
     assert_eq!(r, atom("ok"));
@@ -406,9 +411,8 @@ impl Sim {
 
     fn route(&mut self, from: usize) {
         while let Some(o) = self.cores[from].poll_output() {
-            let (to, msg) = match o {
-                Output::Send { to, msg } | Output::SendNoConnect { to, msg } => (to, msg),
-                _ => continue,
+            let (Output::Send { to, msg } | Output::SendNoConnect { to, msg }) = o else {
+                continue;
             };
             let node = match &to {
                 Dest::Pid(p) => p.node.clone(),

@@ -81,16 +81,11 @@ pub(crate) fn g(name: &str) -> Term {
     atom(name)
 }
 
-/// `[(Group, Members)]` from groups and member lists to concatenate.
-pub(crate) fn expect(groups: &[(&Term, &[&[Pid]])]) -> Expect {
+/// `[(Group, Members)]`.
+pub(crate) fn expect(groups: &[(&Term, &[&Pid])]) -> Expect {
     groups
         .iter()
-        .map(|(g, parts)| {
-            (
-                (*g).clone(),
-                parts.iter().flat_map(|p| p.iter().cloned()).collect(),
-            )
-        })
+        .map(|(g, ps)| ((*g).clone(), ps.iter().map(|p| (*p).clone()).collect()))
         .collect()
 }
 
@@ -103,9 +98,9 @@ pub(crate) trait PgNode {
     /// Stops the scope (`gen_server:stop/1`).
     fn stop_scope(&self, scope: &str);
     /// `pg:join(Scope, Group, Pids)`.
-    fn join(&self, scope: &str, group: &Term, pids: &[Pid]);
+    fn join(&self, scope: &str, group: &Term, pids: &[&Pid]);
     /// `pg:leave(Scope, Group, Pids)`: `ok` → true, `not_joined` → false.
-    fn leave(&self, scope: &str, group: &Term, pids: &[Pid]) -> bool;
+    fn leave(&self, scope: &str, group: &Term, pids: &[&Pid]) -> bool;
     /// `pg:get_members(Scope, Group)`, sorted.
     fn members(&self, scope: &str, group: &Term) -> Vec<Pid>;
     /// `pg:get_local_members(Scope, Group)`, sorted.
@@ -167,7 +162,9 @@ impl PgNode for AnyNode {
         }
     }
 
-    fn join(&self, scope: &str, group: &Term, pids: &[Pid]) {
+    fn join(&self, scope: &str, group: &Term, pids: &[&Pid]) {
+        let pids: Vec<Pid> = pids.iter().map(|p| (*p).clone()).collect();
+        let pids = pids.as_slice();
         match self {
             Self::Beam(b) => {
                 let r = b
@@ -186,7 +183,9 @@ impl PgNode for AnyNode {
         }
     }
 
-    fn leave(&self, scope: &str, group: &Term, pids: &[Pid]) -> bool {
+    fn leave(&self, scope: &str, group: &Term, pids: &[&Pid]) -> bool {
+        let pids: Vec<Pid> = pids.iter().map(|p| (*p).clone()).collect();
+        let pids = pids.as_slice();
         match self {
             Self::Beam(b) => {
                 let r = b

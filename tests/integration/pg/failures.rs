@@ -25,10 +25,10 @@ fn member_death_and_monitors() {
     let (g1, g2) = (g("g1"), g("g2"));
     let (a1, a2) = (a.spawn_member(), a.spawn_member());
     let (r1, r2) = (r.spawn_member(), r.spawn_member());
-    a.join(PG, &g1, &[a1.clone()]);
-    r.join(PG, &g1, &[r1.clone()]);
+    a.join(PG, &g1, &[&a1]);
+    r.join(PG, &g1, &[&r1]);
     let all = [&a, &r];
-    wait_agree(&all, PG, &expect(&[(&g1, &[&[a1.clone(), r1.clone()]])]));
+    wait_agree(&all, PG, &expect(&[(&g1, &[&a1, &r1])]));
 
     let (wa, init_a) = a.watch(PG, None);
     let (wr, init_r) = r.watch(PG, None);
@@ -38,23 +38,16 @@ fn member_death_and_monitors() {
     assert!(members_a.is_nil() && members_r.is_nil());
 
     // Joins on both sides, then each side's members die.
-    a.join(PG, &g2, &[a2.clone()]);
-    r.join(PG, &g2, &[r2.clone(), r2.clone()]);
+    a.join(PG, &g2, &[&a2]);
+    r.join(PG, &g2, &[&r2, &r2]);
     wait_agree(
         &all,
         PG,
-        &expect(&[
-            (&g1, &[&[a1.clone(), r1.clone()]]),
-            (&g2, &[&[a2.clone(), r2.clone(), r2.clone()]]),
-        ]),
+        &expect(&[(&g1, &[&a1, &r1]), (&g2, &[&a2, &r2, &r2])]),
     );
     r.kill(&r2);
     a.kill(&a1);
-    wait_agree(
-        &all,
-        PG,
-        &expect(&[(&g1, &[&[r1.clone()]]), (&g2, &[&[a2.clone()]])]),
-    );
+    wait_agree(&all, PG, &expect(&[(&g1, &[&r1]), (&g2, &[&a2])]));
     r.stop_member(&r1);
     a.kill(&a2);
     wait_agree(&all, PG, &expect(&[]));
@@ -101,38 +94,26 @@ fn node_death() {
     .unwrap();
     let grp = g("workers");
     let (a1, b1, r1) = (a.spawn_member(), b.spawn_member(), r.spawn_member());
-    a.join(PG, &grp, &[a1.clone()]);
-    b.join(PG, &grp, &[b1.clone()]);
-    r.join(PG, &grp, &[r1.clone()]);
-    wait_agree(
-        &[&a, &b, &r],
-        PG,
-        &expect(&[(&grp, &[&[a1.clone(), b1.clone(), r1.clone()]])]),
-    );
+    a.join(PG, &grp, &[&a1]);
+    b.join(PG, &grp, &[&b1]);
+    r.join(PG, &grp, &[&r1]);
+    wait_agree(&[&a, &b, &r], PG, &expect(&[(&grp, &[&a1, &b1, &r1])]));
 
     if let AnyNode::Beam(bb) = &b {
         bb.kill();
     }
-    wait_agree(
-        &[&a, &r],
-        PG,
-        &expect(&[(&grp, &[&[a1.clone(), r1.clone()]])]),
-    );
+    wait_agree(&[&a, &r], PG, &expect(&[(&grp, &[&a1, &r1])]));
 
     let rust_name = r.name().to_owned();
     drop(r);
-    wait_agree(&[&a], PG, &expect(&[(&grp, &[&[a1.clone()]])]));
+    wait_agree(&[&a], PG, &expect(&[(&grp, &[&a1])]));
 
     let short = rust_name.split('@').next().unwrap();
     let r2 = rust_with(&epmd, short, false);
     let m = r2.spawn_member();
-    r2.join(PG, &grp, &[m.clone()]);
+    r2.join(PG, &grp, &[&m]);
     assert!(r2.ping(a.name()));
-    wait_agree(
-        &[&a, &r2],
-        PG,
-        &expect(&[(&grp, &[&[a1.clone(), m.clone()]])]),
-    );
+    wait_agree(&[&a, &r2], PG, &expect(&[(&grp, &[&a1, &m])]));
     assert_quiet(&[&a, &r2]);
 }
 
@@ -150,10 +131,10 @@ fn partition_and_heal() {
     let grp = g("g");
     let (a1, a2) = (a.spawn_member(), a.spawn_member());
     let (r1, r2) = (r.spawn_member(), r.spawn_member());
-    a.join(PG, &grp, &[a1.clone()]);
-    r.join(PG, &grp, &[r1.clone()]);
+    a.join(PG, &grp, &[&a1]);
+    r.join(PG, &grp, &[&r1]);
     let all = [&a, &r];
-    wait_agree(&all, PG, &expect(&[(&grp, &[&[a1.clone(), r1.clone()]])]));
+    wait_agree(&all, PG, &expect(&[(&grp, &[&a1, &r1])]));
 
     for (cut, heal) in [(&a, &r), (&r, &a)] {
         assert!(cut.disconnect(heal.name()));
@@ -161,15 +142,15 @@ fn partition_and_heal() {
             a.nodes().is_empty() && r.nodes().is_empty()
         })
         .unwrap();
-        wait_agree(&[&a], PG, &expect(&[(&grp, &[&a.local_members(PG, &grp)])]));
-        wait_agree(&[&r], PG, &expect(&[(&grp, &[&r.local_members(PG, &grp)])]));
+        wait_agree(&[&a], PG, &vec![(grp.clone(), a.local_members(PG, &grp))]);
+        wait_agree(&[&r], PG, &vec![(grp.clone(), r.local_members(PG, &grp))]);
         // Changes on both sides while apart.
-        a.join(PG, &grp, &[a2.clone()]);
-        r.join(PG, &grp, &[r2.clone()]);
-        assert!(a.leave(PG, &grp, &[a2.clone()]));
+        a.join(PG, &grp, &[&a2]);
+        r.join(PG, &grp, &[&r2]);
+        assert!(a.leave(PG, &grp, &[&a2]));
         assert!(heal.ping(cut.name()));
         let want = [a.local_members(PG, &grp), r.local_members(PG, &grp)].concat();
-        wait_agree(&all, PG, &expect(&[(&grp, &[&want])]));
+        wait_agree(&all, PG, &vec![(grp.clone(), want)]);
     }
     assert_quiet(&all);
 }

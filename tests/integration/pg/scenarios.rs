@@ -47,10 +47,10 @@ fn mixed_membership() {
     let (a1, a2) = (a.spawn_member(), a.spawn_member());
     let b1 = b.spawn_member();
     let (r1, r2) = (r.spawn_member(), r.spawn_member());
-    a.join(PG, &g1, &[a1.clone(), a2.clone()]);
-    b.join(PG, &g2, &[b1.clone()]);
-    r.join(PG, &g1, &[r1.clone(), r2.clone()]);
-    r.join(PG, &room, &[r1.clone()]);
+    a.join(PG, &g1, &[&a1, &a2]);
+    b.join(PG, &g2, &[&b1]);
+    r.join(PG, &g1, &[&r1, &r2]);
+    r.join(PG, &room, &[&r1]);
     let scope_pids: Vec<Option<Pid>> = [&a, &b].iter().map(|n| n.scope_pid(PG)).collect();
 
     assert!(a.ping(b.name()));
@@ -63,45 +63,32 @@ fn mixed_membership() {
     wait_agree(
         &all,
         PG,
-        &expect(&[
-            (&g1, &[&[a1.clone(), a2.clone()], &[r1.clone(), r2.clone()]]),
-            (&g2, &[&[b1.clone()]]),
-            (&room, &[&[r1.clone()]]),
-        ]),
+        &expect(&[(&g1, &[&a1, &a2, &r1, &r2]), (&g2, &[&b1]), (&room, &[&r1])]),
     );
 
     // Joins once connected: join messages (update on OTP 29).
-    b.join(PG, &g1, &[b1.clone()]);
-    r.join(PG, &g1, &[r1.clone()]);
-    r.join(PG, &g3, &[r2.clone()]);
-    a.join(PG, &room, &[a2.clone()]);
+    b.join(PG, &g1, &[&b1]);
+    r.join(PG, &g1, &[&r1]);
+    r.join(PG, &g3, &[&r2]);
+    a.join(PG, &room, &[&a2]);
     wait_agree(
         &all,
         PG,
         &expect(&[
-            (
-                &g1,
-                &[
-                    &[a1.clone(), a2.clone(), b1.clone()],
-                    &[r1.clone(), r1.clone(), r2.clone()],
-                ],
-            ),
-            (&g2, &[&[b1.clone()]]),
-            (&g3, &[&[r2.clone()]]),
-            (&room, &[&[r1.clone(), a2.clone()]]),
+            (&g1, &[&a1, &a2, &b1, &r1, &r1, &r2]),
+            (&g2, &[&b1]),
+            (&g3, &[&r2]),
+            (&room, &[&r1, &a2]),
         ]),
     );
 
     // Leaves: one of the two joins of r1, a whole group, not_joined.
-    assert!(r.leave(PG, &g1, &[r1.clone()]));
-    assert!(r.leave(PG, &g3, &[r2.clone()]));
-    assert!(!r.leave(PG, &g3, &[r2.clone()]), "r2 left g3 already");
-    assert!(a.leave(PG, &g1, &[a1.clone()]));
-    assert!(b.leave(PG, &g2, &[b1.clone()]));
-    let now = expect(&[
-        (&g1, &[&[a2.clone(), b1.clone()], &[r1.clone(), r2.clone()]]),
-        (&room, &[&[r1.clone(), a2.clone()]]),
-    ]);
+    assert!(r.leave(PG, &g1, &[&r1]));
+    assert!(r.leave(PG, &g3, &[&r2]));
+    assert!(!r.leave(PG, &g3, &[&r2]), "r2 left g3 already");
+    assert!(a.leave(PG, &g1, &[&a1]));
+    assert!(b.leave(PG, &g2, &[&b1]));
+    let now = expect(&[(&g1, &[&a2, &b1, &r1, &r2]), (&room, &[&r1, &a2])]);
     wait_agree(&all, PG, &now);
 
     // The pg functions over rpc, answered by the Rust node.
@@ -188,17 +175,13 @@ fn one_rust_scope_speaks_to_otp25_and_otp29() {
     let r = AnyNode::rust(&epmd, &format!("{id}_r"), k);
     let grp = g("g");
     let (a1, c1, r1) = (a.spawn_member(), c.spawn_member(), r.spawn_member());
-    a.join(PG, &grp, &[a1.clone()]);
-    c.join(PG, &grp, &[c1.clone()]);
-    r.join(PG, &grp, &[r1.clone()]);
+    a.join(PG, &grp, &[&a1]);
+    c.join(PG, &grp, &[&c1]);
+    r.join(PG, &grp, &[&r1]);
     assert!(r.ping(a.name()) && r.ping(c.name()));
-    wait_agree(
-        &[&r],
-        PG,
-        &expect(&[(&grp, &[&[a1.clone(), c1.clone(), r1.clone()]])]),
-    );
-    wait_agree(&[&a], PG, &expect(&[(&grp, &[&[a1.clone(), r1.clone()]])]));
-    wait_agree(&[&c], PG, &expect(&[(&grp, &[&[c1.clone(), r1.clone()]])]));
+    wait_agree(&[&r], PG, &expect(&[(&grp, &[&a1, &c1, &r1])]));
+    wait_agree(&[&a], PG, &expect(&[(&grp, &[&a1, &r1])]));
+    wait_agree(&[&c], PG, &expect(&[(&grp, &[&c1, &r1])]));
     assert_eq!(
         a.nodes(),
         vec![r.name().to_owned()],
@@ -209,11 +192,11 @@ fn one_rust_scope_speaks_to_otp25_and_otp29() {
     assert_peer_version(&c, PG, &rust_scope, &otp);
 
     let r2 = r.spawn_member();
-    r.join(PG, &grp, &[r2.clone()]);
+    r.join(PG, &grp, &[&r2]);
     r.kill(&r1);
     a.stop_member(&a1);
-    wait_agree(&[&r], PG, &expect(&[(&grp, &[&[c1.clone(), r2.clone()]])]));
-    wait_agree(&[&a], PG, &expect(&[(&grp, &[&[r2.clone()]])]));
-    wait_agree(&[&c], PG, &expect(&[(&grp, &[&[c1.clone(), r2.clone()]])]));
+    wait_agree(&[&r], PG, &expect(&[(&grp, &[&c1, &r2])]));
+    wait_agree(&[&a], PG, &expect(&[(&grp, &[&r2])]));
+    wait_agree(&[&c], PG, &expect(&[(&grp, &[&c1, &r2])]));
     assert_quiet(&[&a, &c, &r]);
 }

@@ -21,59 +21,39 @@ fn scopes_on_some_nodes() {
     r.start_scope(s2);
     let grp = g("g");
     let (a1, b1, r1) = (a.spawn_member(), b.spawn_member(), r.spawn_member());
-    a.join(s1, &grp, &[a1.clone()]);
-    r.join(s1, &grp, &[r1.clone()]);
-    r.join(s2, &grp, &[r1.clone()]);
+    a.join(s1, &grp, &[&a1]);
+    r.join(s1, &grp, &[&r1]);
+    r.join(s2, &grp, &[&r1]);
     assert!(a.ping(b.name()) && r.ping(a.name()));
     wait_until("a full mesh", T, || {
         r.nodes().len() == 2 && b.nodes().len() == 2
     })
     .unwrap();
-    wait_agree(
-        &[&a, &r],
-        s1,
-        &expect(&[(&grp, &[&[a1.clone(), r1.clone()]])]),
-    );
-    wait_agree(&[&r], s2, &expect(&[(&grp, &[&[r1.clone()]])]));
+    wait_agree(&[&a, &r], s1, &expect(&[(&grp, &[&a1, &r1])]));
+    wait_agree(&[&r], s2, &expect(&[(&grp, &[&r1])]));
     assert_eq!(b.groups(s1), None, "b does not run s1");
     assert!(a.members(s2, &grp).is_empty());
 
     // b starts s1 late: its init discovers the others.
     b.start_scope(s1);
-    b.join(s1, &grp, &[b1.clone()]);
+    b.join(s1, &grp, &[&b1]);
     let all = [&a, &b, &r];
-    wait_agree(
-        &all,
-        s1,
-        &expect(&[(&grp, &[&[a1.clone(), b1.clone(), r1.clone()]])]),
-    );
+    wait_agree(&all, s1, &expect(&[(&grp, &[&a1, &b1, &r1])]));
 
     // The Rust scope stops: its members vanish; it starts again and
     // learns the others' members; its new members reach them.
     r.stop_scope(s1);
-    wait_agree(
-        &[&a, &b],
-        s1,
-        &expect(&[(&grp, &[&[a1.clone(), b1.clone()]])]),
-    );
+    wait_agree(&[&a, &b], s1, &expect(&[(&grp, &[&a1, &b1])]));
     assert_eq!(r.groups(s1), None);
     r.start_scope(s1);
-    wait_agree(&all, s1, &expect(&[(&grp, &[&[a1.clone(), b1.clone()]])]));
-    r.join(s1, &grp, &[r1.clone()]);
-    wait_agree(
-        &all,
-        s1,
-        &expect(&[(&grp, &[&[a1.clone(), b1.clone(), r1.clone()]])]),
-    );
+    wait_agree(&all, s1, &expect(&[(&grp, &[&a1, &b1])]));
+    r.join(s1, &grp, &[&r1]);
+    wait_agree(&all, s1, &expect(&[(&grp, &[&a1, &b1, &r1])]));
 
     // A BEAM scope stops and starts again: the Rust node follows.
     a.stop_scope(s1);
-    wait_agree(
-        &[&b, &r],
-        s1,
-        &expect(&[(&grp, &[&[b1.clone(), r1.clone()]])]),
-    );
+    wait_agree(&[&b, &r], s1, &expect(&[(&grp, &[&b1, &r1])]));
     a.start_scope(s1);
-    wait_agree(&all, s1, &expect(&[(&grp, &[&[b1.clone(), r1.clone()]])]));
+    wait_agree(&all, s1, &expect(&[(&grp, &[&b1, &r1])]));
     assert_quiet(&all);
 }
