@@ -18,4 +18,5 @@ mod handshake;
 mod harness_smoke;
 mod node;
 mod pg;
+mod phoenix_pubsub;
 mod rpc;
