@@ -5,6 +5,13 @@
 //! broadcast from each side reaches exactly the subscribers it should, in
 //! order; the Rust subscriber and the Elixir subscribers receive the same
 //! cluster-wide broadcasts; the pg view of the adapter's groups agrees.
+//! The relay of `examples/pubsub_relay.rs` republishes what an Elixir node
+//! broadcasts.
+
+// The example, compiled here too so that its relay runs against Elixir.
+#[path = "../../examples/pubsub_relay.rs"]
+#[allow(dead_code)]
+mod pubsub_relay;
 
 use crate::support::rust_node::Probe;
 use crate::support::{
@@ -298,4 +305,64 @@ fn rust_and_elixir_subscribers_get_the_same_broadcasts() {
     assert_eq!(common(&want_r), common(&want_2));
     assert_quiet(&e1);
     assert_quiet(&e2);
+}
+
+/// `examples/pubsub_relay.rs`: an Elixir broadcast on `orders:new` comes
+/// back on `orders:audit` to an Elixir subscriber, republished by Rust.
+#[test]
+fn the_relay_example_republishes() {
+    let Some(otp) = require_otp() else { return };
+    if require_elixir(&otp).is_none() {
+        return;
+    }
+    let epmd = Epmd::start().unwrap();
+    let dir = otp.shared_dir().unwrap();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/phoenix_pubsub_wire");
+    let ebin = mix_compile(&otp, &project, &dir, "ppw").expect("mix compile");
+    let e = elixir(&epmd, &otp, &ebin, "relay_e");
+    let r = RustNode::start(&epmd, "relay_r");
+    assert!(r.run(r.node.ping(e.node_name())));
+    let cfg = PubSubConfig::new("MyApp.PubSub").pool_size(2);
+    let (ps, _relay) = r
+        .run(pubsub_relay::relay(
+            &r.node,
+            &r.kernel.pg,
+            cfg,
+            "orders:new".to_owned(),
+            "orders:audit".to_owned(),
+        ))
+        .expect("the relay starts");
+    let audit = call(
+        &r,
+        e.node_name(),
+        "Elixir.PhoenixPubSubWire.Probe",
+        "subscriber",
+        vec![atom(PUBSUB), topic("orders:audit")],
+    );
+    let es = Sub::Elixir(&e, audit);
+    // Once the Elixir node sees the Rust workers, its broadcasts reach the relay.
+    wait_until("the Rust workers in the Elixir node's groups", T, || {
+        let t = call(
+            &r,
+            e.node_name(),
+            "pg",
+            "get_members",
+            vec![atom(SCOPE), atom("Elixir.MyApp.PubSub.Adapter_2")],
+        );
+        t.as_list()
+            .is_some_and(|l| l.iter().any(|p| p.as_pid() == Some(&ps.workers()[1])))
+    })
+    .unwrap();
+    for n in 1..=3 {
+        let v = call(
+            &r,
+            e.node_name(),
+            "Elixir.Phoenix.PubSub",
+            "broadcast",
+            vec![atom(PUBSUB), topic("orders:new"), msg(n)],
+        );
+        assert_eq!(v, atom("ok"));
+    }
+    wait_received(&r, &[("the audit subscriber", &es, &[1, 2, 3])]);
+    assert_quiet(&e);
 }
