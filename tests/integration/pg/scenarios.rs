@@ -133,6 +133,24 @@ fn mixed_membership() {
         "a scope that does not run has no members: {undef:?}"
     );
 
+    // join/leave over rpc: Rust processes only, like pg:join/3's ensure_local.
+    let r2_lit = crate::support::rust_node::pid_literal(&r2);
+    let rpc = |f: &str, who: &str| {
+        beam_a
+            .eval(&format!("rpc:call('{}', pg, {f}, [g4, {who}]).", r.name()))
+            .unwrap()
+    };
+    assert_eq!(rpc("join", &r2_lit), "ok");
+    wait_agree(
+        &all,
+        PG,
+        &[now.clone(), expect(&[(&g("g4"), &[&r2])])].concat(),
+    );
+    assert!(rpc("join", "self()").starts_with("{badrpc,{'EXIT',{{nolocal,"));
+    assert_eq!(rpc("leave", &r2_lit), "ok");
+    assert_eq!(rpc("leave", &r2_lit), "not_joined");
+    wait_agree(&all, PG, &now);
+
     let rust_scope = r.scope_pid(PG).unwrap();
     for n in [&a, &b] {
         assert_peer_version(n, PG, &rust_scope, &otp);

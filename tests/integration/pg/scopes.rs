@@ -57,3 +57,38 @@ fn scopes_on_some_nodes() {
     wait_agree(&all, s1, &expect(&[(&grp, &[&b1, &r1])]));
     assert_quiet(&all);
 }
+
+/// The `distro` binary with `-kernel start_pg true` runs the default scope:
+/// a BEAM node's members show in it, over rpc.
+#[test]
+fn the_binary_starts_the_default_scope() {
+    use crate::support::{DEFAULT_COOKIE, DistroNode, DistroOpts, eval_term, unique_node};
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let name = unique_node("pgbin");
+    let d = DistroNode::start(
+        &epmd,
+        DistroOpts::new().args([
+            "-name",
+            &name,
+            "-setcookie",
+            DEFAULT_COOKIE,
+            "-kernel",
+            "start_pg",
+            "true",
+        ]),
+    )
+    .unwrap();
+    d.wait_for_log("distribution started", T).unwrap();
+    let a = beam(&epmd, &otp, &unique_name("pgbin_a"));
+    let a1 = a.spawn_member();
+    a.join(super::cluster::PG, &g("g"), &[&a1]);
+    assert!(a.ping(&name));
+    let b = a.as_beam().unwrap();
+    let q = format!("rpc:call('{name}', pg, get_members, [g])");
+    wait_until("the binary's pg sees the BEAM member", T, || {
+        eval_term(b, &q) == distro::term::list(vec![distro::term::Term::Pid(a1.clone())])
+    })
+    .unwrap();
+    assert_quiet(&[&a]);
+}
