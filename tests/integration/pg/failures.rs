@@ -109,6 +109,12 @@ fn node_death() {
     wait_agree(&[&a], PG, &expect(&[(&grp, &[&a1])]));
 
     let short = rust_name.split('@').next().unwrap();
+    // The old node's EPMD registration goes when EPMD sees its socket close.
+    wait_until("EPMD forgets the stopped node", T, || {
+        epmd.names()
+            .is_ok_and(|ns| ns.iter().all(|(n, _)| n != short))
+    })
+    .unwrap();
     let r2 = rust_with(&epmd, short, false);
     let m = r2.spawn_member();
     r2.join(PG, &grp, &[&m]);
