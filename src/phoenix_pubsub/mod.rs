@@ -42,6 +42,9 @@
 mod registry;
 mod worker;
 
+#[cfg(test)]
+mod pubsub_test;
+
 use crate::kernel::pg::{Pg, PgError, Scope};
 use crate::runtime::{Dest, Node};
 use crate::term::{Atom, Pid, Term, atom, binary, tuple};
@@ -241,12 +244,25 @@ impl PubSub {
         });
         let mut workers = Vec::new();
         for group in cfg.groups(cfg.pool_size) {
-            let pid = worker::start_worker(node, &group, shared.clone())
-                .ok_or_else(|| PubSubError::NameTaken(group.name.clone()))?;
-            scope
-                .join(Term::Atom(group), std::slice::from_ref(&pid))
-                .await?;
-            workers.push(pid);
+            let started = match worker::start_worker(node, &group, shared.clone()) {
+                Some(pid) => scope
+                    .join(Term::Atom(group.clone()), std::slice::from_ref(&pid))
+                    .await
+                    .map(|()| pid)
+                    .map_err(PubSubError::from),
+                None => Err(PubSubError::NameTaken(group.name.clone())),
+            };
+            match started {
+                Ok(pid) => workers.push(pid),
+                Err(e) => {
+                    // Like a supervisor failing to start a child: the
+                    // workers started so far go (and leave their groups).
+                    for pid in &workers {
+                        node.exit(pid, atom("kill"));
+                    }
+                    return Err(e);
+                }
+            }
         }
         let watcher = worker::start_watcher(node, shared.clone());
         Ok(Self {

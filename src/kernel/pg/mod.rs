@@ -197,6 +197,7 @@ impl Pg {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(scope)
+            .filter(|s| s.is_running())
             .cloned()
     }
 
