@@ -28,7 +28,7 @@
 //! update such a group silently; the table ends up the same).
 
 use super::msg::{self, Change, Incoming, PeerMsg, Request};
-use super::table::{GroupKey, Table, prepend, subtract};
+use super::table::{GroupKey, Members, Table, subtract};
 use crate::runtime::{Dest, GenFrom};
 use crate::term::{Atom, Pid, Reference, Term, atom, list, map, tuple};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -118,7 +118,7 @@ struct Peer {
     /// Whether it reads `local_data` and `update` (data_publisher version 1).
     v1: bool,
     /// Its local members, by group.
-    groups: BTreeMap<GroupKey, Vec<Pid>>,
+    groups: BTreeMap<GroupKey, Members>,
 }
 
 /// One pg scope.
@@ -396,7 +396,13 @@ impl ScopeCore {
                 BTreeMap::new()
             }
         };
-        let mut keys: Vec<&GroupKey> = old.keys().filter(|k| !new.contains_key(k)).collect();
+        let old: BTreeMap<&GroupKey, Vec<Pid>> =
+            old.iter().map(|(k, m)| (k, m.to_erlang())).collect();
+        let mut keys: Vec<&GroupKey> = old
+            .keys()
+            .copied()
+            .filter(|k| !new.contains_key(*k))
+            .collect();
         keys.extend(new.keys());
         let empty = Vec::new();
         let diffs: Vec<(Term, Vec<Pid>, Vec<Pid>)> = keys
@@ -410,9 +416,13 @@ impl ScopeCore {
         for (g, add, remove) in diffs {
             self.apply_remote(&g, &add, &remove);
         }
-        new.retain(|_, pids| !pids.is_empty());
+        let groups = new
+            .into_iter()
+            .filter(|(_, pids)| !pids.is_empty())
+            .map(|(k, pids)| (k, Members::from_erlang(&pids)))
+            .collect();
         if let Some(p) = self.remote.get_mut(&peer) {
-            p.groups = new;
+            p.groups = groups;
         }
     }
 
@@ -439,10 +449,11 @@ impl ScopeCore {
                 return;
             };
             let key = GroupKey(c.group);
-            let had = p.groups.remove(&key).unwrap_or_default();
-            let now = prepend(&c.add, &subtract(&had, &c.remove));
-            if !now.is_empty() {
-                p.groups.insert(key, now);
+            let now = p.groups.entry(key.clone()).or_default();
+            now.subtract(&c.remove);
+            now.prepend(&c.add);
+            if now.is_empty() {
+                p.groups.remove(&key);
             }
         }
     }
@@ -458,7 +469,7 @@ impl ScopeCore {
         } else if self.remote.get(&pid).is_some_and(|p| p.mref == reference) {
             if let Some(p) = self.remote.remove(&pid) {
                 for (g, pids) in p.groups {
-                    self.apply_remote(&g.0, &[], &pids);
+                    self.apply_remote(&g.0, &[], &pids.to_erlang());
                 }
             }
             return;
