@@ -218,3 +218,32 @@ fn one_rust_scope_speaks_to_otp25_and_otp29() {
     wait_agree(&[&c], PG, &expect(&[(&grp, &[&c1, &r2])]));
     assert_quiet(&[&a, &c, &r]);
 }
+
+/// Two Rust nodes and a BEAM node: the Rust scopes speak to each other
+/// (version 0: distro does not advertise OTP 28's flags) and to the BEAM
+/// scope; a member's death reaches everyone.
+#[test]
+fn two_rust_nodes_and_a_beam_node() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let id = unique_name("pg2r");
+    let a = beam(&epmd, &otp, &format!("{id}_a"));
+    let r = rust(&epmd, &format!("{id}_r"));
+    let s = rust(&epmd, &format!("{id}_s"));
+    assert!(r.ping(a.name()) && s.ping(a.name()));
+    wait_until("a full mesh", T, || {
+        r.nodes().len() == 2 && s.nodes().len() == 2
+    })
+    .unwrap();
+    let grp = g("g");
+    let (a1, r1, s1) = (a.spawn_member(), r.spawn_member(), s.spawn_member());
+    a.join(PG, &grp, &[&a1]);
+    r.join(PG, &grp, &[&r1, &r1]);
+    s.join(PG, &grp, &[&s1]);
+    let all = [&a, &r, &s];
+    wait_agree(&all, PG, &expect(&[(&grp, &[&a1, &r1, &r1, &s1])]));
+    r.kill(&r1);
+    assert!(s.leave(PG, &grp, &[&s1]));
+    wait_agree(&all, PG, &expect(&[(&grp, &[&a1])]));
+    assert_quiet(&all);
+}
