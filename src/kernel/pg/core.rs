@@ -459,12 +459,9 @@ impl ScopeCore {
     }
 
     fn down(&mut self, reference: Reference, pid: Pid) {
-        if pid.node == self.me.node {
-            if self.local.get(&pid).is_some_and(|m| m.mref == reference) {
-                if let Some(m) = self.local.remove(&pid) {
-                    self.local_member_down(&pid, m.groups);
-                }
-                return;
+        if self.local.get(&pid).is_some_and(|m| m.mref == reference) {
+            if let Some(m) = self.local.remove(&pid) {
+                self.local_member_down(&pid, m.groups);
             }
         } else if self.remote.get(&pid).is_some_and(|p| p.mref == reference) {
             if let Some(p) = self.remote.remove(&pid) {
@@ -472,9 +469,9 @@ impl ScopeCore {
                     self.apply_remote(&g.0, &[], &pids.to_erlang());
                 }
             }
-            return;
+        } else {
+            self.drop_monitor(&reference);
         }
-        self.drop_monitor(&reference);
     }
 
     fn local_member_down(&mut self, pid: &Pid, groups: Vec<Term>) {

@@ -208,10 +208,12 @@ impl Pg {
 
     /// The running scope `scope`, or a new one.
     pub fn scope_or_start(&self, scope: &str) -> Result<Scope, PgError> {
-        match self.scope(scope) {
-            Some(s) => Ok(s),
-            None => self.start_scope(scope),
+        if let Some(s) = self.scope(scope) {
+            return Ok(s);
         }
+        // Another caller may have started it meanwhile.
+        self.start_scope(scope)
+            .or_else(|e| self.scope(scope).ok_or(e))
     }
 
     /// `get_members/2` on a scope that may not run (then `[]`, as OTP's
