@@ -52,6 +52,7 @@ pub mod config;
 pub mod dist;
 pub mod epmd;
 pub mod kernel;
+pub mod phoenix_pubsub;
 pub mod runtime;
 pub mod term;
 

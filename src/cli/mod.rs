@@ -263,6 +263,7 @@ async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
             prevent_overlapping_partitions: boot.kernel.prevent_overlapping_partitions,
             ..Default::default()
         },
+        start_pg: boot.kernel.start_pg,
     };
     let kernel = crate::kernel::start_with(&node, cfg);
     let _apps = apps::start(&node, &kernel, &boot.kernel, &boot.sys, &boot.args.apps).await;

@@ -8,6 +8,7 @@
 //! | `net_ticktime`, `net_tickintensity`, `net_setuptime` | `net_kernel.erl` `make_init_opts/1`, `connecttime/0` |
 //! | `inet_dist_listen_min/max` | `inet_tcp_dist.erl` `get_port_range/0` |
 //! | `connect_all`, `prevent_overlapping_partitions` | `global.erl` `init/1` |
+//! | `start_pg` | `kernel.erl` `start_pg/0` |
 //!
 //! Where OTP silently falls back to a default on a value of the wrong type
 //! (`net_ticktime`, `net_tickintensity`, `net_setuptime`), distro reports
@@ -112,6 +113,8 @@ pub struct KernelParams {
     pub connect_all: bool,
     /// `prevent_overlapping_partitions` (default `true`).
     pub prevent_overlapping_partitions: bool,
+    /// `start_pg`: start the default `pg` scope (default `false`).
+    pub start_pg: bool,
 }
 
 impl Default for KernelParams {
@@ -129,6 +132,7 @@ impl Default for KernelParams {
             inet_dist_listen_max: None,
             connect_all: true,
             prevent_overlapping_partitions: true,
+            start_pg: false,
         }
     }
 }
@@ -199,6 +203,9 @@ impl KernelParams {
         }
         if let Some(v) = get("prevent_overlapping_partitions") {
             k.prevent_overlapping_partitions = boolean("prevent_overlapping_partitions", v)?;
+        }
+        if let Some(v) = get("start_pg") {
+            k.start_pg = boolean("start_pg", v)?;
         }
         Ok(k)
     }

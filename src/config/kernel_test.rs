@@ -41,6 +41,7 @@ fn defaults() {
     );
     assert!(k.connect_all);
     assert!(k.prevent_overlapping_partitions);
+    assert!(!k.start_pg);
 }
 
 #[test]
@@ -144,6 +145,12 @@ fn listen_ports() {
 }
 
 #[test]
+fn start_pg() {
+    assert!(ok("{start_pg, true}").start_pg);
+    assert!(!ok("{start_pg, false}").start_pg);
+}
+
+#[test]
 fn global_flags() {
     let k = ok("{connect_all, false}, {prevent_overlapping_partitions, false}");
     assert!(!k.connect_all);
@@ -165,6 +172,10 @@ fn errors() {
         (
             "{sync_nodes_timeout, \"5000\"}",
             "kernel parameter sync_nodes_timeout: expected a positive integer (milliseconds) or infinity, got \"5000\"",
+        ),
+        (
+            "{start_pg, yes}",
+            "kernel parameter start_pg: expected true or false, got yes",
         ),
         (
             "{sync_nodes_mandatory, cp2@h}",

@@ -9,6 +9,7 @@
 //! | [`application_controller`] | `application_controller` | `which_applications` (also over rpc), `ac_*` with dist_ac |
 //! | [`dist_ac`] | `dist_ac` | every `dist_ac_*` message, the boot sync under `{dist_ac, sync_dacs}` |
 //! | [`kernel_config`] | `kernel_config` | `sync_nodes_*` pings at boot, then `{go, Pid}` to dist_ac |
+//! | [`pg`] | `pg` scopes (the default `pg` when `start_pg`) | `discover`, `sync`, `join`, `leave` (OTP 29: `local_data`, `update`) |
 //!
 //! Client modules (library functions, no process of their own):
 //! [`rpc`] and [`erpc`] call functions on other nodes, BEAM or Rust, the way
@@ -20,6 +21,7 @@ pub mod erpc;
 pub mod global;
 pub mod kernel_config;
 pub mod net_kernel;
+pub mod pg;
 pub mod rex;
 pub mod rpc;
 
@@ -33,6 +35,8 @@ pub struct Kernel {
     pub rpc: rex::Registry,
     /// Global names and locks.
     pub global: global::Global,
+    /// Process group scopes.
+    pub pg: pg::Pg,
     stop: std::sync::Arc<tokio::sync::Notify>,
 }
 
@@ -53,6 +57,8 @@ impl Kernel {
 pub struct KernelConfig {
     /// `connect_all`, `prevent_overlapping_partitions`.
     pub global: global::Config,
+    /// `start_pg`: start the default `pg` scope (default `false`, as in kernel.erl).
+    pub start_pg: bool,
 }
 
 /// Starts the kernel services on `node` with default parameters.
@@ -66,6 +72,7 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     net_kernel::start(node);
     rex::start(node, rpc.clone());
     let global = global::start(node, cfg.global, &rpc);
+    let pg = pg::start(node, &rpc, cfg.start_pg);
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let s = stop.clone();
     // As on BEAM, init:stop/0 returns `ok` at once and the node stops
@@ -78,7 +85,12 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
         });
         Ok(crate::term::atom("ok"))
     });
-    Kernel { rpc, global, stop }
+    Kernel {
+        rpc,
+        global,
+        pg,
+        stop,
+    }
 }
 
 /// The application-related kernel parameters (`distributed`,

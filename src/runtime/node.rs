@@ -377,6 +377,18 @@ impl Node {
         self.nodes_where(|published| !published)
     }
 
+    /// The distribution flags `node` agreed on, if it is connected (not
+    /// while the connection is still being set up). Which flags a peer has
+    /// tells its release apart where a protocol differs between releases
+    /// (e.g. `DFlags::ALTACT_SIG`: OTP 28 or later).
+    pub fn peer_flags(&self, node: &Atom) -> Option<DFlags> {
+        let st = self.inner.lock();
+        st.conns
+            .get(node)
+            .filter(|c| !matches!(c.state, super::state::ConnState::Pending { .. }))
+            .map(|c| c.flags)
+    }
+
     fn nodes_where(&self, f: impl Fn(bool) -> bool) -> Vec<Atom> {
         let st = self.inner.lock();
         let mut v: Vec<Atom> = st

@@ -30,6 +30,7 @@ pub use eetf::{
     Atom, BigInteger, Binary, BitBinary, ByteList, ExternalFun, FixInteger, Float, ImproperList,
     InternalFun, List, Map, Pid, Port, Reference, Term, Tuple,
 };
+pub(crate) use order::cmp_map_keys;
 pub use order::{cmp_atoms, cmp_pids, cmp_terms, exact_eq};
 
 use num_bigint::BigInt;

@@ -17,4 +17,6 @@ mod global_partitions;
 mod handshake;
 mod harness_smoke;
 mod node;
+mod pg;
+mod phoenix_pubsub;
 mod rpc;
