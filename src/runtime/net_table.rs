@@ -277,14 +277,11 @@ impl crate::dist::connection::Host for Inner {
     ) -> futures::future::BoxFuture<'static, std::io::Result<SocketAddr>> {
         let node = node.to_owned();
         let epmd_port = self.epmd_port;
+        let family = self.proto_dist.family();
         Box::pin(async move {
             let (alive, host) = split_name(&node)
                 .ok_or_else(|| std::io::Error::other(format!("bad node name {node}")))?;
-            let ip = tokio::net::lookup_host((host, epmd_port))
-                .await?
-                .find(|a| a.is_ipv4())
-                .ok_or_else(|| std::io::Error::other(format!("cannot resolve host {host}")))?
-                .ip();
+            let ip = crate::dist::transport::resolve(host, family).await?;
             let port = crate::epmd::port_please(SocketAddr::new(ip, epmd_port), alive)
                 .await
                 .map_err(std::io::Error::other)?

@@ -45,7 +45,7 @@ pub(crate) struct Watcher {
 
 pub(crate) struct ProcEntry {
     pub(crate) pid: Pid,
-    pub(crate) tx: UnboundedSender<Term>,
+    pub(crate) tx: super::info::MailboxTx,
     pub(crate) trap_exit: bool,
     pub(crate) links: HashSet<Pid>,
     pub(crate) monitors: HashMap<Reference, Monitoring>,
