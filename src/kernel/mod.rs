@@ -9,6 +9,7 @@
 //! | [`application_controller`] | `application_controller` | `which_applications` (also over rpc), `ac_*` with dist_ac |
 //! | [`dist_ac`] | `dist_ac` | every `dist_ac_*` message, the boot sync under `{dist_ac, sync_dacs}` |
 //! | [`kernel_config`] | `kernel_config` | `sync_nodes_*` pings at boot, then `{go, Pid}` to dist_ac |
+//! | [`introspection`] | (BIFs, `init`, `os`, `code`) | `system_info`, `memory`, `process_info`... over rpc |
 //!
 //! Client modules (library functions, no process of their own):
 //! [`rpc`] and [`erpc`] call functions on other nodes, BEAM or Rust, the way
@@ -18,6 +19,7 @@ pub mod application_controller;
 pub mod dist_ac;
 pub mod erpc;
 pub mod global;
+pub mod introspection;
 pub mod kernel_config;
 pub mod net_kernel;
 pub mod rex;
@@ -33,6 +35,8 @@ pub struct Kernel {
     pub rpc: rex::Registry,
     /// Global names and locks.
     pub global: global::Global,
+    /// `erlang:halt/0,1,2` requests (over rpc).
+    pub halt: introspection::HaltSignal,
     stop: std::sync::Arc<tokio::sync::Notify>,
 }
 
@@ -53,6 +57,8 @@ impl Kernel {
 pub struct KernelConfig {
     /// `connect_all`, `prevent_overlapping_partitions`.
     pub global: global::Config,
+    /// The command line, for `init:get_arguments/0` over rpc.
+    pub init: introspection::InitArguments,
 }
 
 /// Starts the kernel services on `node` with default parameters.
@@ -66,6 +72,8 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     net_kernel::start(node);
     rex::start(node, rpc.clone());
     let global = global::start(node, cfg.global, &rpc);
+    let halt = introspection::HaltSignal::default();
+    introspection::register(&rpc, cfg.init, halt.clone());
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let s = stop.clone();
     // As on BEAM, init:stop/0 returns `ok` at once and the node stops
@@ -78,7 +86,12 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
         });
         Ok(crate::term::atom("ok"))
     });
-    Kernel { rpc, global, stop }
+    Kernel {
+        rpc,
+        global,
+        halt,
+        stop,
+    }
 }
 
 /// The application-related kernel parameters (`distributed`,

@@ -311,6 +311,7 @@ fn connect_all_false(otp: &Otp, rust: ConnectAllRust) {
                 connect_all: false,
                 ..GlobalConfig::default()
             },
+            ..KernelConfig::default()
         };
         AnyNode::rust(&epmd, &c_name, kernel)
     } else {
