@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod args;
+pub mod args_file;
 pub mod control;
 pub mod cookie;
 pub mod node_name;
@@ -30,7 +31,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = match args::parse(args.clone()) {
+    let env = |k: &str| std::env::var(k).ok();
+    let command = match args::parse_with_env(args.clone(), &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -184,11 +186,15 @@ struct Boot {
 }
 
 fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
-    for w in &a.warnings {
-        tracing::warn!("{w}");
+    if !a.warnings.is_empty() {
+        // One line for all of them (a release passes many).
+        tracing::warn!("{}", a.warnings.join("; "));
     }
     let sys = a.sys_config()?;
     let kernel = KernelParams::from_config(&sys)?;
+    for w in &kernel.warnings {
+        tracing::warn!("{w}");
+    }
     let name = a
         .node_name
         .as_ref()
@@ -206,6 +212,9 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     node.net_ticktime = kernel.net_ticktime;
     node.net_tickintensity = kernel.net_tickintensity;
     node.net_setuptime = kernel.net_setuptime;
+    node.proto_dist = a.proto_dist;
+    node.listen_addr = kernel.inet_dist_use_interface;
+    node.listen_options = kernel.inet_dist_listen_options.clone();
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }
@@ -263,6 +272,7 @@ async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
             prevent_overlapping_partitions: boot.kernel.prevent_overlapping_partitions,
             ..Default::default()
         },
+        init: boot.args.init_arguments(),
     };
     let kernel = crate::kernel::start_with(&node, cfg);
     let _apps = apps::start(&node, &kernel, &boot.kernel, &boot.sys, &boot.args.apps).await;
