@@ -145,6 +145,7 @@ impl ApplicationController {
                 None => atom("undefined"),
             })
         });
+        serve_env(rpc, &shared);
         Self {
             node: node.clone(),
             shared,
@@ -335,4 +336,47 @@ impl ApplicationController {
         ]))
         .await
     }
+}
+
+/// `application:get_env/3`, `get_all_env/0,1` and `get_key/2` over rpc
+/// (`application.erl`; rex's processes belong to no application, so the
+/// forms without an application name see none, as on BEAM).
+fn serve_env(rpc: &Registry, shared: &Arc<Shared>) {
+    let s = shared.clone();
+    rpc.register_sync("application", "get_env", 3, move |_, args| {
+        let (Some(a), Some(k), Some(default)) = (
+            args.first().and_then(TermExt::as_atom),
+            args.get(1).and_then(TermExt::as_atom),
+            args.get(2),
+        ) else {
+            return Err(crate::kernel::rex::Exception::badarg());
+        };
+        let t = s.env.read().unwrap_or_else(|e| e.into_inner());
+        Ok(t.get(&(a.to_owned(), k.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| default.clone()))
+    });
+    let s = shared.clone();
+    rpc.register_sync("application", "get_all_env", 1, move |_, args| {
+        let Some(a) = args.first().and_then(TermExt::as_atom) else {
+            return Err(crate::kernel::rex::Exception::badarg());
+        };
+        let t = s.env.read().unwrap_or_else(|e| e.into_inner());
+        let mut pairs: Vec<(&String, &Term)> = t
+            .iter()
+            .filter(|((app, _), _)| app == a)
+            .map(|((_, k), v)| (k, v))
+            .collect();
+        pairs.sort_by(|x, y| x.0.cmp(y.0));
+        Ok(crate::term::list(
+            pairs
+                .into_iter()
+                .map(|(k, v)| tuple(vec![atom(k), v.clone()]))
+                .collect(),
+        ))
+    });
+    rpc.register_sync("application", "get_all_env", 0, |_, _| {
+        Ok(crate::term::nil())
+    });
+    rpc.register_sync("application", "get_env", 1, |_, _| Ok(atom("undefined")));
 }
