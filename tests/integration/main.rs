@@ -16,5 +16,6 @@ mod global_conflicts;
 mod global_partitions;
 mod handshake;
 mod harness_smoke;
+mod jinterface;
 mod node;
 mod rpc;
