@@ -19,4 +19,5 @@ mod handshake;
 mod harness_smoke;
 mod jinterface;
 mod node;
+mod rex_legacy;
 mod rpc;
