@@ -203,8 +203,10 @@ fn atoms(v: Vec<crate::term::Atom>) -> Term {
     list(v.into_iter().map(Term::Atom).collect())
 }
 
-/// The `{M, F, Args, []}` stack frame erpc reports for `undef`.
-fn undef_stack(m: &Term, f: &Term, a: &Term) -> Term {
+/// The stack erpc reports for an error: the frame `erpc:trim_stack/4`
+/// keeps, the function called, shaped as a BIF's frame `{M, F, Args, []}`
+/// (what BEAM reports for `undef` and for a BIF's `badarg`).
+fn error_stack(m: &Term, f: &Term, a: &Term) -> Term {
     list(vec![tuple(vec![m.clone(), f.clone(), a.clone(), nil()])])
 }
 
@@ -224,11 +226,7 @@ fn erpc_result(reference: &Term, m: &Term, f: &Term, a: &Term, r: RpcResult) -> 
             class: Class::Error,
             reason,
         }) => {
-            let stack = if reason.as_atom() == Some("undef") {
-                undef_stack(m, f, a)
-            } else {
-                nil()
-            };
+            let stack = error_stack(m, f, a);
             tuple(vec![reference.clone(), atom("error"), reason, stack])
         }
     }
@@ -283,7 +281,7 @@ impl SpawnService for Erpc {
                     // (error_handler), so links and monitors see it.
                     let reason = tuple(vec![
                         atom("undef"),
-                        undef_stack(
+                        error_stack(
                             &Term::Atom(req.module.clone()),
                             &Term::Atom(req.function.clone()),
                             &list(args),
@@ -503,11 +501,7 @@ async fn call_reply(registry: &Registry, node: &Node, m: &Term, f: &Term, a: &Te
 fn cast_exit(m: &Term, f: &Term, a: &Term, e: Exception) -> Term {
     match e.class {
         Class::Error => {
-            let stack = if e.reason.as_atom() == Some("undef") {
-                undef_stack(m, f, a)
-            } else {
-                nil()
-            };
+            let stack = error_stack(m, f, a);
             let exception = tuple(vec![atom("exception"), tuple(vec![e.reason, stack])]);
             tuple(vec![exception, nil()])
         }
@@ -521,10 +515,7 @@ fn badrpc(m: &Term, f: &Term, a: &Term, e: Exception) -> Term {
     let reason = match e.class {
         Class::Throw => return e.reason,
         Class::Exit => e.reason,
-        Class::Error if e.reason.as_atom() == Some("undef") => {
-            tuple(vec![e.reason, undef_stack(m, f, a)])
-        }
-        Class::Error => tuple(vec![e.reason, nil()]),
+        Class::Error => tuple(vec![e.reason, error_stack(m, f, a)]),
     };
     tuple(vec![atom("badrpc"), tuple(vec![atom("EXIT"), reason])])
 }
@@ -548,7 +539,7 @@ mod tests {
                 r.clone(),
                 atom("error"),
                 atom("undef"),
-                undef_stack(&m, &f, &a)
+                error_stack(&m, &f, &a)
             ])
         );
         assert_eq!(
@@ -557,7 +548,7 @@ mod tests {
                 atom("badrpc"),
                 tuple(vec![
                     atom("EXIT"),
-                    tuple(vec![atom("undef"), undef_stack(&m, &f, &a)])
+                    tuple(vec![atom("undef"), error_stack(&m, &f, &a)])
                 ])
             ])
         );

@@ -17,6 +17,7 @@ mod global_conflicts;
 mod global_partitions;
 mod handshake;
 mod harness_smoke;
+mod introspection;
 mod jinterface;
 mod node;
 mod rex_legacy;
