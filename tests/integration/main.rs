@@ -18,6 +18,7 @@ mod global_partitions;
 mod handshake;
 mod harness_smoke;
 mod introspection;
+mod ipv6;
 mod jinterface;
 mod node;
 mod rex_legacy;
