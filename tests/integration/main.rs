@@ -21,5 +21,6 @@ mod introspection;
 mod ipv6;
 mod jinterface;
 mod node;
+mod release;
 mod rex_legacy;
 mod rpc;

@@ -138,6 +138,17 @@ pub(crate) fn start(node: &Node, shared: Arc<Shared>) -> Pid {
             ac.running.insert(0, (name.into(), RunId::CodeOnly));
             ac.started.insert(0, (name.into(), RestartType::Permanent));
         }
+        // The environment of every application the configuration names is
+        // readable (application:get_env/2,3 over rpc) as in a release, whose
+        // boot script loads them all; distro cannot load Erlang code.
+        let configured: Vec<String> = (ac.shared.config_env.iter().map(|(a, _)| a.clone()))
+            .chain(ac.shared.cmdline_env.iter().map(|(a, _, _)| a.clone()))
+            .collect();
+        for app in configured {
+            if !ac.is_loaded(&app) {
+                ac.load_env(&app, &[]);
+            }
+        }
         ac.publish();
         loop {
             let msg = p.recv().await;
