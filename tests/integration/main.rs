@@ -10,6 +10,7 @@ mod support;
 mod cli;
 mod dist_ac;
 mod epmd;
+mod epmd_compat;
 mod erl_call;
 mod gen_server;
 mod global;
