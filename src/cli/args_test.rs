@@ -586,6 +586,8 @@ fn usage_mentions_every_flag() {
         "--version",
         "-extra",
         "--",
+        "-args_file",
+        "-proto_dist",
         "epmd",
         "-daemon",
         "-port",

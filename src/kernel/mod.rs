@@ -4,7 +4,7 @@
 //! | module | OTP process | what peers get from it |
 //! |---|---|---|
 //! | [`net_kernel`] | `net_kernel` | `{is_auth, Node}` → `yes` (ping) |
-//! | [`rex`] | `rex` + erpc | `features_request`, `{call, M, F, A, GL}`, `SPAWN_REQUEST` of `erpc:execute_call/4` |
+//! | [`rex`] | `rex` + erpc | every `rpc.erl` request (`call`, `block_call`, `cast`, `sbcast`, `send`, `features_request`, the `{From, {call, ...}}` form), `SPAWN_REQUEST` of `erpc:execute_call/4` |
 //! | [`global`] | `global_name_server` (+ locker, registrar) | connect-sync, `set_lock`/`del_lock`, `register`/`unregister`, `lost_connection` |
 //! | [`application_controller`] | `application_controller` | `which_applications` (also over rpc), `ac_*` with dist_ac |
 //! | [`dist_ac`] | `dist_ac` | every `dist_ac_*` message, the boot sync under `{dist_ac, sync_dacs}` |

@@ -23,7 +23,13 @@ fn start_distro(epmd: &Epmd, name: &str) -> DistroNode {
 
 /// `erl_call -n NODE -c COOKIE ARGS...` of `otp`, with `stdin` fed to it:
 /// its exit code, stdout and stderr.
-fn erl_call(otp: &Otp, epmd: &Epmd, node: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
+fn erl_call(
+    otp: &Otp,
+    epmd: &Epmd,
+    node: &str,
+    args: &[&str],
+    stdin: &str,
+) -> (i32, String, String) {
     let quoted: Vec<String> = args
         .iter()
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
@@ -35,7 +41,9 @@ fn erl_call(otp: &Otp, epmd: &Epmd, node: &str, args: &[&str], stdin: &str) -> (
         quoted.join(" ")
     );
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(script).env("ERL_EPMD_PORT", epmd.port().to_string());
+    cmd.arg("-c")
+        .arg(script)
+        .env("ERL_EPMD_PORT", epmd.port().to_string());
     let out = process::run("erl_call", cmd, T).expect("erl_call runs");
     (
         out.status.code().unwrap_or(-1),
@@ -54,11 +62,23 @@ fn erl_call_apply_eval_and_halt() {
 
     // -a: the same answers as a BEAM node gives.
     let (code, out, err) = erl_call(&otp, &epmd, &name, &["-a", "erlang node"], "");
-    assert_eq!((code, out.as_str()), (0, format!("'{name}'").as_str()), "{err}");
-    for apply in ["erlang is_alive", "nosuch f [a]", "erlang system_info [wordsize]"] {
+    assert_eq!(
+        (code, out.as_str()),
+        (0, format!("'{name}'").as_str()),
+        "{err}"
+    );
+    for apply in [
+        "erlang is_alive",
+        "nosuch f [a]",
+        "erlang system_info [wordsize]",
+    ] {
         let (rc, ours, e1) = erl_call(&otp, &epmd, &name, &["-a", apply], "");
         let (brc, theirs, e2) = erl_call(&otp, &epmd, beam.node_name(), &["-a", apply], "");
-        assert_eq!((rc, ours.as_str()), (brc, theirs.as_str()), "-a {apply}: {e1} / {e2}");
+        assert_eq!(
+            (rc, ours.as_str()),
+            (brc, theirs.as_str()),
+            "-a {apply}: {e1} / {e2}"
+        );
     }
 
     // -e: BEAM evaluates; distro says clearly that it cannot.

@@ -213,3 +213,36 @@ fn split_pair(list: &str) -> (String, String) {
     }
     panic!("not a pair: {list}")
 }
+
+#[test]
+fn kernel_parameters_of_the_wrong_type_boot_as_on_beam() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let name = unique_node("kp");
+    // erl ignores both and uses its defaults: 60 s and 7 s.
+    let bad = [
+        "-kernel",
+        "net_ticktime",
+        "60.0",
+        "-kernel",
+        "net_setuptime",
+        "\"7\"",
+    ];
+    let mut args = vec!["-name", name.as_str(), "-setcookie", DEFAULT_COOKIE];
+    args.extend(bad);
+    let d = DistroNode::start(&epmd, DistroOpts::new().args(args)).unwrap();
+    d.wait_for_log("distribution started", T).unwrap();
+    d.wait_for_log(
+        "kernel parameter net_ticktime: expected an integer (seconds), got 6.0e1; using 60, as erl does",
+        T,
+    )
+    .unwrap();
+    let b = BeamNode::start(&epmd, BeamOpts::new("kpb").otp(otp).args(bad)).unwrap();
+    assert_eq!(
+        b.eval(&format!(
+            "list_to_tuple([rpc:call(N, net_kernel, get_net_ticktime, []) || N <- ['{name}', node()]])."
+        ))
+        .unwrap(),
+        "{60,60}"
+    );
+}

@@ -380,3 +380,39 @@ fn serve_env(rpc: &Registry, shared: &Arc<Shared>) {
     });
     rpc.register_sync("application", "get_env", 1, |_, _| Ok(atom("undefined")));
 }
+
+impl Shared {
+    /// Loads `app`'s environment: its defaults, then sys.config, then
+    /// `-App Par Val` (`application_controller:load/2`).
+    pub(crate) fn load_env(&self, app: &str, defaults: &[(String, Term)]) {
+        let mut t = self.env.write().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in defaults {
+            t.insert((app.into(), k.clone()), v.clone());
+        }
+        for (a, pars) in &self.config_env {
+            if a == app {
+                for (k, v) in pars {
+                    t.insert((app.into(), k.clone()), v.clone());
+                }
+            }
+        }
+        for (a, k, v) in &self.cmdline_env {
+            if a == app {
+                t.insert((app.into(), k.clone()), v.clone());
+            }
+        }
+    }
+
+    /// Makes the environment of every application the configuration names
+    /// readable (`application:get_env/2,3` over rpc) as in a release, whose
+    /// boot script loads them all; distro cannot load Erlang code. Loading
+    /// an application later applies its defaults under the same values.
+    pub(crate) fn preload_configured_env(&self) {
+        let configured: Vec<String> = (self.config_env.iter().map(|(a, _)| a.clone()))
+            .chain(self.cmdline_env.iter().map(|(a, _, _)| a.clone()))
+            .collect();
+        for app in configured {
+            self.load_env(&app, &[]);
+        }
+    }
+}
