@@ -12,6 +12,12 @@
 #   * Elixir of every release (the host's apt package for the host's OTP, the
 #     suite's package in each chroot), added to chroots built before it was
 #     part of them;
+#   * jinterface of every release (the host's erlang-jinterface and a JDK to
+#     run it; in each chroot the jar of the suite's erlang-jinterface, unpacked
+#     without its Java dependencies, which the host's JDK runs), and erl_call
+#     (part of erlang-base everywhere);
+#   * an /etc/hosts name for ::1 (ip6-localhost, as Debian's default hosts
+#     file has it), for the IPv6 tests;
 #   * a final check printing the release of each OTP and its Elixir.
 #
 # Needs root for apt, debootstrap, mount and chroot (uses sudo when not root)
@@ -26,7 +32,8 @@ otp_root=${DISTRO_OTP_ROOT:-/opt/distro-otp}
 mirror=${DISTRO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 releases=(25 27 29)
 apt_packages=(erlang-nox erlang-src erlang-dev elixir debootstrap debian-archive-keyring
-    build-essential pkg-config ca-certificates curl shellcheck)
+    build-essential pkg-config ca-certificates curl shellcheck erlang-jinterface
+    default-jdk-headless)
 # Installed into every chroot (Debian's elixir depends on the erlang-* it
 # needs: crypto, inets, parsetools, public-key, tools).
 chroot_packages=(erlang-base elixir)
@@ -289,6 +296,65 @@ ensure_chroot_elixirs() {
     done
 }
 
+# --- jinterface in chroots ---------------------------------------------------------
+
+chroot_jinterface_jar() {
+    local dir=$1
+    compgen -G "$dir/usr/lib/erlang/lib/jinterface-*/priv/OtpErlang.jar" >/dev/null
+}
+
+# The jar of the chroot's own erlang-jinterface (the version of its
+# erlang-base), unpacked into the chroot without installing the package: its
+# dependency is a Java runtime, and the tests run the jar with the host's.
+ensure_chroot_jinterface() {
+    local release=$1 dir version
+    dir="$otp_root/otp$release"
+    if chroot_jinterface_jar "$dir"; then
+        log "    $dir: jinterface present"
+        return
+    fi
+    # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+    version=$(as_root chroot "$dir" dpkg-query -W -f='${Version}' erlang-base)
+    log "    $dir: unpacking erlang-jinterface $version"
+    as_root cp --remove-destination /etc/resolv.conf "$dir/etc/resolv.conf"
+    as_root rm -rf "$dir/tmp/jinterface-deb"
+    as_root mkdir -p "$dir/tmp/jinterface-deb"
+    as_root chmod 0777 "$dir/tmp/jinterface-deb" # apt downloads as _apt
+    if ! as_root chroot "$dir" sh -c "cd /tmp/jinterface-deb && apt-get download -qq erlang-jinterface=$version"; then
+        log "    $dir: refreshing the package lists"
+        as_root chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root chroot "$dir" sh -c "cd /tmp/jinterface-deb && apt-get download -qq erlang-jinterface=$version" ||
+            die "downloading erlang-jinterface $version into $dir failed"
+    fi
+    as_root sh -c "dpkg-deb -x '$dir'/tmp/jinterface-deb/erlang-jinterface_*.deb '$dir'"
+    as_root rm -rf "$dir/tmp/jinterface-deb"
+    chroot_jinterface_jar "$dir" || die "no OtpErlang.jar in $dir after unpacking erlang-jinterface"
+}
+
+ensure_chroot_jinterfaces() {
+    local r
+    for r in $(chroot_releases); do
+        ensure_chroot_jinterface "$r"
+    done
+}
+
+# --- IPv6 host name ---------------------------------------------------------------
+
+# Debian's default /etc/hosts names ::1 ip6-localhost; minimal images may
+# lack the line. The chroots get the file by sync_hosts.
+ensure_ipv6_hosts() {
+    if getent ahostsv6 ip6-localhost 2>/dev/null | grep -q '^::1 '; then
+        log "    ip6-localhost: resolves to ::1"
+        return
+    fi
+    printf '::1\tip6-localhost ip6-loopback\n' | as_root tee -a /etc/hosts >/dev/null
+    log "    added ip6-localhost (::1) to /etc/hosts"
+    local r
+    for r in $(chroot_releases); do
+        [ -d "$otp_root/otp$r/etc" ] && sync_hosts "$otp_root/otp$r"
+    done
+}
+
 # --- final check ------------------------------------------------------------------
 
 check_releases() {
@@ -314,6 +380,8 @@ step "apt packages" install_apt_packages
 step "rust toolchain" ensure_rust
 step "OTP chroots" ensure_chroots
 step "Elixir in chroots" ensure_chroot_elixirs
+step "jinterface in chroots" ensure_chroot_jinterfaces
+step "IPv6 host name" ensure_ipv6_hosts
 step "check OTP releases" check_releases
 
 log "provision: done"

@@ -65,7 +65,13 @@ needs_provisioning() {
         scripts/otp.sh "$r" --check >/dev/null 2>&1 || return 0
         # Elixir of the release (the chroots got it later than erl).
         scripts/otp.sh "$r" elixir --short-version </dev/null >/dev/null 2>&1 || return 0
+        # jinterface of the release (the chroots got it later still).
+        local root="${DISTRO_OTP_ROOT:-/opt/distro-otp}/otp$r"
+        [ -e "$root/usr/bin/erl" ] || root=""
+        compgen -G "$root/usr/lib/erlang/lib/jinterface-*/priv/OtpErlang.jar" >/dev/null || return 0
     done
+    command -v java >/dev/null 2>&1 || return 0
+    getent ahostsv6 ip6-localhost >/dev/null 2>&1 || return 0
     return 1
 }
 if [ "$(id -u)" -eq 0 ] && [ "${DISTRO_NO_PROVISION:-}" != 1 ] && needs_provisioning; then

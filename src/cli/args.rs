@@ -16,10 +16,12 @@
 //!   [`parse_term`]. An unknown flag with
 //!   no argument or one argument is an error, as is an odd number of
 //!   arguments.
-//! - Flags that start Erlang code (`-s`, `-run`, `-eval`) and a few
-//!   others distro cannot honour are errors; flags that only matter to a
-//!   BEAM (`-pa dir`, `-boot`, `-mode`, `+P 100000`, ...) are accepted and
+//! - `-eval` and a few others distro cannot honour are errors; flags that
+//!   only matter to a BEAM (`-pa dir`, `-boot`, `-mode`, `+P 100000`, and
+//!   `-s`/`-run`, which a release start script passes) are accepted and
 //!   reported in [`ErlArgs::warnings`].
+//! - `-args_file` files and `ERL_AFLAGS`/`ERL_FLAGS`/`ERL_ZFLAGS` are
+//!   expanded first, as erlexec does ([`super::args_file`]).
 //! - `--app NAME`, `--help`, `--version` are distro's own options.
 //!
 //! A first argument that is a bare word is a subcommand: `distro epmd ...`.
@@ -33,7 +35,10 @@
 //! assert_eq!(erl.env_overrides[0].par, "sync_nodes_timeout");
 //! ```
 
+use super::args_file::{self, ArgsFileError};
 use crate::config::{ConfigError, EnvOverride, SysConfig};
+use crate::dist::transport::{ProtoDist, UnsupportedProtoDist};
+use crate::kernel::introspection::InitArguments;
 use crate::term::text::{ParseError, parse_term};
 use crate::term::{TermExt, boolean};
 use std::net::IpAddr;
@@ -65,8 +70,12 @@ Node:
   -detached                 run in the background, as erl: new session, output
                             to /dev/null; returns at once (after checking the
                             arguments, config files and cookie)
+  -proto_dist inet_tcp|inet6_tcp
+                            distribution over IPv4 (default) or IPv6
 
 Configuration:
+  -args_file FILE           read more arguments from FILE (# comments, quoting,
+                            nesting); ERL_AFLAGS, ERL_FLAGS, ERL_ZFLAGS as erl
   -config FILE...           sys.config files (FILE or FILE.config); repeatable,
                             later files override earlier ones
   -APP PAR VAL [PAR VAL]... set application parameters; VAL is an Erlang term,
@@ -82,9 +91,9 @@ Arguments:
   -extra ARGS...            the rest are plain arguments
 
 Ignored with a warning: -pa, -pz, -boot, -boot_var, -mode, -env, -heart,
--smp, -nostick, -shutdown_time, and emulator flags (+P 100000, ...).
-Not supported: -s, -run, -eval (distro runs no Erlang code), -args_file,
--configfd, -remsh.
+-smp, -nostick, -shutdown_time, -s, -run (what release start scripts pass),
+and emulator flags (+K true, +A 30, +sbwt none, ...).
+Not supported: -eval (distro runs no Erlang code), -configfd, -remsh.
 ";
 
 /// What the command line asks for.
@@ -147,9 +156,35 @@ pub struct ErlArgs {
     pub plain_args: Vec<String>,
     /// Flags accepted but ignored, one message each.
     pub warnings: Vec<String>,
+    /// `-proto_dist` (default `inet_tcp`).
+    pub proto_dist: ProtoDist,
+    /// Every `-Flag Args...` in order, as `init:get_arguments/0` lists them.
+    pub arguments: Vec<(String, Vec<String>)>,
 }
 
 impl ErlArgs {
+    /// `init:get_arguments/0` of a node started with these flags: `root`,
+    /// `progname` and `home` first, as erlexec adds them, then every flag.
+    pub fn init_arguments(&self) -> InitArguments {
+        let exe = std::env::current_exe().ok();
+        let root = exe
+            .as_deref()
+            .and_then(|e| e.parent()?.parent())
+            .map_or_else(|| "/".to_owned(), |p| p.display().to_string());
+        let mut arguments = vec![
+            ("root".to_owned(), vec![root]),
+            ("progname".to_owned(), vec!["distro".to_owned()]),
+        ];
+        if let Ok(home) = std::env::var("HOME") {
+            arguments.push(("home".to_owned(), vec![home]));
+        }
+        arguments.extend(self.arguments.iter().cloned());
+        InitArguments {
+            arguments,
+            plain: self.plain_args.clone(),
+        }
+    }
+
     /// The configuration these flags describe: the `-config` files merged
     /// in order, then the `-App Par Val` overrides, then `-connect_all`
     /// when the kernel parameter `connect_all` is unset (`global:init/1`
@@ -285,10 +320,26 @@ pub enum ArgsError {
     /// Two flags that exclude each other.
     #[error("distro: {0}")]
     Conflict(&'static str),
+    /// A `-proto_dist` distro does not speak.
+    #[error("distro: {0}")]
+    ProtoDist(#[from] UnsupportedProtoDist),
+    /// An `-args_file` that cannot be read.
+    #[error("{0}")]
+    ArgsFile(#[from] ArgsFileError),
 }
 
-/// Parses the arguments after the program name.
+/// Parses the arguments after the program name, expanding `-args_file`
+/// files but ignoring erl's environment variables (see [`parse_with_env`]).
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgsError> {
+    parse_with_env(args, &|_| None)
+}
+
+/// [`parse`] with `ERL_AFLAGS`, `ERL_FLAGS` and `ERL_ZFLAGS` taken from
+/// `env` (see [`super::args_file`]); they do not apply to subcommands.
+pub fn parse_with_env<I: IntoIterator<Item = String>>(
+    args: I,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, ArgsError> {
     let args: Vec<String> = args.into_iter().collect();
     if let Some(first) = args.first() {
         if !is_flag(first) && !is_emulator_flag(first) {
@@ -301,6 +352,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgsErr
             };
         }
     }
+    let args = args_file::expand(&args, env, &|p| std::fs::read_to_string(p))?;
     let mut erl = ErlArgs::default();
     let mut i = 0;
     while let Some(arg) = args.get(i) {
@@ -341,6 +393,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgsErr
                     ));
                 } else {
                     flag(&mut erl, arg, flag_args)?;
+                    erl.arguments
+                        .push((arg[1..].to_owned(), flag_args.to_vec()));
                 }
             }
             _ => erl.plain_args.push(arg.clone()),
@@ -407,6 +461,7 @@ fn bool_arg(flag: &str, args: &[String]) -> Result<bool, ArgsError> {
 const IGNORED: &[&str] = &[
     "pa",
     "pz",
+    "path",
     "boot",
     "boot_var",
     "mode",
@@ -415,6 +470,17 @@ const IGNORED: &[&str] = &[
     "smp",
     "nostick",
     "shutdown_time",
+    "code_path_cache",
+    "code_path_choice",
+    "init_debug",
+    "emu_args",
+    "emu_type",
+    "emu_flavor",
+    "async_shell_start",
+    "nouser",
+    "user",
+    "shell",
+    "stdlib",
 ];
 
 fn flag(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> {
@@ -468,13 +534,26 @@ fn flag(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> 
         "detached" => erl.detached = none(arg, args)?,
         "connect_all" => erl.connect_all = Some(bool_arg(arg, args)?),
         "start_epmd" => erl.start_epmd = Some(bool_arg(arg, args)?),
-        "s" | "run" | "eval" => {
+        "proto_dist" => erl.proto_dist = ProtoDist::parse(one(arg, args, "a protocol")?)?,
+        // A release start script starts its boot code with -s (mix: `-s
+        // elixir start_cli`): nothing distro can run, nothing to refuse.
+        "s" | "run" => {
+            let mut msg = format!("ignoring {arg}");
+            for a in args {
+                msg.push(' ');
+                msg.push_str(a);
+            }
+            msg.push_str(" (distro runs no Erlang code)");
+            erl.warnings.push(msg);
+        }
+        "eval" => {
             return Err(ArgsError::NotSupported {
                 flag: arg.to_string(),
                 why: "distro runs no Erlang code (start a built-in application with --app NAME)",
             });
         }
-        "args_file" | "configfd" | "remsh" => {
+        "args_file" => return Err(missing(arg, "a file name")),
+        "configfd" | "remsh" => {
             return Err(ArgsError::NotSupported {
                 flag: arg.to_string(),
                 why: "not implemented by distro",

@@ -8,9 +8,14 @@ fn argv(line: &str) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
 }
 
+/// The parse of `args`, without the `init:get_arguments/0` record (which
+/// [`arguments_as_init_lists_them`] checks).
 fn run(args: Vec<String>) -> ErlArgs {
     match parse(args.clone()) {
-        Ok(Command::Run(erl)) => erl,
+        Ok(Command::Run(mut erl)) => {
+            erl.arguments.clear();
+            erl
+        }
         other => panic!("{args:?}: {other:?}"),
     }
 }
@@ -254,6 +259,18 @@ fn valid_command_lines() {
                 ..d()
             },
         ),
+        // What a release start script passes (mix: -s elixir start_cli).
+        (
+            "-s elixir start_cli -run m f -proto_dist inet6_tcp",
+            ErlArgs {
+                warnings: strings(&[
+                    "ignoring -s elixir start_cli (distro runs no Erlang code)",
+                    "ignoring -run m f (distro runs no Erlang code)",
+                ]),
+                proto_dist: ProtoDist::Inet6Tcp,
+                ..d()
+            },
+        ),
         (
             "+P 100000 +K true -sname a",
             ErlArgs {
@@ -464,17 +481,15 @@ fn invalid_command_lines() {
             "distro: -eval is not supported: distro runs no Erlang code (start a built-in application with --app NAME)",
         ),
         (
-            "-s myapp",
-            "distro: -s is not supported: distro runs no Erlang code (start a built-in application with --app NAME)",
+            "-args_file /nonexistent/vm.args",
+            "distro: failed to read arguments file \"/nonexistent/vm.args\": No such file or directory (os error 2)",
         ),
+        ("-args_file", "distro: -args_file needs a file name"),
         (
-            "-run m f",
-            "distro: -run is not supported: distro runs no Erlang code (start a built-in application with --app NAME)",
+            "-proto_dist inet_tls",
+            "distro: -proto_dist inet_tls is not supported (distro speaks inet_tcp and inet6_tcp)",
         ),
-        (
-            "-args_file f",
-            "distro: -args_file is not supported: not implemented by distro",
-        ),
+        ("-proto_dist", "distro: -proto_dist needs a protocol"),
         (
             "-configfd 3",
             "distro: -configfd is not supported: not implemented by distro",
@@ -571,10 +586,62 @@ fn usage_mentions_every_flag() {
         "--version",
         "-extra",
         "--",
+        "-args_file",
+        "-proto_dist",
         "epmd",
         "-daemon",
         "-port",
     ] {
         assert!(USAGE.contains(flag), "{flag}");
     }
+}
+
+#[test]
+fn arguments_as_init_lists_them() {
+    let Ok(Command::Run(erl)) = parse(argv(
+        "+K true -sname a -kernel k 1 -boot start -noshell -- plain -extra x",
+    )) else {
+        panic!()
+    };
+    assert_eq!(
+        erl.arguments,
+        vec![
+            ("sname".to_owned(), strings(&["a"])),
+            ("kernel".to_owned(), strings(&["k", "1"])),
+            ("boot".to_owned(), strings(&["start"])),
+            ("noshell".to_owned(), vec![]),
+        ]
+    );
+    let init = erl.init_arguments();
+    let flags: Vec<&str> = init.arguments.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(&flags[..2], ["root", "progname"]);
+    assert_eq!(init.plain, strings(&["plain", "x"]));
+}
+
+#[test]
+fn args_files_are_read_where_they_stand() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("inner.args");
+    std::fs::write(&inner, "-setcookie 'two words' # comment\n+A 30\n").unwrap();
+    let vm = dir.path().join("vm.args");
+    std::fs::write(
+        &vm,
+        format!(
+            "## a release's vm.args\n-name rel@127.0.0.1\n-args_file {}\n-kernel net_ticktime 20\n",
+            inner.display()
+        ),
+    )
+    .unwrap();
+    let erl = run(strings(&["-args_file", vm.to_str().unwrap(), "-hidden"]));
+    assert_eq!(erl.node_name.unwrap().name, "rel@127.0.0.1");
+    assert_eq!(erl.cookie.as_deref(), Some("two words"));
+    assert!(erl.hidden);
+    assert_eq!(
+        erl.env_overrides,
+        vec![over("kernel", "net_ticktime", int(20))]
+    );
+    assert_eq!(
+        erl.warnings,
+        strings(&["ignoring emulator flag +A 30 (distro is not a BEAM)"])
+    );
 }

@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod args;
+pub mod args_file;
 pub mod control;
 pub mod cookie;
 pub mod node_name;
@@ -30,11 +31,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = match args::parse(args.clone()) {
+    let env = |k: &str| std::env::var(k).ok();
+    let command = match args::parse_with_env(args.clone(), &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            // epmd's usage errors exit 1.
+            let epmd = args.first().is_some_and(|a| a == "epmd");
+            return ExitCode::from(if epmd { 1 } else { 2 });
         }
     };
     let result = match command {
@@ -46,7 +50,7 @@ pub fn main() -> ExitCode {
             println!("distro {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Command::Epmd(a) => run_epmd(a),
+        Command::Epmd(a) => run_epmd(a, &args[1..]),
         Command::Control(a) => run_control(a),
         Command::Run(a) => run_node(a, &args),
     };
@@ -77,51 +81,120 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn run_epmd(a: EpmdArgs) -> anyhow::Result<ExitCode> {
+/// `distro epmd ...`, answering, printing and exiting as OTP's `epmd`
+/// (`erts/epmd/src/epmd.c`, `epmd_cli.c`): the server listens on IPv4 and
+/// IPv6, the client tries `::1` then `127.0.0.1`, a refused `-kill` or
+/// `-stop` and an unreachable EPMD exit 1.
+fn run_epmd(a: EpmdArgs, raw: &[String]) -> anyhow::Result<ExitCode> {
     use crate::epmd;
     let port = a.port.unwrap_or_else(epmd::epmd_port_from_env);
-    let addr = std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), port);
     match a.action {
         EpmdAction::Serve if a.daemon => {
-            epmd::daemonize_self(port).context("cannot start the EPMD daemon")?;
+            epmd::daemonize_self_with(raw).context("cannot start the EPMD daemon")?;
             Ok(ExitCode::SUCCESS)
         }
         EpmdAction::Serve => {
             init_logging();
             let config = epmd::ServerConfig {
-                relaxed_command_check: a.relaxed_command_check,
+                relaxed_command_check: a.relaxed_command_check
+                    || std::env::var_os("ERL_EPMD_RELAXED_COMMAND_CHECK").is_some(),
                 ..Default::default()
             };
-            match runtime()?.block_on(epmd::run_foreground_with(port, config)) {
+            let addresses = if a.addresses.is_empty() {
+                epmd_addresses_from_env()?
+            } else {
+                a.addresses
+            };
+            match runtime()?.block_on(epmd::run_foreground_on(port, &addresses, config)) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 // Like epmd: another EPMD already serves this port.
                 Err(e) if e.is_addr_in_use() => Ok(ExitCode::SUCCESS),
                 Err(e) => Err(e.into()),
             }
         }
-        EpmdAction::Names => {
-            let names = runtime()?.block_on(epmd::names(addr))?;
-            println!("epmd: up and running on port {port} with data:");
-            for (name, p) in names {
-                println!("name {name} at port {p}");
-            }
-            Ok(ExitCode::SUCCESS)
+        action => runtime()?.block_on(epmd_client(action, port)),
+    }
+}
+
+/// `ERL_EPMD_ADDRESS`, as epmd reads it when there is no `-address`.
+fn epmd_addresses_from_env() -> anyhow::Result<Vec<std::net::IpAddr>> {
+    let Ok(list) = std::env::var("ERL_EPMD_ADDRESS") else {
+        return Ok(Vec::new());
+    };
+    list.split([',', ' '])
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse()
+                .map_err(|_| anyhow::anyhow!("cannot parse IP address \"{a}\" (ERL_EPMD_ADDRESS)"))
+        })
+        .collect()
+}
+
+/// epmd's `conn_to_epmd`: this host's EPMD over `::1`, else `127.0.0.1`.
+async fn local_epmd(port: u16) -> Option<std::net::SocketAddr> {
+    let candidates = [
+        std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+        std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
+    ];
+    for addr in candidates {
+        let probe = tokio::net::TcpStream::connect(addr);
+        if let Ok(Ok(_)) = tokio::time::timeout(crate::epmd::REQUEST_TIMEOUT, probe).await {
+            return Some(addr);
         }
-        EpmdAction::Kill => {
-            let ok = runtime()?.block_on(epmd::kill(addr))?;
-            println!(
-                "{}",
-                if ok {
-                    "Killed"
-                } else {
-                    "Killing not allowed - living nodes in database."
+    }
+    None
+}
+
+async fn epmd_client(action: EpmdAction, port: u16) -> anyhow::Result<ExitCode> {
+    use crate::epmd;
+    let Some(addr) = local_epmd(port).await else {
+        eprintln!("epmd: Cannot connect to local epmd");
+        return Ok(ExitCode::FAILURE);
+    };
+    match action {
+        EpmdAction::Names => match epmd::names(addr).await {
+            Ok(names) => {
+                println!("epmd: up and running on port {port} with data:");
+                for (name, p) in names {
+                    println!("name {name} at port {p}");
                 }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        EpmdAction::Stop(name) => {
-            anyhow::bail!("epmd -stop {name}: not supported by distro's client")
-        }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(_) => {
+                println!("epmd: no response from local epmd");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        EpmdAction::Kill => match epmd::kill(addr).await {
+            Ok(true) => {
+                println!("Killed");
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(false) => {
+                println!("Killing not allowed - living nodes in database.");
+                Ok(ExitCode::FAILURE)
+            }
+            Err(_) => {
+                println!("epmd: failed to read answer from local epmd");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        EpmdAction::Stop(name) => match epmd::stop(addr, &name).await {
+            Ok(Some(answer)) => {
+                println!("{answer}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(None) => {
+                println!("epmd: local epmd responded with <>");
+                Ok(ExitCode::FAILURE)
+            }
+            Err(_) => {
+                println!("epmd: failed to read answer from local epmd");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        // run_epmd serves; a client has nothing to do for it.
+        EpmdAction::Serve => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -184,11 +257,15 @@ struct Boot {
 }
 
 fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
-    for w in &a.warnings {
-        tracing::warn!("{w}");
+    if !a.warnings.is_empty() {
+        // One line for all of them (a release passes many).
+        tracing::warn!("{}", a.warnings.join("; "));
     }
     let sys = a.sys_config()?;
     let kernel = KernelParams::from_config(&sys)?;
+    for w in &kernel.warnings {
+        tracing::warn!("{w}");
+    }
     let name = a
         .node_name
         .as_ref()
@@ -206,6 +283,9 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     node.net_ticktime = kernel.net_ticktime;
     node.net_tickintensity = kernel.net_tickintensity;
     node.net_setuptime = kernel.net_setuptime;
+    node.proto_dist = a.proto_dist;
+    node.listen_addr = kernel.inet_dist_use_interface;
+    node.listen_options = kernel.inet_dist_listen_options.clone();
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }
@@ -264,6 +344,7 @@ async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
         start_pg: boot.kernel.start_pg,
+        init: boot.args.init_arguments(),
     };
     let kernel = crate::kernel::start_with(&node, cfg);
     let _apps = apps::start(&node, &kernel, &boot.kernel, &boot.sys, &boot.args.apps).await;
@@ -273,6 +354,8 @@ async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
         _ = term.recv() => tracing::info!("terminated; stopping"),
         _ = kernel.stopped() => tracing::info!("init:stop() called; stopping"),
+        // erlang:halt/1: at once, with its status, as a BEAM halts.
+        status = kernel.halt.halted() => std::process::exit(status),
     }
     node.stop().await;
     Ok(ExitCode::SUCCESS)

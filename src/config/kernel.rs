@@ -9,16 +9,23 @@
 //! | `inet_dist_listen_min/max` | `inet_tcp_dist.erl` `get_port_range/0` |
 //! | `connect_all`, `prevent_overlapping_partitions` | `global.erl` `init/1` |
 //! | `start_pg` | `kernel.erl` `start_pg/0` |
+//! | `inet_dist_use_interface`, `inet_dist_listen_options` | `inet_tcp_dist.erl` `listen_options/0` |
 //!
-//! Where OTP silently falls back to a default on a value of the wrong type
-//! (`net_ticktime`, `net_tickintensity`, `net_setuptime`), distro reports
-//! an error instead; where OTP clamps a number, distro clamps it the same
-//! way.
+//! Per parameter, a value of the wrong type does what erl does with it:
+//! where OTP falls back to its default (`net_ticktime`,
+//! `net_tickintensity`, `net_setuptime`, a non-integer
+//! `inet_dist_listen_min`/`max`) distro does too and adds a line to
+//! [`KernelParams::warnings`]; where OTP fails to boot (`sync_nodes_*`,
+//! `connect_all`, `distributed`, a port out of range, an interface that is
+//! not an address) distro reports an error; where OTP clamps a number,
+//! distro clamps it the same way.
 
 use super::load::show;
 use super::{ConfigError, SysConfig};
+use crate::dist::transport::ListenOptions;
 use crate::term::{Term, TermExt};
 use num_traits::ToPrimitive;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// An entry of the kernel `distributed` parameter:
@@ -115,6 +122,13 @@ pub struct KernelParams {
     pub prevent_overlapping_partitions: bool,
     /// `start_pg`: start the default `pg` scope (default `false`).
     pub start_pg: bool,
+    /// `inet_dist_use_interface`: the address to listen on.
+    pub inet_dist_use_interface: Option<IpAddr>,
+    /// `inet_dist_listen_options` distro applies.
+    pub inet_dist_listen_options: ListenOptions,
+    /// What erl would silently ignore or replace by its default, one line
+    /// per parameter.
+    pub warnings: Vec<String>,
 }
 
 impl Default for KernelParams {
@@ -133,6 +147,9 @@ impl Default for KernelParams {
             connect_all: true,
             prevent_overlapping_partitions: true,
             start_pg: false,
+            inet_dist_use_interface: None,
+            inet_dist_listen_options: ListenOptions::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -170,19 +187,45 @@ impl KernelParams {
             });
         }
         if let Some(v) = get("net_ticktime") {
-            let t = integer(v).ok_or_else(|| bad("net_ticktime", "an integer (seconds)", v))?;
-            k.net_ticktime = t.clamp(1, i64::from(u32::MAX)) as u32;
+            match integer(v) {
+                Some(t) => k.net_ticktime = t.clamp(1, i64::from(u32::MAX)) as u32,
+                None => k.ignore("net_ticktime", "an integer (seconds)", v, "60"),
+            }
         }
         if let Some(v) = get("net_tickintensity") {
-            let t = integer(v).ok_or_else(|| bad("net_tickintensity", "an integer", v))?;
-            k.net_tickintensity = t.clamp(4, 1000) as u32;
+            match integer(v) {
+                Some(t) => k.net_tickintensity = t.clamp(4, 1000) as u32,
+                None => k.ignore("net_tickintensity", "an integer", v, "4"),
+            }
         }
         if let Some(v) = get("net_setuptime") {
-            k.net_setuptime = setuptime(v)?;
+            match setuptime(v) {
+                Some(t) => k.net_setuptime = t,
+                None => k.ignore("net_setuptime", "a number of seconds", v, "7"),
+            }
         }
-        if let Some(v) = get("inet_dist_listen_min") {
+        if let Some(v) = get("inet_dist_use_interface") {
+            k.inet_dist_use_interface = Some(
+                ip_address(v)
+                    .ok_or_else(|| bad("inet_dist_use_interface", "an IP address tuple", v))?,
+            );
+        }
+        if let Some(v) = get("inet_dist_listen_options") {
+            k.inet_dist_listen_options = k.listen_options(v)?;
+        }
+        let min = get("inet_dist_listen_min");
+        if let Some(v) = min.filter(|v| integer(v).is_none()) {
+            // inet_tcp_dist:get_port_range/0: any port.
+            k.ignore("inet_dist_listen_min", "a port number", v, "any port");
+        }
+        if let Some(v) = min.filter(|v| integer(v).is_some()) {
             let min = port("inet_dist_listen_min", v)?;
             let max = match get("inet_dist_listen_max") {
+                Some(v) if integer(v).is_none() => {
+                    let what = "inet_dist_listen_min";
+                    k.ignore("inet_dist_listen_max", "a port number", v, what);
+                    min
+                }
                 Some(v) => port("inet_dist_listen_max", v)?,
                 None => min,
             };
@@ -208,6 +251,75 @@ impl KernelParams {
             k.start_pg = boolean("start_pg", v)?;
         }
         Ok(k)
+    }
+}
+
+impl KernelParams {
+    /// erl ignores `got` for `par` and uses `instead`; distro says so.
+    fn ignore(&mut self, par: &str, expected: &str, got: &Term, instead: &str) {
+        self.warnings.push(format!(
+            "kernel parameter {par}: expected {expected}, got {}; using {instead}, as erl does",
+            show(got)
+        ));
+    }
+
+    /// `inet_dist_listen_options`: the options distro applies; others are
+    /// reported and ignored.
+    fn listen_options(&mut self, v: &Term) -> Result<ListenOptions, ConfigError> {
+        let par = "inet_dist_listen_options";
+        let items = v
+            .as_list()
+            .ok_or_else(|| bad(par, "a list of gen_tcp listen options", v))?;
+        let mut o = ListenOptions::default();
+        for item in items.iter() {
+            let (key, value) = match item.as_tuple() {
+                Some([Term::Atom(k), value]) => (k.name.as_str(), value),
+                _ => ("", item),
+            };
+            let applied = match key {
+                "backlog" => value
+                    .as_i64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(|n| o.backlog = n),
+                "reuseaddr" => value.as_bool().map(|b| o.reuseaddr = b),
+                "ipv6_v6only" => value.as_bool().map(|b| o.ipv6_v6only = Some(b)),
+                "ip" => ip_address(value).map(|ip| o.ip = Some(ip)),
+                _ => None,
+            };
+            if applied.is_none() {
+                self.warnings.push(format!(
+                    "kernel parameter {par}: ignoring {} (distro applies backlog, reuseaddr, ipv6_v6only and ip)",
+                    show(item)
+                ));
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// `{A, B, C, D}` or `{A, B, C, D, E, F, G, H}`.
+fn ip_address(v: &Term) -> Option<IpAddr> {
+    let parts: Vec<i64> = v
+        .as_tuple()?
+        .iter()
+        .map(TermExt::as_i64)
+        .collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [a, b, c, d] => {
+            let o = [*a, *b, *c, *d].map(|x| u8::try_from(x).ok());
+            let [Some(a), Some(b), Some(c), Some(d)] = o else {
+                return None;
+            };
+            Some(Ipv4Addr::new(a, b, c, d).into())
+        }
+        [_, _, _, _, _, _, _, _] => {
+            let mut seg = [0u16; 8];
+            for (s, p) in seg.iter_mut().zip(&parts) {
+                *s = u16::try_from(*p).ok()?;
+            }
+            Some(Ipv6Addr::from(seg).into())
+        }
+        _ => None,
     }
 }
 
@@ -249,16 +361,13 @@ fn port(par: &str, v: &Term) -> Result<u16, ConfigError> {
         .ok_or_else(|| bad(par, "a port number (0..65535)", v))
 }
 
-/// `net_kernel:connecttime/0`.
-fn setuptime(v: &Term) -> Result<Duration, ConfigError> {
+/// `net_kernel:connecttime/0`; `None` for a value that is not a number.
+fn setuptime(v: &Term) -> Option<Duration> {
     let secs = match v {
         Term::Float(f) => f.value,
-        _ => match integer(v) {
-            Some(i) => i as f64,
-            None => return Err(bad("net_setuptime", "a number of seconds", v)),
-        },
+        _ => integer(v)? as f64,
     };
-    Ok(if secs >= 120.0 {
+    Some(if secs >= 120.0 {
         Duration::from_secs(120)
     } else if secs > 0.0 {
         Duration::from_millis((secs * 1000.0).round() as u64)

@@ -186,24 +186,20 @@ fn errors() {
             "kernel parameter sync_nodes_optional: expected a list of node names (atoms), got [\"cp2@h\"]",
         ),
         (
-            "{net_ticktime, 1.5}",
-            "kernel parameter net_ticktime: expected an integer (seconds), got 1.5e0",
+            "{inet_dist_use_interface, \"127.0.0.1\"}",
+            "kernel parameter inet_dist_use_interface: expected an IP address tuple, got \"127.0.0.1\"",
         ),
         (
-            "{net_tickintensity, four}",
-            "kernel parameter net_tickintensity: expected an integer, got four",
-        ),
-        (
-            "{net_setuptime, soon}",
-            "kernel parameter net_setuptime: expected a number of seconds, got soon",
+            "{inet_dist_listen_options, backlog}",
+            "kernel parameter inet_dist_listen_options: expected a list of gen_tcp listen options, got backlog",
         ),
         (
             "{inet_dist_listen_min, 70000}",
             "kernel parameter inet_dist_listen_min: expected a port number (0..65535), got 70000",
         ),
         (
-            "{inet_dist_listen_min, 9100}, {inet_dist_listen_max, x}",
-            "kernel parameter inet_dist_listen_max: expected a port number (0..65535), got x",
+            "{inet_dist_listen_min, 9100}, {inet_dist_listen_max, 70000}",
+            "kernel parameter inet_dist_listen_max: expected a port number (0..65535), got 70000",
         ),
         (
             "{inet_dist_listen_min, 9100}, {inet_dist_listen_max, 9000}",
@@ -274,4 +270,55 @@ fn distributed_errors() {
             "{v}"
         );
     }
+}
+
+#[test]
+fn wrong_types_erl_ignores_are_warnings() {
+    // net_kernel:make_init_opts/1, connecttime/0, inet_tcp_dist:get_port_range/0.
+    let k = ok("{net_ticktime, 60.0}, {net_tickintensity, four}, {net_setuptime, soon}");
+    assert_eq!(
+        (k.net_ticktime, k.net_tickintensity, k.net_setuptime),
+        (60, 4, Duration::from_secs(7))
+    );
+    assert_eq!(
+        k.warnings,
+        [
+            "kernel parameter net_ticktime: expected an integer (seconds), got 6.0e1; using 60, as erl does",
+            "kernel parameter net_tickintensity: expected an integer, got four; using 4, as erl does",
+            "kernel parameter net_setuptime: expected a number of seconds, got soon; using 7, as erl does",
+        ]
+    );
+    let k = ok("{net_ticktime, \"60\"}");
+    assert_eq!((k.net_ticktime, k.warnings.len()), (60, 1));
+    let k = ok("{inet_dist_listen_min, \"9100\"}, {inet_dist_listen_max, 9200}");
+    assert_eq!((k.inet_dist_listen_min, k.warnings.len()), (None, 1));
+    let k = ok("{inet_dist_listen_min, 9100}, {inet_dist_listen_max, high}");
+    assert_eq!(
+        (
+            k.inet_dist_listen_min,
+            k.inet_dist_listen_max,
+            k.warnings.len()
+        ),
+        (Some(9100), Some(9100), 1)
+    );
+}
+
+#[test]
+fn listen_interface_and_options() {
+    let k = ok("{inet_dist_use_interface, {0,0,0,0,0,0,0,1}}, \
+                {inet_dist_listen_options, [{backlog, 5}, {ipv6_v6only, true}, {nodelay, true}]}");
+    assert_eq!(k.inet_dist_use_interface, Some("::1".parse().unwrap()));
+    assert_eq!(k.inet_dist_listen_options.backlog, 5);
+    assert_eq!(k.inet_dist_listen_options.ipv6_v6only, Some(true));
+    assert_eq!(
+        k.warnings,
+        [
+            "kernel parameter inet_dist_listen_options: ignoring {nodelay,true} (distro applies backlog, reuseaddr, ipv6_v6only and ip)"
+        ]
+    );
+    let k = ok("{inet_dist_use_interface, {127,0,0,1}}");
+    assert_eq!(
+        k.inet_dist_use_interface,
+        Some("127.0.0.1".parse().unwrap())
+    );
 }

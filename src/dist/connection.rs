@@ -107,8 +107,7 @@ pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: Strin
     }
     let setup = async {
         let addr = host.resolve(&peer).await?;
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+        let stream = super::transport::dial(addr).await?;
         let hs = Handshake::initiator(cfg, &peer, rand::random::<u32>());
         drive_handshake(&*host, stream, hs, attempt, Some(&peer)).await
     };

@@ -228,6 +228,44 @@ pub async fn kill(epmd: SocketAddr) -> Result<bool, EpmdError> {
     }
 }
 
+/// Sends `STOP_REQ` for `name` (epmd's `-stop`): the answer (`STOPPED`,
+/// or `NOEXIST` when no such node is registered), or `None` when EPMD
+/// closes without one (it refuses without `-relaxed_command_check`).
+pub async fn stop(epmd: SocketAddr, name: &str) -> Result<Option<String>, EpmdError> {
+    use tokio::io::AsyncWriteExt as _;
+    let io_error = |source| EpmdError::Connect { addr: epmd, source };
+    let exchange = async {
+        let mut stream = TcpStream::connect(epmd).await.map_err(io_error)?;
+        let request = super::proto::Request::Stop {
+            name: name.to_owned(),
+        };
+        stream
+            .write_all(&request.encode())
+            .await
+            .map_err(io_error)?;
+        // epmd's answer is 7 bytes; read until it closes, at most a little more.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 16];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            if answer.len() >= 7 {
+                break;
+            }
+        }
+        Ok(if answer.len() >= 7 {
+            Some(String::from_utf8_lossy(&answer[..7]).into_owned())
+        } else {
+            None
+        })
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| Err(timeout(epmd, "STOP_REQ")))
+}
+
 /// Sends `DUMP_REQ` and returns the text after the 32-bit port: one
 /// NUL-terminated line per active and per remembered node.
 pub async fn dump(epmd: SocketAddr) -> Result<String, EpmdError> {

@@ -12,7 +12,8 @@
 //! |---|---|
 //! | `distro epmd [-port N]` | [`run_foreground`]`(N)` on a tokio runtime; exit 0 when it returns `Ok` (a `KILL_REQ`); if the error [`EpmdError::is_addr_in_use`], another EPMD already serves the port: exit 0 like epmd |
 //! | `distro epmd -relaxed_command_check …` | [`run_foreground_with`] with [`ServerConfig::relaxed_command_check`] |
-//! | `distro epmd -daemon [-port N]` | [`daemonize_self`]`(N)` (before starting any runtime), then exit 0 |
+//! | `distro epmd -address IP,…` | [`run_foreground_on`] |
+//! | `distro epmd -daemon …` | [`daemonize_self_with`] (before starting any runtime), then exit 0 |
 //!
 //! [`daemonize_self`] re-runs the current executable as `<exe> epmd -port N`
 //! in a new session with stdin, stdout and stderr on `/dev/null`, so the
@@ -22,10 +23,10 @@
 
 use super::client::names_within;
 use super::error::EpmdError;
-use super::server::{ServerConfig, serve_with};
+use super::server::{ServerConfig, serve_on};
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -39,20 +40,96 @@ impl EpmdError {
     }
 }
 
-/// Runs our EPMD server on `0.0.0.0:port` (all IPv4 interfaces, like epmd)
-/// until a `KILL_REQ` stops it. Registration, `DUMP` and `KILL` are only
-/// served to local peers; remote hosts may look names up.
+/// Runs our EPMD server on `port` of every interface, IPv4 and IPv6 (like
+/// epmd: `0.0.0.0` and `::`), until a `KILL_REQ` stops it. Registration,
+/// `DUMP` and `KILL` are only served to local peers; remote hosts may look
+/// names up.
 pub async fn run_foreground(port: u16) -> Result<(), EpmdError> {
     run_foreground_with(port, ServerConfig::default()).await
 }
 
 /// [`run_foreground`] with explicit server options.
 pub async fn run_foreground_with(port: u16, config: ServerConfig) -> Result<(), EpmdError> {
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| EpmdError::Listen { addr, source })?;
-    serve_with(listener, config).await
+    run_foreground_on(port, &[], config).await
+}
+
+/// [`run_foreground_with`] on the addresses epmd's `-address` list gives
+/// (see [`listen_addresses`]).
+pub async fn run_foreground_on(
+    port: u16,
+    addresses: &[IpAddr],
+    config: ServerConfig,
+) -> Result<(), EpmdError> {
+    let mut listeners = Vec::new();
+    for ip in listen_addresses(addresses) {
+        let addr = SocketAddr::new(ip, port);
+        match bind(addr) {
+            Ok(l) => listeners.push(l),
+            // No IPv6 (or IPv4) on this host: epmd skips the family.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+                ) && ip.is_unspecified() =>
+            {
+                tracing::debug!(%addr, error = %e, "address family not available, skipped");
+            }
+            Err(source) => return Err(EpmdError::Listen { addr, source }),
+        }
+    }
+    serve_on(listeners, config).await
+}
+
+/// Where epmd listens (`erts/epmd/src/epmd_srv.c` `run/1`): without an
+/// `-address` list on `0.0.0.0` and `::`; with one, always on the
+/// loopbacks `127.0.0.1` and `::1`, then on each other address given.
+pub fn listen_addresses(addresses: &[IpAddr]) -> Vec<IpAddr> {
+    if addresses.is_empty() {
+        return vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()];
+    }
+    let mut out: Vec<IpAddr> = vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
+    for ip in addresses {
+        if !ip.is_loopback() && !out.contains(ip) {
+            out.push(*ip);
+        }
+    }
+    out
+}
+
+/// One listening socket as epmd opens it: `SO_REUSEADDR`, and IPv6 sockets
+/// `IPV6_V6ONLY` (the IPv4 socket takes IPv4).
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => {
+            let s = tokio::net::TcpSocket::new_v6()?;
+            set_v6only(&s)?;
+            s
+        }
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+fn set_v6only(socket: &tokio::net::TcpSocket) -> io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Starts `program args…` detached: in a new session (`setsid`), working
@@ -133,6 +210,15 @@ pub fn spawn_own_daemon(exe: &Path, port: u16) -> io::Result<u32> {
 /// `epmd -port N`. Returns the daemon's pid; the caller then exits.
 pub fn daemonize_self(port: u16) -> io::Result<u32> {
     spawn_own_daemon(&std::env::current_exe()?, port)
+}
+
+/// `distro epmd -daemon ARGS...`: re-runs the current executable detached
+/// as `epmd ARGS...` (`-daemon` left out), so that every server option
+/// (`-port`, `-address`, `-relaxed_command_check`) reaches the daemon.
+pub fn daemonize_self_with(args: &[String]) -> io::Result<u32> {
+    let args =
+        std::iter::once("epmd").chain(args.iter().map(String::as_str).filter(|a| *a != "-daemon"));
+    spawn_detached(&std::env::current_exe()?, args)
 }
 
 /// What [`ensure_running`] found or did.

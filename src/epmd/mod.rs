@@ -23,9 +23,11 @@
 //!   daemon.rs ── run_foreground, daemonize_self, ensure_running
 //! ```
 //!
-//! What this module does not do: IPv6 listening, `-address` lists, systemd
-//! socket activation, or the old R3 requests (`'a'`, `'p'`), which OTP's
-//! epmd no longer serves either.
+//! Like OTP's epmd, the server listens on IPv4 and IPv6 (`0.0.0.0` and
+//! `::`, or the loopbacks and each `-address`), and the command-line
+//! client tries `::1` before `127.0.0.1`. What this module does not do:
+//! systemd socket activation, or the old R3 requests (`'a'`, `'p'`), which
+//! OTP's epmd no longer serves either.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), distro::epmd::EpmdError> {
@@ -54,13 +56,13 @@ pub mod server;
 
 pub use client::{
     DEFAULT_EPMD_PORT, MAX_REPLY_BYTES, REQUEST_TIMEOUT, Registration, dump, epmd_port_from_env,
-    kill, local_epmd_addr, names, parse_epmd_port, port_please, register,
+    kill, local_epmd_addr, names, parse_epmd_port, port_please, register, stop,
 };
 pub use daemon::{
-    EnsureOptions, EpmdStarted, daemonize_self, ensure_running, ensure_running_with, find_in_path,
-    own_daemon_args, run_foreground, run_foreground_with, spawn_detached, spawn_detached_in,
-    spawn_own_daemon,
+    EnsureOptions, EpmdStarted, daemonize_self, daemonize_self_with, ensure_running,
+    ensure_running_with, find_in_path, listen_addresses, own_daemon_args, run_foreground,
+    run_foreground_on, run_foreground_with, spawn_detached, spawn_detached_in, spawn_own_daemon,
 };
 pub use erl_dist::epmd::{NodeEntry, NodeType, TransportProtocol};
 pub use error::EpmdError;
-pub use server::{ServerConfig, serve, serve_with};
+pub use server::{ServerConfig, serve, serve_on, serve_with};

@@ -67,11 +67,46 @@ pub async fn serve(listener: TcpListener) -> Result<(), EpmdError> {
 /// The port reported in `NAMES` and `DUMP` replies is the listener's own.
 /// Dropping the returned future stops the server the same way.
 pub async fn serve_with(listener: TcpListener, config: ServerConfig) -> Result<(), EpmdError> {
-    let local = listener.local_addr().map_err(|source| EpmdError::Listen {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+    serve_on(vec![listener], config).await
+}
+
+/// [`serve_with`] over several listeners (epmd listens on one socket per
+/// address: `0.0.0.0` and `::`, or the loopbacks and each `-address`), all
+/// on the same port, sharing one registry.
+pub async fn serve_on(listeners: Vec<TcpListener>, config: ServerConfig) -> Result<(), EpmdError> {
+    let no_addr = SocketAddr::from(([0, 0, 0, 0], 0));
+    let first = listeners.first().ok_or_else(|| EpmdError::Listen {
+        addr: no_addr,
+        source: io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to listen on"),
+    })?;
+    let local = first.local_addr().map_err(|source| EpmdError::Listen {
+        addr: no_addr,
         source,
     })?;
-    tracing::info!(addr = %local, relaxed = config.relaxed_command_check, "EPMD server listening");
+    let (accepted_tx, mut accepted_rx) = mpsc::channel::<(TcpStream, SocketAddr)>(64);
+    let mut acceptors = JoinSet::new();
+    for listener in listeners {
+        let addr = listener.local_addr().unwrap_or(no_addr);
+        tracing::info!(%addr, relaxed = config.relaxed_command_check, "EPMD server listening");
+        let tx = accepted_tx.clone();
+        acceptors.spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(conn) => {
+                        if tx.send(conn).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off briefly.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(accepted_tx);
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             epmd: Epmd::new(local.port(), config.relaxed_command_check),
@@ -86,31 +121,25 @@ pub async fn serve_with(listener: TcpListener, config: ServerConfig) -> Result<(
         tokio::select! {
             _ = kill_rx.recv() => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    if tasks.len() >= config.max_connections {
-                        tracing::warn!(%peer, limit = config.max_connections, "too many connections, closing");
-                        continue;
-                    }
-                    next_conn += 1;
-                    let conn = Connection {
-                        id: next_conn,
-                        stream,
-                        peer,
-                        shared: Arc::clone(&shared),
-                        kill: kill_tx.clone(),
-                    };
-                    tasks.spawn(conn.run());
+            Some((stream, peer)) = accepted_rx.recv() => {
+                if tasks.len() >= config.max_connections {
+                    tracing::warn!(%peer, limit = config.max_connections, "too many connections, closing");
+                    continue;
                 }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+                next_conn += 1;
+                let conn = Connection {
+                    id: next_conn,
+                    stream,
+                    peer,
+                    shared: Arc::clone(&shared),
+                    kill: kill_tx.clone(),
+                };
+                tasks.spawn(conn.run());
+            }
         }
     }
-    tracing::info!(addr = %local, "EPMD server stopping (KILL_REQ)");
+    tracing::info!(port = local.port(), "EPMD server stopping (KILL_REQ)");
+    acceptors.shutdown().await;
     tasks.shutdown().await;
     Ok(())
 }

@@ -4,12 +4,13 @@
 //! | module | OTP process | what peers get from it |
 //! |---|---|---|
 //! | [`net_kernel`] | `net_kernel` | `{is_auth, Node}` → `yes` (ping) |
-//! | [`rex`] | `rex` + erpc | `features_request`, `{call, M, F, A, GL}`, `SPAWN_REQUEST` of `erpc:execute_call/4` |
+//! | [`rex`] | `rex` + erpc | every `rpc.erl` request (`call`, `block_call`, `cast`, `sbcast`, `send`, `features_request`, the `{From, {call, ...}}` form), `SPAWN_REQUEST` of `erpc:execute_call/4` |
 //! | [`global`] | `global_name_server` (+ locker, registrar) | connect-sync, `set_lock`/`del_lock`, `register`/`unregister`, `lost_connection` |
 //! | [`application_controller`] | `application_controller` | `which_applications` (also over rpc), `ac_*` with dist_ac |
 //! | [`dist_ac`] | `dist_ac` | every `dist_ac_*` message, the boot sync under `{dist_ac, sync_dacs}` |
 //! | [`kernel_config`] | `kernel_config` | `sync_nodes_*` pings at boot, then `{go, Pid}` to dist_ac |
 //! | [`pg`] | `pg` scopes (the default `pg` when `start_pg`) | `discover`, `sync`, `join`, `leave` (OTP 29: `local_data`, `update`) |
+//! | [`introspection`] | (BIFs, `init`, `os`, `code`) | `system_info`, `memory`, `process_info`... over rpc |
 //!
 //! Client modules (library functions, no process of their own):
 //! [`rpc`] and [`erpc`] call functions on other nodes, BEAM or Rust, the way
@@ -19,6 +20,7 @@ pub mod application_controller;
 pub mod dist_ac;
 pub mod erpc;
 pub mod global;
+pub mod introspection;
 pub mod kernel_config;
 pub mod net_kernel;
 pub mod pg;
@@ -37,6 +39,8 @@ pub struct Kernel {
     pub global: global::Global,
     /// Process group scopes.
     pub pg: pg::Pg,
+    /// `erlang:halt/0,1,2` requests (over rpc).
+    pub halt: introspection::HaltSignal,
     stop: std::sync::Arc<tokio::sync::Notify>,
 }
 
@@ -59,6 +63,8 @@ pub struct KernelConfig {
     pub global: global::Config,
     /// `start_pg`: start the default `pg` scope (default `false`, as in kernel.erl).
     pub start_pg: bool,
+    /// The command line, for `init:get_arguments/0` over rpc.
+    pub init: introspection::InitArguments,
 }
 
 /// Starts the kernel services on `node` with default parameters.
@@ -73,6 +79,8 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
     rex::start(node, rpc.clone());
     let global = global::start(node, cfg.global, &rpc);
     let pg = pg::start(node, &rpc, cfg.start_pg);
+    let halt = introspection::HaltSignal::default();
+    introspection::register(&rpc, cfg.init, halt.clone());
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let s = stop.clone();
     // As on BEAM, init:stop/0 returns `ok` at once and the node stops
@@ -89,6 +97,7 @@ pub fn start_with(node: &Node, cfg: KernelConfig) -> Kernel {
         rpc,
         global,
         pg,
+        halt,
         stop,
     }
 }

@@ -5,8 +5,10 @@
 //! Functions callable from BEAM are Rust closures in a [`Registry`] keyed by
 //! `{Module, Function, Arity}`; an unknown one is `undef`, as on BEAM.
 
-use crate::runtime::{GenCall, Node, Process, ProcessFn, SpawnRequest, SpawnService};
-use crate::term::{Term, TermExt, atom, list, nil, tuple};
+use crate::runtime::{
+    Dest, GenCall, GenFrom, Node, Process, ProcessFn, SpawnRequest, SpawnService,
+};
+use crate::term::{Pid, Reference, Term, TermExt, atom, list, nil, tuple};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -201,8 +203,10 @@ fn atoms(v: Vec<crate::term::Atom>) -> Term {
     list(v.into_iter().map(Term::Atom).collect())
 }
 
-/// The `{M, F, Args, []}` stack frame erpc reports for `undef`.
-fn undef_stack(m: &Term, f: &Term, a: &Term) -> Term {
+/// The stack erpc reports for an error: the frame `erpc:trim_stack/4`
+/// keeps, the function called, shaped as a BIF's frame `{M, F, Args, []}`
+/// (what BEAM reports for `undef` and for a BIF's `badarg`).
+fn error_stack(m: &Term, f: &Term, a: &Term) -> Term {
     list(vec![tuple(vec![m.clone(), f.clone(), a.clone(), nil()])])
 }
 
@@ -222,11 +226,7 @@ fn erpc_result(reference: &Term, m: &Term, f: &Term, a: &Term, r: RpcResult) -> 
             class: Class::Error,
             reason,
         }) => {
-            let stack = if reason.as_atom() == Some("undef") {
-                undef_stack(m, f, a)
-            } else {
-                nil()
-            };
+            let stack = error_stack(m, f, a);
             tuple(vec![reference.clone(), atom("error"), reason, stack])
         }
     }
@@ -270,15 +270,33 @@ impl SpawnService for Erpc {
                     Box::pin(async move {
                         match registry.apply(p.node(), &m, &f, &a).await {
                             Ok(_) => atom("normal"),
-                            Err(e) => tuple(vec![atom("exception"), e.reason]),
+                            Err(e) => cast_exit(&m, &f, &a, e),
                         }
                     }) as BoxFuture<'static, Term>
                 }))
             }
             (m, f, _) => {
-                let fun = registry
-                    .lookup(m, f, args.len())
-                    .ok_or_else(|| atom("badarg"))?;
+                let Some(fun) = registry.lookup(m, f, args.len()) else {
+                    // As on BEAM: the process exists and exits with undef
+                    // (error_handler), so links and monitors see it.
+                    let reason = tuple(vec![
+                        atom("undef"),
+                        error_stack(
+                            &Term::Atom(req.module.clone()),
+                            &Term::Atom(req.function.clone()),
+                            &list(args),
+                        ),
+                    ]);
+                    return Ok(Box::new(move |p: Process| {
+                        tracing::error!(
+                            "Error in process {} on node {} with exit value: {}",
+                            crate::term::Pretty(&Term::Pid(p.pid().clone())),
+                            p.node().name().name,
+                            crate::term::Pretty(&reason)
+                        );
+                        Box::pin(async move { reason }) as BoxFuture<'static, Term>
+                    }));
+                };
                 Ok(Box::new(move |p: Process| {
                     Box::pin(async move {
                         match fun(p.node().clone(), args).await {
@@ -302,53 +320,194 @@ pub fn start(node: &Node, registry: Registry) -> crate::term::Pid {
             tracing::error!("rex is already registered");
             return;
         }
+        let mut rex = Rex {
+            registry,
+            pending: HashMap::new(),
+        };
         loop {
             let msg = p.recv().await;
-            if let Some(call) = GenCall::parse(&msg) {
-                // {call, M, F, A, GroupLeader} / {block_call, ...}: rpc.erl's legacy protocol.
-                match call.request.as_tuple() {
-                    Some([tag, m, f, a, _gl])
-                        if matches!(tag.as_atom(), Some("call" | "block_call")) =>
-                    {
-                        let reply = match registry.apply(p.node(), m, f, a).await {
-                            Ok(v) => v,
-                            Err(e) => badrpc(m, f, a, e),
-                        };
-                        p.reply(&call.from, reply);
-                    }
-                    _ => p.reply(&call.from, tuple(vec![atom("badrpc"), atom("notsup")])),
-                }
-                continue;
-            }
-            match msg.as_tuple() {
-                Some([Term::Pid(from), req]) if req.as_atom() == Some("features_request") => {
-                    let reply = tuple(vec![
-                        atom("features_reply"),
-                        Term::Atom(p.node().name().clone()),
-                        list(vec![atom("erpc")]),
-                    ]);
-                    p.send(from, reply);
-                }
-                Some([cast, req]) if cast.as_atom() == Some("$gen_cast") => {
-                    if let Some([tag, m, f, a, _gl]) = req.as_tuple() {
-                        if tag.as_atom() == Some("cast") {
-                            let (registry, node, m, f, a) = (
-                                registry.clone(),
-                                p.node().clone(),
-                                m.clone(),
-                                f.clone(),
-                                a.clone(),
-                            );
-                            tokio::spawn(async move {
-                                let _ = registry.apply(&node, &m, &f, &a).await;
-                            });
-                        }
-                    }
-                }
-                _ => tracing::trace!("rex ignores {}", crate::term::Pretty(&msg)),
-            }
+            rex.handle(&mut p, msg).await;
         }
     })
+}
+
+/// Where the answer to a call goes: a `gen_server:call` caller, or the
+/// `From` of the legacy `{From, {call, ...}}` form (`{rex, Reply}`).
+#[derive(Debug, Clone)]
+enum ReplyTo {
+    Gen(GenFrom),
+    Legacy(Pid),
+}
+
+impl ReplyTo {
+    fn reply(&self, p: &Process, reply: Term) {
+        match self {
+            Self::Gen(from) => p.reply(from, reply),
+            Self::Legacy(pid) => p.send(pid, tuple(vec![atom("rex"), reply])),
+        }
+    }
+}
+
+/// The state of the rex process (`rpc.erl`'s map of monitors to callers).
+struct Rex {
+    registry: Registry,
+    /// Monitors of the processes running `call`s, to their callers.
+    pending: HashMap<Reference, ReplyTo>,
+}
+
+impl Rex {
+    /// One message, as `rpc:handle_call/3`, `handle_cast/2` and
+    /// `handle_info/2` treat it.
+    async fn handle(&mut self, p: &mut Process, msg: Term) {
+        if let Some(call) = GenCall::parse(&msg) {
+            return self
+                .handle_call(p, call.request, ReplyTo::Gen(call.from))
+                .await;
+        }
+        match msg.as_tuple() {
+            Some([cast, req]) if cast.as_atom() == Some("$gen_cast") => self.handle_cast(p, req),
+            Some([Term::Atom(t), Term::Reference(r), kind, _, reason])
+                if t.name == "DOWN" && kind.as_atom() == Some("process") =>
+            {
+                // A call's process died: `normal` after it replied, anything
+                // else becomes the caller's `{badrpc, {'EXIT', Reason}}`.
+                if let Some(to) = self.pending.remove(r) {
+                    if reason.as_atom() != Some("normal") {
+                        let exit = tuple(vec![atom("EXIT"), reason.clone()]);
+                        to.reply(p, tuple(vec![atom("badrpc"), exit]));
+                    }
+                }
+            }
+            Some([Term::Pid(from), req]) => self.handle_legacy(p, from, req).await,
+            _ => ignored("message", &msg),
+        }
+    }
+
+    async fn handle_call(&mut self, p: &mut Process, req: Term, to: ReplyTo) {
+        match req.as_tuple() {
+            // Run in a process of its own, not to block rex.
+            Some([tag, m, f, a, _gl]) if tag.as_atom() == Some("call") => {
+                let (registry, m, f, a) = (self.registry.clone(), m.clone(), f.clone(), a.clone());
+                let replier = to.clone();
+                let pid = p.node().spawn(move |w| async move {
+                    let reply = call_reply(&registry, w.node(), &m, &f, &a).await;
+                    replier.reply(&w, reply);
+                });
+                let mon = p.monitor(&pid);
+                self.pending.insert(mon, to);
+            }
+            // Run in rex itself.
+            Some([tag, m, f, a, _gl]) if tag.as_atom() == Some("block_call") => {
+                let reply = call_reply(&self.registry, p.node(), m, f, a).await;
+                to.reply(p, reply);
+            }
+            // rex stops and kernel_sup restarts it; the caller gets `stopped`.
+            _ if req.as_atom() == Some("stop") => to.reply(p, atom("stopped")),
+            // rpc.erl: `{noreply, S}` -- the caller gets no answer.
+            _ => ignored("call", &req),
+        }
+    }
+
+    fn handle_cast(&self, p: &Process, req: &Term) {
+        match req.as_tuple() {
+            Some([tag, m, f, a, _gl]) if tag.as_atom() == Some("cast") => {
+                let (registry, m, f, a) = (self.registry.clone(), m.clone(), f.clone(), a.clone());
+                p.node().spawn(move |w| async move {
+                    // erpc:execute_cast/3: a failure is the process's exit.
+                    match registry.apply(w.node(), &m, &f, &a).await {
+                        Ok(_) => atom("normal"),
+                        Err(e) => cast_exit(&m, &f, &a, e),
+                    }
+                });
+            }
+            _ => ignored("cast", req),
+        }
+    }
+
+    /// `{From, Request}` messages: `sbcast`, `send`, the `call` form of
+    /// hidden C nodes (erl_interface, jinterface) and `features_request`.
+    async fn handle_legacy(&mut self, p: &mut Process, from: &Pid, req: &Term) {
+        let me = || Term::Atom(p.node().name().clone());
+        match req.as_tuple() {
+            Some([tag, name, m]) if tag.as_atom() == Some("sbcast") => {
+                let reply = if send_to(p, name, m.clone()) {
+                    me()
+                } else {
+                    tuple(vec![atom("nonexisting_name"), name.clone()])
+                };
+                p.send(from, tuple(vec![atom("rex"), me(), reply]));
+            }
+            Some([tag, name, m]) if tag.as_atom() == Some("send") => {
+                let msg = tuple(vec![Term::Pid(from.clone()), m.clone()]);
+                // It is up to Name to respond.
+                if !send_to(p, name, msg) {
+                    let reply = tuple(vec![atom("nonexisting_name"), name.clone()]);
+                    p.send(from, tuple(vec![atom("rex"), me(), reply]));
+                }
+            }
+            Some([tag, m, f, a, gl]) if tag.as_atom() == Some("call") => {
+                let call = tuple(vec![
+                    tag.clone(),
+                    m.clone(),
+                    f.clone(),
+                    a.clone(),
+                    gl.clone(),
+                ]);
+                self.handle_call(p, call, ReplyTo::Legacy(from.clone()))
+                    .await;
+            }
+            _ if req.as_atom() == Some("features_request") => {
+                let reply = tuple(vec![atom("features_reply"), me(), list(vec![atom("erpc")])]);
+                p.send(from, reply);
+            }
+            _ => ignored(
+                "message",
+                &tuple(vec![Term::Pid(from.clone()), req.clone()]),
+            ),
+        }
+    }
+}
+
+/// rpc.erl ignores what it does not know; distro says so at debug level.
+fn ignored(what: &str, t: &Term) {
+    tracing::debug!("rex ignores the {what} {}", crate::term::Pretty(t));
+}
+
+/// `catch Name ! Msg`: false where `!` would raise badarg (an unregistered
+/// name or something that is not a destination).
+fn send_to(p: &Process, name: &Term, msg: Term) -> bool {
+    let dest = match name {
+        Term::Pid(pid) => Dest::Pid(pid.clone()),
+        Term::Reference(r) => Dest::Alias((**r).clone()),
+        Term::Atom(a) if p.node().whereis(&a.name).is_some() => Dest::Name(a.clone()),
+        _ => match name.as_tuple() {
+            Some([Term::Atom(n), Term::Atom(node)]) => Dest::Remote(n.clone(), node.clone()),
+            _ => return false,
+        },
+    };
+    p.send(dest, msg);
+    true
+}
+
+/// `rpc:execute_call/3`: the value, or the caller's view of the failure.
+async fn call_reply(registry: &Registry, node: &Node, m: &Term, f: &Term, a: &Term) -> Term {
+    match registry.apply(node, m, f, a).await {
+        Ok(v) => v,
+        Err(e) => badrpc(m, f, a, e),
+    }
+}
+
+/// The exit reason of an `erpc:execute_cast/3` process whose call failed.
+fn cast_exit(m: &Term, f: &Term, a: &Term, e: Exception) -> Term {
+    match e.class {
+        Class::Error => {
+            let stack = error_stack(m, f, a);
+            let exception = tuple(vec![atom("exception"), tuple(vec![e.reason, stack])]);
+            tuple(vec![exception, nil()])
+        }
+        Class::Exit => e.reason,
+        Class::Throw => tuple(vec![tuple(vec![atom("nocatch"), e.reason]), nil()]),
+    }
 }
 
 /// `{badrpc, {'EXIT', ...}}` as `rpc:call/4` reports a failure.
@@ -356,10 +515,7 @@ fn badrpc(m: &Term, f: &Term, a: &Term, e: Exception) -> Term {
     let reason = match e.class {
         Class::Throw => return e.reason,
         Class::Exit => e.reason,
-        Class::Error if e.reason.as_atom() == Some("undef") => {
-            tuple(vec![e.reason, undef_stack(m, f, a)])
-        }
-        Class::Error => tuple(vec![e.reason, nil()]),
+        Class::Error => tuple(vec![e.reason, error_stack(m, f, a)]),
     };
     tuple(vec![atom("badrpc"), tuple(vec![atom("EXIT"), reason])])
 }
@@ -383,7 +539,7 @@ mod tests {
                 r.clone(),
                 atom("error"),
                 atom("undef"),
-                undef_stack(&m, &f, &a)
+                error_stack(&m, &f, &a)
             ])
         );
         assert_eq!(
@@ -392,7 +548,7 @@ mod tests {
                 atom("badrpc"),
                 tuple(vec![
                     atom("EXIT"),
-                    tuple(vec![atom("undef"), undef_stack(&m, &f, &a)])
+                    tuple(vec![atom("undef"), error_stack(&m, &f, &a)])
                 ])
             ])
         );

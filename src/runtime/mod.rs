@@ -8,11 +8,13 @@
 
 mod gen_call;
 mod ids;
+mod info;
 mod net_table;
 mod node;
 mod process;
 mod remote;
 mod spawn_request;
+mod spawn_service;
 mod state;
 
 #[cfg(test)]
@@ -23,6 +25,7 @@ mod spawn_request_test;
 pub(crate) mod testkit;
 
 pub use gen_call::{CallError, GenCall, GenFrom};
+pub use info::ProcessInfo;
 pub use node::{Node, NodeConfig, ProcessFn, SpawnService, StartError};
 pub use process::{Process, RegisterError};
 pub use spawn_request::{SpawnOpts, SpawnReply};

@@ -99,6 +99,20 @@ impl crate::dist::connection::Host for Inner {
         if split_name(peer).is_none() || peer_atom == self.name {
             return AcceptPending::NotAllowed;
         }
+        // The peer closed its old connection and is back before our reader
+        // saw the close (erl_call and jinterface reconnect under the same
+        // name at once, and take no `alive` status): that connection is
+        // down now, as net_kernel would have it a moment later.
+        let closed = {
+            let st = self.lock();
+            st.conns
+                .get(&peer_atom)
+                .filter(|c| matches!(c.state, ConnState::Up) && c.socket_closed())
+                .map(|c| c.id)
+        };
+        if let Some(old) = closed {
+            self.connection_down(peer, old, atom("connection_closed"));
+        }
         let mut aborts = Vec::new();
         let answer = {
             let mut st = self.lock();
@@ -277,14 +291,11 @@ impl crate::dist::connection::Host for Inner {
     ) -> futures::future::BoxFuture<'static, std::io::Result<SocketAddr>> {
         let node = node.to_owned();
         let epmd_port = self.epmd_port;
+        let family = self.proto_dist.family();
         Box::pin(async move {
             let (alive, host) = split_name(&node)
                 .ok_or_else(|| std::io::Error::other(format!("bad node name {node}")))?;
-            let ip = tokio::net::lookup_host((host, epmd_port))
-                .await?
-                .find(|a| a.is_ipv4())
-                .ok_or_else(|| std::io::Error::other(format!("cannot resolve host {host}")))?
-                .ip();
+            let ip = crate::dist::transport::resolve(host, family).await?;
             let port = crate::epmd::port_please(SocketAddr::new(ip, epmd_port), alive)
                 .await
                 .map_err(std::io::Error::other)?

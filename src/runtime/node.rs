@@ -8,10 +8,11 @@ use super::state::{Effects, MonitorTarget, NodeMonitor, ProcEntry, SpawnRequest,
 use crate::dist::DFlags;
 use crate::dist::connection::{self, Settings};
 use crate::dist::control::Control;
+use crate::dist::transport::{self, ListenError, ListenOptions, ProtoDist};
 use crate::term::{Atom, Limits, Pid, Reference, Term, atom, cmp_atoms, tuple};
 use futures::FutureExt;
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
@@ -26,10 +27,15 @@ pub struct NodeConfig {
     pub hidden: bool,
     /// EPMD port (`ERL_EPMD_PORT`, default 4369).
     pub epmd_port: u16,
-    /// Address the distribution listener binds to.
-    pub listen_addr: IpAddr,
+    /// `-proto_dist`: the carrier and its address family.
+    pub proto_dist: ProtoDist,
+    /// `inet_dist_use_interface`: the address the distribution listener
+    /// binds to (`None`: any address of the family).
+    pub listen_addr: Option<IpAddr>,
     /// `inet_dist_listen_min` / `inet_dist_listen_max` (0 = any port).
     pub listen_ports: (u16, u16),
+    /// `inet_dist_listen_options`.
+    pub listen_options: ListenOptions,
     /// `net_ticktime` in seconds.
     pub net_ticktime: u32,
     /// `net_tickintensity`.
@@ -48,8 +54,10 @@ impl NodeConfig {
             cookie: cookie.to_owned(),
             hidden: false,
             epmd_port: 4369,
-            listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            proto_dist: ProtoDist::default(),
+            listen_addr: None,
             listen_ports: (0, 0),
+            listen_options: ListenOptions::default(),
             net_ticktime: 60,
             net_tickintensity: 4,
             net_setuptime: Duration::from_secs(7),
@@ -66,7 +74,7 @@ pub enum StartError {
     BadName(String),
     /// No port in the listen range could be bound.
     #[error("cannot listen for distribution connections: {0}")]
-    Listen(std::io::Error),
+    Listen(ListenError),
     /// EPMD refused or could not be reached.
     #[error("cannot register with EPMD: {0}")]
     Epmd(crate::epmd::EpmdError),
@@ -89,9 +97,10 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) settings: Arc<Settings>,
     pub(crate) epmd_port: u16,
+    pub(crate) proto_dist: ProtoDist,
     pub(crate) hidden: bool,
     pub(crate) listen_port: u16,
-    spawn_service: RwLock<Option<Arc<dyn SpawnService>>>,
+    pub(crate) spawn_service: RwLock<Option<Arc<dyn SpawnService>>>,
     background: Mutex<Vec<tokio::task::AbortHandle>>,
     registration: Mutex<Option<crate::epmd::Registration>>,
     me: Weak<Self>,
@@ -117,30 +126,25 @@ pub(crate) fn split_name(name: &str) -> Option<(&str, &str)> {
     Some((alive, host))
 }
 
-async fn bind(cfg: &NodeConfig) -> std::io::Result<tokio::net::TcpListener> {
-    let (min, max) = cfg.listen_ports;
-    if min == 0 && max == 0 {
-        return tokio::net::TcpListener::bind(SocketAddr::new(cfg.listen_addr, 0)).await;
-    }
-    let mut last = std::io::Error::other("empty port range");
-    for port in min..=max.max(min) {
-        match tokio::net::TcpListener::bind(SocketAddr::new(cfg.listen_addr, port)).await {
-            Ok(l) => return Ok(l),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
 impl Node {
     /// Starts a node: listens, registers with EPMD (which must be running;
     /// see `crate::epmd` to start one), and accepts connections.
     pub async fn start(cfg: NodeConfig) -> Result<Self, StartError> {
         let (alive, _host) =
             split_name(&cfg.name).ok_or_else(|| StartError::BadName(cfg.name.clone()))?;
-        let listener = bind(&cfg).await.map_err(StartError::Listen)?;
-        let port = listener.local_addr().map_err(StartError::Listen)?.port();
-        let epmd = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.epmd_port);
+        let listener = transport::listen(
+            cfg.proto_dist,
+            cfg.listen_addr,
+            cfg.listen_ports,
+            &cfg.listen_options,
+        )
+        .await
+        .map_err(StartError::Listen)?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Listen(e.into()))?
+            .port();
+        let epmd = cfg.proto_dist.family().local_epmd(cfg.epmd_port);
         let registration = crate::epmd::register(epmd, alive, port, cfg.hidden)
             .await
             .map_err(StartError::Epmd)?;
@@ -170,6 +174,7 @@ impl Node {
             state: Mutex::new(State::default()),
             settings,
             epmd_port: cfg.epmd_port,
+            proto_dist: cfg.proto_dist,
             hidden: cfg.hidden,
             listen_port: port,
             spawn_service: RwLock::new(None),
@@ -225,6 +230,7 @@ impl Node {
             state: Mutex::new(State::default()),
             settings,
             epmd_port: 0,
+            proto_dist: ProtoDist::default(),
             hidden: true,
             listen_port: 0,
             spawn_service: RwLock::new(None),
@@ -281,9 +287,10 @@ impl Node {
     {
         let pid = self.inner.ids.new_pid();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let stats = Arc::new(super::info::MailboxStats::default());
         let mut entry = ProcEntry {
             pid: pid.clone(),
-            tx,
+            tx: super::info::MailboxTx::new(tx, stats.clone()),
             trap_exit: false,
             links: Default::default(),
             monitors: Default::default(),
@@ -308,6 +315,7 @@ impl Node {
             pid: pid.clone(),
             rx,
             saved: VecDeque::new(),
+            stats,
         };
         let guard = ExitGuard {
             inner: self.inner.clone(),
@@ -520,7 +528,7 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn arc(&self) -> Option<Arc<Self>> {
+    pub(crate) fn arc(&self) -> Option<Arc<Self>> {
         self.me.upgrade()
     }
 
@@ -713,103 +721,5 @@ impl Inner {
                 .or_default()
                 .push(pid.clone());
         });
-    }
-
-    /// Answers a spawn request from `peer` (this node itself for a local
-    /// `spawn_request`: the reply is then handled in place).
-    pub(crate) fn handle_spawn_request(&self, peer: &Atom, req: SpawnRequest) {
-        let service = self
-            .spawn_service
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(node) = self.arc().map(|inner| Node { inner }) else {
-            return;
-        };
-        let body = match service {
-            Some(s) => s.spawn_request(&node, &req),
-            None => Err(atom("notsup")),
-        };
-        let opts: Vec<String> = match &req.opts {
-            Term::List(l) => l.elements.iter().filter_map(|t| t.as_atom_name()).collect(),
-            _ => Vec::new(),
-        };
-        let monitor = opts.iter().any(|o| o == "monitor");
-        let link = opts.iter().any(|o| o == "link");
-        match body {
-            Err(reason) => self.with(|st, fx| {
-                let reply = Control::SpawnReply {
-                    req_id: req.req_id,
-                    to: req.from,
-                    flags: 0,
-                    result: reason,
-                };
-                self.spawn_reply(st, peer, reply, fx);
-            }),
-            Ok(body) => {
-                let from = req.from.clone();
-                let req_id = req.req_id.clone();
-                let peer_c = peer.clone();
-                let inner = self;
-                // The reply is queued while the entry is created, before the
-                // task runs, so it precedes any exit or DOWN of the new process.
-                node.spawn_with(
-                    body,
-                    |e| {
-                        if monitor {
-                            e.watchers.insert(
-                                req_id.clone(),
-                                super::state::Watcher {
-                                    pid: from.clone(),
-                                    by_name: None,
-                                },
-                            );
-                        }
-                        if link {
-                            e.links.insert(from.clone());
-                        }
-                        let flags = u32::from(link) | (u32::from(monitor) << 1);
-                        inner.with(|st, fx| {
-                            if monitor && peer_c != inner.name {
-                                st.remote_watched.insert(req_id.clone(), e.pid.clone());
-                            }
-                            let reply = Control::SpawnReply {
-                                req_id: req_id.clone(),
-                                to: from.clone(),
-                                flags,
-                                result: Term::Pid(e.pid.clone()),
-                            };
-                            inner.spawn_reply(st, &peer_c, reply, fx);
-                        });
-                    },
-                    None,
-                );
-            }
-        }
-    }
-}
-
-impl Inner {
-    /// Sends a `SPAWN_REPLY` to `peer`, or handles it here when the request
-    /// came from this node.
-    fn spawn_reply(&self, st: &mut State, peer: &Atom, reply: Control, fx: &mut Effects) {
-        if *peer == self.name {
-            st.handle_control(&self.name, self.creation, peer, reply, fx);
-        } else {
-            st.send_remote(peer, reply, false, fx);
-        }
-    }
-}
-
-trait AtomName {
-    fn as_atom_name(&self) -> Option<String>;
-}
-
-impl AtomName for Term {
-    fn as_atom_name(&self) -> Option<String> {
-        match self {
-            Self::Atom(a) => Some(a.name.clone()),
-            _ => None,
-        }
     }
 }

@@ -34,6 +34,8 @@ pub struct Process {
     pub(crate) pid: Pid,
     pub(crate) rx: UnboundedReceiver<Term>,
     pub(crate) saved: VecDeque<Term>,
+    /// Mailbox counters shared with the table entry (`process_info/2`).
+    pub(crate) stats: Arc<super::info::MailboxStats>,
 }
 
 impl std::fmt::Debug for Process {
@@ -66,19 +68,32 @@ impl Process {
     }
 
     async fn next(&mut self) -> Term {
-        match self.rx.recv().await {
+        if let Ok(m) = self.rx.try_recv() {
+            return m;
+        }
+        self.stats.set_waiting(true);
+        let m = self.rx.recv().await;
+        self.stats.set_waiting(false);
+        match m {
             Some(m) => m,
             // The process was removed from the table (killed): wait to be aborted.
             None => std::future::pending().await,
         }
     }
 
+    /// Hands out a message: it leaves the mailbox.
+    fn took(&self, m: Term) -> Term {
+        self.stats.took(1);
+        m
+    }
+
     /// The next message, oldest first.
     pub async fn recv(&mut self) -> Term {
         if let Some(m) = self.saved.pop_front() {
-            return m;
+            return self.took(m);
         }
-        self.next().await
+        let m = self.next().await;
+        self.took(m)
     }
 
     /// The next message, or `None` after `timeout`.
@@ -91,13 +106,13 @@ impl Process {
     pub async fn receive(&mut self, mut matches: impl FnMut(&Term) -> bool) -> Term {
         if let Some(i) = self.saved.iter().position(&mut matches) {
             if let Some(m) = self.saved.remove(i) {
-                return m;
+                return self.took(m);
             }
         }
         loop {
             let m = self.next().await;
             if matches(&m) {
-                return m;
+                return self.took(m);
             }
             self.saved.push_back(m);
         }
@@ -179,12 +194,17 @@ impl Process {
         let existed = self.inner().demonitor(&self.pid, reference);
         if flush {
             let r = Term::Reference(Box::new(reference.clone()));
+            let before = self.saved.len();
             self.saved.retain(|m| !is_down_for(m, &r));
+            let mut flushed = before - self.saved.len();
             while let Ok(m) = self.rx.try_recv() {
-                if !is_down_for(&m, &r) {
+                if is_down_for(&m, &r) {
+                    flushed += 1;
+                } else {
                     self.saved.push_back(m);
                 }
             }
+            self.stats.took(flushed);
         }
         existed
     }

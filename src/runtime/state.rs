@@ -45,7 +45,7 @@ pub(crate) struct Watcher {
 
 pub(crate) struct ProcEntry {
     pub(crate) pid: Pid,
-    pub(crate) tx: UnboundedSender<Term>,
+    pub(crate) tx: super::info::MailboxTx,
     pub(crate) trap_exit: bool,
     pub(crate) links: HashSet<Pid>,
     pub(crate) monitors: HashMap<Reference, Monitoring>,
@@ -93,6 +93,19 @@ impl Conn {
     pub(crate) fn shut_down(&self) {
         if let Some(s) = &self.socket {
             let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Whether the peer has closed the socket (end of stream or an error
+    /// waits in it), which the reader may not have seen yet. The socket is
+    /// non-blocking (it shares its file description with the driver's), so
+    /// this never waits; unread data means it is open.
+    pub(crate) fn socket_closed(&self) -> bool {
+        let Some(s) = &self.socket else { return false };
+        match s.peek(&mut [0u8; 1]) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
         }
     }
 }

@@ -200,7 +200,7 @@ async fn missing_mandatory_node_fails_the_boot() {
     let missing = name("missing");
     let mut cfg = distro::runtime::NodeConfig::new(&name("lonely"), COOKIE);
     cfg.epmd_port = cl.epmd.port();
-    cfg.listen_addr = "127.0.0.1".parse().unwrap();
+    cfg.listen_addr = Some("127.0.0.1".parse().unwrap());
     let (node, kernel) = distro::start(cfg).await.unwrap();
     let t0 = Instant::now();
     let r = distro::kernel::start_applications(

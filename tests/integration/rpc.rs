@@ -61,7 +61,8 @@ fn beam_rpc_and_erpc_into_a_rust_node() {
         b.eval(&format!("rpc:call({r}, nosuch, f, [1]).")).unwrap(),
         "{badrpc,{'EXIT',{undef,[{nosuch,f,[1],[]}]}}}"
     );
-    // erpc:call re-raises with the class the function raised.
+    // erpc:call re-raises with the class the function raised; an error's
+    // stack is the called function's frame, as for a BIF.
     let classes = b
         .eval(&format!(
             "[try erpc:call({r}, t, raise, [C]) catch Cl:E -> {{Cl, E}} end || C <- [throw, exit, error]]."
@@ -69,7 +70,7 @@ fn beam_rpc_and_erpc_into_a_rust_node() {
         .unwrap();
     assert_eq!(
         classes,
-        "[{throw,oops},{exit,{exception,oops}},{error,{exception,oops,[]}}]"
+        "[{throw,oops},{exit,{exception,oops}},{error,{exception,oops,[{t,raise,[error],[]}]}}]"
     );
     // And rpc:call turns them into rpc's shapes (a throw is a value).
     assert_eq!(
@@ -77,7 +78,7 @@ fn beam_rpc_and_erpc_into_a_rust_node() {
             "[rpc:call({r}, t, raise, [C]) || C <- [throw, exit, error]]."
         ))
         .unwrap(),
-        "[oops,{badrpc,{'EXIT',oops}},{badrpc,{'EXIT',{oops,[]}}}]"
+        "[oops,{badrpc,{'EXIT',oops}},{badrpc,{'EXIT',{oops,[{t,raise,[error],[]}]}}}]"
     );
     // global:whereis_name/1 answers from the Rust node's global table.
     let gpid = probe.pid.clone();

@@ -138,6 +138,7 @@ pub(crate) fn start(node: &Node, shared: Arc<Shared>) -> Pid {
             ac.running.insert(0, (name.into(), RunId::CodeOnly));
             ac.started.insert(0, (name.into(), RestartType::Permanent));
         }
+        ac.shared.preload_configured_env();
         ac.publish();
         loop {
             let msg = p.recv().await;
@@ -182,22 +183,7 @@ impl Ac {
     }
 
     fn load_env(&self, app: &str, defaults: &[(String, Term)]) {
-        let mut t = self.shared.env.write().unwrap_or_else(|e| e.into_inner());
-        for (k, v) in defaults {
-            t.insert((app.into(), k.clone()), v.clone());
-        }
-        for (a, pars) in &self.shared.config_env {
-            if a == app {
-                for (k, v) in pars {
-                    t.insert((app.into(), k.clone()), v.clone());
-                }
-            }
-        }
-        for (a, k, v) in &self.shared.cmdline_env {
-            if a == app {
-                t.insert((app.into(), k.clone()), v.clone());
-            }
-        }
+        self.shared.load_env(app, defaults);
     }
 
     fn is_loaded(&self, app: &str) -> bool {

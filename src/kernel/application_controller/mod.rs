@@ -145,6 +145,7 @@ impl ApplicationController {
                 None => atom("undefined"),
             })
         });
+        serve_env(rpc, &shared);
         Self {
             node: node.clone(),
             shared,
@@ -334,5 +335,84 @@ impl ApplicationController {
             crate::term::boolean(permitted),
         ]))
         .await
+    }
+}
+
+/// `application:get_env/3`, `get_all_env/0,1` and `get_key/2` over rpc
+/// (`application.erl`; rex's processes belong to no application, so the
+/// forms without an application name see none, as on BEAM).
+fn serve_env(rpc: &Registry, shared: &Arc<Shared>) {
+    let s = shared.clone();
+    rpc.register_sync("application", "get_env", 3, move |_, args| {
+        let (Some(a), Some(k), Some(default)) = (
+            args.first().and_then(TermExt::as_atom),
+            args.get(1).and_then(TermExt::as_atom),
+            args.get(2),
+        ) else {
+            return Err(crate::kernel::rex::Exception::badarg());
+        };
+        let t = s.env.read().unwrap_or_else(|e| e.into_inner());
+        Ok(t.get(&(a.to_owned(), k.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| default.clone()))
+    });
+    let s = shared.clone();
+    rpc.register_sync("application", "get_all_env", 1, move |_, args| {
+        let Some(a) = args.first().and_then(TermExt::as_atom) else {
+            return Err(crate::kernel::rex::Exception::badarg());
+        };
+        let t = s.env.read().unwrap_or_else(|e| e.into_inner());
+        let mut pairs: Vec<(&String, &Term)> = t
+            .iter()
+            .filter(|((app, _), _)| app == a)
+            .map(|((_, k), v)| (k, v))
+            .collect();
+        pairs.sort_by(|x, y| x.0.cmp(y.0));
+        Ok(crate::term::list(
+            pairs
+                .into_iter()
+                .map(|(k, v)| tuple(vec![atom(k), v.clone()]))
+                .collect(),
+        ))
+    });
+    rpc.register_sync("application", "get_all_env", 0, |_, _| {
+        Ok(crate::term::nil())
+    });
+    rpc.register_sync("application", "get_env", 1, |_, _| Ok(atom("undefined")));
+}
+
+impl Shared {
+    /// Loads `app`'s environment: its defaults, then sys.config, then
+    /// `-App Par Val` (`application_controller:load/2`).
+    pub(crate) fn load_env(&self, app: &str, defaults: &[(String, Term)]) {
+        let mut t = self.env.write().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in defaults {
+            t.insert((app.into(), k.clone()), v.clone());
+        }
+        for (a, pars) in &self.config_env {
+            if a == app {
+                for (k, v) in pars {
+                    t.insert((app.into(), k.clone()), v.clone());
+                }
+            }
+        }
+        for (a, k, v) in &self.cmdline_env {
+            if a == app {
+                t.insert((app.into(), k.clone()), v.clone());
+            }
+        }
+    }
+
+    /// Makes the environment of every application the configuration names
+    /// readable (`application:get_env/2,3` over rpc) as in a release, whose
+    /// boot script loads them all; distro cannot load Erlang code. Loading
+    /// an application later applies its defaults under the same values.
+    pub(crate) fn preload_configured_env(&self) {
+        let configured: Vec<String> = (self.config_env.iter().map(|(a, _)| a.clone()))
+            .chain(self.cmdline_env.iter().map(|(a, _, _)| a.clone()))
+            .collect();
+        for app in configured {
+            self.load_env(&app, &[]);
+        }
     }
 }

@@ -110,7 +110,8 @@ impl std::fmt::Debug for Global {
 }
 
 /// Starts global on `node` (`global:start_link/0` under kernel_sup) and
-/// serves `global:resolve_it/4` and `global:whereis_name/1` over rpc.
+/// serves `global:resolve_it/4`, `global:whereis_name/1` and
+/// `global:registered_names/0` over rpc.
 pub fn start(node: &Node, cfg: Config, rpc: &rex::Registry) -> Global {
     let s = service::start(node, cfg);
     rpc.register_sync("global", "resolve_it", 4, |node, args| {
@@ -139,6 +140,10 @@ pub fn start(node: &Node, cfg: Config, rpc: &rex::Registry) -> Global {
             .whereis_name(name)
             .map_or_else(|| atom("undefined"), Term::Pid)),
         _ => Err(rex::Exception::badarg()),
+    });
+    let g = global.clone();
+    rpc.register_sync("global", "registered_names", 0, move |_, _| {
+        Ok(crate::term::list(g.registered_names()))
     });
     global
 }

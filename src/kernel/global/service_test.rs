@@ -15,7 +15,7 @@ use std::time::Duration;
 async fn start(name: &str, epmd_port: u16) -> Node {
     let mut cfg = NodeConfig::new(name, "service_test");
     cfg.epmd_port = epmd_port;
-    cfg.listen_addr = Ipv4Addr::LOCALHOST.into();
+    cfg.listen_addr = Some(Ipv4Addr::LOCALHOST.into());
     Node::start(cfg).await.expect("node starts")
 }
 

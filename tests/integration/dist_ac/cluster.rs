@@ -217,7 +217,7 @@ impl Cluster {
     ) -> RustNode {
         let mut cfg = NodeConfig::new(me, COOKIE);
         cfg.epmd_port = self.epmd.port();
-        cfg.listen_addr = "127.0.0.1".parse().unwrap();
+        cfg.listen_addr = Some("127.0.0.1".parse().unwrap());
         let (node, kernel) = distro::start(cfg).await.expect("rust node");
         let apps = distro::kernel::start_applications(
             &node,

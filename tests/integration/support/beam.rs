@@ -42,6 +42,10 @@ pub(crate) enum NameKind {
     /// which must resolve to a loopback address (e.g. via `/etc/hosts`);
     /// the node listens on that address only.
     Short,
+    /// `-proto_dist inet6_tcp -name <name>@<host>` (`-sname` for a host
+    /// without dots), listening on `::1` only; the host is `::1` or a name
+    /// that resolves to it.
+    Ipv6(&'static str),
 }
 
 /// How to start a [`BeamNode`]. Build with [`BeamOpts::new`] and the
@@ -85,6 +89,12 @@ impl BeamOpts {
     /// Uses `-sname` instead of `-name` (see [`NameKind::Short`]).
     pub(crate) fn sname(mut self) -> Self {
         self.kind = NameKind::Short;
+        self
+    }
+
+    /// IPv6 distribution with the host `host` (see [`NameKind::Ipv6`]).
+    pub(crate) fn ipv6(mut self, host: &'static str) -> Self {
+        self.kind = NameKind::Ipv6(host);
         self
     }
 
@@ -249,18 +259,28 @@ impl BeamNode {
         let interface = match opts.kind {
             NameKind::Long => {
                 cmd.args(["-name", &format!("{name}@127.0.0.1")]);
-                [127, 0, 0, 1]
+                "{127,0,0,1}".to_owned()
             }
             NameKind::Short => {
                 cmd.args(["-sname", &name]);
-                short_host_loopback()?
+                let [a, b, c, d] = short_host_loopback()?;
+                format!("{{{a},{b},{c},{d}}}")
+            }
+            NameKind::Ipv6(host) => {
+                // erl takes a host without dots for short names only.
+                let flag = if host.contains(['.', ':']) {
+                    "-name"
+                } else {
+                    "-sname"
+                };
+                cmd.args(["-proto_dist", "inet6_tcp", flag, &format!("{name}@{host}")]);
+                "{0,0,0,0,0,0,0,1}".to_owned()
             }
         };
-        let [a, b, c, d] = interface;
         cmd.args(["-setcookie", &opts.cookie]).args([
             "-kernel",
             "inet_dist_use_interface",
-            &format!("{{{a},{b},{c},{d}}}"),
+            &interface,
         ]);
         if opts.hidden {
             cmd.arg("-hidden");

@@ -35,7 +35,7 @@ const EXEC_TIMEOUT: Duration = Duration::from_secs(20);
 /// [`Otp::command`] less the developer's Elixir settings, and a UTF-8
 /// locale (Elixir warns on a latin1 VM; minimal chroots have no locales but
 /// glibc's built-in `C.UTF-8`).
-fn elixir_command(otp: &Otp, dir: Option<&Path>, program: &str) -> Command {
+pub(crate) fn elixir_command(otp: &Otp, dir: Option<&Path>, program: &str) -> Command {
     let mut cmd = match dir {
         Some(dir) => otp.command_in(dir, program),
         None => otp.command(program),

@@ -67,7 +67,7 @@ impl RustNode {
         let rt = super::tokio_runtime();
         let mut cfg = NodeConfig::new(name, DEFAULT_COOKIE);
         cfg.epmd_port = epmd.port();
-        cfg.listen_addr = std::net::Ipv4Addr::LOCALHOST.into();
+        cfg.listen_addr = Some(std::net::Ipv4Addr::LOCALHOST.into());
         tweak(&mut cfg);
         let (node, kernel) = rt
             .block_on(async {
