@@ -72,6 +72,13 @@ Configuration:
   -APP PAR VAL [PAR VAL]... set application parameters; VAL is an Erlang term,
                             e.g. -kernel sync_nodes_timeout 5000 -myapp k '\"str\"'
 
+TLS distribution (as inet_tls_dist):
+  -proto_dist inet_tls      TLS for every distribution connection
+  -ssl_dist_optfile FILE    [{server, Opts}, {client, Opts}] (certfile, keyfile,
+                            cacertfile, verify, fail_if_no_peer_cert, depth,
+                            versions, ciphers, server_name_indication)
+  -ssl_dist_opt NAME VAL... server_certfile F client_verify verify_peer ...
+
 Distro:
   --app NAME                start built-in application NAME (repeatable)
   -h, --help                print this help
@@ -112,6 +119,15 @@ pub struct NodeName {
     pub long: bool,
 }
 
+/// `-proto_dist`: the distribution carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtoDist {
+    /// `inet_tcp` (the default).
+    InetTcp,
+    /// `inet_tls`: TLS over TCP (`inet_tls_dist`).
+    InetTls,
+}
+
 /// The flags of `distro [FLAGS]`, as erl would see them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ErlArgs {
@@ -142,6 +158,12 @@ pub struct ErlArgs {
     pub detached: bool,
     /// `--app NAME`: built-in applications to start, in order.
     pub apps: Vec<String>,
+    /// `-proto_dist`.
+    pub proto_dist: Option<ProtoDist>,
+    /// `-ssl_dist_optfile FILE`.
+    pub ssl_dist_optfile: Option<String>,
+    /// `-ssl_dist_opt Name Value ...`, every flag's arguments in order.
+    pub ssl_dist_opt: Vec<String>,
     /// `init:get_plain_arguments/0`: bare words outside flags and
     /// everything after `-extra`.
     pub plain_args: Vec<String>,
@@ -468,6 +490,36 @@ fn flag(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> 
         "detached" => erl.detached = none(arg, args)?,
         "connect_all" => erl.connect_all = Some(bool_arg(arg, args)?),
         "start_epmd" => erl.start_epmd = Some(bool_arg(arg, args)?),
+        "proto_dist" => {
+            erl.proto_dist = Some(match one(arg, args, "a protocol (inet_tcp or inet_tls)")? {
+                "inet_tcp" => ProtoDist::InetTcp,
+                "inet_tls" => ProtoDist::InetTls,
+                other => {
+                    return Err(ArgsError::BadValue {
+                        flag: arg.to_string(),
+                        expected: "inet_tcp or inet_tls",
+                        got: other.to_string(),
+                    });
+                }
+            });
+        }
+        "ssl_dist_optfile" => {
+            let file = one(arg, args, "a file name")?;
+            if erl.ssl_dist_optfile.is_some() {
+                return Err(ArgsError::Conflict("-ssl_dist_optfile given twice"));
+            }
+            erl.ssl_dist_optfile = Some(file.to_string());
+        }
+        "ssl_dist_opt" => {
+            if args.is_empty() || args.len() % 2 == 1 {
+                return Err(ArgsError::BadValue {
+                    flag: arg.to_string(),
+                    expected: "Name Value pairs (e.g. server_certfile cert.pem)",
+                    got: args.join(" "),
+                });
+            }
+            erl.ssl_dist_opt.extend(args.iter().cloned());
+        }
         "s" | "run" | "eval" => {
             return Err(ArgsError::NotSupported {
                 flag: arg.to_string(),

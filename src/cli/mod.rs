@@ -209,6 +209,7 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }
+    node.tls = tls(&a)?;
     Ok(Boot {
         node,
         kernel,
@@ -216,6 +217,28 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
         start_epmd: a.start_epmd.unwrap_or(true),
         args: a,
     })
+}
+
+/// `-proto_dist inet_tls` with its options (files read now, so that a
+/// bad one stops the boot); the options alone are ignored, as erl ignores
+/// them without `inet_tls`.
+fn tls(a: &ErlArgs) -> anyhow::Result<Option<std::sync::Arc<crate::dist::tls::TlsDist>>> {
+    if a.proto_dist != Some(args::ProtoDist::InetTls) {
+        if a.ssl_dist_optfile.is_some() || !a.ssl_dist_opt.is_empty() {
+            tracing::warn!(
+                "ignoring -ssl_dist_optfile and -ssl_dist_opt: they need -proto_dist inet_tls"
+            );
+        }
+        return Ok(None);
+    }
+    let (tls, warnings) = crate::dist::tls::TlsDist::load(
+        a.ssl_dist_optfile.as_deref().map(std::path::Path::new),
+        &a.ssl_dist_opt,
+    )?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(Some(std::sync::Arc::new(tls)))
 }
 
 /// Set in the environment of the copy `-detached` starts, so that it runs
