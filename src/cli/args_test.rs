@@ -139,6 +139,36 @@ fn valid_command_lines() {
             },
         ),
         (
+            "-proto_dist inet_tls -ssl_dist_optfile /etc/ssl_dist.conf",
+            ErlArgs {
+                proto_dist: Some(ProtoDist::InetTls),
+                ssl_dist_optfile: Some("/etc/ssl_dist.conf".into()),
+                ..d()
+            },
+        ),
+        (
+            "-proto_dist inet_tcp",
+            ErlArgs {
+                proto_dist: Some(ProtoDist::InetTcp),
+                ..d()
+            },
+        ),
+        // Every -ssl_dist_opt's pairs, in order (inet_tls_dist appends them).
+        (
+            "-ssl_dist_opt server_certfile a.pem server_verify verify_peer -ssl_dist_opt client_depth 2",
+            ErlArgs {
+                ssl_dist_opt: strings(&[
+                    "server_certfile",
+                    "a.pem",
+                    "server_verify",
+                    "verify_peer",
+                    "client_depth",
+                    "2",
+                ]),
+                ..d()
+            },
+        ),
+        (
             "-noshell -noinput -detached",
             ErlArgs {
                 noshell: true,
@@ -479,6 +509,26 @@ fn invalid_command_lines() {
             "-configfd 3",
             "distro: -configfd is not supported: not implemented by distro",
         ),
+        (
+            "-proto_dist",
+            "distro: -proto_dist needs a protocol (inet_tcp or inet_tls)",
+        ),
+        (
+            "-proto_dist gen_tcp",
+            "distro: -proto_dist: expected inet_tcp or inet_tls, got gen_tcp",
+        ),
+        (
+            "-ssl_dist_optfile",
+            "distro: -ssl_dist_optfile needs a file name",
+        ),
+        (
+            "-ssl_dist_optfile a -ssl_dist_optfile b",
+            "distro: -ssl_dist_optfile given twice",
+        ),
+        (
+            "-ssl_dist_opt server_certfile",
+            "distro: -ssl_dist_opt: expected Name Value pairs (e.g. server_certfile cert.pem), got server_certfile",
+        ),
         ("epmd -port", "distro: -port needs a port number"),
         (
             "epmd -port 0",
@@ -563,6 +613,9 @@ fn usage_mentions_every_flag() {
         "-hidden",
         "-connect_all",
         "-start_epmd",
+        "-proto_dist",
+        "-ssl_dist_optfile",
+        "-ssl_dist_opt",
         "-noshell",
         "-config",
         "-APP",
