@@ -128,6 +128,9 @@ pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: Strin
         host.attempt_failed(&peer, attempt, false);
         return;
     }
+    // Set while the TLS handshake runs: a timeout then means the peer
+    // never answered it (a TCP node reads a ClientHello as a long message).
+    let in_tls = std::sync::atomic::AtomicBool::new(false);
     let setup = async {
         let addr = host.resolve(&peer).await?;
         let stream = TcpStream::connect(addr).await?;
@@ -143,10 +146,12 @@ pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: Strin
             }
             Some(tls) => {
                 let peer_host = peer.split_once('@').map_or("", |(_, h)| h);
+                in_tls.store(true, Ordering::Relaxed);
                 let s = tls
                     .connect(peer_host, stream)
                     .await
                     .map_err(SetupError::Tls)?;
+                in_tls.store(false, Ordering::Relaxed);
                 let hs = Handshake::initiator_framed(cfg, &peer, challenge, Framing::Packet4);
                 let (s, est, left) =
                     drive_handshake(&*host, s, hs, attempt, Some(&peer), Framing::Packet4).await?;
@@ -166,6 +171,13 @@ pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: Strin
         }
         Ok(Err(e)) => {
             log_setup_error(&peer, false, &e);
+            host.attempt_failed(&peer, attempt, false);
+        }
+        Err(_) if in_tls.load(Ordering::Relaxed) => {
+            tracing::error!(
+                "** TLS distribution connection to {peer} failed: no answer to the TLS handshake within {:?} (does it run -proto_dist inet_tls?) **",
+                settings.setup_timeout
+            );
             host.attempt_failed(&peer, attempt, false);
         }
         Err(_) => {

@@ -40,6 +40,21 @@ pub fn verify_hostname(cert_der: &[u8], host: &str) -> bool {
         .any(|cn| cn_matches(&host, &cn.to_ascii_lowercase()))
 }
 
+/// The names `cert_der` presents, for messages: its subjectAltNames
+/// (`DNS:`, `IP:`), or its common names (`CN=`) when it has none.
+pub fn presented_names(cert_der: &[u8]) -> Vec<String> {
+    let Some(names) = CertNames::parse(cert_der) else {
+        return vec!["(a malformed certificate)".to_owned()];
+    };
+    if names.has_san {
+        let dns = names.dns.iter().map(|d| format!("DNS:{d}"));
+        dns.chain(names.ips.iter().map(|ip| format!("IP:{ip}")))
+            .collect()
+    } else {
+        names.cns.iter().map(|cn| format!("CN={cn}")).collect()
+    }
+}
+
 /// `verify_hostname_match_default0/2` for `{cn, Name}`: equal, or a
 /// wildcard pattern in the first label and equal other labels.
 fn cn_matches(host: &str, cn: &str) -> bool {

@@ -99,9 +99,20 @@ impl ServerCertVerifier for ServerVerifier {
         )?;
         if let Some(host) = &self.host {
             if !super::hostname::verify_hostname(end_entity, host) {
-                return Err(other(format!(
-                    "hostname_check_failed: the certificate is not valid for {host:?}"
-                )));
+                // OTP: {bad_cert, {hostname_check_failed, {requested, Host}, {received, Names}}}
+                let presented = super::hostname::presented_names(end_entity);
+                return Err(match ServerName::try_from(host.as_str()) {
+                    Ok(expected) => {
+                        Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                            expected: expected.to_owned(),
+                            presented,
+                        })
+                    }
+                    Err(_) => other(format!(
+                        "certificate not valid for name {host:?}; it names {}",
+                        presented.join(", ")
+                    )),
+                });
             }
         }
         Ok(ServerCertVerified::assertion())
@@ -206,8 +217,14 @@ impl ClientCertVerifier for ClientVerifier {
     }
 }
 
-#[derive(Debug)]
+/// Our own text for a certificate error; rustls prints it with `{:?}`.
 struct Message(String);
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl std::fmt::Display for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
