@@ -1,6 +1,6 @@
 //! The tokio driver of one distribution connection: dial (EPMD lookup,
 //! TCP connect) or accept, over TLS when the node runs `inet_tls`
-//! ([`TlsDist`](super::tls::TlsDist)), run the [`Handshake`] state machine,
+//! ([`TlsDist`]), run the [`Handshake`] state machine,
 //! then move bytes: a writer that batches queued control messages into one
 //! write and sends ticks, and a reader that reassembles packets and hands
 //! control messages to the [`Host`] (the node) in arrival order. TCP and

@@ -4,6 +4,13 @@
 //! ([`Framing::Packet4`](super::handshake::Framing)), then the data phase
 //! unchanged. The cookie is still checked by that handshake.
 //!
+//! Dialling, the host part of the peer's node name is sent as SNI (a DNS
+//! name; an address is not sent, as RFC 6066 wants, where OTP 25 sent its
+//! text) and the peer's certificate must be valid for it
+//! ([`hostname::verify_hostname`]); `{server_name_indication, disable}`
+//! turns both off and `{server_name_indication, Host}` uses `Host`.
+//! Accepting, SNI is ignored, as OTP ignores it without `sni_fun`.
+//!
 //! Mirrors `otp:lib/ssl/src/inet_tls_dist.erl` (`do_setup/7`,
 //! `accept_one/3`, `get_ssl_options/1`) and `ssl_dist_sup.erl` (the options
 //! file). Options are read by [`options`], turned into rustls
