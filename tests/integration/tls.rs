@@ -512,3 +512,77 @@ fn host_name_checks_agree_with_otp() {
         eprintln!("[{label}] {what}: BEAM client {beam_ok}, Rust client {rust_ok}");
     }
 }
+
+/// A bad TLS option or options file stops the binary before it starts:
+/// one line naming what is wrong, a non-zero exit.
+#[test]
+fn bad_tls_options_are_one_line_and_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let fun = write(
+        "fun.conf",
+        "[{server, [{verify_fun, {fun(_, E, S) -> {fail, E} end, []}}]}].\n",
+    );
+    let missing = write(
+        "missing.conf",
+        "[{server, [{certfile, \"/nonexistent/cert.pem\"}]}, {client, [{verify, verify_none}]}].\n",
+    );
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-proto_dist", "inet_tls"],
+            "the server options need a certfile",
+        ),
+        (
+            vec!["-proto_dist", "inet_tls", "-ssl_dist_optfile", &fun],
+            "runs no Erlang code",
+        ),
+        (
+            vec!["-proto_dist", "inet_tls", "-ssl_dist_optfile", &missing],
+            "server certfile /nonexistent/cert.pem: No such file",
+        ),
+        (
+            vec![
+                "-proto_dist",
+                "inet_tls",
+                "-ssl_dist_optfile",
+                "/nonexistent/opts.conf",
+            ],
+            "-ssl_dist_optfile /nonexistent/opts.conf: No such file",
+        ),
+        (
+            vec![
+                "-proto_dist",
+                "inet_tls",
+                "-ssl_dist_opt",
+                "server_certfile",
+            ],
+            "-ssl_dist_opt: expected Name Value pairs",
+        ),
+        (
+            vec!["-proto_dist", "inet6_tcp_typo"],
+            "-proto_dist: expected inet_tcp or inet_tls",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut cmd = std::process::Command::new(DistroNode::BIN);
+        cmd.args([
+            "-name",
+            "tls_bad@127.0.0.1",
+            "-setcookie",
+            COOKIE,
+            "-start_epmd",
+            "false",
+        ])
+        .args(&args)
+        .env("HOME", dir.path());
+        let out = crate::support::process::run("distro", cmd, T).expect("distro runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
