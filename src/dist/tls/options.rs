@@ -271,9 +271,6 @@ fn read_args(out: &mut SslDistOptions, args: &[String]) -> Result<(), OptionsErr
             }
             _ => return Err(bad(SOURCE, format!("{name}: unknown option"))),
         };
-        if side == Side::Client && key == "fail_if_no_peer_cert" {
-            return Err(bad(SOURCE, format!("{name}: a server option")));
-        }
         set(out, side, key, &term).map_err(|why| bad(SOURCE, format!("{name} {value}: {why}")))?;
     }
     Ok(())
@@ -323,6 +320,8 @@ fn set(out: &mut SslDistOptions, side: Side, key: &str, v: &Term) -> Result<(), 
                 _ => return Err("expected disable or a host name".into()),
             },
         ),
+        "fail_if_no_peer_cert" => return Err("a server option, not a client one".into()),
+        "server_name_indication" => return Err("a client option, not a server one".into()),
         "verify_fun" => verify_fun(v)?,
         "crl_check" => {
             if v.as_bool() != Some(false) {

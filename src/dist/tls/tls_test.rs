@@ -130,7 +130,7 @@ fn bad_options_are_one_line_errors() {
         ),
         (
             "[{client, [{fail_if_no_peer_cert, true}]}].",
-            "-ssl_dist_optfile opts.conf: client option {fail_if_no_peer_cert,true}: unknown or unsupported option",
+            "-ssl_dist_optfile opts.conf: client option {fail_if_no_peer_cert,true}: a server option, not a client one",
         ),
         (
             "[{server, [{depth, -1}]}].",
@@ -179,7 +179,7 @@ fn bad_options_are_one_line_errors() {
         ),
         (
             "client_fail_if_no_peer_cert true",
-            "-ssl_dist_opt: client_fail_if_no_peer_cert: a server option",
+            "-ssl_dist_opt: client_fail_if_no_peer_cert true: a server option, not a client one",
         ),
         (
             "server_verify_fun {my_mod,check,[]}",
