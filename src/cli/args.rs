@@ -47,8 +47,9 @@ pub const USAGE: &str = "\
 Usage: distro [FLAGS] [-extra ARGS...]
        distro epmd [-daemon] [-port N] [-address IP,...] [-d] [-relaxed_command_check]
        distro epmd -names | -kill | -stop NAME
-       distro takeover APP -on NODE [-type permanent|transient|temporary] [-name|-sname N] [-setcookie C]
-       distro permit APP true|false -on NODE [-name|-sname N] [-setcookie C]
+       distro takeover APP -on NODE [-type permanent|transient|temporary] [-name|-sname N] [-setcookie C] [TLS]
+       distro permit APP true|false -on NODE [-name|-sname N] [-setcookie C] [TLS]
+       (TLS: -proto_dist inet_tls -ssl_dist_optfile FILE | -ssl_dist_opt NAME VALUE)
 
 Runs an Erlang distribution node that takes erl's flags and sys.config files.
 

@@ -586,3 +586,69 @@ fn bad_tls_options_are_one_line_and_a_failure() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// `distro permit` acts on a TLS cluster with the node's TLS flags, and
+/// cannot reach it without them.
+#[test]
+fn control_subcommands_over_tls() {
+    let Some(otp) = require_otp() else { return };
+    let label = otp.describe();
+    let epmd = Epmd::start().unwrap();
+    let pki = Pki::new("distro test CA");
+    let dir = TlsDir::new(&otp);
+    let host = ["127.0.0.1"];
+    let b = tls_beam(
+        &epmd,
+        &otp,
+        "b",
+        &dir.optfile(
+            "b",
+            Some(&pki.node("b", &host, Validity::Current)),
+            &pki,
+            "",
+        ),
+    );
+    let ctl = dir.optfile(
+        "ctl",
+        Some(&pki.node("ctl", &host, Validity::Current)),
+        &pki,
+        "",
+    );
+    let run = |tls: bool| {
+        let mut cmd = std::process::Command::new(DistroNode::BIN);
+        cmd.args([
+            "permit",
+            "kernel",
+            "true",
+            "-on",
+            b.node_name(),
+            "-setcookie",
+            COOKIE,
+        ]);
+        if tls {
+            cmd.args(ctl.distro_args());
+        }
+        let (k, v) = epmd.env();
+        cmd.env(k, v).env("HOME", std::env::temp_dir());
+        crate::support::process::run("distro permit", cmd, T).expect("distro runs")
+    };
+    let out = run(true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{label}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "application:permit(kernel, true) at {}: ok",
+            b.node_name()
+        )),
+        "{stdout}"
+    );
+    let out = run(false);
+    assert!(
+        !out.status.success(),
+        "{label}: reached a TLS node over TCP"
+    );
+}
