@@ -9,8 +9,17 @@
 //! memory of both target processes is read from `/proc`, and their start-up
 //! time (spawn to EPMD registration) is reported.
 //!
+//! Then the same again with every node on TLS distribution (`-proto_dist
+//! inet_tls`, mutually verified, certificates generated for the run): the
+//! `TLS:` rows. Each round also streams 64 KiB messages one way
+//! (`stream_mib_per_s`).
+//!
 //! `cargo bench --bench interop -- --quick` runs a shorter measurement.
 //! Needs `erl`, `erlc` and `epmd` on PATH (OTP 25 on Debian 12).
+
+#[path = "../src/dist/tls/test_pki.rs"]
+#[allow(dead_code)]
+mod test_pki;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -63,8 +72,67 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+/// What one round measured: driver results per target kind, resident
+/// memory and start-up times.
+struct Round {
+    results: Vec<(String, String, f64)>,
+    rss: (u64, u64),
+    start: (Duration, Duration),
+}
+
+impl Round {
+    fn get(&self, kind: &str, metric: &str) -> Option<f64> {
+        self.results
+            .iter()
+            .find(|(k, m, _)| k == kind && m == metric)
+            .map(|r| r.2)
+    }
+}
+
+/// Certificates and `-ssl_dist_optfile` files for the TLS round: every
+/// node mutually verified, as in the interop tests.
+struct TlsFiles {
+    dir: tempfile::TempDir,
+}
+
+impl TlsFiles {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = test_pki::Pki::new("bench CA");
+        let leaf = pki.node("bench", &["127.0.0.1"], test_pki::Validity::Current);
+        let p = |f: &str| dir.path().join(f).display().to_string();
+        std::fs::write(p("ca.pem"), pki.ca_pem()).expect("ca");
+        std::fs::write(p("node.pem"), &leaf.cert_pem).expect("cert");
+        std::fs::write(p("node.key"), &leaf.key_pem).expect("key");
+        let mine = format!(
+            "{{certfile, {:?}}}, {{keyfile, {:?}}}, {{cacertfile, {:?}}}, {{verify, verify_peer}}",
+            p("node.pem"),
+            p("node.key"),
+            p("ca.pem")
+        );
+        std::fs::write(
+            p("ssl_dist.conf"),
+            format!(
+                "[{{server, [{mine}, {{fail_if_no_peer_cert, true}}]}}, {{client, [{mine}]}}].\n"
+            ),
+        )
+        .expect("options file");
+        Self { dir }
+    }
+
+    fn args(&self) -> Vec<String> {
+        vec![
+            "-proto_dist".into(),
+            "inet_tls".into(),
+            "-ssl_dist_optfile".into(),
+            self.dir.path().join("ssl_dist.conf").display().to_string(),
+        ]
+    }
+}
+
+/// One round: a private EPMD, a BEAM and a distro target, and the driver,
+/// all with `extra` arguments (TLS distribution's, or none).
+fn round(quick: bool, extra: &[String], tag: &str) -> Round {
     let cookie = "distro_bench";
     let epmd_port = free_port();
     let env_port = epmd_port.to_string();
@@ -77,7 +145,7 @@ fn main() {
             .expect("epmd runs (install erlang)"),
     );
     std::thread::sleep(Duration::from_millis(300));
-    let tag = std::process::id();
+    let tag = format!("{tag}_{}", std::process::id());
     let beam_name = format!("bench_beam_{tag}");
     let distro_name = format!("bench_distro_{tag}");
 
@@ -93,6 +161,7 @@ fn main() {
                 "-noinput",
             ])
             .args(["-kernel", "inet_dist_use_interface", "{127,0,0,1}"])
+            .args(extra)
             .env("ERL_EPMD_PORT", &env_port)
             .stdout(Stdio::null())
             .spawn()
@@ -109,6 +178,7 @@ fn main() {
                 "-setcookie",
                 cookie,
             ])
+            .args(extra)
             .env("ERL_EPMD_PORT", &env_port)
             .env("DISTRO_LOG", "warn")
             .stdout(Stdio::null())
@@ -138,6 +208,7 @@ fn main() {
                 "-noshell",
                 "-hidden",
             ])
+            .args(extra)
             .arg("-pa")
             .arg(dir.path())
             .args([
@@ -175,48 +246,60 @@ fn main() {
             eprintln!("driver: {line}");
         }
     }
-    let get = |kind: &str, metric: &str| {
-        results
-            .iter()
-            .find(|(k, m, _)| k == kind && m == metric)
-            .map(|r| r.2)
-    };
+    Round {
+        results,
+        rss: (rss_kib(beam.0.id()), rss_kib(distro.0.id())),
+        start: (beam_start, distro_start),
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let tcp = round(quick, &[], "tcp");
+    let tls_files = TlsFiles::new();
+    let tls = round(quick, &tls_files.args(), "tls");
     println!();
     println!(
-        "{:<34} {:>14} {:>14} {:>9}",
+        "{:<46} {:>12} {:>12} {:>11}",
         "metric (same run)", "BEAM", "distro", "distro/BEAM"
     );
-    println!("{}", "-".repeat(75));
-    let metrics: [(&str, &str, bool); 5] = [
-        (
-            "connect_us",
-            "handshake, µs (median, lower is better)",
-            false,
-        ),
-        ("call_per_s", "gen_server:call round trips/s", true),
-        ("call_par_per_s", "  8 concurrent callers, calls/s", true),
-        ("rpc_per_s", "rpc:call (erpc) calls/s", true),
-        ("call_1k_per_s", "calls with 1 KiB payload/s", true),
+    println!("{}", "-".repeat(84));
+    let metrics: [(&str, &str); 6] = [
+        ("connect_us", "handshake, µs (median, lower is better)"),
+        ("call_per_s", "gen_server:call round trips/s"),
+        ("call_par_per_s", "  8 concurrent callers, calls/s"),
+        ("rpc_per_s", "rpc:call (erpc) calls/s"),
+        ("call_1k_per_s", "calls with 1 KiB payload/s"),
+        ("stream_mib_per_s", "stream of 64 KiB messages, MiB/s"),
     ];
-    for (key, label, _higher_better) in metrics {
-        if let (Some(b), Some(d)) = (get("beam", key), get("distro", key)) {
-            println!("{label:<34} {b:>14.0} {d:>14.0} {:>9.2}", d / b.max(1.0));
+    for (r, prefix) in [(&tcp, ""), (&tls, "TLS: ")] {
+        for (key, label) in metrics {
+            if let (Some(b), Some(d)) = (r.get("beam", key), r.get("distro", key)) {
+                let label = format!("{prefix}{label}");
+                println!("{label:<46} {b:>12.0} {d:>12.0} {:>11.2}", d / b.max(1.0));
+            }
         }
     }
-    let (rb, rd) = (rss_kib(beam.0.id()), rss_kib(distro.0.id()));
+    let (rb, rd) = tcp.rss;
     println!(
-        "{:<34} {:>14} {:>14} {:>9.2}",
+        "{:<46} {:>12} {:>12} {:>11.2}",
         "resident memory, KiB (idle)",
         rb,
         rd,
         rd as f64 / rb.max(1) as f64
     );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.2}",
-        "start-up to EPMD registration, ms",
-        beam_start.as_millis(),
-        distro_start.as_millis(),
-        distro_start.as_secs_f64() / beam_start.as_secs_f64().max(1e-9)
-    );
+    for (r, label) in [
+        (&tcp, "start-up to EPMD registration, ms"),
+        (&tls, "TLS: start-up to EPMD registration, ms"),
+    ] {
+        let (b, d) = r.start;
+        println!(
+            "{:<46} {:>12} {:>12} {:>11.2}",
+            label,
+            b.as_millis(),
+            d.as_millis(),
+            d.as_secs_f64() / b.as_secs_f64().max(1e-9)
+        );
+    }
     println!();
 }

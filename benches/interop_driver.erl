@@ -8,6 +8,9 @@
 %%   call_par     the same from 8 concurrent callers, calls per second in total
 %%   rpc          rpc:call(T, erlang, node, []) (erpc spawn_request), calls per second
 %%   call_1k      the call with a 1 KiB binary in the request, calls per second
+%%   stream       64 KiB binaries sent to a name nobody registered (each target
+%%                decodes and drops them), then one call to know they all
+%%                arrived (per-pair ordering), MiB per second
 -module(interop_driver).
 -export([main/1]).
 
@@ -29,6 +32,14 @@ bench(T, Scale) ->
     report(T, rpc_per_s, rate(R, fun() -> [T = rpc:call(T, erlang, node, []) || _ <- lists:seq(1, R)] end)),
     Big = binary:copy(<<7>>, 1024),
     report(T, call_1k_per_s, rate(N, fun() -> big_calls(T, N, Big) end)),
+    S = 800 * Scale,
+    Chunk = binary:copy(<<9>>, 65536),
+    report(T, stream_mib_per_s, rate(S, fun() -> stream(T, S, Chunk) end) div 16),
+    ok.
+
+stream(T, S, Chunk) ->
+    [{bench_sink, T} ! Chunk || _ <- lists:seq(1, S)],
+    yes = gen_server:call({net_kernel, T}, {is_auth, node()}, infinity),
     ok.
 
 connect_once(T) ->

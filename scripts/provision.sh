@@ -18,6 +18,9 @@
 #     (part of erlang-base everywhere);
 #   * an /etc/hosts name for ::1 (ip6-localhost, as Debian's default hosts
 #     file has it), for the IPv6 tests;
+#   * erlang-ssl (ssl, public_key, crypto: what `-proto_dist inet_tls`
+#     needs) on the host and in every chroot, added to chroots built before
+#     it was listed;
 #   * a final check printing the release of each OTP and its Elixir.
 #
 # Needs root for apt, debootstrap, mount and chroot (uses sudo when not root)
@@ -31,12 +34,14 @@ repo=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 otp_root=${DISTRO_OTP_ROOT:-/opt/distro-otp}
 mirror=${DISTRO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 releases=(25 27 29)
-apt_packages=(erlang-nox erlang-src erlang-dev elixir debootstrap debian-archive-keyring
+apt_packages=(erlang-nox erlang-ssl erlang-src erlang-dev elixir debootstrap debian-archive-keyring
     build-essential pkg-config ca-certificates curl shellcheck erlang-jinterface
     default-jdk-headless)
 # Installed into every chroot (Debian's elixir depends on the erlang-* it
 # needs: crypto, inets, parsetools, public-key, tools).
-chroot_packages=(erlang-base elixir)
+# erlang-ssl (which pulls erlang-crypto and erlang-public-key) for TLS
+# distribution; elixir usually brings it too, but nothing guarantees that.
+chroot_packages=(erlang-base erlang-ssl elixir)
 
 # Debian suite whose erlang-base is the given OTP release.
 suite_for() {
@@ -355,6 +360,43 @@ ensure_ipv6_hosts() {
     done
 }
 
+# --- TLS distribution in the chroots ----------------------------------------------
+
+# Whether the release can start ssl (crypto's NIF, public_key, ssl): what
+# `erl -proto_dist inet_tls` needs.
+ssl_works() {
+    local release=$1 got
+    got=$(as_root env DISTRO_OTP_ROOT="$otp_root" timeout 120 "$repo/scripts/otp.sh" "$release" erl \
+        -noshell -eval '{ok, _} = application:ensure_all_started(ssl), io:format("ssl~n"), halt().' \
+        </dev/null 2>/dev/null) || return 1
+    [ "$got" = ssl ]
+}
+
+ensure_chroot_ssl() {
+    local release=$1 dir
+    dir="$otp_root/otp$release"
+    if ssl_works "$release"; then
+        log "    $dir: ssl present"
+        return
+    fi
+    log "    $dir: installing erlang-ssl"
+    as_root cp --remove-destination /etc/resolv.conf "$dir/etc/resolv.conf"
+    if ! chroot_apt_install "$dir" erlang-ssl; then
+        log "    $dir: refreshing the package lists"
+        as_root chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        chroot_apt_install "$dir" erlang-ssl || die "installing erlang-ssl into $dir failed"
+    fi
+    as_root chroot "$dir" apt-get clean
+    ssl_works "$release" || die "ssl in $dir does not start on OTP $release"
+}
+
+ensure_chroot_ssls() {
+    local r
+    for r in $(chroot_releases); do
+        ensure_chroot_ssl "$r"
+    done
+}
+
 # --- final check ------------------------------------------------------------------
 
 check_releases() {
@@ -382,6 +424,7 @@ step "OTP chroots" ensure_chroots
 step "Elixir in chroots" ensure_chroot_elixirs
 step "jinterface in chroots" ensure_chroot_jinterfaces
 step "IPv6 host name" ensure_ipv6_hosts
+step "ssl in chroots" ensure_chroot_ssls
 step "check OTP releases" check_releases
 
 log "provision: done"

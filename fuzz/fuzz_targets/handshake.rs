@@ -3,7 +3,7 @@
 //! the node gives to the machine's questions may panic. Also checked:
 //!
 //! * every `Event::Send` is one handshake message framed with its 2-byte
-//!   length;
+//!   length (4-byte, as over TLS, when bit 1 of the mode byte is set);
 //! * once an input returned an error, every later input returns that same
 //!   error (the documented contract);
 //! * bytes fed after `Event::Established` are kept for `into_leftover`.
@@ -29,7 +29,7 @@
 #![no_main]
 
 use distro::dist::DFlags;
-use distro::dist::handshake::{AcceptPending, Config, Event, Handshake, HandshakeError};
+use distro::dist::handshake::{AcceptPending, Config, Event, Framing, Handshake, HandshakeError};
 use libfuzzer_sys::fuzz_target;
 
 const A: &str = "a@127.0.0.1";
@@ -107,6 +107,8 @@ fn config(script: &mut Script<'_>, node: &str) -> Config {
 
 /// One side of a handshake and what it has told us so far.
 struct Side {
+    /// The length header of its messages.
+    framing: Framing,
     hs: Option<Handshake>,
     /// The first error returned: every later input must return it again.
     failed: Option<HandshakeError>,
@@ -118,8 +120,9 @@ struct Side {
 }
 
 impl Side {
-    fn new(hs: Handshake) -> Self {
+    fn new(hs: Handshake, framing: Framing) -> Self {
         Self {
+            framing,
             hs: Some(hs),
             failed: None,
             established: false,
@@ -158,8 +161,11 @@ impl Side {
         while let Some(event) = self.hs().poll_event() {
             let result = match event {
                 Event::Send(bytes) => {
-                    let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
-                    assert_eq!(bytes.len(), 2 + len, "one framed message: {bytes:?}");
+                    let h = self.framing.header_len();
+                    let len = bytes[..h]
+                        .iter()
+                        .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+                    assert_eq!(bytes.len(), h + len, "one framed message: {bytes:?}");
                     self.outbox.push(bytes);
                     continue;
                 }
@@ -285,24 +291,30 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, program)) = data.split_first() else {
         return;
     };
+    // Bit 1 of the mode: 4-byte lengths, as over TLS (inet_tls_dist).
+    let framing = if mode & 2 == 0 {
+        Framing::Packet2
+    } else {
+        Framing::Packet4
+    };
     if mode % 2 == 0 {
         for initiator in [false, true] {
             let mut script = Script { data: program };
             let cfg = config(&mut script, A);
             let challenge = script.u32();
             let hs = if initiator {
-                Handshake::initiator(cfg, B, challenge)
+                Handshake::initiator_framed(cfg, B, challenge, framing)
             } else {
-                Handshake::acceptor(cfg, challenge)
+                Handshake::acceptor_framed(cfg, challenge, framing)
             };
-            against_bytes(Side::new(hs), &mut script);
+            against_bytes(Side::new(hs, framing), &mut script);
         }
     } else {
         let mut script = Script { data: program };
         let a_cfg = config(&mut script, A);
         let b_cfg = config(&mut script, B);
-        let a = Handshake::initiator(a_cfg, B, script.u32());
-        let b = Handshake::acceptor(b_cfg, script.u32());
-        against_each_other(Side::new(a), Side::new(b), &mut script);
+        let a = Handshake::initiator_framed(a_cfg, B, script.u32(), framing);
+        let b = Handshake::acceptor_framed(b_cfg, script.u32(), framing);
+        against_each_other(Side::new(a, framing), Side::new(b, framing), &mut script);
     }
 });

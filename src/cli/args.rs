@@ -52,8 +52,9 @@ pub const USAGE: &str = "\
 Usage: distro [FLAGS] [-extra ARGS...]
        distro epmd [-daemon] [-port N] [-address IP,...] [-d] [-relaxed_command_check]
        distro epmd -names | -kill | -stop NAME
-       distro takeover APP -on NODE [-type permanent|transient|temporary] [-name|-sname N] [-setcookie C]
-       distro permit APP true|false -on NODE [-name|-sname N] [-setcookie C]
+       distro takeover APP -on NODE [-type permanent|transient|temporary] [-name|-sname N] [-setcookie C] [TLS]
+       distro permit APP true|false -on NODE [-name|-sname N] [-setcookie C] [TLS]
+       (TLS: -proto_dist inet_tls -ssl_dist_optfile FILE | -ssl_dist_opt NAME VALUE)
 
 Runs an Erlang distribution node that takes erl's flags and sys.config files.
 
@@ -70,8 +71,9 @@ Node:
   -detached                 run in the background, as erl: new session, output
                             to /dev/null; returns at once (after checking the
                             arguments, config files and cookie)
-  -proto_dist inet_tcp|inet6_tcp
-                            distribution over IPv4 (default) or IPv6
+  -proto_dist inet_tcp|inet6_tcp|inet_tls|inet6_tls
+                            distribution over IPv4 (default) or IPv6, in TLS
+                            for the _tls ones
 
 Configuration:
   -args_file FILE           read more arguments from FILE (# comments, quoting,
@@ -80,6 +82,13 @@ Configuration:
                             later files override earlier ones
   -APP PAR VAL [PAR VAL]... set application parameters; VAL is an Erlang term,
                             e.g. -kernel sync_nodes_timeout 5000 -myapp k '\"str\"'
+
+TLS distribution (as inet_tls_dist):
+  -proto_dist inet_tls      TLS for every distribution connection (inet6_tls: IPv6)
+  -ssl_dist_optfile FILE    [{server, Opts}, {client, Opts}] (certfile, keyfile,
+                            cacertfile, verify, fail_if_no_peer_cert, depth,
+                            versions, ciphers, server_name_indication)
+  -ssl_dist_opt NAME VAL... server_certfile F client_verify verify_peer ...
 
 Distro:
   --app NAME                start built-in application NAME (repeatable)
@@ -151,6 +160,10 @@ pub struct ErlArgs {
     pub detached: bool,
     /// `--app NAME`: built-in applications to start, in order.
     pub apps: Vec<String>,
+    /// `-ssl_dist_optfile FILE`.
+    pub ssl_dist_optfile: Option<String>,
+    /// `-ssl_dist_opt Name Value ...`, every flag's arguments in order.
+    pub ssl_dist_opt: Vec<String>,
     /// `init:get_plain_arguments/0`: bare words outside flags and
     /// everything after `-extra`.
     pub plain_args: Vec<String>,
@@ -545,6 +558,23 @@ fn flag(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> 
             }
             msg.push_str(" (distro runs no Erlang code)");
             erl.warnings.push(msg);
+        }
+        "ssl_dist_optfile" => {
+            let file = one(arg, args, "a file name")?;
+            if erl.ssl_dist_optfile.is_some() {
+                return Err(ArgsError::Conflict("-ssl_dist_optfile given twice"));
+            }
+            erl.ssl_dist_optfile = Some(file.to_string());
+        }
+        "ssl_dist_opt" => {
+            if args.is_empty() || args.len() % 2 == 1 {
+                return Err(ArgsError::BadValue {
+                    flag: arg.to_string(),
+                    expected: "Name Value pairs (e.g. server_certfile cert.pem)",
+                    got: args.join(" "),
+                });
+            }
+            erl.ssl_dist_opt.extend(args.iter().cloned());
         }
         "eval" => {
             return Err(ArgsError::NotSupported {

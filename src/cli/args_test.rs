@@ -144,6 +144,36 @@ fn valid_command_lines() {
             },
         ),
         (
+            "-proto_dist inet_tls -ssl_dist_optfile /etc/ssl_dist.conf",
+            ErlArgs {
+                proto_dist: ProtoDist::InetTls,
+                ssl_dist_optfile: Some("/etc/ssl_dist.conf".into()),
+                ..d()
+            },
+        ),
+        (
+            "-proto_dist inet_tcp",
+            ErlArgs {
+                proto_dist: ProtoDist::InetTcp,
+                ..d()
+            },
+        ),
+        // Every -ssl_dist_opt's pairs, in order (inet_tls_dist appends them).
+        (
+            "-ssl_dist_opt server_certfile a.pem server_verify verify_peer -ssl_dist_opt client_depth 2",
+            ErlArgs {
+                ssl_dist_opt: strings(&[
+                    "server_certfile",
+                    "a.pem",
+                    "server_verify",
+                    "verify_peer",
+                    "client_depth",
+                    "2",
+                ]),
+                ..d()
+            },
+        ),
+        (
             "-noshell -noinput -detached",
             ErlArgs {
                 noshell: true,
@@ -486,13 +516,29 @@ fn invalid_command_lines() {
         ),
         ("-args_file", "distro: -args_file needs a file name"),
         (
-            "-proto_dist inet_tls",
-            "distro: -proto_dist inet_tls is not supported (distro speaks inet_tcp and inet6_tcp)",
+            "-proto_dist inet6_sctp",
+            "distro: -proto_dist inet6_sctp is not supported (distro speaks inet_tcp, inet6_tcp, inet_tls and inet6_tls)",
         ),
         ("-proto_dist", "distro: -proto_dist needs a protocol"),
         (
             "-configfd 3",
             "distro: -configfd is not supported: not implemented by distro",
+        ),
+        (
+            "-proto_dist gen_tcp",
+            "distro: -proto_dist gen_tcp is not supported (distro speaks inet_tcp, inet6_tcp, inet_tls and inet6_tls)",
+        ),
+        (
+            "-ssl_dist_optfile",
+            "distro: -ssl_dist_optfile needs a file name",
+        ),
+        (
+            "-ssl_dist_optfile a -ssl_dist_optfile b",
+            "distro: -ssl_dist_optfile given twice",
+        ),
+        (
+            "-ssl_dist_opt server_certfile",
+            "distro: -ssl_dist_opt: expected Name Value pairs (e.g. server_certfile cert.pem), got server_certfile",
         ),
         ("epmd -port", "distro: -port needs a port number"),
         (
@@ -578,6 +624,9 @@ fn usage_mentions_every_flag() {
         "-hidden",
         "-connect_all",
         "-start_epmd",
+        "-proto_dist",
+        "-ssl_dist_optfile",
+        "-ssl_dist_opt",
         "-noshell",
         "-config",
         "-APP",

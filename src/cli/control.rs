@@ -8,11 +8,16 @@
 //! distro permit APP true|false -on NODE [-name|-sname N] [-setcookie C]
 //! ```
 //!
+//! In a cluster on TLS distribution, add the node's TLS flags:
+//! `-proto_dist inet_tls -ssl_dist_optfile FILE` (or `-ssl_dist_opt NAME
+//! VALUE`, repeated).
+//!
 //! `application:takeover/2` runs *at* NODE: the application moves there
 //! from wherever it runs. NODE may be a BEAM node or a distro node (which
 //! serves both functions over rpc).
 
 use super::args::{ArgsError, NodeName};
+use crate::dist::transport::ProtoDist;
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +50,12 @@ pub struct ControlArgs {
     pub node_name: Option<NodeName>,
     /// `-setcookie`; else `~/.erlang.cookie`.
     pub cookie: Option<String>,
+    /// `-proto_dist`.
+    pub proto_dist: ProtoDist,
+    /// `-ssl_dist_optfile FILE`.
+    pub ssl_dist_optfile: Option<String>,
+    /// `-ssl_dist_opt NAME VALUE` pairs, in order.
+    pub ssl_dist_opt: Vec<String>,
 }
 
 fn value<'a>(
@@ -80,6 +91,8 @@ pub fn parse(command: &str, args: &[String]) -> Result<ControlArgs, ArgsError> {
         });
     }
     let (mut target, mut restart_type, mut node_name, mut cookie) = (None, None, None, None);
+    let (mut proto_dist, mut ssl_dist_optfile, mut ssl_dist_opt) =
+        (ProtoDist::default(), None, Vec::new());
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "-on" => target = Some(value(&mut it, "-on", "a node name")?.clone()),
@@ -102,6 +115,19 @@ pub fn parse(command: &str, args: &[String]) -> Result<ControlArgs, ArgsError> {
                 });
             }
             "-setcookie" => cookie = Some(value(&mut it, "-setcookie", "a cookie")?.clone()),
+            "-proto_dist" => {
+                let v = value(&mut it, "-proto_dist", "a protocol")?;
+                proto_dist = ProtoDist::parse(v)?;
+            }
+            "-ssl_dist_optfile" => {
+                ssl_dist_optfile =
+                    Some(value(&mut it, "-ssl_dist_optfile", "a file name")?.clone());
+            }
+            "-ssl_dist_opt" => {
+                let name = value(&mut it, "-ssl_dist_opt", "a name and a value")?.clone();
+                let v = value(&mut it, "-ssl_dist_opt", "a name and a value")?.clone();
+                ssl_dist_opt.extend([name, v]);
+            }
             other => return Err(ArgsError::UnknownFlag(other.to_owned())),
         }
     }
@@ -121,6 +147,9 @@ pub fn parse(command: &str, args: &[String]) -> Result<ControlArgs, ArgsError> {
         target,
         node_name,
         cookie,
+        proto_dist,
+        ssl_dist_optfile,
+        ssl_dist_opt,
     })
 }
 
@@ -199,6 +228,27 @@ mod tests {
                 long: false
             }
         );
+        let t = p(
+            "takeover",
+            &[
+                "myapp",
+                "-on",
+                "cp2@127.0.0.1",
+                "-proto_dist",
+                "inet_tls",
+                "-ssl_dist_optfile",
+                "/etc/ssl_dist.conf",
+                "-ssl_dist_opt",
+                "client_depth",
+                "2",
+            ],
+        )
+        .unwrap();
+        assert_eq!(t.proto_dist, ProtoDist::InetTls);
+        assert_eq!(t.ssl_dist_optfile.as_deref(), Some("/etc/ssl_dist.conf"));
+        assert_eq!(t.ssl_dist_opt, ["client_depth", "2"]);
+        assert!(p("takeover", &["myapp", "-on", "a@b", "-proto_dist", "tcp"]).is_err());
+        assert!(p("takeover", &["myapp", "-on", "a@b", "-ssl_dist_opt", "x"]).is_err());
         assert!(p("takeover", &["myapp"]).is_err(), "no -on");
         assert!(p("permit", &["myapp", "maybe", "-on", "a@b"]).is_err());
         assert!(p("takeover", &["myapp", "-on", "a@b", "-type", "forever"]).is_err());

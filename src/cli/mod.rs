@@ -209,6 +209,8 @@ fn run_control(a: control::ControlArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = NodeConfig::new(&full, &cookie);
     cfg.hidden = true;
     cfg.epmd_port = crate::epmd::epmd_port_from_env();
+    cfg.proto_dist = a.proto_dist;
+    cfg.tls = tls(a.proto_dist, a.ssl_dist_optfile.as_deref(), &a.ssl_dist_opt)?;
     let (m, f, args) = match &a.action {
         control::Action::Takeover { app, restart_type } => (
             "takeover",
@@ -289,6 +291,7 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }
+    node.tls = tls(a.proto_dist, a.ssl_dist_optfile.as_deref(), &a.ssl_dist_opt)?;
     Ok(Boot {
         node,
         kernel,
@@ -296,6 +299,29 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
         start_epmd: a.start_epmd.unwrap_or(true),
         args: a,
     })
+}
+
+/// `-proto_dist inet_tls` with its options (files read now, so that a
+/// bad one stops the boot); the options alone are ignored, as erl ignores
+/// them without `inet_tls`.
+fn tls(
+    proto_dist: crate::dist::transport::ProtoDist,
+    optfile: Option<&str>,
+    opts: &[String],
+) -> anyhow::Result<Option<std::sync::Arc<crate::dist::tls::TlsDist>>> {
+    if !proto_dist.is_tls() {
+        if optfile.is_some() || !opts.is_empty() {
+            tracing::warn!(
+                "ignoring -ssl_dist_optfile and -ssl_dist_opt: they need -proto_dist inet_tls or inet6_tls"
+            );
+        }
+        return Ok(None);
+    }
+    let (tls, warnings) = crate::dist::tls::TlsDist::load(optfile.map(std::path::Path::new), opts)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(Some(std::sync::Arc::new(tls)))
 }
 
 /// Set in the environment of the copy `-detached` starts, so that it runs

@@ -1,23 +1,29 @@
 //! The tokio driver of one distribution connection: dial (EPMD lookup,
-//! TCP connect) or accept, run the [`Handshake`] state machine, then move
-//! bytes: a writer that batches queued control messages into one write and
-//! sends ticks, and a reader that reassembles packets and hands control
-//! messages to the [`Host`] (the node) in arrival order.
+//! TCP connect) or accept, over TLS when the node runs `inet_tls`
+//! ([`TlsDist`]), run the [`Handshake`] state machine,
+//! then move bytes: a writer that batches queued control messages into one
+//! write and sends ticks, and a reader that reassembles packets and hands
+//! control messages to the [`Host`] (the node) in arrival order. TCP and
+//! TLS connections share this one path; only the stream differs.
 //!
 //! Mirrors the connection half of `dist_util.erl` (`con_loop/2`,
-//! `send_tick/2`) and `inet_tcp_dist.erl`. All decisions that need the
-//! node's connection table (simultaneous connects, `alive`) are delegated
-//! to the [`Host`], which mirrors `net_kernel`'s `accept_pending`.
+//! `send_tick/2`), `inet_tcp_dist.erl` and `inet_tls_dist.erl`. All
+//! decisions that need the node's connection table (simultaneous connects,
+//! `alive`) are delegated to the [`Host`], which mirrors `net_kernel`'s
+//! `accept_pending`.
 
 use super::DFlags;
 use super::control::Control;
 use super::frame::{Defragmenter, FrameReader, Packet, encode_control};
-use super::handshake::{self, AcceptPending, Established, Event, Handshake, HandshakeError};
+use super::handshake::{
+    self, AcceptPending, Established, Event, Framing, Handshake, HandshakeError,
+};
+use super::tls::TlsDist;
 use crate::term::{Limits, Term, atom};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -73,6 +79,8 @@ pub struct Settings {
     pub setup_timeout: Duration,
     /// Decoding limits for received terms.
     pub limits: Limits,
+    /// `-proto_dist inet_tls`: every connection runs over TLS.
+    pub tls: Option<Arc<TlsDist>>,
 }
 
 impl Settings {
@@ -95,6 +103,21 @@ enum SetupError {
     Io(#[from] std::io::Error),
     #[error("connection closed during the handshake")]
     Closed,
+    /// The TLS handshake failed (certificates, versions, a closed socket).
+    #[error("{0}")]
+    Tls(std::io::Error),
+    /// Our TLS listener got something else than a TLS handshake.
+    #[error("not a TLS handshake (a plain TCP distribution node? it needs -proto_dist inet_tls)")]
+    NotTls,
+    /// TLS records where TCP distribution messages were expected.
+    #[error("the peer speaks TLS (-proto_dist inet_tls) but this node runs inet_tcp distribution")]
+    PeerSpeaksTls,
+}
+
+/// A connection whose handshake is done.
+enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
 }
 
 /// Dials `peer` and runs the connection until it is down.
@@ -105,15 +128,39 @@ pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: Strin
         host.attempt_failed(&peer, attempt, false);
         return;
     }
+    // Set while the TLS handshake runs: a timeout then means the peer
+    // never answered it (a TCP node reads a ClientHello as a long message).
+    let in_tls = std::sync::atomic::AtomicBool::new(false);
     let setup = async {
         let addr = host.resolve(&peer).await?;
         let stream = super::transport::dial(addr).await?;
-        let hs = Handshake::initiator(cfg, &peer, rand::random::<u32>());
-        drive_handshake(&*host, stream, hs, attempt, Some(&peer)).await
+        let challenge = rand::random::<u32>();
+        match &settings.tls {
+            None => {
+                let hs = Handshake::initiator(cfg, &peer, challenge);
+                let (s, est, left) =
+                    drive_handshake(&*host, stream, hs, attempt, Some(&peer), Framing::Packet2)
+                        .await?;
+                Ok((Conn::Tcp(s), est, left))
+            }
+            Some(tls) => {
+                let peer_host = peer.split_once('@').map_or("", |(_, h)| h);
+                in_tls.store(true, Ordering::Relaxed);
+                let s = tls
+                    .connect(peer_host, stream)
+                    .await
+                    .map_err(SetupError::Tls)?;
+                in_tls.store(false, Ordering::Relaxed);
+                let hs = Handshake::initiator_framed(cfg, &peer, challenge, Framing::Packet4);
+                let (s, est, left) =
+                    drive_handshake(&*host, s, hs, attempt, Some(&peer), Framing::Packet4).await?;
+                Ok((Conn::Tls(Box::new(s.into())), est, left))
+            }
+        }
     };
     match tokio::time::timeout(settings.setup_timeout, setup).await {
-        Ok(Ok((stream, est, leftover))) => {
-            run(host, settings, stream, est, leftover, attempt).await
+        Ok(Ok((conn, est, leftover))) => {
+            run_conn(host, settings, conn, est, leftover, attempt).await
         }
         Ok(Err(SetupError::Handshake(HandshakeError::Nok { .. }))) => {
             tracing::debug!(peer, "simultaneous connect: the other attempt wins");
@@ -123,6 +170,13 @@ pub async fn connect<H: Host>(host: Arc<H>, settings: Arc<Settings>, peer: Strin
         }
         Ok(Err(e)) => {
             log_setup_error(&peer, false, &e);
+            host.attempt_failed(&peer, attempt, false);
+        }
+        Err(_) if in_tls.load(Ordering::Relaxed) => {
+            tracing::error!(
+                "** TLS distribution connection to {peer} failed: no answer to the TLS handshake within {:?} (does it run -proto_dist inet_tls?) **",
+                settings.setup_timeout
+            );
             host.attempt_failed(&peer, attempt, false);
         }
         Err(_) => {
@@ -143,11 +197,37 @@ pub async fn accept<H: Host>(
     let from = stream
         .peer_addr()
         .map_or_else(|_| "an unknown address".to_owned(), |a| a.to_string());
-    let hs = Handshake::acceptor(settings.handshake_config(), rand::random::<u32>());
-    let setup = drive_handshake(&*host, stream, hs, attempt, None);
+    let cfg = settings.handshake_config();
+    let challenge = rand::random::<u32>();
+    let setup = async {
+        match &settings.tls {
+            None => {
+                let hs = Handshake::acceptor(cfg, challenge);
+                let (s, est, left) =
+                    drive_handshake(&*host, stream, hs, attempt, None, Framing::Packet2).await?;
+                Ok((Conn::Tcp(s), est, left))
+            }
+            Some(tls) => {
+                // A TLS client opens with a handshake record; a TCP
+                // distribution node with the 2-byte length of its name.
+                let mut first = [0u8; 1];
+                if stream.peek(&mut first).await? == 0 {
+                    return Err(SetupError::Closed);
+                }
+                if first[0] != 0x16 {
+                    return Err(SetupError::NotTls);
+                }
+                let s = tls.accept(stream).await.map_err(SetupError::Tls)?;
+                let hs = Handshake::acceptor_framed(cfg, challenge, Framing::Packet4);
+                let (s, est, left) =
+                    drive_handshake(&*host, s, hs, attempt, None, Framing::Packet4).await?;
+                Ok((Conn::Tls(Box::new(s.into())), est, left))
+            }
+        }
+    };
     match tokio::time::timeout(settings.setup_timeout, setup).await {
-        Ok(Ok((stream, est, leftover))) => {
-            run(host, settings, stream, est, leftover, attempt).await
+        Ok(Ok((conn, est, leftover))) => {
+            run_conn(host, settings, conn, est, leftover, attempt).await
         }
         Ok(Err(e)) => {
             log_setup_error(&from, true, &e);
@@ -170,26 +250,49 @@ fn log_setup_error(peer: &str, incoming: bool, e: &SetupError) {
         SetupError::Handshake(h) => {
             tracing::error!("** Connection attempt to {peer} failed: {h} **")
         }
+        SetupError::Tls(e) if incoming => {
+            tracing::error!("** TLS distribution connection attempt from {peer} refused: {e} **")
+        }
+        SetupError::Tls(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => tracing::error!(
+            "** TLS distribution connection to {peer} failed: the peer closed the connection in the TLS handshake (does it run -proto_dist inet_tls?) **"
+        ),
+        SetupError::Tls(e) => {
+            tracing::error!("** TLS distribution connection to {peer} failed: {e} **")
+        }
+        SetupError::NotTls => {
+            tracing::error!("** TLS distribution connection attempt from {peer} refused: {e} **")
+        }
+        SetupError::PeerSpeaksTls if incoming => {
+            tracing::error!("** Connection attempt from {peer} refused: {e} **")
+        }
+        SetupError::PeerSpeaksTls => {
+            tracing::error!("** Connection attempt to {peer} failed: {e} **")
+        }
         _ if incoming => tracing::debug!("incoming connection attempt failed: {e}"),
         _ => tracing::debug!(peer, "connection attempt failed: {e}"),
     }
 }
 
-async fn drive_handshake<H: Host>(
+async fn drive_handshake<H: Host, S: AsyncRead + AsyncWrite + Unpin>(
     host: &H,
-    mut stream: TcpStream,
+    mut stream: S,
     mut hs: Handshake,
     attempt: u64,
     dialled: Option<&str>,
-) -> Result<(TcpStream, Established, Vec<u8>), SetupError> {
+    framing: Framing,
+) -> Result<(S, Established, Vec<u8>), SetupError> {
     let mut buf = vec![0u8; 4096];
     let mut peer_name: Option<String> = dialled.map(str::to_owned);
+    let mut first_read = true;
     loop {
         let mut established = None;
         let mut failure = None;
         while let Some(ev) = hs.poll_event() {
             match ev {
-                Event::Send(bytes) => stream.write_all(&bytes).await?,
+                Event::Send(bytes) => {
+                    stream.write_all(&bytes).await?;
+                    stream.flush().await?;
+                }
                 Event::AcceptPending { peer, .. } => {
                     let answer = host.accept_pending(&peer, attempt);
                     peer_name = Some(peer);
@@ -242,10 +345,15 @@ async fn drive_handshake<H: Host>(
             }
             return Err(SetupError::Closed);
         }
+        if first_read && framing == Framing::Packet2 && super::tls::looks_like_tls(&buf[..n]) {
+            return Err(SetupError::PeerSpeaksTls);
+        }
+        first_read = false;
         if let Err(e) = hs.handle_data(&buf[..n]) {
             // Flush what the machine wants to say (e.g. a status) before closing.
             while let Some(Event::Send(bytes)) = hs.poll_event() {
                 let _ = stream.write_all(&bytes).await;
+                let _ = stream.flush().await;
             }
             if let (Some(p), None) = (&peer_name, dialled) {
                 host.attempt_failed(p, attempt, false);
@@ -272,21 +380,53 @@ pub struct Running {
 /// Largest batch of queued messages written with one syscall.
 const WRITE_BATCH: usize = 256 * 1024;
 
-async fn run<H: Host>(
+/// A duplicate of the TCP socket under `stream`, for [`Running::socket`].
+fn dup_socket(stream: &TcpStream) -> Option<std::net::TcpStream> {
+    std::os::fd::AsFd::as_fd(stream)
+        .try_clone_to_owned()
+        .map(std::net::TcpStream::from)
+        .ok()
+}
+
+/// Splits the stream and runs the connection: TCP halves without a lock,
+/// TLS halves sharing the session.
+async fn run_conn<H: Host>(
     host: Arc<H>,
     settings: Arc<Settings>,
-    stream: TcpStream,
+    conn: Conn,
     est: Established,
     leftover: Vec<u8>,
     attempt: u64,
 ) {
+    match conn {
+        Conn::Tcp(stream) => {
+            let socket = dup_socket(&stream);
+            let (rd, wr) = stream.into_split();
+            run(host, settings, (rd, wr), socket, est, leftover, attempt).await
+        }
+        Conn::Tls(stream) => {
+            let socket = dup_socket(stream.get_ref().0);
+            let (rd, wr) = tokio::io::split(*stream);
+            run(host, settings, (rd, wr), socket, est, leftover, attempt).await
+        }
+    }
+}
+
+async fn run<H, R, W>(
+    host: Arc<H>,
+    settings: Arc<Settings>,
+    (mut rd, mut wr): (R, W),
+    socket: Option<std::net::TcpStream>,
+    est: Established,
+    leftover: Vec<u8>,
+    attempt: u64,
+) where
+    H: Host,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let peer = est.peer.clone();
     let reads = Arc::new(AtomicU64::new(0));
-    let socket = std::os::fd::AsFd::as_fd(&stream)
-        .try_clone_to_owned()
-        .map(std::net::TcpStream::from)
-        .ok();
-    let (mut rd, mut wr) = stream.into_split();
 
     // The writer runs in its own task so that a slow peer never blocks the reader.
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<UnboundedReceiver<Control>>();
@@ -318,7 +458,7 @@ async fn run<H: Host>(
                                 Err(_) => break,
                             }
                         }
-                        if wr.write_all(&buf).await.is_err() {
+                        if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
                             return atom("connection_closed");
                         }
                         wrote = true;
@@ -327,7 +467,9 @@ async fn run<H: Host>(
                         }
                     }
                     _ = interval.tick() => {
-                        if !wrote && wr.write_all(&[0, 0, 0, 0]).await.is_err() {
+                        if !wrote
+                            && (wr.write_all(&[0, 0, 0, 0]).await.is_err() || wr.flush().await.is_err())
+                        {
                             return atom("connection_closed");
                         }
                         wrote = false;

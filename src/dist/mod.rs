@@ -1,5 +1,5 @@
 //! The distribution layer: flags, the handshake state machine, framing and
-//! control messages, and the tokio connection driver.
+//! control messages, the tokio connection driver, and TLS distribution.
 //!
 //! Mirrors `erts/emulator/beam/dist.c` and `lib/kernel/src/dist_util.erl`.
 
@@ -10,4 +10,5 @@ pub use flags::DFlags;
 pub mod connection;
 pub mod control;
 pub mod frame;
+pub mod tls;
 pub mod transport;

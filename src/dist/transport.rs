@@ -24,11 +24,17 @@ pub enum ProtoDist {
     InetTcp,
     /// `inet6_tcp`: TCP over IPv6.
     Inet6Tcp,
+    /// `inet_tls`: TLS over TCP over IPv4 (`inet_tls_dist`).
+    InetTls,
+    /// `inet6_tls`: TLS over TCP over IPv6 (`inet6_tls_dist`).
+    Inet6Tls,
 }
 
 /// A `-proto_dist` value distro does not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("-proto_dist {0} is not supported (distro speaks inet_tcp and inet6_tcp)")]
+#[error(
+    "-proto_dist {0} is not supported (distro speaks inet_tcp, inet6_tcp, inet_tls and inet6_tls)"
+)]
 pub struct UnsupportedProtoDist(pub String);
 
 impl ProtoDist {
@@ -38,6 +44,8 @@ impl ProtoDist {
         match name {
             "inet_tcp" => Ok(Self::InetTcp),
             "inet6_tcp" => Ok(Self::Inet6Tcp),
+            "inet_tls" => Ok(Self::InetTls),
+            "inet6_tls" => Ok(Self::Inet6Tls),
             other => Err(UnsupportedProtoDist(other.to_owned())),
         }
     }
@@ -47,15 +55,22 @@ impl ProtoDist {
         match self {
             Self::InetTcp => "inet_tcp",
             Self::Inet6Tcp => "inet6_tcp",
+            Self::InetTls => "inet_tls",
+            Self::Inet6Tls => "inet6_tls",
         }
     }
 
     /// The address family its sockets use.
     pub fn family(self) -> Family {
         match self {
-            Self::InetTcp => Family::Inet,
-            Self::Inet6Tcp => Family::Inet6,
+            Self::InetTcp | Self::InetTls => Family::Inet,
+            Self::Inet6Tcp | Self::Inet6Tls => Family::Inet6,
         }
+    }
+
+    /// Whether connections run TLS (`inet_tls`, `inet6_tls`).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Self::InetTls | Self::Inet6Tls)
     }
 }
 
@@ -251,9 +266,13 @@ mod tests {
     fn proto_dist_values() {
         assert_eq!(ProtoDist::parse("inet_tcp"), Ok(ProtoDist::InetTcp));
         assert_eq!(ProtoDist::parse("inet6_tcp"), Ok(ProtoDist::Inet6Tcp));
+        assert_eq!(ProtoDist::parse("inet_tls"), Ok(ProtoDist::InetTls));
+        assert_eq!(ProtoDist::parse("inet6_tls"), Ok(ProtoDist::Inet6Tls));
+        assert!(ProtoDist::Inet6Tls.is_tls() && !ProtoDist::Inet6Tcp.is_tls());
+        assert_eq!(ProtoDist::Inet6Tls.family(), Family::Inet6);
         assert_eq!(
-            ProtoDist::parse("inet_tls").unwrap_err().to_string(),
-            "-proto_dist inet_tls is not supported (distro speaks inet_tcp and inet6_tcp)"
+            ProtoDist::parse("inet6_sctp").unwrap_err().to_string(),
+            "-proto_dist inet6_sctp is not supported (distro speaks inet_tcp, inet6_tcp, inet_tls and inet6_tls)"
         );
         assert_eq!(
             ProtoDist::Inet6Tcp.family().local_epmd(4369).to_string(),

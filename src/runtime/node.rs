@@ -44,6 +44,9 @@ pub struct NodeConfig {
     pub net_setuptime: Duration,
     /// Decoding limits for terms received from peers.
     pub limits: Limits,
+    /// `-proto_dist inet_tls`: TLS for every connection (see
+    /// [`TlsDist`](crate::dist::tls::TlsDist)); `None` is `inet_tcp`.
+    pub tls: Option<Arc<crate::dist::tls::TlsDist>>,
 }
 
 impl NodeConfig {
@@ -62,6 +65,7 @@ impl NodeConfig {
             net_tickintensity: 4,
             net_setuptime: Duration::from_secs(7),
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -166,6 +170,7 @@ impl Node {
             tick_intensity: cfg.net_tickintensity.max(1),
             setup_timeout: cfg.net_setuptime,
             limits: cfg.limits,
+            tls: cfg.tls.clone(),
         });
         let inner = Arc::new_cyclic(|me| Inner {
             name: name.clone(),
@@ -204,7 +209,7 @@ impl Node {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(acceptor.abort_handle());
-        tracing::info!(node = %cfg.name, port, creation, "distribution started");
+        tracing::info!(node = %cfg.name, port, creation, tls = cfg.tls.is_some(), "distribution started");
         Ok(Self { inner })
     }
 
@@ -222,6 +227,7 @@ impl Node {
             tick_intensity: 4,
             setup_timeout: Duration::from_secs(7),
             limits: Limits::default(),
+            tls: None,
         });
         let inner = Arc::new_cyclic(|me| Inner {
             name: name.clone(),

@@ -143,12 +143,12 @@ fn ipv6_interface_and_listen_options() {
 #[test]
 fn an_unsupported_proto_dist_is_one_line_and_exit_2() {
     let mut cmd = std::process::Command::new(DistroNode::BIN);
-    cmd.args(["-proto_dist", "inet_tls", "-name", "x@127.0.0.1"]);
+    cmd.args(["-proto_dist", "inet6_sctp", "-name", "x@127.0.0.1"]);
     let out = crate::support::process::run("distro", cmd, T).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         err.trim(),
-        "distro: -proto_dist inet_tls is not supported (distro speaks inet_tcp and inet6_tcp)"
+        "distro: -proto_dist inet6_sctp is not supported (distro speaks inet_tcp, inet6_tcp, inet_tls and inet6_tls)"
     );
 }

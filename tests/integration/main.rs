@@ -27,3 +27,4 @@ mod phoenix_pubsub;
 mod release;
 mod rex_legacy;
 mod rpc;
+mod tls;

@@ -196,6 +196,34 @@ fn ok() {
     assert_eq!(b.into_leftover(), b"");
 }
 
+/// A 2-byte framed message with a 4-byte length instead (`inet_tls_dist`).
+fn packet4(framed2: Vec<u8>) -> Vec<u8> {
+    let body = &framed2[2..];
+    [&(body.len() as u32).to_be_bytes()[..], body].concat()
+}
+
+#[test]
+fn over_tls_every_message_has_a_4_byte_length() {
+    let mut a = Handshake::initiator_framed(cfg(A, flags(), CR_A, "c"), B, CH_A, Framing::Packet4);
+    let mut b = Handshake::acceptor_framed(cfg(B, flags(), CR_B, "c"), CH_B, Framing::Packet4);
+    let want: Vec<T> = ok_trace("ok")
+        .into_iter()
+        .map(|t| match t {
+            T::A(Event::Send(m)) => send_a(packet4(m)),
+            T::B(Event::Send(m)) => send_b(packet4(m)),
+            t => t,
+        })
+        .collect();
+    // Byte by byte too: the 4-byte header may arrive in pieces.
+    assert_eq!(run(&mut a, &mut b, Answers { chunk: 1, ..OK }), want);
+    // A TCP-framed name on a TLS connection is refused from its length.
+    let mut b = Handshake::acceptor_framed(cfg(B, flags(), CR_B, "c"), CH_B, Framing::Packet4);
+    assert!(matches!(
+        b.handle_data(&name_msg(flags(), CR_A, A)),
+        Err(HandshakeError::BadLength { .. })
+    ));
+}
+
 #[test]
 fn ok_simultaneous_continues() {
     let (mut a, mut b) = (init(flags(), "c", B), acc(flags(), "c"));

@@ -138,11 +138,11 @@ fn peer_that_does_not_wait_is_cut_off() {
     // Waiting for net_kernel: a little early data is held ...
     b.handle_data(&[0; 100]).unwrap();
     // ... but not without bound.
-    let r = b.handle_data(&vec![0; MAX_BUFFERED]);
+    let r = b.handle_data(&vec![0; max_buffered(Framing::Packet2)]);
     assert_eq!(
         r,
         Err(HandshakeError::TooMuchData {
-            len: 100 + MAX_BUFFERED
+            len: 100 + max_buffered(Framing::Packet2)
         })
     );
 }

@@ -39,22 +39,66 @@ pub(crate) const fn max_len(kind: MessageKind) -> usize {
 /// The longest handshake message body of all.
 pub(crate) const MAX_MESSAGE_LEN: usize = max_len(MessageKind::Status);
 
-/// Looks at the start of `buf` for a frame (2-byte big-endian length, then
-/// the body) carrying a `kind` message. `Ok(None)`: incomplete, read more.
-/// `Ok(Some(len))`: the body is `buf[2..2 + len]`. Errors when the header
-/// announces a body longer than `kind` can be, without waiting for it.
-pub(crate) fn check_frame(buf: &[u8], kind: MessageKind) -> Result<Option<usize>, HandshakeError> {
-    let [hi, lo, rest @ ..] = buf else {
+/// The length header of handshake messages: `{packet, 2}` over TCP
+/// (`inet_tcp_dist`), `{packet, 4}` over TLS (`inet_tls_dist` opens its
+/// sockets with `{packet, 4}` and keeps it for the handshake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// A 2-byte big-endian length (`inet_tcp_dist`).
+    #[default]
+    Packet2,
+    /// A 4-byte big-endian length (`inet_tls_dist`).
+    Packet4,
+}
+
+impl Framing {
+    /// Bytes of the length header.
+    pub const fn header_len(self) -> usize {
+        match self {
+            Self::Packet2 => 2,
+            Self::Packet4 => 4,
+        }
+    }
+
+    /// `frame` (2-byte header) re-framed for this framing.
+    pub(crate) fn reframe(self, frame: Vec<u8>) -> Vec<u8> {
+        match self {
+            Self::Packet2 => frame,
+            Self::Packet4 => {
+                let body = frame.get(2..).unwrap_or_default();
+                let mut out = Vec::with_capacity(4 + body.len());
+                out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                out.extend_from_slice(body);
+                out
+            }
+        }
+    }
+}
+
+/// Looks at the start of `buf` for a frame (a `framing` big-endian length,
+/// then the body) carrying a `kind` message. `Ok(None)`: incomplete, read
+/// more. `Ok(Some(len))`: the body is `buf[h..h + len]` with `h` the header
+/// length. Errors when the header announces a body longer than `kind` can
+/// be, without waiting for it.
+pub(crate) fn check_frame(
+    buf: &[u8],
+    kind: MessageKind,
+    framing: Framing,
+) -> Result<Option<usize>, HandshakeError> {
+    let h = framing.header_len();
+    let Some(header) = buf.get(..h) else {
         return Ok(None);
     };
-    let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+    let len = header
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
     if len == 0 {
         return Err(HandshakeError::EmptyMessage { expected: kind });
     }
     if len > max_len(kind) {
         return Err(HandshakeError::BadLength { message: kind, len });
     }
-    Ok((rest.len() >= len).then_some(len))
+    Ok((buf.len() - h >= len).then_some(len))
 }
 
 /// Prefixes `body` with its 2-byte big-endian length. Bodies are built here

@@ -153,27 +153,30 @@ fn latin1_names() {
 #[test]
 fn frame_check() {
     use MessageKind::*;
-    assert_eq!(check_frame(&[], Status), Ok(None));
-    assert_eq!(check_frame(&[0], Status), Ok(None));
-    assert_eq!(check_frame(&[0, 3, b's', b'o'], Status), Ok(None));
+    assert_eq!(check_frame(&[], Status, Framing::Packet2), Ok(None));
+    assert_eq!(check_frame(&[0], Status, Framing::Packet2), Ok(None));
     assert_eq!(
-        check_frame(&[0, 3, b's', b'o', b'k', 9], Status),
+        check_frame(&[0, 3, b's', b'o'], Status, Framing::Packet2),
+        Ok(None)
+    );
+    assert_eq!(
+        check_frame(&[0, 3, b's', b'o', b'k', 9], Status, Framing::Packet2),
         Ok(Some(3))
     );
     assert_eq!(
-        check_frame(&[0, 0], Status),
+        check_frame(&[0, 0], Status, Framing::Packet2),
         Err(HandshakeError::EmptyMessage { expected: Status })
     );
     // Refused from the header alone: no body is waited for.
     assert_eq!(
-        check_frame(&[0xff, 0xff], ChallengeAck),
+        check_frame(&[0xff, 0xff], ChallengeAck, Framing::Packet2),
         Err(HandshakeError::BadLength {
             message: ChallengeAck,
             len: 65535
         })
     );
     assert_eq!(
-        check_frame(&[0, 18], ChallengeAck),
+        check_frame(&[0, 18], ChallengeAck, Framing::Packet2),
         Err(HandshakeError::BadLength {
             message: ChallengeAck,
             len: 18

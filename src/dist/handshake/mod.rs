@@ -23,9 +23,10 @@
 //!   Event::Established                              Event::Established
 //! ```
 //!
-//! Every handshake message is framed with a 2-byte big-endian length; what
-//! follows the last one is the data phase (4-byte lengths) and is handed
-//! back by [`Handshake::into_leftover`].
+//! Every handshake message is framed with a 2-byte big-endian length over
+//! TCP, a 4-byte one over TLS ([`Framing`]); what follows the last one is
+//! the data phase (4-byte lengths) and is handed back by
+//! [`Handshake::into_leftover`].
 //!
 //! Not done here: choosing challenges, timing out (`net_setuptime`), the
 //! connection table behind `accept_pending` / `is_pending` / `wait_pending`
@@ -82,6 +83,7 @@ use std::collections::VecDeque;
 use std::mem;
 
 pub use error::{HandshakeError, MessageKind};
+pub use message::Framing;
 
 use super::DFlags;
 use message::{MAX_MESSAGE_LEN, MAX_NAME_LEN, Name, check_frame, latin1};
@@ -150,7 +152,7 @@ pub enum AcceptPending {
 /// A step of the handshake the driver must act on.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Write these bytes (already framed with the 2-byte length) to the socket.
+    /// Write these bytes (already framed with the handshake's [`Framing`]) to the socket.
     Send(Vec<u8>),
     /// (acceptor) The peer said who it is: ask the node for the
     /// `accept_pending` decision and answer with [`Handshake::handle_accept_pending`].
@@ -204,11 +206,15 @@ struct Context {
     cfg: Config,
     /// Our challenge (sent in the reply as initiator, in the challenge as acceptor).
     challenge: u32,
+    /// The length header of handshake messages.
+    framing: Framing,
     events: VecDeque<Event>,
 }
 
 impl Context {
+    /// Queues a message encoded with the 2-byte header, in our framing.
     fn send(&mut self, bytes: Vec<u8>) {
+        let bytes = self.framing.reframe(bytes);
         self.events.push_back(Event::Send(bytes));
     }
 
@@ -284,7 +290,9 @@ impl Step {
 
 /// Most bytes held unread while the handshake waits for the driver (the
 /// peer should be waiting for us then): one maximal handshake frame.
-const MAX_BUFFERED: usize = 2 + MAX_MESSAGE_LEN;
+const fn max_buffered(framing: Framing) -> usize {
+    framing.header_len() + MAX_MESSAGE_LEN
+}
 
 /// The handshake state machine.
 ///
@@ -307,9 +315,15 @@ pub struct Handshake {
 
 impl Handshake {
     /// Starts the initiator side (we dialled `peer`); `challenge` is our
-    /// random challenge. Queues our `send_name`.
+    /// random challenge. Queues our `send_name`. Messages are framed with
+    /// 2-byte lengths (TCP).
     pub fn initiator(cfg: Config, peer: &str, challenge: u32) -> Self {
-        let mut hs = Self::new(cfg, challenge, || {
+        Self::initiator_framed(cfg, peer, challenge, Framing::Packet2)
+    }
+
+    /// [`Self::initiator`] with the given [`Framing`] (4-byte lengths over TLS).
+    pub fn initiator_framed(cfg: Config, peer: &str, challenge: u32, framing: Framing) -> Self {
+        let mut hs = Self::new(cfg, challenge, framing, || {
             Step::ExpectStatus(initiator::ExpectStatus {
                 peer: peer.to_owned(),
             })
@@ -326,11 +340,24 @@ impl Handshake {
     }
 
     /// Starts the acceptor side; `challenge` is our random challenge.
+    /// Messages are framed with 2-byte lengths (TCP).
     pub fn acceptor(cfg: Config, challenge: u32) -> Self {
-        Self::new(cfg, challenge, || Step::ExpectName(acceptor::ExpectName))
+        Self::acceptor_framed(cfg, challenge, Framing::Packet2)
     }
 
-    fn new(mut cfg: Config, challenge: u32, first: impl FnOnce() -> Step) -> Self {
+    /// [`Self::acceptor`] with the given [`Framing`] (4-byte lengths over TLS).
+    pub fn acceptor_framed(cfg: Config, challenge: u32, framing: Framing) -> Self {
+        Self::new(cfg, challenge, framing, || {
+            Step::ExpectName(acceptor::ExpectName)
+        })
+    }
+
+    fn new(
+        mut cfg: Config,
+        challenge: u32,
+        framing: Framing,
+        first: impl FnOnce() -> Step,
+    ) -> Self {
         cfg.flags = cfg.flags & !DFlags::NAME_ME;
         let step = match cfg.validate() {
             Ok(()) => first(),
@@ -340,6 +367,7 @@ impl Handshake {
             cx: Context {
                 cfg,
                 challenge,
+                framing,
                 events: VecDeque::new(),
             },
             step,
@@ -356,7 +384,9 @@ impl Handshake {
                 self.buf.extend_from_slice(bytes);
                 return Ok(());
             }
-            step if step.expects().is_none() && self.buf.len() + bytes.len() > MAX_BUFFERED => {
+            step if step.expects().is_none()
+                && self.buf.len() + bytes.len() > max_buffered(self.cx.framing) =>
+            {
                 let len = self.buf.len() + bytes.len();
                 return self.fail(HandshakeError::TooMuchData { len });
             }
@@ -441,12 +471,13 @@ impl Handshake {
     /// reads one.
     fn pump(&mut self) -> Result<(), HandshakeError> {
         while let Some(kind) = self.step.expects() {
-            let len = match check_frame(&self.buf, kind) {
+            let h = self.cx.framing.header_len();
+            let len = match check_frame(&self.buf, kind, self.cx.framing) {
                 Ok(Some(len)) => len,
                 Ok(None) => break,
                 Err(e) => return self.fail(e),
             };
-            let body = &self.buf[2..2 + len];
+            let body = &self.buf[h..h + len];
             let cx = &mut self.cx;
             let result = match mem::replace(&mut self.step, Step::Transition) {
                 Step::ExpectStatus(s) => s.handle(cx, body),
@@ -461,13 +492,14 @@ impl Handshake {
                     break;
                 }
             };
-            self.buf.drain(..2 + len);
+            self.buf.drain(..h + len);
             match result {
                 Ok(next) => self.step = next,
                 Err(e) => return self.fail(e),
             }
         }
-        if !matches!(self.step, Step::Established) && self.buf.len() > MAX_BUFFERED {
+        if !matches!(self.step, Step::Established) && self.buf.len() > max_buffered(self.cx.framing)
+        {
             let len = self.buf.len();
             return self.fail(HandshakeError::TooMuchData { len });
         }

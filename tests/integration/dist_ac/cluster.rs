@@ -166,6 +166,16 @@ impl Cluster {
     /// returned. The test must have checked
     /// [`crate::support::require_elixir`] first.
     pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> ElixirNode {
+        self.elixir_with(full_name, kernel_env, Vec::new())
+    }
+
+    /// [`Self::elixir`] with more `erl` arguments (e.g. TLS distribution's).
+    pub(crate) fn elixir_with(
+        &self,
+        full_name: &str,
+        kernel_env: &str,
+        erl_args: Vec<String>,
+    ) -> ElixirNode {
         let ebin = self.distro_ebin.get_or_init(|| {
             let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
             mix_compile(&self.otp, &project, &self.dir, "distro_app").expect("mix compile")
@@ -178,6 +188,7 @@ impl Cluster {
             "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
         )
         .erl_args(["-config".to_owned(), cfg])
+        .erl_args(erl_args)
         .code_path(ebin);
         ElixirNode::start(&self.epmd, opts).expect("elixir node")
     }
@@ -186,21 +197,35 @@ impl Cluster {
     /// `--app app`: a Rust node that a test can `kill -9` (stopping it from
     /// inside would let its kernel react to its own connections closing).
     pub(crate) fn distro_bin(&self, me: &str, kernel_env: &str, app: &str) -> DistroNode {
+        self.distro_bin_with(me, kernel_env, app, Vec::new())
+    }
+
+    /// [`Self::distro_bin`] with more arguments (e.g. TLS distribution's).
+    pub(crate) fn distro_bin_with(
+        &self,
+        me: &str,
+        kernel_env: &str,
+        app: &str,
+        extra: Vec<String>,
+    ) -> DistroNode {
         let short = me.split('@').next().unwrap_or(me);
         let path = self.dir.host_path().join(format!("{short}_bin.config"));
         std::fs::write(&path, format!("[{{kernel, [{kernel_env}]}}].\n")).unwrap();
         DistroNode::start(
             &self.epmd,
-            DistroOpts::new().label(short).args([
-                "-name".to_owned(),
-                me.to_owned(),
-                "-setcookie".to_owned(),
-                COOKIE.to_owned(),
-                "-config".to_owned(),
-                path.with_extension("").display().to_string(),
-                "--app".to_owned(),
-                app.to_owned(),
-            ]),
+            DistroOpts::new()
+                .label(short)
+                .args([
+                    "-name".to_owned(),
+                    me.to_owned(),
+                    "-setcookie".to_owned(),
+                    COOKIE.to_owned(),
+                    "-config".to_owned(),
+                    path.with_extension("").display().to_string(),
+                    "--app".to_owned(),
+                    app.to_owned(),
+                ])
+                .args(extra),
         )
         .expect("distro binary")
     }

@@ -273,7 +273,12 @@ impl BeamNode {
                 } else {
                     "-sname"
                 };
-                cmd.args(["-proto_dist", "inet6_tcp", flag, &format!("{name}@{host}")]);
+                // Unless the caller's arguments choose the carrier
+                // (`-proto_dist inet6_tls`).
+                if !opts.args.iter().any(|a| a == "-proto_dist") {
+                    cmd.args(["-proto_dist", "inet6_tcp"]);
+                }
+                cmd.args([flag, &format!("{name}@{host}")]);
                 "{0,0,0,0,0,0,0,1}".to_owned()
             }
         };

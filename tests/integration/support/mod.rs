@@ -11,6 +11,8 @@
 //!        ├── ElixirNode::start(&epmd, ElixirOpts::new(…)) `elixir` of the release,
 //!        │                                          apps built by mix_compile
 //!        ├── RustNode::start(&epmd, "r")                  the library, in-process
+//!        ├── TlsDir::optfile(…)                          certificates and -ssl_dist_optfile
+//!        │                                                files for TLS distribution
 //!        └── epmd.register(name, port)                    a raw ALIVE2, for tests
 //!                                                         that play a node by hand
 //! ```
@@ -56,6 +58,7 @@ pub(crate) mod otp;
 pub(crate) mod process;
 pub(crate) mod rust_log;
 pub(crate) mod rust_node;
+pub(crate) mod tls;
 
 pub(crate) use any_node::{AnyNode, eval_term, quoted};
 pub(crate) use beam::{BeamNode, BeamOpts, EvalError, NameKind, PendingEval};
