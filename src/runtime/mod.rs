@@ -24,7 +24,7 @@ pub(crate) mod testkit;
 
 pub use gen_call::{CallError, GenCall, GenFrom};
 pub use node::{Node, NodeConfig, ProcessFn, SpawnService, StartError};
-pub use process::{Process, RegisterError};
+pub use process::{Process, ProcessInfo, RegisterError};
 pub use spawn_request::{SpawnOpts, SpawnReply};
 pub use state::{MonitorTarget, SpawnRequest};
 

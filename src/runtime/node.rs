@@ -308,6 +308,7 @@ impl Node {
             pid: pid.clone(),
             rx,
             saved: VecDeque::new(),
+            dict: Vec::new(),
         };
         let guard = ExitGuard {
             inner: self.inner.clone(),

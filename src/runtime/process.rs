@@ -34,6 +34,23 @@ pub struct Process {
     pub(crate) pid: Pid,
     pub(crate) rx: UnboundedReceiver<Term>,
     pub(crate) saved: VecDeque<Term>,
+    /// The process dictionary (`put/2`, `get/1`), oldest key first.
+    pub(crate) dict: Vec<(Term, Term)>,
+}
+
+/// What [`Process::info`] reports about the calling process (a subset of
+/// `erlang:process_info/2`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessInfo {
+    /// `registered_name`.
+    pub registered_name: Option<Atom>,
+    /// `links`.
+    pub links: Vec<Pid>,
+    /// `trap_exit`.
+    pub trap_exit: bool,
+    /// `messages`: the messages waiting, including those a selective
+    /// receive skipped, oldest first.
+    pub messages: Vec<Term>,
 }
 
 impl std::fmt::Debug for Process {
@@ -112,6 +129,62 @@ impl Process {
         tokio::time::timeout(timeout, self.receive(matches))
             .await
             .ok()
+    }
+
+    /// `put(Key, Value)`: stores `value` under `key` in the process
+    /// dictionary; returns the previous value.
+    pub fn put(&mut self, key: Term, value: Term) -> Option<Term> {
+        match self.dict.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.dict.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// `get(Key)`.
+    pub fn get(&self, key: &Term) -> Option<&Term> {
+        self.dict.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// `get()`: the whole process dictionary as `{Key, Value}` pairs.
+    pub fn get_dictionary(&self) -> Vec<(Term, Term)> {
+        self.dict.clone()
+    }
+
+    /// `process_info(self(), registered_name)`.
+    pub fn registered_name(&self) -> Option<Atom> {
+        let st = self.inner().lock();
+        st.procs
+            .get(&super::state::key(&self.pid))
+            .and_then(|e| e.name.clone())
+    }
+
+    /// `process_info(self(), [registered_name, links, trap_exit,
+    /// messages])`.
+    pub fn info(&mut self) -> ProcessInfo {
+        while let Ok(m) = self.rx.try_recv() {
+            self.saved.push_back(m);
+        }
+        let (registered_name, mut links, trap_exit) = {
+            let st = self.inner().lock();
+            match st.procs.get(&super::state::key(&self.pid)) {
+                Some(e) => (
+                    e.name.clone(),
+                    e.links.iter().cloned().collect::<Vec<_>>(),
+                    e.trap_exit,
+                ),
+                None => (None, Vec::new(), false),
+            }
+        };
+        links.sort_by(crate::term::cmp_pids);
+        ProcessInfo {
+            registered_name,
+            links,
+            trap_exit,
+            messages: self.saved.iter().cloned().collect(),
+        }
     }
 
     /// Sends `msg` to a pid, a registered name, `{Name, Node}` or an alias.
