@@ -337,6 +337,7 @@ impl Ac {
         };
         let spec = a.spec();
         self.load_env(app, &spec.env);
+        a.load(self.context(p, app));
         self.loaded.push((
             app.to_owned(),
             Loaded {
@@ -396,12 +397,9 @@ impl Ac {
         None
     }
 
-    fn spawn_starter(&self, p: &Process, app: &str, typ: StartType) {
-        let Some((_, l)) = self.loaded.iter().find(|(n, _)| n == app) else {
-            return;
-        };
-        let Some(a) = l.app.clone() else { return };
-        let ctx = AppContext {
+    /// The context an application's callbacks get.
+    fn context(&self, p: &Process, app: &str) -> AppContext {
+        AppContext {
             node: p.node().clone(),
             app: app.to_owned(),
             rpc: self.shared.rpc.clone(),
@@ -412,7 +410,16 @@ impl Ac {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             env: self.shared.env.clone(),
+            master: None,
+        }
+    }
+
+    fn spawn_starter(&self, p: &Process, app: &str, typ: StartType) {
+        let Some((_, l)) = self.loaded.iter().find(|(n, _)| n == app) else {
+            return;
         };
+        let Some(a) = l.app.clone() else { return };
+        let ctx = self.context(p, app);
         let ac = p.pid().clone();
         p.spawn_link(move |mp| master::run(mp, ac, a, ctx, typ));
     }
