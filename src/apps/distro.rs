@@ -13,8 +13,8 @@
 //! calls the global name wherever the application runs, as
 //! `Distro.DistroCal.add/2` does in Elixir.
 
-use super::call_global;
-use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init};
+use super::{ReRegister, call_global};
+use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, ServerName};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
     AppContext, AppSpec, Application, GlobalNames, StartType, Started,
@@ -47,21 +47,10 @@ pub fn handle_request(req: &Term) -> Term {
 }
 
 /// `Distro.DistroCal`, the calculator server (its state is `nil`, as in
-/// Elixir).
-struct DistroCal {
-    global: Arc<dyn GlobalNames>,
-}
+/// Elixir), started with `name: {:global, Distro.DistroCal}`.
+struct DistroCal;
 
 impl GenServer for DistroCal {
-    async fn init(&mut self, p: &mut Process) -> Init {
-        // name: {:global, Distro.DistroCal}; at a takeover the old instance
-        // may still hold the name, so it is taken over (s3).
-        if !self.global.re_register_name(SERVER, p.pid()).await {
-            tracing::debug!("{SERVER} is not registered globally");
-        }
-        Init::Ok
-    }
-
     async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
         CallReply::Reply(handle_request(&req))
     }
@@ -109,10 +98,9 @@ fn supervisor_spec(global: Arc<dyn GlobalNames>) -> SupSpec {
         .child(ChildSpec::gen_server(
             atom(SERVER),
             Mfa::new(SERVER, "start_link", vec![nil()]),
-            None,
-            move |_| DistroCal {
-                global: global.clone(),
-            },
+            // At a takeover the old instance may still hold the name (s3).
+            Some(ServerName::Via(Arc::new(ReRegister(global)), atom(SERVER))),
+            |_| DistroCal,
         ))
 }
 
@@ -152,7 +140,7 @@ impl Application for Distro {
         Box::pin(async move {
             tracing::info!("Distro application in {} mode", ty.inspect_elixir());
             let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
-            let name = Some(crate::behaviours::gen_server::ServerName::local(SUPERVISOR));
+            let name = Some(ServerName::local(SUPERVISOR));
             let spec = supervisor_spec(ctx.global.clone());
             let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
                 .await

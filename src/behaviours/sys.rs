@@ -6,8 +6,8 @@
 //! [`super::supervisor`], which is a gen_server as in OTP):
 //!
 //! ```text
-//!  sys:get_state/1      get_state               → State
-//!  sys:replace_state/2  {replace_state, Fun}    → Fun(State), run on the caller's node
+//!  sys:get_state/1      get_state               → {ok, State} (State to OTP ≤ 26 callers)
+//!  sys:replace_state/2  {replace_state, Fun}    → {ok, Fun(State)}, the fun run on the caller's node
 //!  sys:get_status/1     get_status              → {status, Pid, {module, gen_server}, [PDict, running|suspended, Parent, Debug, Misc]}
 //!  sys:suspend/1        suspend                 → ok; then only system messages (and the parent's EXIT) are handled
 //!  sys:resume/1         resume                  → ok
@@ -18,6 +18,12 @@
 //!  sys:terminate/2      {terminate, Reason}     → the behaviour terminates
 //!  anything else        → {error, {unknown_system_msg, Request}} ({debug, _}: unknown_debug)
 //! ```
+//!
+//! OTP 27 changed the replies to `get_state` and `replace_state` from the
+//! bare state to `{ok, State}` (and `sys` of 27+ accepts nothing else), so
+//! the answer follows the caller's release, which its node tells once by
+//! erpc (`erlang:system_info(otp_release)`); a node that does not say (a
+//! distro node) gets the current form.
 //!
 //! A Rust process cannot run an Erlang fun, so `replace_state` applies the
 //! fun where it came from: `erlang:apply(Fun, [State])` by erpc on the
@@ -37,7 +43,7 @@
 use super::Timeout;
 use super::gen_server::{CallExit, ServerRef};
 use crate::runtime::{GenFrom, Process};
-use crate::term::{Pid, Pretty, Term, TermExt, atom, charlist, int, list, tuple, uint};
+use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, int, list, tuple, uint};
 use std::collections::VecDeque;
 
 /// The debug and suspension state of one behaviour process (OTP's
@@ -417,7 +423,14 @@ pub(crate) async fn handle_system_msg(
             sys.suspended = false;
             atom("ok")
         }
-        (Some("get_state"), _) => target.sys_get_state(),
+        (Some("get_state"), _) => {
+            let state = target.sys_get_state();
+            if wraps_state(p, &from.pid.node, from.pid.creation).await {
+                tuple(vec![atom("ok"), state])
+            } else {
+                state
+            }
+        }
         (Some("get_status"), _) => status(p, sys, target, ctx),
         (_, Some([t, fun])) if t.as_atom() == Some("replace_state") => {
             replace(p, target, &from, fun).await
@@ -514,8 +527,76 @@ async fn replace(p: &mut Process, target: &mut dyn SysTarget, from: &GenFrom, fu
         }
     };
     match target.sys_replace_state(new.clone()) {
+        Ok(()) if wraps_state(p, &from.pid.node, from.pid.creation).await => {
+            tuple(vec![atom("ok"), new])
+        }
         Ok(()) => new,
         Err(reason) => failed("error", reason),
+    }
+}
+
+/// Releases of the nodes asked, by `{Node, Creation}` (bounded).
+static RELEASES: std::sync::Mutex<Vec<((String, u32), Option<u32>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The OTP release of `node` (incarnation `creation`; 0 when unknown), as
+/// it says itself (`erlang:system_info(otp_release)` by erpc, asked once);
+/// `None` for this node and nodes that do not say (distro nodes).
+async fn release_of(p: &mut Process, node: &Atom, creation: u32) -> Option<u32> {
+    if node == p.node().name() {
+        return None;
+    }
+    let key = (node.name.clone(), creation);
+    let lock = || RELEASES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, r)) = lock().iter().find(|(k, _)| *k == key) {
+        return *r;
+    }
+    let args = vec![atom("otp_release")];
+    let r = crate::kernel::erpc::call(
+        p,
+        &node.name,
+        "erlang",
+        "system_info",
+        args,
+        Timeout::DEFAULT,
+    )
+    .await
+    .ok()
+    .and_then(|t| t.as_text())
+    .and_then(|t| t.parse::<u32>().ok());
+    let mut l = lock();
+    if l.len() >= 1024 {
+        l.clear();
+    }
+    l.push((key, r));
+    r
+}
+
+/// Whether `node` expects OTP 27+'s replies to `get_state` and
+/// `replace_state` (`{ok, State}`; up to OTP 26 the bare state). A node
+/// that does not tell its release gets the current form.
+async fn wraps_state(p: &mut Process, node: &Atom, creation: u32) -> bool {
+    release_of(p, node, creation).await.is_none_or(|r| r >= 27)
+}
+
+/// The state in a `get_state` / `replace_state` reply from `server`.
+async fn unwrap_state(p: &mut Process, server: &ServerRef, reply: Term) -> Result<Term, Term> {
+    let at = match server {
+        ServerRef::Pid(pid) => Some((pid.node.clone(), pid.creation)),
+        ServerRef::Remote(_, n) => Some((n.clone(), 0)),
+        ServerRef::Via(reg, n) => reg
+            .whereis_name(n)
+            .map(|pid| (pid.node.clone(), pid.creation)),
+        ServerRef::Local(_) => None,
+    };
+    let wrapped = match at {
+        Some((node, creation)) => wraps_state(p, &node, creation).await,
+        None => true,
+    };
+    match reply.as_tuple() {
+        Some([t, v]) if wrapped && t.as_atom() == Some("ok") => Ok(v.clone()),
+        Some([t, r]) if t.as_atom() == Some("error") => Err(r.clone()),
+        _ => Ok(reply),
     }
 }
 
@@ -580,13 +661,25 @@ pub(super) fn mfa(name: &Term, req: &Term) -> (&'static str, Vec<Term>) {
     }
 }
 
-/// `sys:get_state(Name, Timeout)`.
+/// `sys:get_state(Name, Timeout)`: the state, from a server of any OTP
+/// release (27+ answer `{ok, State}`, earlier ones the bare state). A
+/// server that reports an error gives a [`CallExit`] with its reason.
 pub async fn get_state(
     p: &mut Process,
     server: impl Into<ServerRef>,
     timeout: impl Into<Timeout>,
 ) -> Result<Term, CallExit> {
-    send_system_msg(p, server, atom("get_state"), timeout).await
+    let server = server.into();
+    let timeout = timeout.into();
+    let r = send_system_msg(p, server.clone(), atom("get_state"), timeout).await?;
+    unwrap_state(p, &server, r)
+        .await
+        .map_err(|reason| CallExit {
+            reason,
+            module: "sys",
+            function: "get_state",
+            args: vec![server.to_term(), timeout.to_term()],
+        })
 }
 
 /// `sys:get_status(Name, Timeout)`.
@@ -621,16 +714,27 @@ pub async fn resume(
 }
 
 /// `sys:replace_state(Name, StateFun, Timeout)` with an Erlang fun term
-/// (e.g. one received from a BEAM node): the new state, or `{error,
-/// {callback_failed, …}}` as the value (OTP's `sys:replace_state` raises it).
+/// (e.g. one received from a BEAM node): the new state; a failed fun gives
+/// a [`CallExit`] whose reason is `{callback_failed, …}` (OTP's
+/// `sys:replace_state` raises it as an error).
 pub async fn replace_state(
     p: &mut Process,
     server: impl Into<ServerRef>,
     fun: Term,
     timeout: impl Into<Timeout>,
 ) -> Result<Term, CallExit> {
-    let req = tuple(vec![atom("replace_state"), fun]);
-    send_system_msg(p, server, req, timeout).await
+    let server = server.into();
+    let timeout = timeout.into();
+    let req = tuple(vec![atom("replace_state"), fun.clone()]);
+    let r = send_system_msg(p, server.clone(), req, timeout).await?;
+    unwrap_state(p, &server, r)
+        .await
+        .map_err(|reason| CallExit {
+            reason,
+            module: "sys",
+            function: "replace_state",
+            args: vec![server.to_term(), fun, timeout.to_term()],
+        })
 }
 
 /// `sys:statistics(Name, Flag)` with `Flag` = `true`, `false` or `get`:

@@ -13,7 +13,7 @@
 //! variant_start_phases/ (OTP 25 behaviour), and `failover_comp/1` in
 //! OTP's `application_SUITE.erl`.
 
-mod cluster;
+pub(crate) mod cluster;
 mod guide;
 
 use crate::support::{

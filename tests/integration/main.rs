@@ -18,3 +18,4 @@ mod handshake;
 mod harness_smoke;
 mod node;
 mod rpc;
+mod supervisor;

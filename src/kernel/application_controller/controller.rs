@@ -735,7 +735,7 @@ impl Ac {
     }
 
     /// An application master (or a controller) exited.
-    async fn exit(&mut self, p: &Process, pid: Pid, reason: Term) {
+    async fn exit(&mut self, p: &mut Process, pid: Pid, reason: Term) {
         let app = self
             .running
             .iter()
@@ -758,11 +758,45 @@ impl Ac {
         match typ {
             RestartType::Temporary => {}
             RestartType::Transient if normal => {}
-            _ => self.halt(format!(
-                "{{application_terminated,{app},{}}}",
-                crate::kernel::kernel_config::erl_format(&reason)
-            )),
+            _ => {
+                self.sync_controller(p, &app).await;
+                self.halt_after_stop(
+                    p,
+                    format!(
+                        "{{application_terminated,{app},{}}}",
+                        crate::kernel::kernel_config::erl_format(&reason)
+                    ),
+                );
+            }
         }
+    }
+
+    /// Waits until the controller (dist_ac) of `app` has handled what this
+    /// process sent it (a call queued behind `ac_application_stopped`), so
+    /// that the other nodes hear `dist_ac_app_stopped` before this node
+    /// halts, as they do from a BEAM node (its halt waits for kernel to
+    /// shut down).
+    async fn sync_controller(&self, p: &mut Process, app: &str) {
+        let Some((_, pid)) = self.control.iter().find(|(a, _)| a == app).cloned() else {
+            return;
+        };
+        let _ = p
+            .call(&pid, atom("get_known_nodes"), Duration::from_secs(5))
+            .await;
+    }
+
+    /// The AC stops with `Reason` and the node halts, once its processes
+    /// ended and what they sent to other nodes is written (init's halt after
+    /// `Kernel pid terminated`).
+    fn halt_after_stop(&self, p: &Process, reason: String) {
+        let line = format!("Kernel pid terminated (application_controller) ({reason})");
+        tracing::error!("{line}");
+        let node = p.node().clone();
+        let halt = self.shared.halt.clone();
+        tokio::spawn(async move {
+            node.stop().await;
+            halt(1, line);
+        });
     }
 
     /// The AC stops with `Reason`: on BEAM, init prints

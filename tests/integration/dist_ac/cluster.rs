@@ -166,19 +166,24 @@ impl Cluster {
     /// returned. The test must have checked
     /// [`crate::support::require_elixir`] first.
     pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> ElixirNode {
+        self.elixir_eval(
+            full_name,
+            kernel_env,
+            "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
+        )
+    }
+
+    /// [`Self::elixir`] running `eval` instead (e.g. starting `distro` as
+    /// `:permanent`).
+    pub(crate) fn elixir_eval(&self, full_name: &str, kernel_env: &str, eval: &str) -> ElixirNode {
         let ebin = self.distro_ebin.get_or_init(|| {
             let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
             mix_compile(&self.otp, &project, &self.dir, "distro_app").expect("mix compile")
         });
         let cfg = self.config(full_name, kernel_env);
-        let opts = ElixirOpts::new(
-            self.otp.clone(),
-            full_name,
-            COOKIE,
-            "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
-        )
-        .erl_args(["-config".to_owned(), cfg])
-        .code_path(ebin);
+        let opts = ElixirOpts::new(self.otp.clone(), full_name, COOKIE, eval)
+            .erl_args(["-config".to_owned(), cfg])
+            .code_path(ebin);
         ElixirNode::start(&self.epmd, opts).expect("elixir node")
     }
 
