@@ -535,8 +535,11 @@ async fn replace(p: &mut Process, target: &mut dyn SysTarget, from: &GenFrom, fu
     }
 }
 
-/// Releases of the nodes asked, by `{Node, Creation}` (bounded).
-static RELEASES: std::sync::Mutex<Vec<((String, u32), Option<u32>)>> =
+/// `{Node, Creation}` of a node incarnation.
+type NodeKey = (String, u32);
+
+/// Releases of the nodes asked (bounded).
+static RELEASES: std::sync::Mutex<Vec<(NodeKey, Option<u32>)>> =
     std::sync::Mutex::new(Vec::new());
 
 /// The OTP release of `node` (incarnation `creation`; 0 when unknown), as
