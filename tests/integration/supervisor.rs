@@ -4,6 +4,9 @@
 //! * `sys:get_state/get_status/replace_state/suspend/resume/statistics/
 //!   log/trace` and unknown system messages from BEAM on a Rust gen_server,
 //!   compared with what the same release answers for an Erlang gen_server;
+//! * `supervisor:start_child/terminate_child/restart_child/delete_child`
+//!   and `rest_for_one` restarts of a Rust supervisor, compared with a BEAM
+//!   supervisor with the same child specs;
 //! * `supervisor:which_children/count_children/get_childspec/
 //!   get_callback_module` and `sys` on the Rust `distro` application's
 //!   tree, compared with the Elixir `distro` application's;
@@ -21,6 +24,9 @@ use crate::support::{
     BeamNode, BeamOpts, DistroNode, DistroOpts, Epmd, Otp, require_elixir, require_otp,
 };
 use distro::behaviours::gen_server::{self, CallReply, GenFrom, GenServer, ServerName};
+use distro::behaviours::supervisor::{
+    self, ChildSpec, Mfa, Restart, Shutdown, StartOutcome, Strategy, SupSpec, start_fn,
+};
 use distro::runtime::Process;
 use distro::term::{Atom, Term, TermExt, atom, int};
 use std::time::{Duration, Instant};
@@ -145,6 +151,97 @@ fn sys_on_a_rust_gen_server_answers_as_on_beam() {
     );
 }
 
+const SUP_PROBE_ERL: &str = "-module(sup_probe).\n\
+-behaviour(supervisor).\n\
+-export([start/0, init/1, w/1]).\n\
+start() -> {ok, P} = supervisor:start_link({local, sup_probe}, ?MODULE, []), unlink(P), ok.\n\
+w(Id) -> {ok, spawn_link(fun() -> receive stop -> ok end end)}.\n\
+init([]) ->\n\
+    {ok, {#{strategy => rest_for_one, intensity => 10, period => 5},\n\
+          [#{id => a, start => {sup_probe, w, [a]}},\n\
+           #{id => b, start => {sup_probe, w, [b]}, shutdown => brutal_kill},\n\
+           #{id => c, start => {sup_probe, w, [c]}, restart => transient}]}}.\n";
+
+/// The `sup_probe` supervisor above, in Rust: same flags, children and
+/// MFAs; `sup_probe:w/1` spawns a linked process that waits for `stop`.
+fn rust_sup_probe() -> SupSpec {
+    let w = start_fn(|p, _args| {
+        Box::pin(async move {
+            let pid = p.spawn_link(|mut c| async move {
+                c.receive(|m| *m == atom("stop")).await;
+            });
+            StartOutcome::Ok(pid)
+        })
+    });
+    let child = |id: &str| ChildSpec::new(atom(id), Mfa::new("sup_probe", "w", vec![atom(id)]), w.clone());
+    SupSpec::new("sup_probe")
+        .strategy(Strategy::RestForOne)
+        .intensity(10)
+        .period(5)
+        .child(child("a"))
+        .child(child("b").shutdown(Shutdown::BrutalKill))
+        .child(child("c").restart(Restart::Transient))
+}
+
+/// The same calls on supervisor `S` (`sup_probe` with children a, b, c):
+/// kills, `start_child` (good, duplicate, unknown module, bad specs),
+/// `terminate_child`, `restart_child`, `delete_child`, with each result and
+/// `which_children` after it. Pids are normalised; of an `undef` stack
+/// only the first frame (the function that does not exist) is kept.
+const SUP_SEQUENCE: &str = "SQ = fun(S) -> \
+     WC = fun() -> Norm(supervisor:which_children(S)) end, \
+     Kid = fun(Id) -> {Id, P, _, _} = lists:keyfind(Id, 1, supervisor:which_children(S)), P end, \
+     Undef = fun({error, {{'EXIT', {undef, [F | _]}}, C}}) -> {error, {{'EXIT', {undef, [F]}}, C}}; (X) -> X end, \
+     Wait = fun Wait(Id, Old, N) -> case Kid(Id) of P when is_pid(P), P =/= Old -> ok; _ when N > 0 -> timer:sleep(10), Wait(Id, Old, N - 1); _ -> timeout end end, \
+     R0 = WC(), \
+     R1 = Norm(supervisor:start_child(S, #{id => d, start => {sup_probe, w, [d]}})), R2 = WC(), \
+     A0 = Kid(a), C0 = Kid(c), D0 = Kid(d), \
+     B = Kid(b), exit(B, kill), R3 = Wait(b, B, 300), \
+     R4 = {WC(), Kid(a) =:= A0, Kid(c) =/= C0, Kid(d) =/= D0}, \
+     C = Kid(c), C ! stop, R5 = Wait(c, C, 30), R6 = WC(), \
+     R7 = supervisor:terminate_child(S, b), R8 = WC(), R9 = supervisor:count_children(S), \
+     R10 = Norm(supervisor:restart_child(S, b)), R11 = supervisor:delete_child(S, b), \
+     R12 = supervisor:terminate_child(S, b), R13 = supervisor:terminate_child(S, a), \
+     R14 = supervisor:delete_child(S, a), R15 = supervisor:delete_child(S, a), R16 = WC(), \
+     R17 = Norm(supervisor:start_child(S, #{id => d, start => {sup_probe, w, [d]}})), \
+     R18 = Undef(supervisor:start_child(S, #{id => e, start => {nomod, w, [e]}})), \
+     R19 = supervisor:start_child(S, #{id => e}), R20 = supervisor:start_child(S, [x]), \
+     R21 = supervisor:restart_child(S, zz), R22 = supervisor:get_childspec(S, d), \
+     [R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R14, R15, R16, R17, R18, R19, R20, R21, R22] end, ok.";
+
+#[test]
+fn supervisor_calls_from_beam_answer_as_a_beam_supervisor() {
+    let Some(otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let dir = otp.shared_dir().expect("shared dir");
+    dir.write("sup_probe.erl", SUP_PROBE_ERL).unwrap();
+    let node_dir = dir.node_path().to_owned();
+    let mut erlc = otp.command("erlc");
+    erlc.arg("-o").arg(&node_dir).arg(node_dir.join("sup_probe.erl"));
+    assert!(erlc.status().expect("erlc").success(), "erlc failed");
+    let rust = RustNode::start(&epmd, "r");
+    let b = BeamNode::start(
+        &epmd,
+        BeamOpts::new("b")
+            .otp(otp.clone())
+            .args(["-pa".to_owned(), node_dir.display().to_string()]),
+    )
+    .unwrap();
+    let node = rust.node.clone();
+    rust.run(async move {
+        supervisor::start(&node, Some(ServerName::local("sup_probe")), rust_sup_probe()).await
+    })
+    .expect("rust sup_probe");
+    b.eval("ok = sup_probe:start().").unwrap();
+    b.eval(HELPERS).unwrap();
+    b.eval(SUP_SEQUENCE).unwrap();
+    let beam = b.eval_timeout("SQ(sup_probe).", T).unwrap();
+    let r = rust.atom();
+    let ours = b.eval_timeout(&format!("SQ({{sup_probe, {r}}})."), T).unwrap();
+    eprintln!("[OTP {}] supervisor answers: {beam}", otp.number());
+    assert_eq!(ours, beam);
+}
+
 fn distro_bin(epmd: &Epmd, me: &str, app: &str) -> DistroNode {
     let short = me.split('@').next().unwrap_or(me);
     DistroNode::start(
@@ -213,6 +310,32 @@ async fn the_distro_tree_answers_as_the_elixir_one() {
     let ours = block(|| probe.eval(&format!("W('{rust_name}')."))).unwrap();
     eprintln!("[OTP {}] the Elixir distro tree: {elixir}", otp.number());
     assert_eq!(ours, elixir);
+    // How long from the kill until which_children shows the new child, as
+    // seen from the probe (three kills: within the intensity of 3 in 5 s).
+    block(|| {
+        probe.eval(
+            "RT = fun(N) -> S = {'Elixir.Distro.Supervisor', N}, \
+             One = fun() -> [{_, Old, _, _}] = supervisor:which_children(S), \
+             T0 = erlang:monotonic_time(microsecond), exit(Old, kill), \
+             L = fun L() -> case supervisor:which_children(S) of \
+             [{_, P, _, _}] when is_pid(P), P =/= Old -> erlang:monotonic_time(microsecond) - T0; \
+             _ -> L() end end, L() end, \
+             lists:nth(2, lists:sort([One() || _ <- [1, 2, 3]])) end, ok.",
+        )
+    })
+    .unwrap();
+    let us = |n: &str| -> f64 {
+        block(|| probe.eval(&format!("RT('{n}').")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (e, r) = (us(&ex_name), us(&rust_name));
+    eprintln!(
+        "[OTP {}] kill -> child restarted (median of 3, µs): Elixir {e}, distro {r}, distro/BEAM {:.2}",
+        otp.number(),
+        r / e
+    );
 }
 
 /// `exit(global:whereis_name('Elixir.Distro.DistroCal'), kill)` at `b`, then

@@ -249,9 +249,15 @@ impl AppContext {
 
 /// The `application` behaviour: callbacks of a Rust application.
 ///
+/// `start` starts the application's supervision tree, linked to the
+/// application master ([`AppContext::master`]); when its top supervisor
+/// exits, the application has exited.
+///
 /// ```
+/// use distro::behaviours::gen_server::ServerName;
+/// use distro::behaviours::supervisor::{self, SupSpec};
 /// use distro::kernel::application_controller::{AppContext, AppSpec, Application, Started, StartType};
-/// use distro::term::Term;
+/// use distro::term::{Term, atom};
 /// use futures::future::BoxFuture;
 ///
 /// struct Hello;
@@ -262,8 +268,12 @@ impl AppContext {
 ///     fn start(&self, ctx: AppContext, ty: StartType, _args: Term) -> BoxFuture<'static, Result<Started, Term>> {
 ///         Box::pin(async move {
 ///             tracing::info!("hello starting as {ty}");
-///             let pid = ctx.node.spawn(|mut p| async move { loop { p.recv().await; } });
-///             Ok(Started::from(pid))
+///             let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+///             let name = Some(ServerName::local("hello_sup"));
+///             let sup = supervisor::start_link_to(&ctx.node, &master, name, SupSpec::new("hello_sup"))
+///                 .await
+///                 .map_err(|e| e.to_term())?;
+///             Ok(Started::from(sup))
 ///         })
 ///     }
 /// }
