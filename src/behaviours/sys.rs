@@ -36,6 +36,8 @@
 //! (`unknown_debug`), `change_code` (a Rust server has no `code_change/3`:
 //! `{error, {'EXIT', {undef, …}}}`).
 //!
+//! A peer's `{log, {true, N}}` keeps at most 10 000 events (OTP keeps N).
+//!
 //! The client side ([`get_state`], [`get_status`], [`suspend`], [`resume`],
 //! [`replace_state`], [`statistics`], [`trace`], [`send_system_msg`]) works
 //! toward BEAM and Rust processes alike.
@@ -45,6 +47,9 @@ use super::gen_server::{CallExit, ServerRef};
 use crate::runtime::{GenFrom, Process};
 use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, int, list, tuple, uint};
 use std::collections::VecDeque;
+
+/// The most events `{log, {true, N}}` keeps, whatever `N` a peer asks for.
+const MAX_LOG: usize = 10_000;
 
 /// The debug and suspension state of one behaviour process (OTP's
 /// `SysState` and `Debug`).
@@ -264,7 +269,7 @@ impl Sys {
             ("log", Some("true"), _) => self.set_log(10),
             ("log", _, Some([t, n])) if t.as_atom() == Some("true") => {
                 match n.as_i64().and_then(|n| usize::try_from(n).ok()) {
-                    Some(n) if n >= 1 => self.set_log(n),
+                    Some(n) if n >= 1 => self.set_log(n.min(MAX_LOG)),
                     _ => return atom("unknown_debug"),
                 }
             }
@@ -539,8 +544,7 @@ async fn replace(p: &mut Process, target: &mut dyn SysTarget, from: &GenFrom, fu
 type NodeKey = (String, u32);
 
 /// Releases of the nodes asked (bounded).
-static RELEASES: std::sync::Mutex<Vec<(NodeKey, Option<u32>)>> =
-    std::sync::Mutex::new(Vec::new());
+static RELEASES: std::sync::Mutex<Vec<(NodeKey, Option<u32>)>> = std::sync::Mutex::new(Vec::new());
 
 /// The OTP release of `node` (incarnation `creation`; 0 when unknown), as
 /// it says itself (`erlang:system_info(otp_release)` by erpc, asked once);

@@ -137,12 +137,21 @@ fn sys_on_a_rust_gen_server_answers_as_on_beam() {
     eprintln!("[OTP {}] sys answers: {beam}", otp.number());
     assert_eq!(ours, beam);
     assert!(beam.contains("callback_failed"), "{beam}");
-    // sys:terminate/2 stops both the same way.
+    // sys:terminate/2 stops both the same way, with OTP's error report and
+    // crash report for an abnormal reason.
     for s in ["sys_probe".to_owned(), format!("{{sys_probe, {r}}}")] {
-        assert_eq!(
-            b.eval(&format!("sys:terminate({s}, normal).")).unwrap(),
-            "ok"
-        );
+        assert_eq!(b.eval(&format!("sys:terminate({s}, boom).")).unwrap(), "ok");
+    }
+    for needle in [
+        "** Generic server sys_probe terminating",
+        "** Last message in was []",
+        "** When Server state == 16",
+        "crasher:",
+        "initial call: sys_probe:init/1",
+        "exception exit: boom",
+    ] {
+        b.wait_for_log(needle, T).unwrap();
+        crate::support::rust_log::wait_for(&["sys_probe", needle], T).unwrap();
     }
     assert_eq!(
         b.eval(&format!("rpc:call({r}, erlang, whereis, [sys_probe])."))
@@ -173,7 +182,13 @@ fn rust_sup_probe() -> SupSpec {
             StartOutcome::Ok(pid)
         })
     });
-    let child = |id: &str| ChildSpec::new(atom(id), Mfa::new("sup_probe", "w", vec![atom(id)]), w.clone());
+    let child = |id: &str| {
+        ChildSpec::new(
+            atom(id),
+            Mfa::new("sup_probe", "w", vec![atom(id)]),
+            w.clone(),
+        )
+    };
     SupSpec::new("sup_probe")
         .strategy(Strategy::RestForOne)
         .intensity(10)
@@ -217,7 +232,9 @@ fn supervisor_calls_from_beam_answer_as_a_beam_supervisor() {
     dir.write("sup_probe.erl", SUP_PROBE_ERL).unwrap();
     let node_dir = dir.node_path().to_owned();
     let mut erlc = otp.command("erlc");
-    erlc.arg("-o").arg(&node_dir).arg(node_dir.join("sup_probe.erl"));
+    erlc.arg("-o")
+        .arg(&node_dir)
+        .arg(node_dir.join("sup_probe.erl"));
     assert!(erlc.status().expect("erlc").success(), "erlc failed");
     let rust = RustNode::start(&epmd, "r");
     let b = BeamNode::start(
@@ -229,7 +246,12 @@ fn supervisor_calls_from_beam_answer_as_a_beam_supervisor() {
     .unwrap();
     let node = rust.node.clone();
     rust.run(async move {
-        supervisor::start(&node, Some(ServerName::local("sup_probe")), rust_sup_probe()).await
+        supervisor::start(
+            &node,
+            Some(ServerName::local("sup_probe")),
+            rust_sup_probe(),
+        )
+        .await
     })
     .expect("rust sup_probe");
     b.eval("ok = sup_probe:start().").unwrap();
@@ -237,7 +259,9 @@ fn supervisor_calls_from_beam_answer_as_a_beam_supervisor() {
     b.eval(SUP_SEQUENCE).unwrap();
     let beam = b.eval_timeout("SQ(sup_probe).", T).unwrap();
     let r = rust.atom();
-    let ours = b.eval_timeout(&format!("SQ({{sup_probe, {r}}})."), T).unwrap();
+    let ours = b
+        .eval_timeout(&format!("SQ({{sup_probe, {r}}})."), T)
+        .unwrap();
     eprintln!("[OTP {}] supervisor answers: {beam}", otp.number());
     assert_eq!(ours, beam);
 }

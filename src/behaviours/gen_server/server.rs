@@ -252,6 +252,13 @@ impl Loop {
             p.reply(&from, r);
         }
         if !is_normal_exit(&reason) {
+            // system_terminate/4 reports no last message (`[]`).
+            let nil = crate::term::nil();
+            let msg = if SystemMsg::parse(msg).is_some() {
+                &nil
+            } else {
+                msg
+            };
             let log = self.sys.log();
             let log = if log.is_empty() {
                 String::new()
