@@ -8,8 +8,9 @@
 //!   and `rest_for_one` restarts of a Rust supervisor, compared with a BEAM
 //!   supervisor with the same child specs;
 //! * `supervisor:which_children/count_children/get_childspec/
-//!   get_callback_module` and `sys` on the Rust `distro` application's
-//!   tree, compared with the Elixir `distro` application's;
+//!   get_callback_module` and `sys` on the Rust `distro` and `myapp`
+//!   trees, compared with the Elixir `distro`'s and the Erlang `myapp`'s
+//!   (and the time from a kill to the restarted child, both sides);
 //! * BEAM kills the Rust `Distro.DistroCal`: it is restarted, the global
 //!   name is back, `add(4, 5)` is 9 again; killed more often than the
 //!   intensity allows, the application exits as its restart type says
@@ -35,12 +36,14 @@ const T: Duration = Duration::from_secs(30);
 
 /// `Norm(T)`: pids and references replaced by atoms (they differ between
 /// any two runs), and `St(S)`: `sys:get_status/1` with the process
-/// dictionary reduced to its keys (its values name the starting process).
+/// dictionary reduced to its keys (its values name the starting process)
+/// and a pid in the header (`Status for generic server <0.85.0>`) as `pid`.
 const HELPERS: &str = "Norm = fun Norm(P) when is_pid(P) -> pid; Norm(R) when is_reference(R) -> ref; \
      Norm([H|Tl]) -> [Norm(H)|Norm(Tl)]; Norm(Tu) when is_tuple(Tu) -> list_to_tuple(Norm(tuple_to_list(Tu))); \
      Norm(M) when is_map(M) -> maps:from_list(Norm(maps:to_list(M))); Norm(X) -> X end, \
+     Hd = fun({header, H}) when is_list(H) -> {header, re:replace(H, \"<[0-9.]+>\", \"pid\", [{return, list}])}; (M) -> M end, \
      St = fun(S) -> {status, _, Mod, [PD, SS, _, Dbg, Misc]} = sys:get_status(S), \
-     {Mod, lists:sort([K || {K, _} <- PD]), SS, Dbg, Norm(Misc)} end, ok.";
+     {Mod, lists:sort([K || {K, _} <- PD]), SS, Dbg, Norm([Hd(M) || M <- Misc])} end, ok.";
 
 /// The same `sys` sequence on a server `S` whose state is an integer
 /// (5 at first) and that answers `get` and `{add, N}`.
@@ -282,7 +285,8 @@ fn distro_bin(epmd: &Epmd, me: &str, app: &str) -> DistroNode {
     .expect("distro binary")
 }
 
-/// What a hidden BEAM node sees of the `distro` tree at `node`. The
+/// What a hidden BEAM node sees of the tree of supervisor `SupName` at
+/// node `N` with the one child `Id`. The
 /// supervisor's status is compared without `{supervisor, [{"Callback",
 /// Mod}]}` (OTP 25 shows it, 27+ do not; the Rust supervisor always does, so
 /// that `supervisor:get_callback_module/1` works with every release), and
@@ -295,16 +299,19 @@ const TREE_QUERY: &str = "Args = fun(X) when is_tuple(X), element(1, X) =:= stat
               || M <- lists:keydelete(supervisor, 1, Misc)], \
      Misc2 = case erlang:system_info(otp_release) < \"29\" of true -> Misc1; false -> lists:droplast(Misc1) end, \
      {Mod, PD, SS, Dbg, Misc2} end, \
-     W = fun(N) -> S = {'Elixir.Distro.Supervisor', N}, \
+     W = fun(N, SupName, Id) -> S = {SupName, N}, \
      [{_, Cal, worker, _}] = supervisor:which_children(S), \
-     Sup = rpc:call(N, erlang, whereis, ['Elixir.Distro.Supervisor']), \
+     Sup = rpc:call(N, erlang, whereis, [SupName]), \
      [Norm(supervisor:which_children(S)), supervisor:count_children(S), \
-      supervisor:get_childspec(S, 'Elixir.Distro.DistroCal'), supervisor:get_childspec(S, nope), \
+      supervisor:get_childspec(S, Id), supervisor:get_childspec(S, nope), \
       supervisor:get_callback_module(Sup), sys:get_state(Cal), St(Cal), SupSt(S), \
       case erlang:system_info(otp_release) < \"29\" of true -> Norm(Args(sys:get_state(S))); false -> newer_record end] end, ok.";
 
+/// The Rust `distro` and `myapp` supervision trees, seen from BEAM, are
+/// those of the Elixir `distro` (`Distro.Supervisor`) and the Erlang
+/// `myapp` (`myapp_sup`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_distro_tree_answers_as_the_elixir_one() {
+async fn the_app_trees_answer_as_the_elixir_and_erlang_ones() {
     let Some(otp) = require_otp() else { return };
     let Some(_) = require_elixir(&otp) else {
         return;
@@ -330,10 +337,31 @@ async fn the_distro_tree_answers_as_the_elixir_one() {
     .unwrap();
     block(|| probe.eval(HELPERS)).unwrap();
     block(|| probe.eval(TREE_QUERY)).unwrap();
-    let elixir = block(|| probe.eval(&format!("W('{ex_name}')."))).unwrap();
-    let ours = block(|| probe.eval(&format!("W('{rust_name}')."))).unwrap();
+    let tree = |n: &str| {
+        block(|| {
+            probe.eval(&format!(
+                "W('{n}', 'Elixir.Distro.Supervisor', 'Elixir.Distro.DistroCal')."
+            ))
+        })
+        .unwrap()
+    };
+    let (elixir, ours) = (tree(&ex_name), tree(&rust_name));
     eprintln!("[OTP {}] the Elixir distro tree: {elixir}", otp.number());
     assert_eq!(ours, elixir);
+    // myapp: an Erlang node and a Rust node, neither distributed.
+    let (erl_name, rmy_name) = (name("emyapp"), name("rmyapp"));
+    let erl = block(|| BeamNode::start(&cl.epmd, cl.beam_opts(&erl_name, ""))).unwrap();
+    assert_eq!(
+        block(|| erl.eval("application:start(myapp).")).unwrap(),
+        "ok"
+    );
+    let rmy = distro_bin(&cl.epmd, &rmy_name, "myapp");
+    block(|| rmy.wait_for_log("myapp starting: StartType = normal", LONG)).unwrap();
+    let tree =
+        |n: &str| block(|| probe.eval(&format!("W('{n}', myapp_sup, myapp_server)."))).unwrap();
+    let (erlang, ours) = (tree(&erl_name), tree(&rmy_name));
+    eprintln!("[OTP {}] the Erlang myapp tree: {erlang}", otp.number());
+    assert_eq!(ours, erlang);
     // How long from the kill until which_children shows the new child, as
     // seen from the probe (three kills: within the intensity of 3 in 5 s).
     block(|| {
