@@ -329,3 +329,89 @@ async fn the_supervisor_answers_sys_like_otps() {
         ])
     );
 }
+
+/// A dynamic child: a gen_server whose state is its start argument.
+struct Dynamic(Term);
+
+impl GenServer for Dynamic {
+    async fn handle_call(&mut self, _req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
+        CallReply::Reply(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn simple_one_for_one_starts_restarts_and_stops_dynamic_children() {
+    let node = Node::local("a@h");
+    let spec = SupSpec::new("pool_sup")
+        .strategy(Strategy::SimpleOneForOne)
+        .intensity(5)
+        .child(ChildSpec::gen_server(
+            atom("worker"),
+            Mfa::new("pool_worker", "start_link", vec![]),
+            None,
+            |args| Dynamic(args.first().cloned().unwrap_or_else(|| atom("none"))),
+        ));
+    let sup = start(&node, Some(ServerName::local("pool_sup")), spec)
+        .await
+        .unwrap();
+    let s = sup.clone();
+    let (p1, p2, which) = in_process(&node, move |mut p| async move {
+        let r1 = start_child(&mut p, &s, list(vec![atom("one")]))
+            .await
+            .unwrap();
+        let r2 = start_child(&mut p, &s, list(vec![atom("two")]))
+            .await
+            .unwrap();
+        let which = which_children(&mut p, &s).await.unwrap();
+        (
+            r1.elem(1).cloned().unwrap(),
+            r2.elem(1).cloned().unwrap(),
+            which,
+        )
+    })
+    .await;
+    assert_eq!(which.as_list().unwrap().len(), 2);
+    let p1 = p1.as_pid().unwrap().clone();
+    node.exit(&p1, atom("kill"));
+    // Restarted with the same arguments: a new child answering `one`.
+    let mut again = None;
+    for _ in 0..400 {
+        let s = sup.clone();
+        let w = in_process(&node, move |mut p| async move {
+            which_children(&mut p, &s).await.unwrap()
+        })
+        .await;
+        let pids: Vec<Pid> = w
+            .as_list()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.elem(1).and_then(TermExt::as_pid).cloned())
+            .collect();
+        if pids.len() == 2 && !pids.contains(&p1) {
+            again = pids.into_iter().find(|p| Some(p) != p2.as_pid());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let again = again.expect("restarted");
+    let (answer, stop, count, delete) = in_process(&node, move |mut p| async move {
+        let a = gen_server::call(&mut p, again, atom("who"), T)
+            .await
+            .unwrap();
+        let st = terminate_child(&mut p, &sup, p2).await.unwrap();
+        let c = count_children(&mut p, &sup).await.unwrap();
+        let d = delete_child(&mut p, &sup, atom("worker")).await.unwrap();
+        (a, st, c, d)
+    })
+    .await;
+    assert_eq!(answer, atom("one"));
+    assert_eq!(stop, atom("ok"));
+    assert_eq!(
+        crate::term::Pretty(&count).to_string(),
+        "[{specs,1},{active,1},{supervisors,0},{workers,1}]"
+    );
+    assert_eq!(
+        delete,
+        tuple(vec![atom("error"), atom("simple_one_for_one")])
+    );
+}
