@@ -11,6 +11,7 @@ use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, Next, S
 use crate::behaviours::proc_lib;
 use crate::runtime::Process;
 use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, list, tuple};
+use futures::FutureExt;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -86,7 +87,13 @@ impl SupServer {
                     Cmd::Start { start, mfa } => {
                         let args = mfa.args.clone().unwrap_or_default();
                         let r = match start {
-                            Some(f) => f(p, args).await,
+                            // do_start_child_i/3: `catch apply(M, F, A)`.
+                            Some(f) => std::panic::AssertUnwindSafe(f(p, args))
+                                .catch_unwind()
+                                .await
+                                .unwrap_or_else(|_| {
+                                    StartOutcome::Error(tuple(vec![atom("EXIT"), atom("panic")]))
+                                }),
                             None => StartOutcome::Error(undef(&mfa)),
                         };
                         let core = self.core.as_mut().expect("core");

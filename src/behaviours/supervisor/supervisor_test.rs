@@ -415,3 +415,25 @@ async fn simple_one_for_one_starts_restarts_and_stops_dynamic_children() {
         tuple(vec![atom("error"), atom("simple_one_for_one")])
     );
 }
+
+#[tokio::test]
+async fn a_start_function_that_panics_is_a_failed_start() {
+    let node = Node::local("a@h");
+    let boom = start_fn(|_p, _args| Box::pin(async { panic!("no child today") }));
+    let spec = SupSpec::new("test_sup").child(ChildSpec::new(
+        atom("p"),
+        Mfa::new("p", "start_link", vec![]),
+        boom,
+    ));
+    assert_eq!(
+        start(&node, None, spec).await,
+        Err(StartError::Init(tuple(vec![
+            atom("shutdown"),
+            tuple(vec![
+                atom("failed_to_start_child"),
+                atom("p"),
+                tuple(vec![atom("EXIT"), atom("panic")]),
+            ]),
+        ])))
+    );
+}
