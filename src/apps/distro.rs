@@ -1,21 +1,35 @@
 //! The seed's demo application `distro`, as the Elixir one behaves
-//! (`erl_interop/distro/lib/distro/application.ex`): on start it logs
-//! `Distro application in :normal mode` (or `{:takeover, :"one@127.0.0.1"}`,
-//! `{:failover, ...}`), and runs `Distro.DistroCal`, a server registered
-//! globally as `Elixir.Distro.DistroCal` that answers `{:cal, X, Y}` with
-//! `X + Y`. `rpc:call(Node, 'Elixir.Distro.DistroCal', add, [X, Y])` calls it
-//! wherever it runs, as `Distro.DistroCal.add/2` does in Elixir.
+//! (`erl_interop/distro/lib/distro/application.ex` and `distro_cal.ex`):
+//! on start it logs `Distro application in :normal mode` (or `{:takeover,
+//! :"one@127.0.0.1"}`, `{:failover, ...}`) and starts the same supervision
+//! tree — `Distro.Supervisor` (`Supervisor.start_link([Distro.DistroCal],
+//! strategy: :one_for_one, name: Distro.Supervisor)`: Elixir's default 3
+//! restarts in 5 s) with one worker, `Distro.DistroCal`, a server
+//! registered globally as `Elixir.Distro.DistroCal` that answers `{:cal,
+//! X, Y}` with `X + Y`.
+//!
+//! `'Elixir.Distro.DistroCal':add/2` is served by rpc from the moment the
+//! application is loaded, as the module is on a BEAM node's code path: it
+//! calls the global name wherever the application runs, as
+//! `Distro.DistroCal.add/2` does in Elixir.
 
-use crate::behaviours::gen_server::{self, CallReply, GenFrom, GenServer, ServerName};
-use crate::kernel::application_controller::{AppContext, AppSpec, Application, StartType, Started};
-use crate::kernel::rex::{Class, Exception};
+use super::{ReRegister, call_global};
+use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, ServerName};
+use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
+use crate::kernel::application_controller::{
+    AppContext, AppSpec, Application, GlobalNames, StartType, Started,
+};
+use crate::kernel::rex::Exception;
 use crate::runtime::Process;
-use crate::term::{Term, TermExt, atom, int, tuple};
+use crate::term::{Atom, Term, TermExt, atom, int, list, nil, tuple};
 use futures::future::BoxFuture;
-use std::time::Duration;
+use std::sync::Arc;
 
-/// The registered name of the calculator.
+/// The global name of the calculator.
 pub const SERVER: &str = "Elixir.Distro.DistroCal";
+
+/// The local name of the top supervisor.
+pub const SUPERVISOR: &str = "Elixir.Distro.Supervisor";
 
 /// The `distro` application.
 #[derive(Debug, Clone, Copy)]
@@ -32,20 +46,89 @@ pub fn handle_request(req: &Term) -> Term {
     }
 }
 
-/// `Distro.DistroCal`, the calculator server.
+/// `Distro.DistroCal`, the calculator server (its state is `nil`, as in
+/// Elixir), started with `name: {:global, Distro.DistroCal}`.
 struct DistroCal;
 
 impl GenServer for DistroCal {
     async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
         CallReply::Reply(handle_request(&req))
     }
+
+    fn module(&self) -> Atom {
+        Atom::from(SERVER)
+    }
+
+    fn get_state(&self) -> Term {
+        atom("nil")
+    }
+
+    fn replace_state(&mut self, state: Term) -> Result<(), Term> {
+        // The state is always nil; any new state is kept by Elixir, but
+        // this server has nowhere to keep it.
+        if state == atom("nil") {
+            Ok(())
+        } else {
+            Err(atom("badarg"))
+        }
+    }
+}
+
+/// `Supervisor.start_link([Distro.DistroCal], strategy: :one_for_one, name:
+/// Distro.Supervisor)`.
+fn supervisor_spec(global: Arc<dyn GlobalNames>) -> SupSpec {
+    // Elixir's Supervisor.init/2 result, which Supervisor.Default returns.
+    let child_map = crate::term::map(vec![
+        (atom("id"), atom(SERVER)),
+        (
+            atom("start"),
+            tuple(vec![atom(SERVER), atom("start_link"), list(vec![nil()])]),
+        ),
+    ]);
+    let flags = crate::term::map(vec![
+        (atom("intensity"), int(3)),
+        (atom("period"), int(5)),
+        (atom("strategy"), atom("one_for_one")),
+    ]);
+    let init_result = tuple(vec![atom("ok"), tuple(vec![flags, list(vec![child_map])])]);
+    SupSpec::new("Elixir.Supervisor.Default")
+        .intensity(3)
+        .period(5)
+        .args(init_result)
+        .child(ChildSpec::gen_server(
+            atom(SERVER),
+            Mfa::new(SERVER, "start_link", vec![nil()]),
+            // At a takeover the old instance may still hold the name (s3).
+            Some(ServerName::Via(Arc::new(ReRegister(global)), atom(SERVER))),
+            |_| DistroCal,
+        ))
 }
 
 impl Application for Distro {
     fn spec(&self) -> AppSpec {
         let mut s = AppSpec::new("distro", "distro", env!("CARGO_PKG_VERSION"));
-        s.registered = vec![SERVER.into()];
+        s.registered = vec![SUPERVISOR.into()];
         s
+    }
+
+    fn load(&self, ctx: AppContext) {
+        let global = ctx.global.clone();
+        ctx.rpc.register(
+            SERVER,
+            "add",
+            2,
+            Arc::new(move |node, args| {
+                let global = global.clone();
+                Box::pin(async move {
+                    let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
+                        return Err(Exception::badarg());
+                    };
+                    // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
+                    let req = tuple(vec![atom("cal"), x.clone(), y.clone()]);
+                    call_global(&node, global.as_ref(), SERVER, req, "Elixir.GenServer").await
+                })
+            }),
+        );
     }
 
     fn start(
@@ -56,49 +139,12 @@ impl Application for Distro {
     ) -> BoxFuture<'static, Result<Started, Term>> {
         Box::pin(async move {
             tracing::info!("Distro application in {} mode", ty.inspect_elixir());
-            let pid = gen_server::start(&ctx.node, Some(ServerName::local(SERVER)), DistroCal)
+            let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+            let name = Some(ServerName::local(SUPERVISOR));
+            let spec = supervisor_spec(ctx.global.clone());
+            let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
                 .await
-                .map_err(|e| e.to_term())?;
-            // At a takeover the old instance may still hold the name (s3).
-            if !ctx.global.re_register_name(SERVER, &pid).await {
-                tracing::debug!("{SERVER} is not registered globally");
-            }
-            let global = ctx.global.clone();
-            ctx.rpc.register(
-                SERVER,
-                "add",
-                2,
-                std::sync::Arc::new(move |node, args| {
-                    let global = global.clone();
-                    Box::pin(async move {
-                        let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
-                            return Err(Exception::badarg());
-                        };
-                        let req = tuple(vec![atom("cal"), x.clone(), y.clone()]);
-                        let Some(pid) = global.whereis_name(SERVER) else {
-                            return Err(Exception {
-                                class: Class::Exit,
-                                reason: tuple(vec![atom("noproc"), atom(SERVER)]),
-                            });
-                        };
-                        // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        node.spawn(move |mut p| async move {
-                            let r =
-                                gen_server::call(&mut p, pid, req, Duration::from_secs(5)).await;
-                            let _ = tx.send(r);
-                        });
-                        match rx.await {
-                            Ok(Ok(v)) => Ok(v),
-                            Ok(Err(e)) => Err(Exception {
-                                class: Class::Exit,
-                                reason: e.to_term(),
-                            }),
-                            Err(_) => Err(Exception::badarg()),
-                        }
-                    })
-                }),
-            );
+                .map_err(super::start_error)?;
             Ok(Started::from(pid))
         })
     }

@@ -9,8 +9,17 @@
 pub mod distro;
 pub mod myapp;
 
-use crate::kernel::application_controller::ApplicationController;
+#[cfg(test)]
+mod apps_test;
+
+use crate::behaviours::gen_server::{self, NameRegistry, StartError};
+use crate::kernel::application_controller::{ApplicationController, GlobalNames};
+use crate::kernel::rex::{Class, Exception};
+use crate::runtime::Node;
+use crate::term::{Atom, Pid, Term, TermExt, atom, list, tuple, uint};
+use futures::future::BoxFuture;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Makes the built-in applications available to `ac` (`MYAPP_START_PHASES=1`
 /// gives `myapp` a `{start_phases, [{go, []}]}` key, as the traces' harness).
@@ -18,4 +27,85 @@ pub fn add_builtin(ac: &ApplicationController) {
     ac.add(Arc::new(distro::Distro));
     let phases = std::env::var("MYAPP_START_PHASES").is_ok_and(|v| v == "1");
     ac.add(Arc::new(myapp::MyApp::new(phases)));
+}
+
+/// The `Reason` of `{error, Reason}` for a failed start (what
+/// `Mod:start/2` returns to the application master).
+fn start_error(e: StartError) -> Term {
+    match e {
+        StartError::Init(r) => r,
+        other => other.to_term(),
+    }
+}
+
+/// `Module:call({global, Name}, Request)` as the rpc function of a module
+/// (`gen_server:call/2` or Elixir's `GenServer.call/2`, named by
+/// `caller_module`), from a short-lived process: the reply, or the exit
+/// `{Reason, {Module, call, [{global, Name}, Request | Timeout]}}`.
+async fn call_global(
+    node: &Node,
+    global: &dyn GlobalNames,
+    name: &str,
+    req: Term,
+    caller_module: &'static str,
+) -> Result<Term, Exception> {
+    let timeout = Duration::from_secs(5);
+    let server = tuple(vec![atom("global"), atom(name)]);
+    // gen_server:call/2 names [Server, Request]; GenServer.call/2 adds the
+    // default timeout.
+    let mut args = vec![server, req.clone()];
+    if caller_module != "gen_server" {
+        args.push(uint(5000));
+    }
+    let exit = |reason: Term| Exception {
+        class: Class::Exit,
+        reason: tuple(vec![
+            reason,
+            tuple(vec![atom(caller_module), atom("call"), list(args.clone())]),
+        ]),
+    };
+    let Some(pid) = global.whereis_name(name) else {
+        return Err(exit(atom("noproc")));
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.spawn(move |mut p| async move {
+        let _ = tx.send(gen_server::call(&mut p, pid, req, timeout).await);
+    });
+    match rx.await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(exit(e.reason)),
+        Err(_) => Err(exit(atom("killed"))),
+    }
+}
+
+/// `{global, Name}` for a server that must win its name even while an
+/// older instance still holds it (at a takeover the old node stops its
+/// instance only after the new one started): registering is
+/// `global:re_register_name/2`.
+struct ReRegister(Arc<dyn GlobalNames>);
+
+impl NameRegistry for ReRegister {
+    fn module(&self) -> Atom {
+        Atom::from("global")
+    }
+
+    fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
+        let g = self.0.clone();
+        Box::pin(async move {
+            match name.as_atom() {
+                Some(n) => g.re_register_name(n, &pid).await,
+                None => false,
+            }
+        })
+    }
+
+    fn unregister_name(&self, _name: Term) -> BoxFuture<'static, ()> {
+        // Only used when `init` fails, which these servers' never does; the
+        // name goes with the process anyway.
+        Box::pin(async {})
+    }
+
+    fn whereis_name(&self, name: &Term) -> Option<Pid> {
+        name.as_atom().and_then(|n| self.0.whereis_name(n))
+    }
 }

@@ -1,18 +1,30 @@
 //! `myapp`, the distributed application of the OTP guide ("Distributed
 //! Applications": cp1, cp2, cp3 with `{distributed, [{myapp, 5000, [cp1@cave,
-//! {cp2@cave, cp3@cave}]}]}`), shaped like the traces' test application
-//! (`traces/harness/myapp`): it logs its start type, and runs a server
-//! registered globally as `myapp_server` that answers `{add, X, Y}`.
-//! With start phases (`{start_phases, [{go, []}]}`) a failover starts as
-//! `{failover, Node}` and each phase is logged, as on BEAM.
+//! {cp2@cave, cp3@cave}]}]}`), with the supervision tree of the Erlang
+//! version in `erl_interop/myapp`: `myapp_sup` (registered locally,
+//! `one_for_one`, 3 restarts in 5 s) starting `myapp_server`, a gen_server
+//! that registers itself globally as `myapp_server` and answers `{add, X,
+//! Y}`. `myapp_server:add/2` is served by rpc from load time. It logs its
+//! start type; with start phases (`{start_phases, [{go, []}]}`) a failover
+//! starts as `{failover, Node}` and each phase is logged, as on BEAM.
 
-use crate::kernel::application_controller::{AppContext, AppSpec, Application, StartType, Started};
-use crate::runtime::GenCall;
-use crate::term::{Term, TermExt, atom, int, tuple};
+use super::call_global;
+use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
+use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
+use crate::kernel::application_controller::{
+    AppContext, AppSpec, Application, GlobalNames, StartType, Started,
+};
+use crate::kernel::rex::Exception;
+use crate::runtime::Process;
+use crate::term::{Atom, Term, TermExt, atom, int, map, tuple};
 use futures::future::BoxFuture;
+use std::sync::Arc;
 
 /// The global name of the server.
 pub const SERVER: &str = "myapp_server";
+
+/// The local name of the top supervisor.
+pub const SUPERVISOR: &str = "myapp_sup";
 
 /// The `myapp` application.
 #[derive(Debug, Clone, Copy)]
@@ -27,14 +39,67 @@ impl MyApp {
     }
 }
 
+/// `myapp_server` (state `#{}`, as the Erlang module's).
+struct MyAppServer {
+    global: Arc<dyn GlobalNames>,
+}
+
+impl GenServer for MyAppServer {
+    async fn init(&mut self, p: &mut Process) -> Init {
+        // yes = global:re_register_name(myapp_server, self())
+        if !self.global.re_register_name(SERVER, p.pid()).await {
+            tracing::debug!("{SERVER} is not registered globally");
+        }
+        Init::Ok
+    }
+
+    async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
+        CallReply::Reply(match req.as_tuple() {
+            Some([t, x, y]) if t.as_atom() == Some("add") => match (x.as_i64(), y.as_i64()) {
+                (Some(x), Some(y)) => int(x.wrapping_add(y)),
+                _ => tuple(vec![atom("error"), atom("badarg")]),
+            },
+            _ => tuple(vec![atom("error"), atom("unknown_call")]),
+        })
+    }
+
+    fn module(&self) -> Atom {
+        Atom::from(SERVER)
+    }
+
+    fn get_state(&self) -> Term {
+        map(vec![])
+    }
+}
+
 impl Application for MyApp {
     fn spec(&self) -> AppSpec {
         let mut s = AppSpec::new("myapp", "protocol golden-trace test application", "1.0");
-        s.registered = vec!["myapp_sup".into()];
+        s.registered = vec![SUPERVISOR.into()];
         if self.start_phases {
             s.start_phases = Some(vec![("go".into(), crate::term::nil())]);
         }
         s
+    }
+
+    fn load(&self, ctx: AppContext) {
+        let global = ctx.global.clone();
+        // myapp_server:add(X, Y) -> gen_server:call({global, myapp_server}, {add, X, Y}).
+        ctx.rpc.register(
+            SERVER,
+            "add",
+            2,
+            Arc::new(move |node, args| {
+                let global = global.clone();
+                Box::pin(async move {
+                    let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
+                        return Err(Exception::badarg());
+                    };
+                    let req = tuple(vec![atom("add"), x.clone(), y.clone()]);
+                    call_global(&node, global.as_ref(), SERVER, req, "gen_server").await
+                })
+            }),
+        );
     }
 
     fn start(
@@ -45,28 +110,25 @@ impl Application for MyApp {
     ) -> BoxFuture<'static, Result<Started, Term>> {
         Box::pin(async move {
             tracing::info!("myapp starting: StartType = {ty}");
-            let pid = ctx.node.spawn(|mut p| async move {
-                let _ = p.register(SERVER);
-                loop {
-                    let m = p.recv().await;
-                    let Some(c) = GenCall::parse(&m) else {
-                        continue;
-                    };
-                    let reply = match c.request.as_tuple() {
-                        Some([t, x, y]) if t.as_atom() == Some("add") => {
-                            match (x.as_i64(), y.as_i64()) {
-                                (Some(x), Some(y)) => int(x.wrapping_add(y)),
-                                _ => tuple(vec![atom("error"), atom("badarg")]),
-                            }
-                        }
-                        _ => tuple(vec![atom("error"), atom("unknown_call")]),
-                    };
-                    p.reply(&c.from, reply);
-                }
-            });
-            if !ctx.global.re_register_name(SERVER, &pid).await {
-                tracing::debug!("{SERVER} is not registered globally");
-            }
+            let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+            let global = ctx.global.clone();
+            // myapp_sup:init/1
+            let spec =
+                SupSpec::new(SUPERVISOR)
+                    .intensity(3)
+                    .period(5)
+                    .child(ChildSpec::gen_server(
+                        atom(SERVER),
+                        Mfa::new(SERVER, "start_link", vec![]),
+                        None,
+                        move |_| MyAppServer {
+                            global: global.clone(),
+                        },
+                    ));
+            let name = Some(ServerName::local(SUPERVISOR));
+            let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
+                .await
+                .map_err(super::start_error)?;
             Ok(Started::from(pid))
         })
     }

@@ -5,8 +5,10 @@
 //!   kernel (rex, global, dist_ac …)   apps     user code
 //!              │                        │          │
 //!              ▼                        ▼          ▼
-//!   behaviours::gen_server  (GenServer trait, start/call/cast/multi_call)
+//!   behaviours::supervisor  (child specs, strategies, restart intensity)
 //!              │
+//!   behaviours::gen_server  (GenServer trait, start/call/cast/multi_call)
+//!              │  sys (system messages), proc_lib ('$ancestors', crash reports)
 //!              ▼
 //!   runtime (Process, Node: send, receive, monitor, alias, link)
 //! ```
@@ -18,6 +20,11 @@
 //! layering stays one-way (`kernel::global` implements it).
 
 pub mod gen_server;
+pub(crate) mod proc_lib;
+pub mod supervisor;
+pub mod sys;
+#[cfg(test)]
+mod sys_test;
 
 use crate::term::{Term, atom, uint};
 use std::time::Duration;

@@ -86,8 +86,8 @@ pub fn erl_halt() -> HaltFn {
 }
 
 /// Boots the applications and starts `--app` ones (each as
-/// `application:start(App)`, `temporary`). A kernel_config failure halts
-/// with OTP's output and status 1.
+/// `application:start(App, Type)`, `temporary` unless `NAME:TYPE` says
+/// otherwise). A kernel_config failure halts with OTP's output and status 1.
 pub async fn start(
     node: &Node,
     kernel: &Kernel,
@@ -122,11 +122,15 @@ pub async fn start(
         }
     };
     crate::apps::add_builtin(&apps.ac);
-    for name in names {
+    for arg in names {
         let ac = apps.ac.clone();
-        let name = name.clone();
+        let (name, rt) = match arg.split_once(':') {
+            Some((n, t)) => (n.to_owned(), RestartType::parse(t)),
+            None => (arg.clone(), Some(RestartType::Temporary)),
+        };
+        let rt = rt.unwrap_or(RestartType::Temporary);
         tokio::spawn(async move {
-            if let Err(e) = ac.start_app(&name, RestartType::Temporary).await {
+            if let Err(e) = ac.start_app(&name, rt).await {
                 tracing::error!("application:start({name}) failed: {e}");
             }
         });

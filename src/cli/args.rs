@@ -91,7 +91,9 @@ TLS distribution (as inet_tls_dist):
   -ssl_dist_opt NAME VAL... server_certfile F client_verify verify_peer ...
 
 Distro:
-  --app NAME                start built-in application NAME (repeatable)
+  --app NAME[:TYPE]         start built-in application NAME (repeatable) as
+                            application:start(NAME, TYPE); TYPE is temporary
+                            (default), transient or permanent
   -h, --help                print this help
   --version                 print the version
 
@@ -158,7 +160,8 @@ pub struct ErlArgs {
     pub noinput: bool,
     /// `-detached`.
     pub detached: bool,
-    /// `--app NAME`: built-in applications to start, in order.
+    /// `--app NAME[:TYPE]`: built-in applications to start, in order, with
+    /// their restart type (checked: `temporary`, `transient`, `permanent`).
     pub apps: Vec<String>,
     /// `-ssl_dist_optfile FILE`.
     pub ssl_dist_optfile: Option<String>,
@@ -380,13 +383,13 @@ pub fn parse_with_env<I: IntoIterator<Item = String>>(
             "--version" => return Ok(Command::Version),
             "--app" => match args.get(i) {
                 Some(name) if !is_flag(name) && !name.is_empty() => {
-                    erl.apps.push(name.clone());
+                    erl.apps.push(check_app(name)?);
                     i += 1;
                 }
                 _ => return Err(missing("--app", "an application name")),
             },
             long if long.starts_with("--") => match long.strip_prefix("--app=") {
-                Some(name) if !name.is_empty() => erl.apps.push(name.to_string()),
+                Some(name) if !name.is_empty() => erl.apps.push(check_app(name)?),
                 _ => return Err(ArgsError::UnknownOption(long.to_string())),
             },
             _ if is_flag(arg) || is_emulator_flag(arg) => {
@@ -424,6 +427,21 @@ fn is_flag(arg: &str) -> bool {
 /// `+P 100000` and friends, handled by erlexec before init sees them.
 fn is_emulator_flag(arg: &str) -> bool {
     arg.len() > 1 && arg.starts_with('+')
+}
+
+/// `NAME` or `NAME:TYPE` with a restart type.
+fn check_app(arg: &str) -> Result<String, ArgsError> {
+    match arg.split_once(':') {
+        Some((name, "temporary" | "transient" | "permanent")) if !name.is_empty() => {
+            Ok(arg.to_owned())
+        }
+        None => Ok(arg.to_owned()),
+        Some(_) => Err(ArgsError::BadValue {
+            flag: "--app".into(),
+            expected: "NAME or NAME:temporary|transient|permanent",
+            got: arg.to_owned(),
+        }),
+    }
 }
 
 fn missing(flag: &str, what: &'static str) -> ArgsError {

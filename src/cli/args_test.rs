@@ -244,6 +244,13 @@ fn valid_command_lines() {
                 ..d()
             },
         ),
+        (
+            "--app distro:permanent --app=myapp:transient",
+            ErlArgs {
+                apps: strings(&["distro:permanent", "myapp:transient"]),
+                ..d()
+            },
+        ),
         // erl: "--" ends the flag's arguments; later bare words are plain.
         (
             "-config a -- plain1 -hidden",
@@ -419,6 +426,10 @@ fn invalid_command_lines() {
         ("--foo", "distro: unknown option --foo (see distro --help)"),
         ("--app", "distro: --app needs an application name"),
         ("--app -sname", "distro: --app needs an application name"),
+        (
+            "--app distro:forever",
+            "distro: --app: expected NAME or NAME:temporary|transient|permanent, got distro:forever",
+        ),
         (
             "--app=",
             "distro: unknown option --app= (see distro --help)",

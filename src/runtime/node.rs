@@ -322,6 +322,7 @@ impl Node {
             rx,
             saved: VecDeque::new(),
             stats,
+            dict: Vec::new(),
         };
         let guard = ExitGuard {
             inner: self.inner.clone(),

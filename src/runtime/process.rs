@@ -36,6 +36,8 @@ pub struct Process {
     pub(crate) saved: VecDeque<Term>,
     /// Mailbox counters shared with the table entry (`process_info/2`).
     pub(crate) stats: Arc<super::info::MailboxStats>,
+    /// The process dictionary (`put/2`, `get/1`), oldest key first.
+    pub(crate) dict: Vec<(Term, Term)>,
 }
 
 impl std::fmt::Debug for Process {
@@ -127,6 +129,51 @@ impl Process {
         tokio::time::timeout(timeout, self.receive(matches))
             .await
             .ok()
+    }
+
+    /// `put(Key, Value)`: stores `value` under `key` in the process
+    /// dictionary; returns the previous value.
+    pub fn put(&mut self, key: Term, value: Term) -> Option<Term> {
+        match self.dict.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.dict.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// `get(Key)`.
+    pub fn get(&self, key: &Term) -> Option<&Term> {
+        self.dict.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// `get()`: the whole process dictionary as `{Key, Value}` pairs.
+    pub fn get_dictionary(&self) -> Vec<(Term, Term)> {
+        self.dict.clone()
+    }
+
+    /// `process_info(self(), registered_name)`.
+    pub fn registered_name(&self) -> Option<Atom> {
+        let st = self.inner().lock();
+        st.procs
+            .get(&super::state::key(&self.pid))
+            .and_then(|e| e.name.clone())
+    }
+
+    /// `process_info(self())`, as [`Node::process_info`] reports it
+    /// (`None` once the process has been removed from the table).
+    pub fn info(&self) -> Option<super::ProcessInfo> {
+        self.node.process_info(&self.pid)
+    }
+
+    /// `process_info(self(), messages)`: the messages waiting, including
+    /// those a selective receive skipped, oldest first.
+    pub fn messages(&mut self) -> Vec<Term> {
+        while let Ok(m) = self.rx.try_recv() {
+            self.saved.push_back(m);
+        }
+        self.saved.iter().cloned().collect()
     }
 
     /// Sends `msg` to a pid, a registered name, `{Name, Node}` or an alias.

@@ -27,4 +27,5 @@ mod phoenix_pubsub;
 mod release;
 mod rex_legacy;
 mod rpc;
+mod supervisor;
 mod tls;

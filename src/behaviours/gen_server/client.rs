@@ -8,8 +8,9 @@ use crate::term::{Atom, ImproperList, Pretty, Reference, Term, TermExt, atom, li
 use std::collections::HashMap;
 use tokio::time::Instant;
 
-/// A failed [`call`] (or [`stop`]): the exit `gen_server:call/3` raises,
-/// `{Reason, {gen_server, call, [ServerRef, Request, Timeout]}}`.
+/// A failed [`call`] (or [`stop`], or a `sys` function): the exit
+/// `gen_server:call/3` raises, `{Reason, {gen_server, call, [ServerRef,
+/// Request, Timeout]}}` (`{Reason, {sys, get_state, [Name]}}` …).
 ///
 /// `reason` is `timeout`, `noproc`, `{nodedown, Node}`, or the exit reason
 /// of a server that died during the call.
@@ -18,7 +19,9 @@ use tokio::time::Instant;
 pub struct CallExit {
     /// Why the call failed.
     pub reason: Term,
-    /// The function as OTP names it: `call` or `stop`.
+    /// The module as OTP names it: `gen_server`, `sys` or `supervisor`.
+    pub module: &'static str,
+    /// The function as OTP names it: `call`, `stop`, `get_state` …
     pub function: &'static str,
     /// The arguments `[ServerRef, Request, Timeout]` (`[ServerRef, Reason,
     /// Timeout]` for `stop`).
@@ -31,7 +34,7 @@ impl CallExit {
         tuple(vec![
             self.reason.clone(),
             tuple(vec![
-                atom("gen_server"),
+                atom(self.module),
                 atom(self.function),
                 list(self.args.clone()),
             ]),
@@ -171,9 +174,21 @@ pub async fn call(
         .await
         .map_err(|reason| CallExit {
             reason,
+            module: "gen_server",
             function: "call",
             args: vec![server.to_term(), request, timeout.to_term()],
         })
+}
+
+/// `gen:call(Server, system, Request, Timeout)` (what `sys` sends); the
+/// error is the exit reason.
+pub(crate) async fn system_call(
+    p: &mut Process,
+    server: &ServerRef,
+    request: Term,
+    timeout: Timeout,
+) -> Result<Term, Term> {
+    do_call(p, server, "system", request, timeout).await
 }
 
 /// `gen_server:cast(ServerRef, Request)`: sends `{'$gen_cast', Request}`
@@ -208,6 +223,7 @@ pub async fn stop(
         Ok(_) => Ok(()),
         Err(r) => Err(CallExit {
             reason: r,
+            module: "gen_server",
             function: "stop",
             args: vec![server.to_term(), reason, timeout.to_term()],
         }),

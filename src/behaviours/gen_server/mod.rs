@@ -12,6 +12,7 @@
 //!  cast ── {'$gen_cast', Req} ─────────────────────────────────────► handle_cast
 //!  anything else ──────────────────────────────────────────────────► handle_info
 //!  stop ── {system, From, {terminate, Reason}} ────────────────────► terminate
+//!  other {system, From, Req} (sys:get_state, get_status, suspend …) ► behaviours::sys
 //! ```
 //!
 //! A callback may also ask for a timeout, a `{continue, Arg}` or
@@ -53,9 +54,16 @@
 //! # }
 //! ```
 //!
-//! Not supported: timeouts, `hibernate` and `{continue, …}` in callback
-//! returns, `code_change`, `format_status`, and `sys` requests other than
-//! `terminate` (they are logged and left unanswered).
+//! Every server answers the `sys` protocol ([`crate::behaviours::sys`]):
+//! `sys:get_state/1` and `sys:replace_state/2` see the state as
+//! [`GenServer::get_state`] gives it, `sys:get_status/1` answers in
+//! OTP's format, `sys:suspend/1` holds every message but system messages.
+//! Like a proc_lib process, a server has `'$initial_call'` (`{Module, init,
+//! 1}`, see [`GenServer::module`]) and `'$ancestors'` in its process
+//! dictionary, and an abnormal exit logs OTP's "Generic server … terminating"
+//! report and a crash report.
+//!
+//! Not supported: `code_change` (a Rust server is never upgraded in place).
 
 mod client;
 mod server;
@@ -65,6 +73,7 @@ mod gen_server_test;
 
 pub use super::Timeout;
 pub use crate::runtime::GenFrom;
+pub(crate) use client::system_call;
 pub use client::{CallExit, call, cast, multi_call, reply, stop};
 
 use crate::runtime::{Node, Process};
@@ -204,6 +213,42 @@ pub trait GenServer: Send + 'static {
     fn terminate(&mut self, reason: &Term, proc: &mut Process) -> impl Future<Output = ()> + Send {
         let _ = (reason, proc);
         async {}
+    }
+
+    /// The callback module as BEAM tools name it: `'$initial_call'` is
+    /// `{Module, init, 1}`. The default is the Rust type's path; a server
+    /// standing in for an Erlang or Elixir module returns that module
+    /// (e.g. `'Elixir.Distro.DistroCal'`).
+    fn module(&self) -> Atom {
+        Atom::from(std::any::type_name::<Self>())
+    }
+
+    /// The state as a term: what `sys:get_state/1` returns and what
+    /// `sys:get_status/1`, the debug log and error reports show. The
+    /// default is the [`GenServer::module`] atom (a Rust state has no term
+    /// form unless the server gives one).
+    fn get_state(&self) -> Term {
+        Term::Atom(self.module())
+    }
+
+    /// Installs the state `sys:replace_state/2`'s fun returned. An error
+    /// is answered as OTP answers a failing fun (`{error, {callback_failed,
+    /// {gen_server, system_replace_state}, {error, Reason}}}`). The default
+    /// accepts only the current state (an identity fun) and refuses
+    /// anything else with `badarg`.
+    fn replace_state(&mut self, state: Term) -> Result<(), Term> {
+        if state == self.get_state() {
+            Ok(())
+        } else {
+            Err(atom("badarg"))
+        }
+    }
+
+    /// `Module:format_status/2`'s part of `sys:get_status/1`, after the
+    /// header and the `Status`/`Parent`/`Logged events` data. The default
+    /// is OTP's: `[{data, [{"State", State}]}]`.
+    fn format_status(&self) -> Vec<Term> {
+        server::default_format_status(self.get_state())
     }
 }
 
@@ -416,7 +461,13 @@ pub async fn start<S: GenServer>(
     server: S,
 ) -> Result<Pid, StartError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    node.spawn(move |p| server::run(p, name, server, None, tx));
+    let spawn = server::Spawn {
+        name,
+        parent: None,
+        link: false,
+        ancestors: Vec::new(),
+    };
+    node.spawn(move |p| server::run(p, spawn, server, tx));
     rx.await.unwrap_or(Err(StartError::Died))
 }
 
@@ -431,7 +482,33 @@ pub async fn start_link<S: GenServer>(
     server: S,
 ) -> Result<Pid, StartError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let me = parent.pid().clone();
-    parent.spawn_link(move |p| server::run(p, name, server, Some(me), tx));
+    let spawn = server::Spawn {
+        name,
+        parent: Some(parent.pid().clone()),
+        link: false,
+        ancestors: crate::behaviours::proc_lib::ancestors_from(parent),
+    };
+    parent.spawn_link(move |p| server::run(p, spawn, server, tx));
+    rx.await.unwrap_or(Err(StartError::Died))
+}
+
+/// Like [`start_link`], for a parent that is not the calling process
+/// (e.g. an application master starting its top supervisor): the server
+/// links itself to `parent` before anything else, and `'$ancestors'` is
+/// `[Parent]`. If `parent` is already dead, the server dies with `noproc`.
+pub async fn start_link_to<S: GenServer>(
+    node: &Node,
+    parent: &Pid,
+    name: Option<ServerName>,
+    server: S,
+) -> Result<Pid, StartError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawn = server::Spawn {
+        name,
+        parent: Some(parent.clone()),
+        link: true,
+        ancestors: vec![Term::Pid(parent.clone())],
+    };
+    node.spawn(move |p| server::run(p, spawn, server, tx));
     rx.await.unwrap_or(Err(StartError::Died))
 }

@@ -1,22 +1,46 @@
 //! The server process: `gen_server:init_it/6` and the receive loop of
-//! `gen_server:loop/7` / `handle_msg`, with `terminate` and OTP's
-//! "Generic server terminating" error report.
+//! `gen_server:loop/7` / `decode_msg/9` / `handle_msg`, with system
+//! messages handed to [`crate::behaviours::sys`], `terminate`, OTP's
+//! "Generic server terminating" error report and proc_lib's crash report.
 
 use super::{CallReply, GenServer, Init, Next, ServerName, StartError, Then};
+use crate::behaviours::proc_lib;
+use crate::behaviours::sys::{self, Event, Sys, SysCtx, SysOutcome, SysTarget, SystemMsg};
 use crate::runtime::{GenCall, GenFrom, Process};
-use crate::term::{Pid, Pretty, Term, TermExt, atom, tuple};
+use crate::term::{Pid, Pretty, Term, TermExt, atom, charlist, list, tuple};
 use tokio::sync::oneshot;
 
 type Ack = oneshot::Sender<Result<Pid, StartError>>;
 
+/// How a server is started: its name, its parent and where it comes from.
+pub(super) struct Spawn {
+    pub(super) name: Option<ServerName>,
+    /// The parent (`start_link`); `None` for `start`.
+    pub(super) parent: Option<Pid>,
+    /// Link to the parent first thing (when it was not linked at spawn).
+    pub(super) link: bool,
+    /// `'$ancestors'`.
+    pub(super) ancestors: Vec<Term>,
+}
+
 /// Runs a server to its end; returns its exit reason.
 pub(super) async fn run<S: GenServer>(
     mut p: Process,
-    name: Option<ServerName>,
+    spawn: Spawn,
     mut server: S,
-    parent: Option<Pid>,
     ack: Ack,
 ) -> Term {
+    let Spawn {
+        name,
+        parent,
+        link,
+        ancestors,
+    } = spawn;
+    if let (true, Some(parent)) = (link, &parent) {
+        p.link(parent);
+    }
+    let initial = proc_lib::mfa(Term::Atom(server.module()), "init", 1);
+    proc_lib::init_p(&mut p, ancestors, initial);
     if let Err(e) = register(&p, name.as_ref()).await {
         if let Some(parent) = &parent {
             p.unlink(parent);
@@ -42,11 +66,19 @@ pub(super) async fn run<S: GenServer>(
         return reason;
     }
     let _ = ack.send(Ok(p.pid().clone()));
-    let label = match &name {
-        Some(n) => Pretty(&n.to_term()).to_string(),
-        None => Pretty(&Term::Pid(p.pid().clone())).to_string(),
+    // gen:name/1: the name the server reports itself under.
+    let name = match &name {
+        Some(ServerName::Local(a)) => Term::Atom(a.clone()),
+        Some(ServerName::Via(_, n)) => n.clone(),
+        None => Term::Pid(p.pid().clone()),
     };
-    serve(&mut p, &mut server, parent.as_ref(), &label, then).await
+    let mut l = Loop {
+        has_parent: parent.is_some(),
+        parent: parent.unwrap_or_else(|| p.pid().clone()),
+        name,
+        sys: Sys::default(),
+    };
+    l.serve(&mut p, &mut server, then).await
 }
 
 /// Registers the name; `{already_started, Pid}` when it is taken.
@@ -87,152 +119,258 @@ enum Step {
     },
 }
 
-async fn serve<S: GenServer>(
-    p: &mut Process,
-    server: &mut S,
-    parent: Option<&Pid>,
-    label: &str,
-    mut then: Option<Then>,
-) -> Term {
-    loop {
-        let (msg, step) = match then.take() {
-            Some(Then::Continue(arg)) => {
-                let msg = tuple(vec![atom("continue"), arg.clone()]);
-                (msg, next(server.handle_continue(arg, p).await))
+/// The `sys` view of a server: `system_get_state/1`,
+/// `system_replace_state/2` and `format_status/2` of `gen_server.erl`.
+struct Target<'a, S>(&'a mut S);
+
+impl<S: GenServer> SysTarget for Target<'_, S> {
+    fn sys_get_state(&self) -> Term {
+        self.0.get_state()
+    }
+
+    fn sys_replace_state(&mut self, state: Term) -> Result<(), Term> {
+        self.0.replace_state(state)
+    }
+
+    fn sys_format_status(&self) -> Vec<Term> {
+        self.0.format_status()
+    }
+
+    fn sys_module(&self) -> Term {
+        Term::Atom(self.0.module())
+    }
+}
+
+/// The loop's own state (`Parent`, `Name`, `Debug` of `gen_server:loop/7`).
+struct Loop {
+    parent: Pid,
+    has_parent: bool,
+    name: Term,
+    sys: Sys,
+}
+
+impl Loop {
+    fn is_parent_exit(&self, msg: &Term) -> Option<Term> {
+        match msg.as_tuple() {
+            Some([tag, Term::Pid(from), reason])
+                if self.has_parent && tag.as_atom() == Some("EXIT") && *from == self.parent =>
+            {
+                Some(reason.clone())
             }
-            Some(Then::Timeout(d)) => match p.recv_timeout(d).await {
-                Some(msg) => {
-                    let step = dispatch(p, server, parent, &msg).await;
+            _ => None,
+        }
+    }
+
+    fn debug<S: GenServer>(&mut self, server: &S, ev: impl FnOnce(Term) -> Event) {
+        if self.sys.is_debugging() {
+            let e = ev(server.get_state());
+            self.sys.event(&self.name, &e);
+        }
+    }
+
+    async fn serve<S: GenServer>(
+        &mut self,
+        p: &mut Process,
+        server: &mut S,
+        mut then: Option<Then>,
+    ) -> Term {
+        loop {
+            if self.sys.is_suspended() {
+                // sys:suspend_loop/6: only system messages and the parent's EXIT.
+                let has_parent = self.has_parent;
+                let parent = self.parent.clone();
+                let msg = p
+                    .receive(|m| {
+                        SystemMsg::parse(m).is_some()
+                            || (has_parent
+                                && m.tuple_tag() == Some("EXIT")
+                                && m.elem(1).and_then(TermExt::as_pid) == Some(&parent))
+                    })
+                    .await;
+                match self.decode(p, server, &msg).await {
+                    Step::Stop { reason, reply } => {
+                        return self.terminate(p, server, reason, reply, &msg).await;
+                    }
+                    _ => continue,
+                }
+            }
+            let (msg, step) = match then.take() {
+                Some(Then::Continue(arg)) => {
+                    let msg = tuple(vec![atom("continue"), arg.clone()]);
+                    self.debug(server, |_| Event::In(msg.clone()));
+                    let n = server.handle_continue(arg, p).await;
+                    let step = self.next(server, n);
+                    (msg, step)
+                }
+                Some(Then::Timeout(d)) => match p.recv_timeout(d).await {
+                    Some(msg) => {
+                        let step = self.decode(p, server, &msg).await;
+                        if matches!(step, Step::Same) {
+                            then = Some(Then::Timeout(d));
+                        }
+                        (msg, step)
+                    }
+                    None => {
+                        let msg = atom("timeout");
+                        self.debug(server, |_| Event::In(msg.clone()));
+                        let n = server.handle_info(msg.clone(), p).await;
+                        (msg, self.next(server, n))
+                    }
+                },
+                wait @ (Some(Then::Hibernate) | None) => {
+                    let msg = p.recv().await;
+                    let step = self.decode(p, server, &msg).await;
                     if matches!(step, Step::Same) {
-                        then = Some(Then::Timeout(d));
+                        then = wait;
                     }
                     (msg, step)
                 }
-                None => {
-                    let msg = atom("timeout");
-                    (msg.clone(), next(server.handle_info(msg, p).await))
+            };
+            match step {
+                Step::Continue(t) => then = t,
+                Step::Same => {}
+                Step::Stop { reason, reply } => {
+                    return self.terminate(p, server, reason, reply, &msg).await;
                 }
-            },
-            wait @ (Some(Then::Hibernate) | None) => {
-                let msg = p.recv().await;
-                let step = dispatch(p, server, parent, &msg).await;
-                if matches!(step, Step::Same) {
-                    then = wait;
-                }
-                (msg, step)
             }
-        };
-        let (reason, reply) = match step {
-            Step::Continue(t) => {
-                then = t;
-                continue;
-            }
-            Step::Same => {
-                continue;
-            }
-            Step::Stop { reason, reply } => (reason, reply),
-        };
+        }
+    }
+
+    /// `gen_server:terminate/10`: `terminate`, the deferred reply, and the
+    /// reports of an abnormal exit.
+    async fn terminate<S: GenServer>(
+        &mut self,
+        p: &mut Process,
+        server: &mut S,
+        reason: Term,
+        reply: Option<Box<(GenFrom, Term)>>,
+        msg: &Term,
+    ) -> Term {
         server.terminate(&reason, p).await;
         if let Some(r) = reply {
             let (from, r) = *r;
             p.reply(&from, r);
         }
         if !is_normal_exit(&reason) {
+            // system_terminate/4 reports no last message (`[]`).
+            let nil = crate::term::nil();
+            let msg = if SystemMsg::parse(msg).is_some() {
+                &nil
+            } else {
+                msg
+            };
+            let log = self.sys.log();
+            let log = if log.is_empty() {
+                String::new()
+            } else {
+                format!("\n** Log ==\n** {}", Pretty(&list(log)))
+            };
             tracing::error!(
-                "** Generic server {label} terminating \n** Last message in was {}\n** Reason for termination ==\n** {}",
-                Pretty(&msg),
+                "** Generic server {} terminating \n** Last message in was {}\n** When Server state == {}\n** Reason for termination ==\n** {}{log}",
+                Pretty(&self.name),
+                Pretty(msg),
+                Pretty(&server.get_state()),
                 Pretty(&reason),
             );
+            proc_lib::crash_report(p, &reason);
         }
-        return reason;
+        reason
     }
-}
 
-async fn dispatch<S: GenServer>(
-    p: &mut Process,
-    server: &mut S,
-    parent: Option<&Pid>,
-    msg: &Term,
-) -> Step {
-    if let Some(call) = GenCall::parse(msg) {
-        return match server.handle_call(call.request, call.from.clone(), p).await {
-            CallReply::Reply(r) => {
-                p.reply(&call.from, r);
+    /// `gen_server:decode_msg/9`.
+    async fn decode<S: GenServer>(&mut self, p: &mut Process, server: &mut S, msg: &Term) -> Step {
+        if let Some(sm) = SystemMsg::parse(msg) {
+            let ctx = SysCtx {
+                name: &self.name,
+                parent: &self.parent,
+                header: "Status for generic server",
+            };
+            let mut target = Target(server);
+            return match sys::handle_system_msg(p, &mut self.sys, &mut target, &ctx, sm).await {
+                SysOutcome::Continue => Step::Same,
+                SysOutcome::Terminate { reason, from } => Step::Stop {
+                    reason,
+                    reply: Some(Box::new((from, atom("ok")))),
+                },
+            };
+        }
+        if let Some(reason) = self.is_parent_exit(msg) {
+            return Step::Stop {
+                reason,
+                reply: None,
+            };
+        }
+        self.debug(server, |_| Event::In(msg.clone()));
+        self.handle_msg(p, server, msg).await
+    }
+
+    /// `gen_server:handle_msg/6`.
+    async fn handle_msg<S: GenServer>(
+        &mut self,
+        p: &mut Process,
+        server: &mut S,
+        msg: &Term,
+    ) -> Step {
+        if let Some(call) = GenCall::parse(msg) {
+            let from = call.from.clone();
+            let (reply, then) = match server.handle_call(call.request, from.clone(), p).await {
+                CallReply::Reply(r) => (Some(r), None),
+                CallReply::ReplyThen(r, t) => (Some(r), Some(t)),
+                CallReply::NoReply => (None, None),
+                CallReply::NoReplyThen(t) => (None, Some(t)),
+                CallReply::Stop { reason, reply } => {
+                    return Step::Stop {
+                        reason,
+                        reply: reply.map(|r| Box::new((from, r))),
+                    };
+                }
+            };
+            match reply {
+                Some(r) => {
+                    p.reply(&from, r.clone());
+                    self.debug(server, |state| Event::Out {
+                        reply: r,
+                        to: from,
+                        state,
+                    });
+                }
+                None => self.debug(server, Event::NoReply),
+            }
+            return Step::Continue(then);
+        }
+        let n = match msg.as_tuple() {
+            Some([tag, req]) if tag.as_atom() == Some("$gen_cast") => {
+                server.handle_cast(req.clone(), p).await
+            }
+            _ => server.handle_info(msg.clone(), p).await,
+        };
+        self.next(server, n)
+    }
+
+    fn next<S: GenServer>(&mut self, server: &S, n: Next) -> Step {
+        match n {
+            Next::Continue => {
+                self.debug(server, Event::NoReply);
                 Step::Continue(None)
             }
-            CallReply::ReplyThen(r, t) => {
-                p.reply(&call.from, r);
+            Next::ContinueThen(t) => {
+                self.debug(server, Event::NoReply);
                 Step::Continue(Some(t))
             }
-            CallReply::NoReply => Step::Continue(None),
-            CallReply::NoReplyThen(t) => Step::Continue(Some(t)),
-            CallReply::Stop { reason, reply } => Step::Stop {
+            Next::Stop(reason) => Step::Stop {
                 reason,
-                reply: reply.map(|r| Box::new((call.from, r))),
-            },
-        };
-    }
-    match msg.as_tuple() {
-        Some([tag, req]) if tag.as_atom() == Some("$gen_cast") => {
-            next(server.handle_cast(req.clone(), p).await)
-        }
-        Some([tag, Term::Pid(from), reason])
-            if tag.as_atom() == Some("EXIT") && Some(from) == parent =>
-        {
-            Step::Stop {
-                reason: reason.clone(),
                 reply: None,
-            }
+            },
         }
-        Some([tag, Term::Tuple(f), req]) if tag.as_atom() == Some("system") => {
-            system(p, msg, f.elements.as_slice(), req)
-        }
-        _ => next(server.handle_info(msg.clone(), p).await),
     }
 }
 
-fn next(n: Next) -> Step {
-    match n {
-        Next::Continue => Step::Continue(None),
-        Next::ContinueThen(t) => Step::Continue(Some(t)),
-        Next::Stop(reason) => Step::Stop {
-            reason,
-            reply: None,
-        },
-    }
-}
-
-/// `{system, From, Request}` (sys.erl): `{terminate, Reason}` stops the
-/// server (`gen_server:stop/1,3`, `sys:terminate/2`) and answers `ok`.
-fn system(p: &Process, msg: &Term, from: &[Term], req: &Term) -> Step {
-    let from = match from {
-        [Term::Pid(pid), tag] => GenFrom {
-            pid: pid.clone(),
-            tag: tag.clone(),
-        },
-        _ => {
-            tracing::warn!(
-                "gen_server {} ignores {}",
-                Pretty(&Term::Pid(p.pid().clone())),
-                Pretty(msg)
-            );
-            return Step::Same;
-        }
-    };
-    match req.as_tuple() {
-        Some([tag, reason]) if tag.as_atom() == Some("terminate") => Step::Stop {
-            reason: reason.clone(),
-            reply: Some(Box::new((from, atom("ok")))),
-        },
-        _ => {
-            tracing::warn!(
-                "gen_server {} does not support the system message {}",
-                Pretty(&Term::Pid(p.pid().clone())),
-                Pretty(req)
-            );
-            Step::Same
-        }
-    }
+/// `[{data, [{"State", State}]}]`, the default `format_status/2` part.
+pub(super) fn default_format_status(state: Term) -> Vec<Term> {
+    vec![tuple(vec![
+        atom("data"),
+        list(vec![tuple(vec![charlist("State"), state])]),
+    ])]
 }
 
 /// `normal`, `shutdown` and `{shutdown, _}` end a server without an error

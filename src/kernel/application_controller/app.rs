@@ -139,8 +139,8 @@ impl AppSpec {
     }
 }
 
-/// What a started application hands back: its top process (the
-/// "supervisor", linked to the application master) and a state passed to
+/// What a started application hands back: its top process (the top
+/// supervisor, linked to the application master) and a state passed to
 /// `prep_stop` and `stop`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Started {
@@ -218,6 +218,8 @@ pub struct AppContext {
     /// Cluster-wide names.
     pub global: Arc<dyn GlobalNames>,
     pub(crate) env: Arc<RwLock<super::controller::EnvTable>>,
+    /// The application master, in [`Application::start`].
+    pub(crate) master: Option<Pid>,
 }
 
 impl std::fmt::Debug for AppContext {
@@ -234,13 +236,28 @@ impl AppContext {
         let t = self.env.read().unwrap_or_else(|e| e.into_inner());
         t.get(&(self.app.clone(), key.to_owned())).cloned()
     }
+
+    /// The application master running [`Application::start`]: the parent
+    /// of the top supervisor, which links to it as OTP's
+    /// `supervisor:start_link/3` links to the master's process (see
+    /// [`crate::behaviours::supervisor::start_link_to`]). `None` outside
+    /// `start` (in [`Application::load`]).
+    pub fn master(&self) -> Option<&Pid> {
+        self.master.as_ref()
+    }
 }
 
 /// The `application` behaviour: callbacks of a Rust application.
 ///
+/// `start` starts the application's supervision tree, linked to the
+/// application master ([`AppContext::master`]); when its top supervisor
+/// exits, the application has exited.
+///
 /// ```
+/// use distro::behaviours::gen_server::ServerName;
+/// use distro::behaviours::supervisor::{self, SupSpec};
 /// use distro::kernel::application_controller::{AppContext, AppSpec, Application, Started, StartType};
-/// use distro::term::Term;
+/// use distro::term::{Term, atom};
 /// use futures::future::BoxFuture;
 ///
 /// struct Hello;
@@ -251,8 +268,12 @@ impl AppContext {
 ///     fn start(&self, ctx: AppContext, ty: StartType, _args: Term) -> BoxFuture<'static, Result<Started, Term>> {
 ///         Box::pin(async move {
 ///             tracing::info!("hello starting as {ty}");
-///             let pid = ctx.node.spawn(|mut p| async move { loop { p.recv().await; } });
-///             Ok(Started::from(pid))
+///             let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+///             let name = Some(ServerName::local("hello_sup"));
+///             let sup = supervisor::start_link_to(&ctx.node, &master, name, SupSpec::new("hello_sup"))
+///                 .await
+///                 .map_err(|e| e.to_term())?;
+///             Ok(Started::from(sup))
 ///         })
 ///     }
 /// }
@@ -261,7 +282,17 @@ pub trait Application: Send + Sync + 'static {
     /// The `.app` data.
     fn spec(&self) -> AppSpec;
 
-    /// `Mod:start(StartType, StartArgs)`: start the top process.
+    /// The application is loaded (`application:load/1`): its modules are
+    /// on this node from now on, as a BEAM node has them once the `.app`
+    /// is loaded. Register here the module functions other nodes may call
+    /// by rpc (`ctx.rpc`), whether or not the application runs here.
+    fn load(&self, ctx: AppContext) {
+        let _ = ctx;
+    }
+
+    /// `Mod:start(StartType, StartArgs)`: start the top process, usually a
+    /// supervisor linked to [`AppContext::master`]; when it exits, the
+    /// application has exited (the node stops for a `permanent` one).
     fn start(
         &self,
         ctx: AppContext,

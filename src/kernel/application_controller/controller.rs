@@ -323,6 +323,7 @@ impl Ac {
         };
         let spec = a.spec();
         self.load_env(app, &spec.env);
+        a.load(self.context(p, app));
         self.loaded.push((
             app.to_owned(),
             Loaded {
@@ -382,12 +383,9 @@ impl Ac {
         None
     }
 
-    fn spawn_starter(&self, p: &Process, app: &str, typ: StartType) {
-        let Some((_, l)) = self.loaded.iter().find(|(n, _)| n == app) else {
-            return;
-        };
-        let Some(a) = l.app.clone() else { return };
-        let ctx = AppContext {
+    /// The context an application's callbacks get.
+    fn context(&self, p: &Process, app: &str) -> AppContext {
+        AppContext {
             node: p.node().clone(),
             app: app.to_owned(),
             rpc: self.shared.rpc.clone(),
@@ -398,7 +396,16 @@ impl Ac {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             env: self.shared.env.clone(),
+            master: None,
+        }
+    }
+
+    fn spawn_starter(&self, p: &Process, app: &str, typ: StartType) {
+        let Some((_, l)) = self.loaded.iter().find(|(n, _)| n == app) else {
+            return;
         };
+        let Some(a) = l.app.clone() else { return };
+        let ctx = self.context(p, app);
         let ac = p.pid().clone();
         p.spawn_link(move |mp| master::run(mp, ac, a, ctx, typ));
     }
@@ -714,7 +721,7 @@ impl Ac {
     }
 
     /// An application master (or a controller) exited.
-    async fn exit(&mut self, p: &Process, pid: Pid, reason: Term) {
+    async fn exit(&mut self, p: &mut Process, pid: Pid, reason: Term) {
         let app = self
             .running
             .iter()
@@ -737,11 +744,45 @@ impl Ac {
         match typ {
             RestartType::Temporary => {}
             RestartType::Transient if normal => {}
-            _ => self.halt(format!(
-                "{{application_terminated,{app},{}}}",
-                crate::kernel::kernel_config::erl_format(&reason)
-            )),
+            _ => {
+                self.sync_controller(p, &app).await;
+                self.halt_after_stop(
+                    p,
+                    format!(
+                        "{{application_terminated,{app},{}}}",
+                        crate::kernel::kernel_config::erl_format(&reason)
+                    ),
+                );
+            }
         }
+    }
+
+    /// Waits until the controller (dist_ac) of `app` has handled what this
+    /// process sent it (a call queued behind `ac_application_stopped`), so
+    /// that the other nodes hear `dist_ac_app_stopped` before this node
+    /// halts, as they do from a BEAM node (its halt waits for kernel to
+    /// shut down).
+    async fn sync_controller(&self, p: &mut Process, app: &str) {
+        let Some((_, pid)) = self.control.iter().find(|(a, _)| a == app).cloned() else {
+            return;
+        };
+        let _ = p
+            .call(&pid, atom("get_known_nodes"), Duration::from_secs(5))
+            .await;
+    }
+
+    /// The AC stops with `Reason` and the node halts, once its processes
+    /// ended and what they sent to other nodes is written (init's halt after
+    /// `Kernel pid terminated`).
+    fn halt_after_stop(&self, p: &Process, reason: String) {
+        let line = format!("Kernel pid terminated (application_controller) ({reason})");
+        tracing::error!("{line}");
+        let node = p.node().clone();
+        let halt = self.shared.halt.clone();
+        tokio::spawn(async move {
+            node.stop().await;
+            halt(1, line);
+        });
     }
 
     /// The AC stops with `Reason`: on BEAM, init prints

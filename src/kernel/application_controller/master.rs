@@ -18,10 +18,11 @@ pub(crate) async fn run(
     mut p: Process,
     ac: Pid,
     app: Arc<dyn Application>,
-    ctx: AppContext,
+    mut ctx: AppContext,
     typ: StartType,
 ) -> Term {
     p.trap_exit(true);
+    ctx.master = Some(p.pid().clone());
     let name = ctx.app.clone();
     let spec = app.spec();
     let args = spec.mod_args.clone();

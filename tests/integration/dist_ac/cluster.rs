@@ -86,6 +86,10 @@ pub(crate) struct Cluster {
     distro_ebin: OnceLock<PathBuf>,
 }
 
+/// What [`Cluster::elixir`] evaluates: start the seed's `distro` app.
+const START_DISTRO: &str =
+    "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")";
+
 impl Cluster {
     /// `start_phases`: `myapp.app` gets `{start_phases, [{go, []}]}`.
     pub(crate) fn new(otp: Otp, start_phases: bool) -> Self {
@@ -166,7 +170,7 @@ impl Cluster {
     /// returned. The test must have checked
     /// [`crate::support::require_elixir`] first.
     pub(crate) fn elixir(&self, full_name: &str, kernel_env: &str) -> ElixirNode {
-        self.elixir_with(full_name, kernel_env, Vec::new())
+        self.elixir_run(full_name, kernel_env, START_DISTRO, Vec::new())
     }
 
     /// [`Self::elixir`] with more `erl` arguments (e.g. TLS distribution's).
@@ -176,20 +180,31 @@ impl Cluster {
         kernel_env: &str,
         erl_args: Vec<String>,
     ) -> ElixirNode {
+        self.elixir_run(full_name, kernel_env, START_DISTRO, erl_args)
+    }
+
+    /// [`Self::elixir`] running `eval` instead (e.g. starting `distro` as
+    /// `:permanent`).
+    pub(crate) fn elixir_eval(&self, full_name: &str, kernel_env: &str, eval: &str) -> ElixirNode {
+        self.elixir_run(full_name, kernel_env, eval, Vec::new())
+    }
+
+    fn elixir_run(
+        &self,
+        full_name: &str,
+        kernel_env: &str,
+        eval: &str,
+        erl_args: Vec<String>,
+    ) -> ElixirNode {
         let ebin = self.distro_ebin.get_or_init(|| {
             let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("erl_interop/distro");
             mix_compile(&self.otp, &project, &self.dir, "distro_app").expect("mix compile")
         });
         let cfg = self.config(full_name, kernel_env);
-        let opts = ElixirOpts::new(
-            self.otp.clone(),
-            full_name,
-            COOKIE,
-            "{:ok, _} = Application.ensure_all_started(:distro); IO.puts(\"@@distro start returned\")",
-        )
-        .erl_args(["-config".to_owned(), cfg])
-        .erl_args(erl_args)
-        .code_path(ebin);
+        let opts = ElixirOpts::new(self.otp.clone(), full_name, COOKIE, eval)
+            .erl_args(["-config".to_owned(), cfg])
+            .erl_args(erl_args)
+            .code_path(ebin);
         ElixirNode::start(&self.epmd, opts).expect("elixir node")
     }
 
