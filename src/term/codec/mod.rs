@@ -61,10 +61,9 @@
 //! * Trailing bytes after the term are refused by [`decode`] (BEAM's
 //!   `binary_to_term/1` ignores them) and inside compressed data.
 //!
-//! Fuzzing: `fuzz/fuzz_targets/etf.rs` checks decode → encode → decode.
-//! From the repository root, after `cargo install cargo-fuzz`:
-//! `cargo +nightly fuzz run etf`, or on a stable toolchain
-//! `cargo fuzz run --sanitizer none etf -- -max_total_time=60`.
+//! Fuzzing: `fuzz/fuzz_targets/etf.rs` checks decode → encode → decode;
+//! `scripts/fuzz.sh etf` runs it from the repository root (see
+//! `fuzz/README.md`).
 //!
 //! ```
 //! use distro::term::{atom, decode, encode_to_vec, int, tuple};
