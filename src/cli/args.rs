@@ -72,6 +72,10 @@ Configuration:
   -APP PAR VAL [PAR VAL]... set application parameters; VAL is an Erlang term,
                             e.g. -kernel sync_nodes_timeout 5000 -myapp k '\"str\"'
 
+Distribution:
+  +zdbbl KIB                busy limit of each connection's queue in KiB
+                            (dist_buf_busy_limit; default 1024, as erl)
+
 Distro:
   --app NAME                start built-in application NAME (repeatable)
   -h, --help                print this help
@@ -82,7 +86,7 @@ Arguments:
   -extra ARGS...            the rest are plain arguments
 
 Ignored with a warning: -pa, -pz, -boot, -boot_var, -mode, -env, -heart,
--smp, -nostick, -shutdown_time, and emulator flags (+P 100000, ...).
+-smp, -nostick, -shutdown_time, and other emulator flags (+P 100000, ...).
 Not supported: -s, -run, -eval (distro runs no Erlang code), -args_file,
 -configfd, -remsh.
 ";
@@ -145,6 +149,9 @@ pub struct ErlArgs {
     /// `init:get_plain_arguments/0`: bare words outside flags and
     /// everything after `-extra`.
     pub plain_args: Vec<String>,
+    /// `+zdbbl KiB`: the distribution buffer busy limit (over the kernel
+    /// parameter `dist_buf_busy_limit`).
+    pub dist_buf_busy_limit: Option<u32>,
     /// Flags accepted but ignored, one message each.
     pub warnings: Vec<String>,
 }
@@ -331,7 +338,19 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgsErr
                     .count();
                 let flag_args = &args[i..i + n];
                 i += n;
-                if is_emulator_flag(arg) {
+                if arg == "+zdbbl" {
+                    let v = one(arg, flag_args, "a size in KiB")?;
+                    let kib = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=crate::config::MAX_ZDBBL_KIB).contains(n))
+                        .ok_or_else(|| ArgsError::BadValue {
+                            flag: arg.to_string(),
+                            expected: "a size in KiB (1..2097151)",
+                            got: v.to_string(),
+                        })?;
+                    erl.dist_buf_busy_limit = Some(kib);
+                } else if is_emulator_flag(arg) {
                     let all = std::iter::once(arg.as_str())
                         .chain(flag_args.iter().map(String::as_str))
                         .collect::<Vec<_>>()

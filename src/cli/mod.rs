@@ -206,6 +206,13 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     node.net_ticktime = kernel.net_ticktime;
     node.net_tickintensity = kernel.net_tickintensity;
     node.net_setuptime = kernel.net_setuptime;
+    // erl's +zdbbl wins over the kernel parameter; both are in KiB.
+    if let Some(kib) = a.dist_buf_busy_limit.or(kernel.dist_buf_busy_limit) {
+        node.dist_buf_busy_limit = kib as usize * 1024;
+    }
+    if let Some(max) = kernel.dist_max_message_size {
+        node.max_message_size = max;
+    }
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }

@@ -8,6 +8,8 @@
 //! | `net_ticktime`, `net_tickintensity`, `net_setuptime` | `net_kernel.erl` `make_init_opts/1`, `connecttime/0` |
 //! | `inet_dist_listen_min/max` | `inet_tcp_dist.erl` `get_port_range/0` |
 //! | `connect_all`, `prevent_overlapping_partitions` | `global.erl` `init/1` |
+//! | `dist_buf_busy_limit` (distro's; BEAM has only erl's `+zdbbl`) | `erl_init.c`, `+zdbbl` |
+//! | `dist_max_message_size` (distro's; BEAM has no such limit) | — |
 //!
 //! Where OTP silently falls back to a default on a value of the wrong type
 //! (`net_ticktime`, `net_tickintensity`, `net_setuptime`), distro reports
@@ -112,6 +114,12 @@ pub struct KernelParams {
     pub connect_all: bool,
     /// `prevent_overlapping_partitions` (default `true`).
     pub prevent_overlapping_partitions: bool,
+    /// `dist_buf_busy_limit` in KiB, as erl's `+zdbbl` (1..=2097151; `None`
+    /// when unset: 1024 KiB, or `+zdbbl`).
+    pub dist_buf_busy_limit: Option<u32>,
+    /// `dist_max_message_size` in bytes: the largest message accepted from a
+    /// peer (`None` when unset: 1 GiB).
+    pub dist_max_message_size: Option<usize>,
 }
 
 impl Default for KernelParams {
@@ -129,6 +137,8 @@ impl Default for KernelParams {
             inet_dist_listen_max: None,
             connect_all: true,
             prevent_overlapping_partitions: true,
+            dist_buf_busy_limit: None,
+            dist_max_message_size: None,
         }
     }
 }
@@ -200,9 +210,24 @@ impl KernelParams {
         if let Some(v) = get("prevent_overlapping_partitions") {
             k.prevent_overlapping_partitions = boolean("prevent_overlapping_partitions", v)?;
         }
+        if let Some(v) = get("dist_buf_busy_limit") {
+            let kib = positive(v)
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n <= MAX_ZDBBL_KIB)
+                .ok_or_else(|| bad("dist_buf_busy_limit", "an integer 1..2097151 (KiB)", v))?;
+            k.dist_buf_busy_limit = Some(kib);
+        }
+        if let Some(v) = get("dist_max_message_size") {
+            let what = "a positive integer (bytes)";
+            let n = positive(v).ok_or_else(|| bad("dist_max_message_size", what, v))?;
+            k.dist_max_message_size = Some(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         Ok(k)
     }
 }
+
+/// The largest `+zdbbl` erl accepts, in KiB (`erl_init.c`).
+pub(crate) const MAX_ZDBBL_KIB: u32 = 2_097_151;
 
 fn bad(par: &str, expected: &str, got: &Term) -> ConfigError {
     ConfigError::BadParam {

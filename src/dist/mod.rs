@@ -10,3 +10,4 @@ pub use flags::DFlags;
 pub mod connection;
 pub mod control;
 pub mod frame;
+pub mod queue;
