@@ -412,11 +412,15 @@ async fn write_loop(
     let mut interval = tokio::time::interval(settings.tick_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
+    // Whether anything but a tick went out in this tick period; whether
+    // `buf` holds just a tick.
     let mut wrote = false;
+    let mut tick_only = false;
     let mut last_reads = reads.load(Ordering::Relaxed);
     let mut silent = 0u32;
     loop {
         if written == buf.len() {
+            tick_only = false;
             // All of `buf` is on the socket: its messages are out of the queue.
             rx.release(std::mem::take(&mut charged));
             buf.clear();
@@ -448,13 +452,14 @@ async fn write_loop(
             r = wr.write(&buf[written..]), if !idle => match r {
                 Ok(n) if n > 0 => {
                     written += n;
-                    wrote = true;
+                    wrote |= !tick_only;
                 }
                 _ => return atom("connection_closed"),
             },
             _ = interval.tick() => {
                 if !wrote && idle {
                     buf.extend_from_slice(&[0, 0, 0, 0]);
+                    tick_only = true;
                 }
                 wrote = false;
                 let r = reads.load(Ordering::Relaxed);

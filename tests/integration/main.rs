@@ -7,6 +7,7 @@
 
 mod support;
 
+mod busy_limit;
 mod cli;
 mod dist_ac;
 mod epmd;
@@ -16,5 +17,6 @@ mod global_conflicts;
 mod global_partitions;
 mod handshake;
 mod harness_smoke;
+mod hostile;
 mod node;
 mod rpc;
