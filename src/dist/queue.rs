@@ -108,9 +108,16 @@ pub fn channel(limit: usize) -> (QueueTx, QueueRx) {
 
 impl QueueTx {
     /// Queues `ctrl` whatever the queue holds (the runtime's own signals,
-    /// and sends that must not wait), charging its size.
+    /// and sends that must not wait), charging its [`weight`].
     pub fn send(&self, ctrl: Control) {
         let charged = weight(&ctrl);
+        self.send_charged(ctrl, charged);
+    }
+
+    /// Queues `ctrl` whatever the queue holds, charging `charged` bytes
+    /// (its weight, computed beforehand, e.g. with [`message_weight`]
+    /// before the node's table is locked).
+    pub fn send_charged(&self, ctrl: Control, charged: usize) {
         self.shared.queued.fetch_add(charged, Ordering::AcqRel);
         if let Err(e) = self.tx.send(Queued { ctrl, charged }) {
             // The writer is gone: nothing will be written or released.
@@ -196,6 +203,16 @@ pub fn weight(ctrl: &Control) -> usize {
     // Length prefix + distribution header (or fragment headers).
     8 + term_weight(&c) + m.map_or(0, term_weight)
 }
+
+/// The weight of a `SEND`/`REG_SEND`/`ALIAS_SEND` carrying `msg`: the
+/// message's, plus a fixed allowance for the control tuple and headers.
+pub fn message_weight(msg: &Term) -> usize {
+    MESSAGE_OVERHEAD + term_weight(msg)
+}
+
+/// Packet headers and a send's control tuple (`{22, From, To}` with two
+/// pids of typical node names).
+const MESSAGE_OVERHEAD: usize = 128;
 
 /// Estimated encoded size of `t`, without recursion.
 fn term_weight(t: &Term) -> usize {

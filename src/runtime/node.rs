@@ -656,6 +656,19 @@ impl Inner {
     /// connected (`noconnect`).
     pub(crate) fn route(&self, from: &Pid, to: Dest, msg: Term, mode: SendMode) -> Routed {
         let (me, cr) = (&self.name, self.creation);
+        // A remote message's weight for the busy limit, taken before the
+        // table is locked (it walks the message).
+        let remote = match &to {
+            Dest::Pid(p) => p.node != *me,
+            Dest::Name(_) => false,
+            Dest::Remote(_, node) => node != me,
+            Dest::Alias(r) => r.node != *me,
+        };
+        let charged = if remote {
+            crate::dist::queue::message_weight(&msg)
+        } else {
+            0
+        };
         self.with(|st, fx| {
             let (node, ctrl) = match to {
                 Dest::Pid(p) if st.is_local(me, cr, &p) => {
@@ -705,17 +718,19 @@ impl Inner {
             };
             match mode {
                 SendMode::Force => {
-                    st.send_remote(&node, ctrl, true, fx);
+                    st.send_remote_charged(&node, ctrl, charged, true, fx);
                     Routed::Sent
                 }
-                SendMode::Try { connect } => match st.try_send_remote(&node, ctrl, connect, fx) {
-                    Ok(true) => Routed::Sent,
-                    Ok(false) => Routed::NotConnected,
-                    Err(busy) => {
-                        let (ctrl, wait) = *busy;
-                        Routed::Busy(node, message_of(ctrl), wait)
+                SendMode::Try { connect } => {
+                    match st.try_send_remote(&node, ctrl, charged, connect, fx) {
+                        Ok(true) => Routed::Sent,
+                        Ok(false) => Routed::NotConnected,
+                        Err(busy) => {
+                            let (ctrl, wait) = *busy;
+                            Routed::Busy(node, message_of(ctrl), wait)
+                        }
                     }
-                },
+                }
             }
         })
     }

@@ -232,12 +232,12 @@ fn a_busy_connection_refuses_waiting_sends_and_takes_forced_ones() {
     };
     // Below the limit a send is queued, even one that takes it over.
     assert!(matches!(
-        st.try_send_remote(&peer, reg_send(200), true, &mut fx),
+        st.try_send_remote(&peer, reg_send(200), 200, true, &mut fx),
         Ok(true)
     ));
     // Busy now: nothing queued, the message comes back.
     match st
-        .try_send_remote(&peer, reg_send(1), true, &mut fx)
+        .try_send_remote(&peer, reg_send(1), 1, true, &mut fx)
         .map_err(|b| b.0)
     {
         Err(Control::RegSend { msg, .. }) => {
@@ -255,7 +255,7 @@ fn a_busy_connection_refuses_waiting_sends_and_takes_forced_ones() {
     assert_eq!(sent, 2);
     // `noconnect`: no connection, no attempt.
     assert!(matches!(
-        st.try_send_remote(&Atom::from("c@h"), reg_send(1), false, &mut fx),
+        st.try_send_remote(&Atom::from("c@h"), reg_send(1), 1, false, &mut fx),
         Ok(false)
     ));
     assert!(fx.connects.is_empty());

@@ -198,8 +198,22 @@ impl State {
         autoconnect: bool,
         fx: &mut Effects,
     ) {
+        let charged = queue::weight(&ctrl);
+        self.send_remote_charged(node, ctrl, charged, autoconnect, fx);
+    }
+
+    /// [`State::send_remote`] with the message's weight computed by the
+    /// caller (before taking the lock).
+    pub(crate) fn send_remote_charged(
+        &mut self,
+        node: &Atom,
+        ctrl: Control,
+        charged: usize,
+        autoconnect: bool,
+        fx: &mut Effects,
+    ) {
         if let Some(c) = self.conns.get(node) {
-            c.tx.send(ctrl);
+            c.tx.send_charged(ctrl, charged);
             return;
         }
         if !autoconnect {
@@ -207,7 +221,7 @@ impl State {
         }
         let id = self.new_pending(node);
         if let Some(c) = self.conns.get(node) {
-            c.tx.send(ctrl);
+            c.tx.send_charged(ctrl, charged);
         }
         fx.connects.push((node.clone(), id));
     }
@@ -221,18 +235,19 @@ impl State {
         &mut self,
         node: &Atom,
         ctrl: Control,
+        charged: usize,
         connect: bool,
         fx: &mut Effects,
     ) -> Result<bool, Box<(Control, BusyWait)>> {
         match self.conns.get(node) {
             Some(c) if c.tx.is_busy() => Err(Box::new((ctrl, c.tx.busy_wait()))),
             Some(c) => {
-                c.tx.send(ctrl);
+                c.tx.send_charged(ctrl, charged);
                 Ok(true)
             }
             None if !connect => Ok(false),
             None => {
-                self.send_remote(node, ctrl, true, fx);
+                self.send_remote_charged(node, ctrl, charged, true, fx);
                 Ok(true)
             }
         }
