@@ -12,7 +12,7 @@
 main(_) ->
     Etf = "fuzz/seeds/etf",
     ok = filelib:ensure_dir(Etf ++ "/x"),
-    [ok = file:delete(F) || F <- filelib:wildcard(Etf ++ "/*")],
+    [ok = file:delete(F) || F <- filelib:wildcard(Etf ++ "/*_otp*")],
     Seen = lists:foldl(fun(Rel, Seen0) -> etf_seeds(Etf, Rel, Seen0) end,
                        #{}, ["25", "27", "29"]),
     io:format("etf: ~p seeds~n", [maps:size(Seen)]),
