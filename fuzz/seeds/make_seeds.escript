@@ -7,7 +7,8 @@
 %%   config_text/  erl_interop/config/*.config;
 %%   dist_ac/      one op byte, then term_to_binary of dist_ac messages.
 %%
-%% The hand-made seeds (dist_frame/, handshake/, config_text/hand_*) are
+%% The hand-kept seeds (dist_frame/, handshake/, config_text/hand_*,
+%% etf/issue9_*) are
 %% kept as they are.
 main(_) ->
     Etf = "fuzz/seeds/etf",
