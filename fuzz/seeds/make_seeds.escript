@@ -8,8 +8,7 @@
 %%   dist_ac/      one op byte, then term_to_binary of dist_ac messages.
 %%
 %% The hand-kept seeds (dist_frame/, handshake/, config_text/hand_*,
-%% etf/issue9_*) are
-%% kept as they are.
+%% etf/issue9_*) are left as they are.
 main(_) ->
     Etf = "fuzz/seeds/etf",
     ok = filelib:ensure_dir(Etf ++ "/x"),
