@@ -4,6 +4,7 @@
 #   * apt packages: Erlang/OTP from the host's Debian (OTP 25 on bookworm),
 #     debootstrap, a C toolchain for linking, shellcheck;
 #   * Rust (rustup, if cargo is missing) and the rustfmt and clippy components;
+#   * cargo-fuzz (from crates.io) for scripts/fuzz.sh;
 #   * a minimal Debian chroot with erlang-base and elixir for every supported
 #     OTP release the host's erl is not: $DISTRO_OTP_ROOT/otpNN (default
 #     /opt/distro-otp), OTP 25 = bookworm, 27 = trixie, 29 = forky; /proc and
@@ -127,6 +128,18 @@ ensure_rust() {
         fi
     done
     log "    $(cargo --version)"
+}
+
+# cargo-fuzz, for scripts/fuzz.sh (libFuzzer on the stable toolchain, with
+# --sanitizer none; it builds libFuzzer with the C++ compiler of
+# build-essential).
+ensure_cargo_fuzz() {
+    if cargo fuzz --version >/dev/null 2>&1; then
+        log "    $(cargo fuzz --version): present"
+        return
+    fi
+    cargo install cargo-fuzz --locked --version 0.13.2
+    log "    $(cargo fuzz --version)"
 }
 
 # --- chroots ----------------------------------------------------------------------
@@ -420,6 +433,7 @@ check_releases() {
 
 step "apt packages" install_apt_packages
 step "rust toolchain" ensure_rust
+step "cargo-fuzz" ensure_cargo_fuzz
 step "OTP chroots" ensure_chroots
 step "Elixir in chroots" ensure_chroot_elixirs
 step "jinterface in chroots" ensure_chroot_jinterfaces

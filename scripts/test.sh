@@ -7,6 +7,7 @@
 #
 # Stages, in order: cargo fmt --check, clippy -D warnings, shellcheck of the
 # scripts (if shellcheck is installed), unit tests (lib + bins), doc tests,
+# every fuzz target for 60 s (scripts/fuzz.sh, needs cargo-fuzz),
 # `cargo bench --no-run` (only if benches/ exists), then every integration
 # test binary (tests/integration/main.rs and any other tests/*.rs) once per
 # OTP release, selected with DISTRO_OTP. All stages run even when one fails;
@@ -144,7 +145,14 @@ fi
 stage "unit tests" --tests cargo test --lib --bins
 stage "doc tests" --tests cargo test --doc
 stage "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
-stage "fuzz targets build" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+# Every fuzz target for DISTRO_FUZZ_SECONDS (default 60 s) from its seeds;
+# without cargo-fuzz (outside CI) the targets are only built.
+if cargo fuzz --version >/dev/null 2>&1 || in_ci; then
+    stage "fuzz" scripts/fuzz.sh
+else
+    echo "==> cargo-fuzz not installed (cargo install cargo-fuzz --locked): fuzz targets only built"
+    stage "fuzz targets build" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+fi
 if [ -d benches ]; then
     stage "benches build" cargo bench --no-run
 fi

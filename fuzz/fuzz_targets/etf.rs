@@ -6,16 +6,15 @@
 //! `==`: eetf hashes a `Map` in `HashMap` iteration order, so `==` is
 //! unreliable for maps whose keys hold maps.
 //!
-//! Run from the repository root:
+//! Run from the repository root (see `fuzz/README.md`):
 //!
 //! ```text
-//! cargo install cargo-fuzz
-//! cargo +nightly fuzz run etf -- -max_total_time=60          # with ASan
-//! cargo fuzz run --sanitizer none etf -- -max_total_time=60  # stable
+//! scripts/fuzz.sh etf                                       # 60 s from the seeds
+//! cargo fuzz run --sanitizer none etf -- -max_total_time=60 # by hand, stable
 //! ```
 //!
-//! Seeds: `src/term/codec/testdata/corpus_otp*.txt` hold real BEAM
-//! encodings (third column, hex); `xxd -r -p` turns one into a seed file.
+//! Seeds: `fuzz/seeds/etf` holds real BEAM encodings (from
+//! `src/term/codec/testdata/corpus_otp*.txt`).
 
 #![no_main]
 

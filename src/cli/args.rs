@@ -89,6 +89,9 @@ TLS distribution (as inet_tls_dist):
                             cacertfile, verify, fail_if_no_peer_cert, depth,
                             versions, ciphers, server_name_indication)
   -ssl_dist_opt NAME VAL... server_certfile F client_verify verify_peer ...
+Distribution:
+  +zdbbl KIB                busy limit of each connection's queue in KiB
+                            (dist_buf_busy_limit; default 1024, as erl)
 
 Distro:
   --app NAME[:TYPE]         start built-in application NAME (repeatable) as
@@ -170,6 +173,9 @@ pub struct ErlArgs {
     /// `init:get_plain_arguments/0`: bare words outside flags and
     /// everything after `-extra`.
     pub plain_args: Vec<String>,
+    /// `+zdbbl KiB`: the distribution buffer busy limit (over the kernel
+    /// parameter `dist_buf_busy_limit`).
+    pub dist_buf_busy_limit: Option<u32>,
     /// Flags accepted but ignored, one message each.
     pub warnings: Vec<String>,
     /// `-proto_dist` (default `inet_tcp`).
@@ -399,7 +405,19 @@ pub fn parse_with_env<I: IntoIterator<Item = String>>(
                     .count();
                 let flag_args = &args[i..i + n];
                 i += n;
-                if is_emulator_flag(arg) {
+                if arg == "+zdbbl" {
+                    let v = one(arg, flag_args, "a size in KiB")?;
+                    let kib = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=crate::config::MAX_ZDBBL_KIB).contains(n))
+                        .ok_or_else(|| ArgsError::BadValue {
+                            flag: arg.to_string(),
+                            expected: "a size in KiB (1..2097151)",
+                            got: v.to_string(),
+                        })?;
+                    erl.dist_buf_busy_limit = Some(kib);
+                } else if is_emulator_flag(arg) {
                     let all = std::iter::once(arg.as_str())
                         .chain(flag_args.iter().map(String::as_str))
                         .collect::<Vec<_>>()

@@ -309,6 +309,14 @@ fn valid_command_lines() {
             },
         ),
         (
+            "+zdbbl 256 -sname a",
+            ErlArgs {
+                node_name: sname("a"),
+                dist_buf_busy_limit: Some(256),
+                ..d()
+            },
+        ),
+        (
             "+P 100000 +K true -sname a",
             ErlArgs {
                 node_name: sname("a"),
@@ -459,6 +467,15 @@ fn invalid_command_lines() {
             "distro: -setcookie COOKIE given twice",
         ),
         ("-config", "distro: -config needs a file name"),
+        ("+zdbbl", "distro: +zdbbl needs a size in KiB"),
+        (
+            "+zdbbl 0",
+            "distro: +zdbbl: expected a size in KiB (1..2097151), got 0",
+        ),
+        (
+            "+zdbbl 2097152",
+            "distro: +zdbbl: expected a size in KiB (1..2097151), got 2097152",
+        ),
         ("-hidden yes", "distro: -hidden takes no argument, got: yes"),
         (
             "-noshell foo",
@@ -651,6 +668,7 @@ fn usage_mentions_every_flag() {
         "epmd",
         "-daemon",
         "-port",
+        "+zdbbl",
     ] {
         assert!(USAGE.contains(flag), "{flag}");
     }

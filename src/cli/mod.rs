@@ -288,6 +288,13 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
     node.proto_dist = a.proto_dist;
     node.listen_addr = kernel.inet_dist_use_interface;
     node.listen_options = kernel.inet_dist_listen_options.clone();
+    // erl's +zdbbl wins over the kernel parameter; both are in KiB.
+    if let Some(kib) = a.dist_buf_busy_limit.or(kernel.dist_buf_busy_limit) {
+        node.dist_buf_busy_limit = kib as usize * 1024;
+    }
+    if let Some(max) = kernel.dist_max_message_size {
+        node.max_message_size = max;
+    }
     if let Some(min) = kernel.inet_dist_listen_min {
         node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
     }

@@ -10,6 +10,8 @@
 //! | `connect_all`, `prevent_overlapping_partitions` | `global.erl` `init/1` |
 //! | `start_pg` | `kernel.erl` `start_pg/0` |
 //! | `inet_dist_use_interface`, `inet_dist_listen_options` | `inet_tcp_dist.erl` `listen_options/0` |
+//! | `dist_buf_busy_limit` (distro's; BEAM has only erl's `+zdbbl`) | `erl_init.c`, `+zdbbl` |
+//! | `dist_max_message_size` (distro's; BEAM has no such limit) | — |
 //!
 //! Per parameter, a value of the wrong type does what erl does with it:
 //! where OTP falls back to its default (`net_ticktime`,
@@ -129,6 +131,12 @@ pub struct KernelParams {
     /// What erl would silently ignore or replace by its default, one line
     /// per parameter.
     pub warnings: Vec<String>,
+    /// `dist_buf_busy_limit` in KiB, as erl's `+zdbbl` (1..=2097151; `None`
+    /// when unset: 1024 KiB, or `+zdbbl`).
+    pub dist_buf_busy_limit: Option<u32>,
+    /// `dist_max_message_size` in bytes: the largest message accepted from a
+    /// peer (`None` when unset: 1 GiB).
+    pub dist_max_message_size: Option<usize>,
 }
 
 impl Default for KernelParams {
@@ -150,6 +158,8 @@ impl Default for KernelParams {
             inet_dist_use_interface: None,
             inet_dist_listen_options: ListenOptions::default(),
             warnings: Vec::new(),
+            dist_buf_busy_limit: None,
+            dist_max_message_size: None,
         }
     }
 }
@@ -250,6 +260,18 @@ impl KernelParams {
         if let Some(v) = get("start_pg") {
             k.start_pg = boolean("start_pg", v)?;
         }
+        if let Some(v) = get("dist_buf_busy_limit") {
+            let kib = positive(v)
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n <= MAX_ZDBBL_KIB)
+                .ok_or_else(|| bad("dist_buf_busy_limit", "an integer 1..2097151 (KiB)", v))?;
+            k.dist_buf_busy_limit = Some(kib);
+        }
+        if let Some(v) = get("dist_max_message_size") {
+            let what = "a positive integer (bytes)";
+            let n = positive(v).ok_or_else(|| bad("dist_max_message_size", what, v))?;
+            k.dist_max_message_size = Some(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         Ok(k)
     }
 }
@@ -322,6 +344,8 @@ fn ip_address(v: &Term) -> Option<IpAddr> {
         _ => None,
     }
 }
+/// The largest `+zdbbl` erl accepts, in KiB (`erl_init.c`).
+pub(crate) const MAX_ZDBBL_KIB: u32 = 2_097_151;
 
 fn bad(par: &str, expected: &str, got: &Term) -> ConfigError {
     ConfigError::BadParam {

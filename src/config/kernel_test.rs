@@ -151,6 +151,28 @@ fn start_pg() {
 }
 
 #[test]
+fn distribution_buffers() {
+    let k = ok("");
+    assert_eq!(
+        (k.dist_buf_busy_limit, k.dist_max_message_size),
+        (None, None)
+    );
+    let k = ok("{dist_buf_busy_limit, 256}, {dist_max_message_size, 8388608}");
+    assert_eq!(k.dist_buf_busy_limit, Some(256));
+    assert_eq!(k.dist_max_message_size, Some(8 << 20));
+    assert_eq!(
+        ok("{dist_buf_busy_limit, 2097151}").dist_buf_busy_limit,
+        Some(2_097_151)
+    );
+    for bad in ["0", "2097152", "-1", "big", "1.5"] {
+        let e = err(&format!("{{dist_buf_busy_limit, {bad}}}"));
+        assert!(e.contains("expected an integer 1..2097151 (KiB)"), "{e}");
+    }
+    let e = err("{dist_max_message_size, 0}");
+    assert!(e.contains("expected a positive integer (bytes)"), "{e}");
+}
+
+#[test]
 fn global_flags() {
     let k = ok("{connect_all, false}, {prevent_overlapping_partitions, false}");
     assert!(!k.connect_all);

@@ -45,6 +45,7 @@ mod kernel_test;
 #[cfg(test)]
 mod load_test;
 
+pub(crate) use kernel::MAX_ZDBBL_KIB;
 pub use kernel::{DistributedApp, KernelParams, NodeGroup, RestartTime, Timeout};
 
 use crate::term::Term;

@@ -6,6 +6,13 @@
 //! control messages to the [`Host`] (the node) in arrival order. TCP and
 //! TLS connections share this one path; only the stream differs.
 //!
+//! The writer never waits on the socket with its tick timer stopped: a
+//! write the peer does not drain is a pending future beside the timer, so
+//! a peer that stops reading is still timed out when it also stops
+//! sending, ticks go out whenever nothing else did, and what the writer
+//! has taken from the [`queue`](super::queue) is released (waking senders
+//! held by the busy limit) only once it is on the socket.
+//!
 //! Mirrors the connection half of `dist_util.erl` (`con_loop/2`,
 //! `send_tick/2`), `inet_tcp_dist.erl` and `inet_tls_dist.erl`. All
 //! decisions that need the node's connection table (simultaneous connects,
@@ -14,10 +21,11 @@
 
 use super::DFlags;
 use super::control::Control;
-use super::frame::{Defragmenter, FrameReader, Packet, encode_control};
+use super::frame::{Defragmenter, FrameError, FrameReader, Packet, encode_control};
 use super::handshake::{
     self, AcceptPending, Established, Event, Framing, Handshake, HandshakeError,
 };
+use super::queue::{QueueRx, Queued};
 use super::tls::TlsDist;
 use crate::term::{Limits, Term, atom};
 use std::sync::Arc;
@@ -25,7 +33,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// What the driver needs from the node that owns the connection table.
 pub trait Host: Send + Sync + 'static {
@@ -41,12 +48,7 @@ pub trait Host: Send + Sync + 'static {
     fn wait_pending(&self, peer: &str, attempt: u64);
     /// The handshake of `attempt` succeeded. Returns the queue of messages to
     /// send, or `None` if this attempt no longer owns the connection.
-    fn connection_up(
-        &self,
-        attempt: u64,
-        est: &Established,
-        running: Running,
-    ) -> Option<UnboundedReceiver<Control>>;
+    fn connection_up(&self, attempt: u64, est: &Established, running: Running) -> Option<QueueRx>;
     /// The attempt failed before the connection came up.
     fn attempt_failed(&self, peer: &str, attempt: u64, nok: bool);
     /// The connection `id` to `peer` is down.
@@ -81,6 +83,10 @@ pub struct Settings {
     pub limits: Limits,
     /// `-proto_dist inet_tls`: every connection runs over TLS.
     pub tls: Option<Arc<TlsDist>>,
+    /// Largest message accepted from a peer, as one frame or as the
+    /// fragments of unfinished messages together; more closes the
+    /// connection.
+    pub max_message_size: usize,
 }
 
 impl Settings {
@@ -429,63 +435,16 @@ async fn run<H, R, W>(
     let reads = Arc::new(AtomicU64::new(0));
 
     // The writer runs in its own task so that a slow peer never blocks the reader.
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<UnboundedReceiver<Control>>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<QueueRx>();
     let writer = {
         let reads = reads.clone();
         let settings = settings.clone();
         let flags = est.flags;
         tokio::spawn(async move {
-            let Ok(mut rx) = ready_rx.await else {
+            let Ok(rx) = ready_rx.await else {
                 return atom("connection_closed");
             };
-            let mut buf = Vec::with_capacity(64 * 1024);
-            let mut seq = 0u64;
-            let mut interval = tokio::time::interval(settings.tick_interval);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            interval.tick().await;
-            let mut wrote = false;
-            let mut last_reads = reads.load(Ordering::Relaxed);
-            let mut silent = 0u32;
-            loop {
-                tokio::select! {
-                    m = rx.recv() => {
-                        let Some(first) = m else { return atom("disconnect") };
-                        buf.clear();
-                        push(&mut buf, &first, flags, &mut seq);
-                        while buf.len() < WRITE_BATCH {
-                            match rx.try_recv() {
-                                Ok(c) => push(&mut buf, &c, flags, &mut seq),
-                                Err(_) => break,
-                            }
-                        }
-                        if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
-                            return atom("connection_closed");
-                        }
-                        wrote = true;
-                        if buf.capacity() > 4 * WRITE_BATCH {
-                            buf = Vec::with_capacity(64 * 1024);
-                        }
-                    }
-                    _ = interval.tick() => {
-                        if !wrote
-                            && (wr.write_all(&[0, 0, 0, 0]).await.is_err() || wr.flush().await.is_err())
-                        {
-                            return atom("connection_closed");
-                        }
-                        wrote = false;
-                        let r = reads.load(Ordering::Relaxed);
-                        if r == last_reads {
-                            silent += 1;
-                            if silent >= settings.tick_intensity {
-                                return atom("net_tick_timeout");
-                            }
-                        } else {
-                            silent = 0;
-                            last_reads = r;
-                        }
-                    }
-                }
-            }
+            write_loop(rx, &mut wr, flags, &settings, &reads).await
         })
     };
 
@@ -495,9 +454,10 @@ async fn run<H, R, W>(
         // Made once, not per message.
         let peer_atom = crate::term::Atom::from(peer.as_str());
         let limits = settings.limits;
+        let max = settings.max_message_size;
         tokio::spawn(async move {
-            let mut frames = FrameReader::with_leftover(leftover);
-            let mut defrag = Defragmenter::default();
+            let mut frames = FrameReader::with_leftover(leftover).with_limit(max);
+            let mut defrag = Defragmenter::default().with_limit(max);
             loop {
                 loop {
                     match frames.next_packet() {
@@ -505,6 +465,12 @@ async fn run<H, R, W>(
                         Ok(Some(Packet::Data(d))) => match defrag.decode_packet(d, &limits) {
                             Ok(Some(c)) => host.deliver(&peer_atom, c),
                             Ok(None) => {}
+                            Err(e @ FrameError::ReassemblyTooLarge { .. }) => {
+                                tracing::error!(
+                                    "** Closing distribution channel from {peer}: {e} **"
+                                );
+                                return atom("invalid_data");
+                            }
                             Err(e) => tracing::error!(
                                 "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
                             ),
@@ -564,7 +530,109 @@ async fn run<H, R, W>(
     host.connection_down(&peer, attempt, reason);
 }
 
-fn push(buf: &mut Vec<u8>, c: &Control, flags: DFlags, seq: &mut u64) {
+/// The writer: takes batches of queued messages, writes them, and sends a
+/// tick in every tick period in which nothing else was written and nothing
+/// is waiting to be (`dist_util:send_tick/2`); ends the connection when the
+/// peer sent nothing for `net_ticktime`. Returns the connection's exit
+/// reason. Over TLS, what a write left in the TLS session is flushed once
+/// the batch is written.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut rx: QueueRx,
+    wr: &mut W,
+    flags: DFlags,
+    settings: &Settings,
+    reads: &AtomicU64,
+) -> Term {
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // Bytes of `buf` already on the socket, and what its messages were charged.
+    let mut written = 0usize;
+    let mut charged = 0usize;
+    let mut open = true;
+    let mut seq = 0u64;
+    let mut interval = tokio::time::interval(settings.tick_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    // Whether anything but a tick went out in this tick period; whether
+    // `buf` holds just a tick.
+    let mut wrote = false;
+    let mut tick_only = false;
+    // A write went out since the last flush (TLS keeps records back).
+    let mut unflushed = false;
+    let mut last_reads = reads.load(Ordering::Relaxed);
+    let mut silent = 0u32;
+    loop {
+        if written == buf.len() {
+            tick_only = false;
+            // All of `buf` is on the socket: its messages are out of the queue.
+            rx.release(std::mem::take(&mut charged));
+            buf.clear();
+            written = 0;
+            if buf.capacity() > 4 * WRITE_BATCH {
+                buf = Vec::with_capacity(64 * 1024);
+            }
+            if !open {
+                return atom("disconnect");
+            }
+        }
+        let idle = written == buf.len();
+        tokio::select! {
+            // Both branches are cancel safe: an unfinished write wrote
+            // nothing, an unfinished receive took nothing.
+            m = rx.recv(), if idle => {
+                let Some(first) = m else {
+                    open = false;
+                    continue;
+                };
+                push(&mut buf, first, flags, &mut seq, &mut charged);
+                while buf.len() < WRITE_BATCH {
+                    match rx.try_recv() {
+                        Some(q) => push(&mut buf, q, flags, &mut seq, &mut charged),
+                        None => break,
+                    }
+                }
+            }
+            // A write while `buf` has bytes to go, else a flush of what
+            // the last writes left in a TLS session.
+            r = async {
+                if idle {
+                    wr.flush().await.map(|()| None)
+                } else {
+                    wr.write(&buf[written..]).await.map(Some)
+                }
+            }, if !idle || unflushed => match r {
+                Ok(Some(n)) if n > 0 => {
+                    written += n;
+                    wrote |= !tick_only;
+                    unflushed = true;
+                }
+                Ok(None) => unflushed = false,
+                _ => return atom("connection_closed"),
+            },
+            _ = interval.tick() => {
+                if !wrote && idle {
+                    buf.extend_from_slice(&[0, 0, 0, 0]);
+                    tick_only = true;
+                }
+                wrote = false;
+                let r = reads.load(Ordering::Relaxed);
+                if r == last_reads {
+                    silent += 1;
+                    if silent >= settings.tick_intensity {
+                        return atom("net_tick_timeout");
+                    }
+                } else {
+                    silent = 0;
+                    last_reads = r;
+                }
+            }
+        }
+    }
+}
+
+/// Appends the frames of `q` to `buf` and counts its charge.
+fn push(buf: &mut Vec<u8>, q: Queued, flags: DFlags, seq: &mut u64, charged: &mut usize) {
+    *charged += q.charged;
+    let c = &q.ctrl;
     if let Err(e) = encode_control(c, flags, seq, buf) {
         tracing::error!(
             "cannot encode {} for the distribution: {e}; message dropped",

@@ -23,18 +23,26 @@ const RESERVE_STEP: usize = 8 * 1024 * 1024;
 /// when `DFLAG_FRAGMENTS` was negotiated (BEAM uses 64 KiB too).
 pub const FRAGMENT_SIZE: usize = 64 * 1024;
 
-/// Largest data packet accepted from a peer (a single frame).
+/// Largest data packet accepted from a peer (a single frame), unless set
+/// with [`FrameReader::with_limit`].
 pub const MAX_FRAME: usize = 1 << 30;
 
-/// Largest message accepted after reassembling fragments, per connection.
+/// Largest total of partly reassembled messages per connection, unless
+/// set with [`Defragmenter::with_limit`].
 pub const MAX_REASSEMBLY: usize = 1 << 30;
 
 /// Why received bytes could not be turned into a control message.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    /// A frame claims to be larger than [`MAX_FRAME`].
-    #[error("distribution packet of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
+    /// A frame claims to be larger than the reader's limit ([`MAX_FRAME`]
+    /// by default).
+    #[error("distribution packet of {size} bytes is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The size the frame claims.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The first byte(s) of a packet are not a known packet type.
     #[error("unknown distribution packet type {0:?}")]
     UnknownType(Vec<u8>),
@@ -64,9 +72,14 @@ pub enum FrameError {
         /// Received fragment id.
         got: u64,
     },
-    /// Reassembled message would be too large.
-    #[error("fragmented message exceeds the {MAX_REASSEMBLY}-byte reassembly limit")]
-    ReassemblyTooLarge,
+    /// The fragments of unfinished messages would hold more than the
+    /// reassembly limit ([`MAX_REASSEMBLY`] by default). The connection is
+    /// closed over it: its partial messages can only be freed that way.
+    #[error("fragmented messages exceed the {limit}-byte reassembly limit")]
+    ReassemblyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// A term could not be decoded.
     #[error("cannot decode term: {0}")]
     Decode(#[from] DecodeError),
@@ -89,10 +102,17 @@ pub enum Packet<'a> {
 }
 
 /// Splits a byte stream into 4-byte-length-prefixed packets.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameReader {
     buf: Vec<u8>,
     start: usize,
+    max_frame: usize,
+}
+
+impl Default for FrameReader {
+    fn default() -> Self {
+        Self::with_leftover(Vec::new())
+    }
 }
 
 impl FrameReader {
@@ -102,7 +122,14 @@ impl FrameReader {
         Self {
             buf: leftover,
             start: 0,
+            max_frame: MAX_FRAME,
         }
+    }
+
+    /// The same reader, refusing frames larger than `max_frame` bytes.
+    pub fn with_limit(mut self, max_frame: usize) -> Self {
+        self.max_frame = max_frame;
+        self
     }
 
     /// The buffer to read into: the caller appends received bytes to it
@@ -125,8 +152,11 @@ impl FrameReader {
         };
         let len =
             u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        if len > MAX_FRAME {
-            return Err(FrameError::TooLarge(len));
+        if len > self.max_frame {
+            return Err(FrameError::TooLarge {
+                size: len,
+                limit: self.max_frame,
+            });
         }
         if len == 0 {
             self.start += 4;
@@ -151,10 +181,20 @@ struct Partial {
 }
 
 /// Reassembles fragmented messages (`131, 69` / `131, 70`).
-#[derive(Default)]
 pub struct Defragmenter {
     partial: HashMap<u64, Partial>,
     total: usize,
+    limit: usize,
+}
+
+impl Default for Defragmenter {
+    fn default() -> Self {
+        Self {
+            partial: HashMap::new(),
+            total: 0,
+            limit: MAX_REASSEMBLY,
+        }
+    }
 }
 
 impl std::fmt::Debug for Defragmenter {
@@ -170,6 +210,13 @@ fn be_u64(b: &[u8]) -> Option<u64> {
 }
 
 impl Defragmenter {
+    /// The same defragmenter, holding at most `limit` bytes of unfinished
+    /// messages (all sequences together).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// Turns one data packet into a control message, or `None` when it was
     /// a fragment of a message not yet complete.
     pub fn decode_packet(
@@ -230,9 +277,9 @@ impl Defragmenter {
                         got: frag,
                     });
                 }
-                if self.total + body.len() > MAX_REASSEMBLY {
+                if self.total + body.len() > self.limit {
                     self.forget(seq);
-                    return Err(FrameError::ReassemblyTooLarge);
+                    return Err(FrameError::ReassemblyTooLarge { limit: self.limit });
                 }
                 self.total += body.len();
                 p.bytes.extend_from_slice(body);
@@ -256,8 +303,8 @@ impl Defragmenter {
     }
 
     fn grow(&mut self, n: usize) -> Result<(), FrameError> {
-        if self.total + n > MAX_REASSEMBLY {
-            return Err(FrameError::ReassemblyTooLarge);
+        if self.total + n > self.limit {
+            return Err(FrameError::ReassemblyTooLarge { limit: self.limit });
         }
         self.total += n;
         Ok(())
@@ -439,6 +486,86 @@ mod tests {
         assert!(r.buffer().capacity() <= RESERVE_STEP + 64);
     }
 
+    /// A first fragment (`131, 69`) of `seq` claiming `count` fragments.
+    fn first_fragment(seq: u64, count: u64, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![131, 69];
+        p.extend(seq.to_be_bytes());
+        p.extend(count.to_be_bytes());
+        p.push(0);
+        p.extend_from_slice(body);
+        p
+    }
+
+    /// A later fragment (`131, 70`).
+    fn next_fragment(seq: u64, id: u64, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![131, 70];
+        p.extend(seq.to_be_bytes());
+        p.extend(id.to_be_bytes());
+        p.extend_from_slice(body);
+        p
+    }
+
+    #[test]
+    fn unfinished_messages_share_one_reassembly_limit() {
+        let l = Limits::default();
+        let mut d = Defragmenter::default().with_limit(300 * 1024);
+        let chunk = vec![0u8; 64 * 1024];
+        // Sequences that never complete, whatever they claim (2^40 fragments).
+        for seq in 1..=4 {
+            assert!(matches!(
+                d.decode_packet(&first_fragment(seq, 1 << 40, &chunk), &l),
+                Ok(None)
+            ));
+        }
+        assert!(matches!(
+            d.decode_packet(&first_fragment(5, 1 << 40, &chunk), &l),
+            Err(FrameError::ReassemblyTooLarge { limit }) if limit == 300 * 1024
+        ));
+        // A sequence that grows past the limit is dropped with the error.
+        assert!(matches!(
+            d.decode_packet(&next_fragment(1, (1 << 40) - 1, &chunk), &l),
+            Err(FrameError::ReassemblyTooLarge { .. })
+        ));
+        assert!(matches!(
+            d.decode_packet(&next_fragment(1, (1 << 40) - 2, &chunk), &l),
+            Err(FrameError::UnknownSequence { .. })
+        ));
+        // Completed messages give their room back.
+        // A 150 KiB message travels as 3 fragments.
+        let mut e = Defragmenter::default().with_limit(200 * 1024);
+        let c = msg(150 * 1024);
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            out.clear();
+            encode_control(&c, DFlags::OURS, &mut 0, &mut out).unwrap();
+            let mut r = FrameReader::default();
+            r.buffer().extend_from_slice(&out);
+            let (mut got, mut frames) = (None, 0);
+            while let Some(Packet::Data(p)) = r.next_packet().unwrap() {
+                frames += 1;
+                got = e.decode_packet(p, &l).unwrap();
+            }
+            assert_eq!(frames, 3);
+            assert_eq!(got.as_ref(), Some(&c));
+        }
+    }
+
+    #[test]
+    fn a_frame_over_the_readers_limit_is_an_error_from_its_header() {
+        let mut r = FrameReader::default().with_limit(1000);
+        r.buffer().extend_from_slice(&1001u32.to_be_bytes());
+        assert!(matches!(
+            r.next_packet(),
+            Err(FrameError::TooLarge {
+                size: 1001,
+                limit: 1000
+            })
+        ));
+        let mut r = FrameReader::default().with_limit(1000);
+        r.buffer().extend_from_slice(&1000u32.to_be_bytes());
+        assert!(matches!(r.next_packet(), Ok(None)));
+    }
+
     #[test]
     fn bad_packets_are_errors() {
         let mut d = Defragmenter::default();
@@ -468,6 +595,6 @@ mod tests {
         ));
         let mut r = FrameReader::default();
         r.buffer().extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
-        assert!(matches!(r.next_packet(), Err(FrameError::TooLarge(_))));
+        assert!(matches!(r.next_packet(), Err(FrameError::TooLarge { .. })));
     }
 }

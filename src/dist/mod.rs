@@ -10,5 +10,6 @@ pub use flags::DFlags;
 pub mod connection;
 pub mod control;
 pub mod frame;
+pub mod queue;
 pub mod tls;
 pub mod transport;

@@ -123,24 +123,48 @@ impl Registry {
         r.register_sync("erlang", "registered", 0, |node, _| {
             Ok(atoms(node.registered()))
         });
-        // `rpc:cast(Node, erlang, send, [Dest, Msg])` is a common idiom.
-        r.register_sync("erlang", "send", 2, |node, args| {
-            let dest = match args.first() {
-                Some(Term::Pid(p)) => crate::runtime::Dest::Pid(p.clone()),
-                Some(Term::Atom(a)) => crate::runtime::Dest::Name(a.clone()),
-                Some(Term::Reference(r)) => crate::runtime::Dest::Alias((**r).clone()),
-                Some(t) => match t.as_tuple() {
-                    Some([Term::Atom(n), Term::Atom(at)]) => {
-                        crate::runtime::Dest::Remote(n.clone(), at.clone())
+        // `rpc:cast(Node, erlang, send, [Dest, Msg])` is a common idiom. As
+        // on BEAM, the calling process waits while the destination's
+        // connection is busy (dist_buf_busy_limit).
+        r.register(
+            "erlang",
+            "send",
+            2,
+            Arc::new(|node, args| {
+                Box::pin(async move {
+                    let (dest, msg) = send_args(&args)?;
+                    node.send_wait(dest, msg.clone()).await;
+                    Ok(msg)
+                })
+            }),
+        );
+        // `erlang:send(Dest, Msg, Opts)`: `ok`, or `nosuspend` / `noconnect`
+        // when the options ask not to wait or not to connect.
+        r.register(
+            "erlang",
+            "send",
+            3,
+            Arc::new(|node, args| {
+                Box::pin(async move {
+                    let (dest, msg) = send_args(&args)?;
+                    let opts = args
+                        .get(2)
+                        .and_then(TermExt::as_list)
+                        .ok_or_else(Exception::badarg)?;
+                    let (mut nosuspend, mut noconnect) = (false, false);
+                    for o in opts.iter() {
+                        match o.as_atom() {
+                            Some("nosuspend") => nosuspend = true,
+                            Some("noconnect") => noconnect = true,
+                            _ => return Err(Exception::badarg()),
+                        }
                     }
-                    _ => return Err(Exception::badarg()),
-                },
-                None => return Err(Exception::badarg()),
-            };
-            let msg = args.get(1).cloned().ok_or_else(Exception::badarg)?;
-            node.send(dest, msg.clone());
-            Ok(msg)
-        });
+                    Ok(atom(
+                        node.send_with_opts(dest, msg, nosuspend, noconnect).await,
+                    ))
+                })
+            }),
+        );
         r
     }
 
@@ -197,6 +221,24 @@ impl Registry {
             None => Err(Exception::error(atom("undef"))),
         }
     }
+}
+
+/// `Dest` and `Msg` of `erlang:send/2,3`.
+fn send_args(args: &[Term]) -> Result<(crate::runtime::Dest, Term), Exception> {
+    let dest = match args.first() {
+        Some(Term::Pid(p)) => crate::runtime::Dest::Pid(p.clone()),
+        Some(Term::Atom(a)) => crate::runtime::Dest::Name(a.clone()),
+        Some(Term::Reference(r)) => crate::runtime::Dest::Alias((**r).clone()),
+        Some(t) => match t.as_tuple() {
+            Some([Term::Atom(n), Term::Atom(at)]) => {
+                crate::runtime::Dest::Remote(n.clone(), at.clone())
+            }
+            _ => return Err(Exception::badarg()),
+        },
+        None => return Err(Exception::badarg()),
+    };
+    let msg = args.get(1).cloned().ok_or_else(Exception::badarg)?;
+    Ok((dest, msg))
 }
 
 fn atoms(v: Vec<crate::term::Atom>) -> Term {

@@ -70,6 +70,19 @@ impl From<(&str, &str)> for Dest {
     }
 }
 
+/// A send refused because the destination's connection is busy: its queue
+/// holds `dist_buf_busy_limit` bytes or more not yet written
+/// (`erlang:send/3` with `[nosuspend]` returning `nosuspend`). The message
+/// was not sent; it is handed back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the connection to {} is busy (dist_buf_busy_limit reached); message not sent", node.name)]
+pub struct Busy {
+    /// The node whose connection is busy.
+    pub node: Atom,
+    /// The message, not sent.
+    pub msg: Term,
+}
+
 /// Turns what a process body returned into its exit reason: `()` is
 /// `normal`, a [`Term`] is itself, `Result<(), Term>` is `normal` or the
 /// error. Any other type (including `!` of an endless loop) is `normal`.

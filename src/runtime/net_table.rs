@@ -220,7 +220,7 @@ impl crate::dist::connection::Host for Inner {
         attempt: u64,
         est: &crate::dist::handshake::Established,
         running: crate::dist::connection::Running,
-    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<Control>> {
+    ) -> Option<crate::dist::queue::QueueRx> {
         let peer = Atom::from(est.peer.as_str());
         let rx = {
             let mut st = self.lock();

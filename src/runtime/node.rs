@@ -1,10 +1,10 @@
 //! The node: its name and creation, the process table, the connection
 //! table, and the public API to spawn processes, send, and connect.
 
-use super::Dest;
 use super::ids::Ids;
 use super::process::Process;
 use super::state::{Effects, MonitorTarget, NodeMonitor, ProcEntry, SpawnRequest, State, key};
+use super::{Busy, Dest};
 use crate::dist::DFlags;
 use crate::dist::connection::{self, Settings};
 use crate::dist::control::Control;
@@ -47,6 +47,14 @@ pub struct NodeConfig {
     /// `-proto_dist inet_tls`: TLS for every connection (see
     /// [`TlsDist`](crate::dist::tls::TlsDist)); `None` is `inet_tcp`.
     pub tls: Option<Arc<crate::dist::tls::TlsDist>>,
+    /// `dist_buf_busy_limit` in bytes (erl's `+zdbbl` is in KiB): a
+    /// connection whose queue holds this much not yet written is busy, and
+    /// [`Process::send_wait`] waits. Default 1 MiB, as BEAM.
+    pub dist_buf_busy_limit: usize,
+    /// Largest message accepted from a peer, in one frame or in the
+    /// fragments of its unfinished messages together (BEAM has no such
+    /// limit); a peer that sends more is disconnected. Default 1 GiB.
+    pub max_message_size: usize,
 }
 
 impl NodeConfig {
@@ -66,6 +74,8 @@ impl NodeConfig {
             net_setuptime: Duration::from_secs(7),
             limits: Limits::default(),
             tls: None,
+            dist_buf_busy_limit: crate::dist::queue::DEFAULT_BUSY_LIMIT,
+            max_message_size: crate::dist::frame::MAX_FRAME,
         }
     }
 }
@@ -171,12 +181,17 @@ impl Node {
             setup_timeout: cfg.net_setuptime,
             limits: cfg.limits,
             tls: cfg.tls.clone(),
+            max_message_size: cfg.max_message_size,
         });
+        let state = State {
+            busy_limit: super::state::BusyLimit(cfg.dist_buf_busy_limit),
+            ..State::default()
+        };
         let inner = Arc::new_cyclic(|me| Inner {
             name: name.clone(),
             creation,
             ids: Ids::new(name.clone(), creation, rand::random::<u32>()),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             settings,
             epmd_port: cfg.epmd_port,
             proto_dist: cfg.proto_dist,
@@ -191,8 +206,15 @@ impl Node {
             let inner = inner.clone();
             tokio::spawn(async move {
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
+                    let stream = match listener.accept().await {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            // Out of descriptors (a flood of connections):
+                            // retry once some have closed, without spinning.
+                            tracing::warn!("distribution listener: accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
                     };
                     let id = inner.lock().next_id();
                     tokio::spawn(connection::accept(
@@ -228,6 +250,7 @@ impl Node {
             setup_timeout: Duration::from_secs(7),
             limits: Limits::default(),
             tls: None,
+            max_message_size: crate::dist::frame::MAX_FRAME,
         });
         let inner = Arc::new_cyclic(|me| Inner {
             name: name.clone(),
@@ -356,10 +379,54 @@ impl Node {
         pid
     }
 
-    /// Sends from no particular process (the node itself).
+    /// Sends from no particular process (the node itself); never waits,
+    /// like [`Process::send`].
     pub fn send(&self, to: impl Into<Dest>, msg: Term) {
         let from = self.inner.ids.node_pid();
         self.inner.send_from(&from, to.into(), msg);
+    }
+
+    /// Sends from the node itself, waiting first while the connection is
+    /// busy, like [`Process::send_wait`].
+    pub async fn send_wait(&self, to: impl Into<Dest>, msg: Term) {
+        let from = self.inner.ids.node_pid();
+        self.inner.send_wait_from(&from, to.into(), msg).await;
+    }
+
+    /// Sends from the node itself unless the connection is busy, like
+    /// [`Process::send_nosuspend`].
+    pub fn send_nosuspend(&self, to: impl Into<Dest>, msg: Term) -> Result<(), Busy> {
+        let from = self.inner.ids.node_pid();
+        self.inner.send_nosuspend_from(&from, to.into(), msg)
+    }
+
+    /// `erlang:send(Dest, Msg, Opts)` from the node itself: with neither
+    /// option it waits like [`Node::send_wait`]; with `nosuspend` it gives
+    /// up on a busy connection, with `noconnect` on a node it is not
+    /// connected to. Returns `ok`, `nosuspend` or `noconnect`.
+    pub(crate) async fn send_with_opts(
+        &self,
+        to: Dest,
+        msg: Term,
+        nosuspend: bool,
+        noconnect: bool,
+    ) -> &'static str {
+        let from = self.inner.ids.node_pid();
+        let mut msg = msg;
+        loop {
+            let mode = SendMode::Try {
+                connect: !noconnect,
+            };
+            match self.inner.route(&from, to.clone(), msg, mode) {
+                Routed::Sent => return "ok",
+                Routed::NotConnected => return "noconnect",
+                Routed::Busy(..) if nosuspend => return "nosuspend",
+                Routed::Busy(_, back, wait) => {
+                    wait.until_not_busy().await;
+                    msg = back;
+                }
+            }
+        }
     }
 
     /// The pid registered under `name` here.
@@ -578,63 +645,121 @@ impl Inner {
         }
     }
 
+    /// Sends without ever waiting: a busy connection queues the message
+    /// anyway (see [`Process::send`]).
     pub(crate) fn send_from(&self, from: &Pid, to: Dest, msg: Term) {
+        let _ = self.route(from, to, msg, SendMode::Force);
+    }
+
+    /// `erlang:send/2`: waits while the destination's connection is busy,
+    /// then queues `msg`. A connection that goes away while we wait ends
+    /// the wait; the send then goes wherever the node routes it now (a new
+    /// connection, or a new attempt).
+    pub(crate) async fn send_wait_from(&self, from: &Pid, to: Dest, msg: Term) {
+        let mut msg = msg;
+        loop {
+            match self.route(from, to.clone(), msg, SendMode::Try { connect: true }) {
+                Routed::Sent | Routed::NotConnected => return,
+                Routed::Busy(_, back, wait) => {
+                    wait.until_not_busy().await;
+                    msg = back;
+                }
+            }
+        }
+    }
+
+    /// `erlang:send(Dest, Msg, [nosuspend])`.
+    pub(crate) fn send_nosuspend_from(&self, from: &Pid, to: Dest, msg: Term) -> Result<(), Busy> {
+        match self.route(from, to, msg, SendMode::Try { connect: true }) {
+            Routed::Sent | Routed::NotConnected => Ok(()),
+            Routed::Busy(node, msg, _) => Err(Busy { node, msg }),
+        }
+    }
+
+    /// Routes `msg` to `to`. Local destinations get it at once; a remote
+    /// one through its connection's queue, which under
+    /// [`SendMode::Force`] takes it whatever it holds and otherwise may
+    /// refuse it as busy (`nosuspend`) or, without `connect`, as not
+    /// connected (`noconnect`).
+    pub(crate) fn route(&self, from: &Pid, to: Dest, msg: Term, mode: SendMode) -> Routed {
         let (me, cr) = (&self.name, self.creation);
-        self.with(|st, fx| match to {
-            Dest::Pid(p) => {
-                if st.is_local(me, cr, &p) {
+        // A remote message's weight for the busy limit, taken before the
+        // table is locked (it walks the message).
+        let remote = match &to {
+            Dest::Pid(p) => p.node != *me,
+            Dest::Name(_) => false,
+            Dest::Remote(_, node) => node != me,
+            Dest::Alias(r) => r.node != *me,
+        };
+        let charged = if remote {
+            crate::dist::queue::message_weight(&msg)
+        } else {
+            0
+        };
+        self.with(|st, fx| {
+            let (node, ctrl) = match to {
+                Dest::Pid(p) if st.is_local(me, cr, &p) => {
                     st.deliver(&p, msg);
-                } else if p.node != *me {
+                    return Routed::Sent;
+                }
+                // A pid of an old incarnation of this node: dropped, as BEAM does.
+                Dest::Pid(p) if p.node == *me => return Routed::Sent,
+                Dest::Pid(p) => {
                     let from = (from.id != 0 || from.serial != 0).then(|| from.clone());
-                    st.send_remote(
-                        &p.node.clone(),
-                        Control::Send { from, to: p, msg },
-                        true,
-                        fx,
-                    );
+                    (p.node.clone(), Control::Send { from, to: p, msg })
                 }
-            }
-            Dest::Name(n) => {
-                if let Some(p) = st.names.get(&n) {
-                    st.deliver(p, msg);
+                Dest::Name(n) => {
+                    if let Some(p) = st.names.get(&n) {
+                        st.deliver(p, msg);
+                    }
+                    return Routed::Sent;
                 }
-            }
-            Dest::Remote(n, node) if node == *me => {
-                if let Some(p) = st.names.get(&n) {
-                    st.deliver(p, msg);
+                Dest::Remote(n, node) if node == *me => {
+                    if let Some(p) = st.names.get(&n) {
+                        st.deliver(p, msg);
+                    }
+                    return Routed::Sent;
                 }
-            }
-            Dest::Remote(name, node) => {
-                st.send_remote(
-                    &node,
+                Dest::Remote(name, node) => (
+                    node,
                     Control::RegSend {
                         from: from.clone(),
                         name,
                         msg,
                     },
-                    true,
-                    fx,
-                );
-            }
-            Dest::Alias(r) if r.node == *me => {
-                if let Some(p) = st.aliases.get(&r) {
-                    st.deliver(p, msg);
+                ),
+                Dest::Alias(r) if r.node == *me => {
+                    if let Some(p) = st.aliases.get(&r) {
+                        st.deliver(p, msg);
+                    }
+                    return Routed::Sent;
                 }
-            }
-            Dest::Alias(alias) => {
-                let node = alias.node.clone();
-                st.send_remote(
-                    &node,
+                Dest::Alias(alias) => (
+                    alias.node.clone(),
                     Control::AliasSend {
                         from: from.clone(),
                         alias,
                         msg,
                     },
-                    true,
-                    fx,
-                );
+                ),
+            };
+            match mode {
+                SendMode::Force => {
+                    st.send_remote_charged(&node, ctrl, charged, true, fx);
+                    Routed::Sent
+                }
+                SendMode::Try { connect } => {
+                    match st.try_send_remote(&node, ctrl, charged, connect, fx) {
+                        Ok(true) => Routed::Sent,
+                        Ok(false) => Routed::NotConnected,
+                        Err(busy) => {
+                            let (ctrl, wait) = *busy;
+                            Routed::Busy(node, message_of(ctrl), wait)
+                        }
+                    }
+                }
             }
-        });
+        })
     }
 
     pub(crate) fn register(&self, name: &Atom, pid: &Pid) -> bool {
@@ -728,5 +853,40 @@ impl Inner {
                 .or_default()
                 .push(pid.clone());
         });
+    }
+}
+
+/// How [`Inner::route`] treats a busy or missing connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendMode {
+    /// Queue whatever the connection holds; connect if needed.
+    Force,
+    /// Refuse when the connection is busy; connect if needed only with
+    /// `connect`.
+    Try {
+        /// Set up a missing connection (not `noconnect`).
+        connect: bool,
+    },
+}
+
+/// What [`Inner::route`] did.
+pub(crate) enum Routed {
+    /// Delivered, queued, or dropped as BEAM drops it (no such process).
+    Sent,
+    /// Not sent: the connection to this node is busy; the message, and a
+    /// way to wait until the connection is not.
+    Busy(Atom, Term, crate::dist::queue::BusyWait),
+    /// Not sent: no connection and `noconnect`.
+    NotConnected,
+}
+
+/// The message a `SEND`/`REG_SEND`/`ALIAS_SEND` carries.
+fn message_of(ctrl: Control) -> Term {
+    match ctrl {
+        Control::Send { msg, .. }
+        | Control::RegSend { msg, .. }
+        | Control::AliasSend { msg, .. } => msg,
+        // `route` only builds the three above.
+        _ => crate::term::atom("undefined"),
     }
 }

@@ -20,7 +20,7 @@
 
 use super::node::Inner;
 use super::state::MonitorTarget;
-use super::{Dest, Node};
+use super::{Busy, Dest, Node};
 use crate::term::{Atom, Pid, Reference, Term};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -176,9 +176,35 @@ impl Process {
         self.saved.iter().cloned().collect()
     }
 
-    /// Sends `msg` to a pid, a registered name, `{Name, Node}` or an alias.
+    /// Sends `msg` to a pid, a registered name, `{Name, Node}` or an alias,
+    /// without ever waiting: when the connection to the destination's node
+    /// is busy (see [`Process::send_wait`]) the message is queued anyway,
+    /// as ERTS queues the signals it sends itself (links, exits, monitors).
+    /// Right for replies and occasional messages; a process that sends
+    /// streams to other nodes uses [`Process::send_wait`] or
+    /// [`Process::send_nosuspend`], or the queue to a slow peer grows with
+    /// every message.
     pub fn send(&self, to: impl Into<Dest>, msg: Term) {
         self.inner().send_from(&self.pid, to.into(), msg);
+    }
+
+    /// `erlang:send/2` as BEAM runs it: when the connection to the
+    /// destination's node is busy — its queue holds at least
+    /// `dist_buf_busy_limit` bytes (`+zdbbl`, 1024 KiB by default) not yet
+    /// written — waits until it drains below the limit, then sends. Other
+    /// destinations (local processes, idle connections, nodes not yet
+    /// connected) never wait. The message is never dropped for being
+    /// busy; if the connection goes down meanwhile, it is routed as any
+    /// send to that node then is.
+    pub async fn send_wait(&self, to: impl Into<Dest>, msg: Term) {
+        self.inner().send_wait_from(&self.pid, to.into(), msg).await;
+    }
+
+    /// `erlang:send(Dest, Msg, [nosuspend])`: sends unless the connection to
+    /// the destination's node is busy; then the message comes back in
+    /// [`Busy`] and nothing is sent.
+    pub fn send_nosuspend(&self, to: impl Into<Dest>, msg: Term) -> Result<(), Busy> {
+        self.inner().send_nosuspend_from(&self.pid, to.into(), msg)
     }
 
     /// Registers this process under `name` (`erlang:register/2`).

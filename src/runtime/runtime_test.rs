@@ -212,3 +212,52 @@ async fn registering_twice_fails() {
     });
     assert_eq!(rx.recv().await.unwrap(), (true, false));
 }
+
+#[test]
+fn a_busy_connection_refuses_waiting_sends_and_takes_forced_ones() {
+    use super::state::{BusyLimit, Effects, State};
+    use crate::dist::control::Control;
+    let peer = Atom::from("b@h");
+    let mut st = State {
+        busy_limit: BusyLimit(100),
+        ..State::default()
+    };
+    let mut fx = Effects::default();
+    st.new_pending(&peer);
+    let from = Pid::new("a@h", 1, 0, 1);
+    let reg_send = |size: usize| Control::RegSend {
+        from: from.clone(),
+        name: Atom::from("sink"),
+        msg: crate::term::binary(vec![0; size]),
+    };
+    // Below the limit a send is queued, even one that takes it over.
+    assert!(matches!(
+        st.try_send_remote(&peer, reg_send(200), 200, true, &mut fx),
+        Ok(true)
+    ));
+    // Busy now: nothing queued, the message comes back.
+    match st
+        .try_send_remote(&peer, reg_send(1), 1, true, &mut fx)
+        .map_err(|b| b.0)
+    {
+        Err(Control::RegSend { msg, .. }) => {
+            assert_eq!(msg, crate::term::binary(vec![0]))
+        }
+        _ => panic!("busy"),
+    }
+    // The runtime's own sends are queued anyway.
+    st.send_remote(&peer, reg_send(1), true, &mut fx);
+    let mut rx = st.conns.get_mut(&peer).unwrap().rx.take().unwrap();
+    let mut sent = 0;
+    while rx.try_recv().is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 2);
+    // `noconnect`: no connection, no attempt.
+    assert!(matches!(
+        st.try_send_remote(&Atom::from("c@h"), reg_send(1), 1, false, &mut fx),
+        Ok(false)
+    ));
+    assert!(fx.connects.is_empty());
+    assert!(!st.conns.contains_key(&Atom::from("c@h")));
+}

@@ -164,8 +164,8 @@ fn a_reply_to_an_abandoned_request_demonitors_and_unlinks_the_child() {
         result: Term::Pid(child.clone()),
     };
     assert!(st.handle_control(&me, 1, &peer, ctrl, &mut fx).is_none());
-    let sent: Vec<&'static str> = std::iter::from_fn(|| rx.try_recv().ok())
-        .map(|c| c.op_name())
+    let sent: Vec<&'static str> = std::iter::from_fn(|| rx.try_recv())
+        .map(|q| q.ctrl.op_name())
         .collect();
     assert_eq!(sent, ["DEMONITOR_P", "EXIT"]);
 }

@@ -4,15 +4,18 @@
 //!
 //! Everything here runs under the node's single mutex and never blocks:
 //! local delivery is an unbounded channel send, remote delivery a send on
-//! the connection's unbounded queue. Work that must happen after the lock
+//! the connection's queue ([`crate::dist::queue`]), which counts the bytes
+//! queued against the busy limit; a sender that must wait for a busy
+//! connection is told so ([`State::try_send_remote`]) and waits after the
+//! lock is released. Work that must happen after the lock
 //! is released (aborting tasks, starting connection attempts) is collected
 //! in [`Effects`].
 
 use crate::dist::DFlags;
 use crate::dist::control::{Control, ProcRef};
+use crate::dist::queue::{self, BusyWait, QueueRx, QueueTx};
 use crate::term::{Atom, Pid, Reference, Term, atom, tuple};
 use std::collections::{HashMap, HashSet, VecDeque};
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 
 /// Key of a local process: its id and serial packed together.
@@ -71,9 +74,9 @@ pub(crate) struct Conn {
     /// Id of the attempt/connection currently owning this entry.
     pub(crate) id: u64,
     pub(crate) state: ConnState,
-    pub(crate) tx: UnboundedSender<Control>,
+    pub(crate) tx: QueueTx,
     /// Receiving end, held until the connection is up and its writer takes it.
-    pub(crate) rx: Option<tokio::sync::mpsc::UnboundedReceiver<Control>>,
+    pub(crate) rx: Option<QueueRx>,
     pub(crate) flags: DFlags,
     pub(crate) published: bool,
     pub(crate) creation: u32,
@@ -140,6 +143,18 @@ pub(crate) struct State {
     pub(crate) next_unlink_id: u64,
     /// Outgoing spawn requests waiting for their reply (`spawn_request.rs`).
     pub(crate) spawn_requests: HashMap<Reference, super::spawn_request::PendingSpawn>,
+    /// The busy limit of every connection's queue.
+    pub(crate) busy_limit: BusyLimit,
+}
+
+/// `dist_buf_busy_limit` in bytes (BEAM's 1024 KiB unless set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BusyLimit(pub(crate) usize);
+
+impl Default for BusyLimit {
+    fn default() -> Self {
+        Self(queue::DEFAULT_BUSY_LIMIT)
+    }
 }
 
 /// An exit signal on its way to a local process.
@@ -195,8 +210,22 @@ impl State {
         autoconnect: bool,
         fx: &mut Effects,
     ) {
+        let charged = queue::weight(&ctrl);
+        self.send_remote_charged(node, ctrl, charged, autoconnect, fx);
+    }
+
+    /// [`State::send_remote`] with the message's weight computed by the
+    /// caller (before taking the lock).
+    pub(crate) fn send_remote_charged(
+        &mut self,
+        node: &Atom,
+        ctrl: Control,
+        charged: usize,
+        autoconnect: bool,
+        fx: &mut Effects,
+    ) {
         if let Some(c) = self.conns.get(node) {
-            let _ = c.tx.send(ctrl);
+            c.tx.send_charged(ctrl, charged);
             return;
         }
         if !autoconnect {
@@ -204,16 +233,43 @@ impl State {
         }
         let id = self.new_pending(node);
         if let Some(c) = self.conns.get(node) {
-            let _ = c.tx.send(ctrl);
+            c.tx.send_charged(ctrl, charged);
         }
         fx.connects.push((node.clone(), id));
+    }
+
+    /// Like [`State::send_remote`] with auto-connect, for a process's send
+    /// that respects the busy limit (`erlang:send/2,3`): when the
+    /// connection's queue is busy nothing is queued and `ctrl` comes back
+    /// with a way to wait for the queue to drain. With `connect` false a
+    /// missing connection is not set up (`noconnect`): `Ok(false)`.
+    pub(crate) fn try_send_remote(
+        &mut self,
+        node: &Atom,
+        ctrl: Control,
+        charged: usize,
+        connect: bool,
+        fx: &mut Effects,
+    ) -> Result<bool, Box<(Control, BusyWait)>> {
+        match self.conns.get(node) {
+            Some(c) if c.tx.is_busy() => Err(Box::new((ctrl, c.tx.busy_wait()))),
+            Some(c) => {
+                c.tx.send_charged(ctrl, charged);
+                Ok(true)
+            }
+            None if !connect => Ok(false),
+            None => {
+                self.send_remote_charged(node, ctrl, charged, true, fx);
+                Ok(true)
+            }
+        }
     }
 
     /// Creates a pending connection entry owned by a new outgoing attempt.
     pub(crate) fn new_pending(&mut self, node: &Atom) -> u64 {
         self.next_conn_id += 1;
         let id = self.next_conn_id;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = queue::channel(self.busy_limit.0);
         self.conns.insert(
             node.clone(),
             Conn {

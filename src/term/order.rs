@@ -27,10 +27,13 @@
 //!   one-word ref equals the same ref with two extra zero words, as
 //!   `=:=` says in BEAM).
 //! * Funs: local funs before external funs; external funs by module,
-//!   function, arity; local funs by module, index, uniq, arity, old index,
-//!   old uniq, free-variable count, then the free variables. (BEAM's order
-//!   among local funs depends on its fun table and differs between OTP
-//!   releases; the creator pid is ignored there and here.)
+//!   function, arity; local funs by module, index, old uniq, free-variable
+//!   count, then the free variables, as `erts_cmp` does on OTP 25 and 27.
+//!   The creator pid, the MD5 `uniq`, the arity and the old index take no
+//!   part: two funs that differ only there are equal (`<` and `>` are both
+//!   false in BEAM, and a map holding both as keys is refused by
+//!   `binary_to_term/1` on OTP 25, 27 and 29). OTP 29 ignores the old uniq
+//!   as well, so this order is finer than 29's there.
 //!
 //! Comparison is iterative: any depth of nesting is fine.
 
@@ -350,31 +353,21 @@ fn cmp_funs<'a>(a: &'a Term, b: &'a Term, mode: Mode, stack: &mut Vec<Work<'a>>)
         _ => return Ordering::Equal,
     };
     let ord = match (fa, fb) {
+        // `erts_cmp`: module, index, old uniq (then the environment below).
         (
             InternalFun::New {
                 module: ma,
-                arity: aa,
                 index: ia,
-                uniq: ua,
-                old_index: oia,
                 old_uniq: oua,
                 ..
             },
             InternalFun::New {
                 module: mb,
-                arity: ab,
                 index: ib,
-                uniq: ub,
-                old_index: oib,
                 old_uniq: oub,
                 ..
             },
-        ) => cmp_atoms(ma, mb)
-            .then(ia.cmp(ib))
-            .then(ua.cmp(ub))
-            .then(aa.cmp(ab))
-            .then(oia.cmp(oib))
-            .then(oua.cmp(oub)),
+        ) => cmp_atoms(ma, mb).then(ia.cmp(ib)).then(oua.cmp(oub)),
         (
             InternalFun::Old {
                 module: ma,

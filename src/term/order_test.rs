@@ -387,6 +387,42 @@ fn funs_local_before_external() {
 }
 
 #[test]
+fn local_funs_compare_as_erts_cmp() {
+    // F(Fields) = binary_to_term(NEW_FUN_EXT with those fields); on OTP 25,
+    // 27 and 29 `F1 < F2` and `F1 > F2` are both false when only the creator
+    // pid, the MD5 uniq, the arity or the old index differ; the index and
+    // the old uniq (25, 27) order them, before the free variables.
+    let fun = |index, old_index, old_uniq, pid_id, md5, arity, free_vars| {
+        Term::InternalFun(Box::new(InternalFun::New {
+            module: "m".into(),
+            arity,
+            pid: Pid::new("a@b", pid_id, 0, 1),
+            free_vars,
+            index,
+            uniq: [md5; 16],
+            old_index,
+            old_uniq,
+        }))
+    };
+    let base = fun(0, 0, 1, 1, 1, 0, vec![]);
+    for same in [
+        fun(0, 0, 1, 2, 1, 0, vec![]),
+        fun(0, 0, 1, 1, 2, 0, vec![]),
+        fun(0, 0, 1, 1, 1, 1, vec![]),
+        fun(0, 1, 1, 1, 1, 0, vec![]),
+    ] {
+        assert_eq!(cmp_terms(&base, &same), Ordering::Equal, "{same:?}");
+        assert!(exact_eq(&base, &same));
+    }
+    ascending(&[
+        base.clone(),
+        fun(0, 0, 1, 1, 1, 0, vec![int(4)]),
+        fun(0, 0, 2, 1, 1, 0, vec![]),
+        fun(1, 0, 1, 1, 1, 0, vec![]),
+    ]);
+}
+
+#[test]
 fn deep_terms_compare_without_recursion() {
     let deep = |leaf: Term| {
         let mut t = leaf;

@@ -32,7 +32,7 @@ const COOKIE: &str = "hscookie";
 // ---- a tiny test driver ----
 
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Up(Established, Vec<u8>),
     Failed(HandshakeError),
     /// The peer closed the socket mid-handshake.
@@ -41,22 +41,22 @@ enum Outcome {
 
 /// How the simulated node table answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Answers {
+pub(crate) struct Answers {
     accept_pending: AcceptPending,
     is_pending: bool,
     /// The name and creation given to a peer that asks for one.
     name_me: Option<(&'static str, u32)>,
 }
 
-const OK: Answers = Answers {
+pub(crate) const OK: Answers = Answers {
     accept_pending: AcceptPending::Ok,
     is_pending: true,
     name_me: None,
 };
 
 /// What a handshake run over a socket gave.
-struct Run {
-    outcome: Outcome,
+pub(crate) struct Run {
+    pub(crate) outcome: Outcome,
     /// The node questions asked ([`Event::AcceptPending`], `IsPending`, `WaitPending`).
     asked: Vec<Event>,
     /// Every byte read from the peer.
@@ -123,7 +123,7 @@ fn drop_abandoned(listener: &TcpListener) {
 
 /// Runs `hs` over `sock`, answering the node questions from `ans`; the
 /// whole handshake must be over within `limit`.
-fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers, limit: Duration) -> Run {
+pub(crate) fn drive(sock: &mut TcpStream, mut hs: Handshake, ans: Answers, limit: Duration) -> Run {
     let deadline = Instant::now() + limit;
     let mut run = Run {
         outcome: Outcome::Closed,

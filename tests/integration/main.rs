@@ -7,6 +7,7 @@
 
 mod support;
 
+mod busy_limit;
 mod cli;
 mod dist_ac;
 mod epmd;
@@ -18,6 +19,7 @@ mod global_conflicts;
 mod global_partitions;
 mod handshake;
 mod harness_smoke;
+mod hostile;
 mod introspection;
 mod ipv6;
 mod jinterface;

@@ -4,42 +4,48 @@
 use super::decode::int;
 use super::tags::MAX_STRING_EXT;
 use crate::term::order::cmp_map_keys;
-use crate::term::{ByteList, ImproperList, InternalFun, List, Term};
+use crate::term::{ByteList, ImproperList, List, Term};
 use std::collections::HashMap;
 
-/// Whether `t` is or contains a map. eetf hashes a `Map` by iterating its
-/// `HashMap`, whose order differs between equal maps, so `HashMap` cannot
-/// spot a repeated key that holds a map.
-pub(super) fn holds_map(t: &Term) -> bool {
+/// Whether eetf's `==`/`Hash` on `t` may disagree with Erlang's exact
+/// equality, so that a `HashMap` cannot be trusted to spot a repeated map
+/// key equal to `t`:
+///
+/// * a map: eetf hashes a `Map` by iterating its `HashMap`, whose order
+///   differs between equal maps;
+/// * a local fun: Erlang ignores its creator pid, MD5 `uniq`, arity and
+///   old index (see `order.rs`), eetf compares them;
+/// * a reference: Erlang pads a shorter id with zero words (`[1]` and
+///   `[1, 0]` are the same reference), eetf compares the vectors.
+///
+/// Everything else the decoder builds is canonical (see `decode.rs`), so
+/// eetf's equality is Erlang's `=:=` there.
+pub(super) fn eetf_eq_unreliable(t: &Term) -> bool {
     match t {
-        Term::Map(_) => return true,
-        Term::Tuple(_) | Term::List(_) | Term::ImproperList(_) | Term::InternalFun(_) => {}
+        Term::Map(_) | Term::InternalFun(_) | Term::Reference(_) => return true,
+        Term::Tuple(_) | Term::List(_) | Term::ImproperList(_) => {}
         // Atoms, numbers, binaries, pids...: the common keys, no walk.
         _ => return false,
     }
     let mut stack = vec![t];
     while let Some(t) = stack.pop() {
         match t {
-            Term::Map(_) => return true,
+            Term::Map(_) | Term::InternalFun(_) | Term::Reference(_) => return true,
             Term::Tuple(x) => stack.extend(&x.elements),
             Term::List(x) => stack.extend(&x.elements),
             Term::ImproperList(x) => {
                 stack.extend(&x.elements);
                 stack.push(&x.last);
             }
-            Term::InternalFun(f) => match &**f {
-                InternalFun::New { free_vars, .. } | InternalFun::Old { free_vars, .. } => {
-                    stack.extend(free_vars)
-                }
-            },
             _ => {}
         }
     }
     false
 }
 
-/// Whether two keys of `map` are equal in term order (the check BEAM
-/// makes), for maps where hashing cannot be trusted.
+/// Whether two keys of `map` are equal in map-key order (the check BEAM
+/// makes: `binary_to_term/1` refuses a map with two keys that compare
+/// equal), for maps where hashing cannot be trusted.
 pub(super) fn duplicate_keys(map: &HashMap<Term, Term>) -> bool {
     let mut keys: Vec<&Term> = map.keys().collect();
     keys.sort_unstable_by(|a, b| cmp_map_keys(a, b));

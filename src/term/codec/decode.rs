@@ -20,7 +20,7 @@
 //! keys hold maps through their encodings: see the module docs of
 //! [`codec`](super) on eetf's map hashing.)
 
-use super::canon::{duplicate_keys, finish_list, holds_map};
+use super::canon::{duplicate_keys, eetf_eq_unreliable, finish_list};
 use super::error::DecodeError;
 use super::tags::*;
 use crate::term::{
@@ -43,7 +43,9 @@ enum Frame {
         left: usize,
     },
     /// `left` pairs to go; `key` holds a key waiting for its value.
-    /// `recheck` is set once a key holds a map (see `canon::holds_map`).
+    /// `recheck` is set once a key holds a term whose eetf equality is not
+    /// Erlang's (see `canon::eetf_eq_unreliable`): the keys are then
+    /// checked again in map-key order once all are in.
     Map {
         at: usize,
         map: HashMap<Term, Term>,
@@ -61,26 +63,18 @@ enum Frame {
     Spent,
 }
 
-/// The fixed fields of a fun, read before its free variables.
-enum FunHead {
-    New {
-        at: usize,
-        size_at: usize,
-        size: u32,
-        arity: u8,
-        uniq: [u8; 16],
-        index: u32,
-        module: Atom,
-        old_index: i32,
-        old_uniq: i32,
-        pid: Pid,
-    },
-    Old {
-        module: Atom,
-        pid: Pid,
-        index: i32,
-        uniq: i32,
-    },
+/// The fixed fields of a `NEW_FUN_EXT`, read before its free variables.
+struct FunHead {
+    at: usize,
+    size_at: usize,
+    size: u32,
+    arity: u8,
+    uniq: [u8; 16],
+    index: u32,
+    module: Atom,
+    old_index: i32,
+    old_uniq: i32,
+    pid: Pid,
 }
 
 /// What reading one value's head produced.
@@ -301,7 +295,7 @@ impl<'a> Decoder<'a> {
                     Term::Reference(Box::new(self.reference_body(at, tag)?))
                 }
                 EXPORT_EXT => Term::ExternalFun(Box::new(self.export_body()?)),
-                NEW_FUN_EXT | FUN_EXT => return self.fun(at, tag, depth),
+                NEW_FUN_EXT => return self.fun(at, tag, depth),
                 _ => return Err(refused(at, tag)),
             };
             return Ok(Step::Value(term));
@@ -512,56 +506,39 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    /// `NEW_FUN_EXT` (the only fun format OTP 23 and later decode).
     fn fun(&mut self, at: usize, tag: u8, depth: usize) -> Result<Step, DecodeError> {
-        let (head, num_free) = if tag == NEW_FUN_EXT {
-            let size_at = self.pos;
-            let size = self.u32("NEW_FUN_EXT size")?;
-            if size as usize > self.buf.len().saturating_sub(size_at) {
-                return Err(DecodeError::LengthExceedsInput {
-                    offset: at,
-                    tag_name: tag_name(tag),
-                    claimed: u64::from(size),
-                    unit: "bytes",
-                    remaining: self.buf.len().saturating_sub(size_at),
-                    promised: self.pending,
-                });
-            }
-            let arity = self.u8("NEW_FUN_EXT arity")?;
-            let uniq = self.array::<16>("NEW_FUN_EXT uniq")?;
-            let index = self.u32("NEW_FUN_EXT index")?;
-            let num_free = self.u32("NEW_FUN_EXT free variable count")?;
-            let module = self.atom("an atom (fun module)")?;
-            let (_, old_index) = self.int_field("an integer (fun old index)")?;
-            let (_, old_uniq) = self.int_field("an integer (fun old uniq)")?;
-            let pid = self.pid_field()?;
-            let head = FunHead::New {
-                at,
-                size_at,
-                size,
-                arity,
-                uniq,
-                index,
-                module,
-                old_index,
-                old_uniq,
-                pid,
-            };
-            (head, num_free)
-        } else {
-            let num_free = self.u32("FUN_EXT free variable count")?;
-            let pid = self.pid_field()?;
-            let module = self.atom("an atom (fun module)")?;
-            let (_, index) = self.int_field("an integer (fun index)")?;
-            let (_, uniq) = self.int_field("an integer (fun uniq)")?;
-            (
-                FunHead::Old {
-                    module,
-                    pid,
-                    index,
-                    uniq,
-                },
-                num_free,
-            )
+        let size_at = self.pos;
+        let size = self.u32("NEW_FUN_EXT size")?;
+        if size as usize > self.buf.len().saturating_sub(size_at) {
+            return Err(DecodeError::LengthExceedsInput {
+                offset: at,
+                tag_name: tag_name(tag),
+                claimed: u64::from(size),
+                unit: "bytes",
+                remaining: self.buf.len().saturating_sub(size_at),
+                promised: self.pending,
+            });
+        }
+        let arity = self.u8("NEW_FUN_EXT arity")?;
+        let uniq = self.array::<16>("NEW_FUN_EXT uniq")?;
+        let index = self.u32("NEW_FUN_EXT index")?;
+        let num_free = self.u32("NEW_FUN_EXT free variable count")?;
+        let module = self.atom("an atom (fun module)")?;
+        let (_, old_index) = self.int_field("an integer (fun old index)")?;
+        let (_, old_uniq) = self.int_field("an integer (fun old uniq)")?;
+        let pid = self.pid_field()?;
+        let head = FunHead {
+            at,
+            size_at,
+            size,
+            arity,
+            uniq,
+            index,
+            module,
+            old_index,
+            old_uniq,
+            pid,
         };
         if num_free == 0 {
             return Ok(Step::Value(head.finish(Vec::new(), self.pos)?));
@@ -612,7 +589,7 @@ impl Frame {
                     false
                 }
                 Some(k) => {
-                    *recheck = *recheck || holds_map(&k);
+                    *recheck = *recheck || eetf_eq_unreliable(&k);
                     if map.insert(k, value).is_some() {
                         return Err(DecodeError::DuplicateMapKey {
                             offset: *at,
@@ -645,53 +622,25 @@ impl Frame {
 
 impl FunHead {
     fn finish(self, free_vars: Vec<Term>, pos: usize) -> Result<Term, DecodeError> {
-        let fun = match self {
-            Self::New {
-                at,
-                size_at,
-                size,
-                arity,
-                uniq,
-                index,
-                module,
-                old_index,
-                old_uniq,
-                pid,
-            } => {
-                // BEAM ignores `Size`; we insist on it being right.
-                let actual = pos.saturating_sub(size_at);
-                if actual != size as usize {
-                    return Err(DecodeError::FunSizeMismatch {
-                        offset: at,
-                        declared: size,
-                        actual,
-                    });
-                }
-                InternalFun::New {
-                    module,
-                    arity,
-                    pid,
-                    free_vars,
-                    index,
-                    uniq,
-                    old_index,
-                    old_uniq,
-                }
-            }
-            Self::Old {
-                module,
-                pid,
-                index,
-                uniq,
-            } => InternalFun::Old {
-                module,
-                pid,
-                free_vars,
-                index,
-                uniq,
-            },
-        };
-        Ok(Term::InternalFun(Box::new(fun)))
+        // BEAM ignores `Size`; we insist on it being right.
+        let actual = pos.saturating_sub(self.size_at);
+        if actual != self.size as usize {
+            return Err(DecodeError::FunSizeMismatch {
+                offset: self.at,
+                declared: self.size,
+                actual,
+            });
+        }
+        Ok(Term::InternalFun(Box::new(InternalFun::New {
+            module: self.module,
+            arity: self.arity,
+            pid: self.pid,
+            free_vars,
+            index: self.index,
+            uniq: self.uniq,
+            old_index: self.old_index,
+            old_uniq: self.old_uniq,
+        })))
     }
 }
 
@@ -723,6 +672,8 @@ pub(crate) fn refused(at: usize, tag: u8) -> DecodeError {
         ATOM_CACHE_REF => "atom cache references are resolved by the dist layer",
         COMPRESSED => "a compressed term may only be the whole term",
         LOCAL_EXT => "local encodings are only valid inside the node that made them",
+        // binary_to_term/1 refuses every FUN_EXT on OTP 25, 27 and 29.
+        FUN_EXT => "the pre-OTP 23 fun format, which OTP 23 and later refuse",
         VERSION => "a version byte may only start the whole term",
         _ => return DecodeError::UnknownTag { offset: at, tag },
     };

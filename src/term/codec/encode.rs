@@ -17,7 +17,7 @@
 //! | pid / reference               | `NEW_PID_EXT` / `NEWER_REFERENCE_EXT`      |
 //! | port                          | `NEW_PORT_EXT`, `V4_PORT_EXT` if id > 32 bits |
 //! | binary / bitstring            | `BINARY_EXT` / `BIT_BINARY_EXT`            |
-//! | external / local fun          | `EXPORT_EXT` / `NEW_FUN_EXT` (`FUN_EXT` for old funs) |
+//! | external / local fun          | `EXPORT_EXT` / `NEW_FUN_EXT` (an old fun is an error) |
 //!
 //! Maps are written with their keys sorted in map-key order, which is the
 //! order BEAM writes maps of up to 32 keys in; for larger maps BEAM uses
@@ -290,21 +290,12 @@ impl<'a> Encoder<'_> {
                 jobs.push(Job::FunSize(size_at));
                 self.children(free_vars, depth, jobs)
             }
-            InternalFun::Old {
-                module,
-                pid,
-                free_vars,
-                index,
-                uniq,
-            } => {
-                self.out.push(FUN_EXT);
-                self.len32(free_vars.len(), "fun environment")?;
-                self.pid(pid)?;
-                self.atom(module)?;
-                self.int(*index);
-                self.int(*uniq);
-                self.children(free_vars, depth, jobs)
-            }
+            // FUN_EXT: binary_to_term/1 refuses it on OTP 25, 27 and 29, and a
+            // BEAM peer would drop the connection over it.
+            InternalFun::Old { .. } => Err(EncodeError::Unsupported {
+                what: "an old-format fun (FUN_EXT)",
+                why: "OTP 23 and later refuse it",
+            }),
         }
     }
 

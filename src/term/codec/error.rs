@@ -263,4 +263,13 @@ pub enum EncodeError {
         /// The number of words.
         words: usize,
     },
+    /// A term that no OTP release from 23 on can decode (an
+    /// `InternalFun::Old`, which would be `FUN_EXT`).
+    #[error("{what} cannot be encoded: {why}")]
+    Unsupported {
+        /// What was refused.
+        what: &'static str,
+        /// Why.
+        why: &'static str,
+    },
 }

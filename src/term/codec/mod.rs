@@ -44,20 +44,26 @@
 //!   `NEW_REFERENCE_EXT` 1..=5; an `EXPORT_EXT` arity may be an
 //!   `INTEGER_EXT` (0..=255); `LIST_EXT` of zero elements is its tail; a
 //!   list tail that is a list is spliced in.
-//! * Maps: a repeated key is refused, as BEAM does. Two keys that eetf's
-//!   `Term` cannot tell apart but OTP 27+ can (`0.0` and `-0.0`) are
-//!   reported as a duplicate too. eetf hashes a `Map` in `HashMap`
-//!   iteration order, so for keys that hold maps the decoder re-checks
-//!   duplicates in term order; `==` and `HashMap::get` on such maps stay
-//!   unreliable (an eetf limitation), compare them with
+//! * Maps: two keys that compare equal are refused, as `binary_to_term/1`
+//!   refuses them, so every decoded map has keys that are pairwise
+//!   distinct in map-key order and encodes in exactly one order. Equal
+//!   means Erlang's `=:=`, not eetf's `==`: local funs that differ only in
+//!   creator pid, MD5 `uniq`, arity or old index are the same key, and so
+//!   are references `[1]` and `[1, 0]` (refused by OTP 25, 27 and 29; see
+//!   `canon.rs` for when the keys are re-checked in term order). Two keys
+//!   that eetf's `Term` cannot tell apart but OTP 27+ can (`0.0` and
+//!   `-0.0`) are reported as a duplicate too. `==` and `HashMap::get` on
+//!   maps whose keys hold maps stay unreliable (eetf hashes a `Map` in
+//!   `HashMap` iteration order), compare them with
 //!   [`cmp_terms`](crate::term::cmp_terms) or through their encodings.
+//! * `FUN_EXT` (tag 117, funs from before OTP 23) is refused, as OTP 25, 27
+//!   and 29 refuse it; the encoder refuses `InternalFun::Old` likewise.
 //! * Trailing bytes after the term are refused by [`decode`] (BEAM's
 //!   `binary_to_term/1` ignores them) and inside compressed data.
 //!
-//! Fuzzing: `fuzz/fuzz_targets/etf.rs` checks decode → encode → decode.
-//! From the repository root, after `cargo install cargo-fuzz`:
-//! `cargo +nightly fuzz run etf`, or on a stable toolchain
-//! `cargo fuzz run --sanitizer none etf -- -max_total_time=60`.
+//! Fuzzing: `fuzz/fuzz_targets/etf.rs` checks decode → encode → decode;
+//! `scripts/fuzz.sh etf` runs it from the repository root (see
+//! `fuzz/README.md`).
 //!
 //! ```
 //! use distro::term::{atom, decode, encode_to_vec, int, tuple};

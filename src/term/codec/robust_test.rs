@@ -138,16 +138,129 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     }
 }
 
+/// A `NEW_FUN_EXT` (no version byte) of module `m`, creator `a@b`, with
+/// the given old index, old uniq, creator pid id, MD5 byte and arity, whose
+/// free variables are `free` (already encoded, `n_free` of them).
+fn new_fun(old: (i32, i32), pid_id: u32, md5: u8, arity: u8, n_free: u32, free: &[u8]) -> Vec<u8> {
+    let mut body = vec![arity];
+    body.extend([md5; 16]);
+    body.extend(0u32.to_be_bytes()); // index
+    body.extend(n_free.to_be_bytes());
+    body.extend([119, 1, b'm', 98]);
+    body.extend(old.0.to_be_bytes());
+    body.push(98);
+    body.extend(old.1.to_be_bytes());
+    body.extend([88, 119, 3, b'a', b'@', b'b']);
+    body.extend(pid_id.to_be_bytes());
+    body.extend([0, 0, 0, 0, 0, 0, 0, 1]);
+    body.extend_from_slice(free);
+    let mut out = vec![112];
+    out.extend(u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+    out.extend(body);
+    out
+}
+
 #[test]
 fn deep_fun_environments_are_an_error() {
-    // A fun whose one free variable is a fun whose ... (FUN_EXT, no Size field)
-    let mut open = vec![117, 0, 0, 0, 1, 88, 119, 1, b'n'];
-    open.extend([0; 12]);
-    open.extend([119, 1, b'm', 97, 0, 97, 0]);
-    let deep = nested(&open, &[], 5000);
-    assert!(matches!(decode(&deep), Err(DecodeError::TooDeep { .. })));
-    let ok = nested(&open, &[], 100);
-    assert!(decode(&ok).is_ok());
+    // A fun whose one free variable is a fun whose ...
+    let deep = |levels: usize| {
+        let mut t = new_fun((0, 1), 1, 1, 0, 0, &[]);
+        for _ in 0..levels {
+            t = new_fun((0, 1), 1, 1, 0, 1, &t);
+        }
+        t.insert(0, 131);
+        t
+    };
+    assert!(matches!(
+        decode(&deep(5000)),
+        Err(DecodeError::TooDeep { .. })
+    ));
+    assert!(decode(&deep(100)).is_ok());
+}
+
+/// `#{K1 => 1, K2 => 2}`, with version byte.
+fn map_of_two(k1: &[u8], k2: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![131, 116, 0, 0, 0, 2];
+    bytes.extend_from_slice(k1);
+    bytes.extend([97, 1]);
+    bytes.extend_from_slice(k2);
+    bytes.extend([97, 2]);
+    bytes
+}
+
+#[test]
+fn issue_9_map_with_funs_equal_but_for_their_pid() {
+    // The `etf` fuzz target's failure in issue #9 (minimised, version
+    // byte added): a map of 5 pairs whose two FUN_EXT keys differ only in
+    // their creator pid. BEAM refuses it (OTP 25, 27 and 29: badarg).
+    // The decoder used to accept it: eetf's `==` told the keys apart,
+    // term order did not, so the re-encoding's key order was arbitrary and
+    // the map compared unequal to itself.
+    let hex = "74000000057301d06e0000770400046161616175000000016777000200000d7301906e\
+               7773006262965e626262000f6262000000626100616161617500000001677700020000\
+               057301906e7773006262965e626262000f6262000000626146";
+    let mut bytes = vec![131];
+    bytes.extend(
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")),
+    );
+    assert!(decode(&bytes).is_err());
+    survives(&bytes);
+    // The same map with NEW_FUN_EXT keys (the format OTP 23+ decodes) is
+    // refused as a repeated key.
+    let same_but_pid = map_of_two(
+        &new_fun((0, 1), 13, 1, 0, 1, &[97, 98]),
+        &new_fun((0, 1), 5, 1, 0, 1, &[97, 98]),
+    );
+    assert!(matches!(
+        decode(&same_but_pid),
+        Err(DecodeError::DuplicateMapKey { offset: 1, .. })
+    ));
+}
+
+#[test]
+fn map_keys_equal_as_beam_compares_them_are_refused() {
+    // Each pair was fed to binary_to_term/1 on OTP 25, 27 and 29.
+    let fun = |old, pid, md5, arity| new_fun(old, pid, md5, arity, 0, &[]);
+    let base = fun((0, 1), 1, 1, 0);
+    let reference = |ids: &[u32]| {
+        let mut r = vec![90, 0, ids.len() as u8, 119, 3, b'a', b'@', b'b', 0, 0, 0, 1];
+        ids.iter().for_each(|w| r.extend(w.to_be_bytes()));
+        r
+    };
+    // badarg on all three releases: the keys are the same key.
+    let refused = [
+        (&base, fun((0, 1), 2, 1, 0)),          // creator pid
+        (&base, fun((0, 1), 1, 2, 0)),          // MD5 uniq
+        (&base, fun((0, 1), 1, 1, 1)),          // arity
+        (&base, fun((1, 1), 1, 1, 0)),          // old index
+        (&base, base.clone()),                  // identical
+        (&reference(&[1]), reference(&[1, 0])), // zero id words
+        (&reference(&[1]), reference(&[1, 0, 0])),
+        (&reference(&[]), reference(&[0])),
+    ];
+    for (k1, k2) in refused {
+        let bytes = map_of_two(k1, &k2);
+        assert!(
+            matches!(decode(&bytes), Err(DecodeError::DuplicateMapKey { .. })),
+            "{bytes:?}"
+        );
+        // Inside a tuple too: `{K}` and `{K2}` are equal keys.
+        let wrap = |k: &[u8]| [&[104, 1][..], k].concat();
+        let bytes = map_of_two(&wrap(k1), &wrap(&k2));
+        assert!(decode(&bytes).is_err(), "{bytes:?}");
+    }
+    // Accepted by OTP 25 and 27 (29 ignores the old uniq): distinct keys,
+    // which round-trip exactly.
+    let bytes = map_of_two(&base, &fun((0, 2), 1, 1, 0));
+    let t = decode(&bytes).expect("distinct in term order");
+    let again = encode_to_vec(&t).expect("encodes");
+    for _ in 0..10 {
+        let back = decode(&again).expect("decodes");
+        assert_eq!(encode_to_vec(&back).as_ref(), Ok(&again));
+        assert!(crate::term::cmp_terms(&back, &t).is_eq());
+    }
 }
 
 #[test]
@@ -191,7 +304,7 @@ fn huge_length_fields_are_refused_before_allocating() {
         // NEWER_REFERENCE_EXT, NEW_FUN_EXT with huge counts
         &[131, 90, 255, 255, 119, 1, b'a'],
         &[131, 112, 255, 255, 255, 255, 0],
-        // FUN_EXT claiming 2^32 - 1 free variables
+        // FUN_EXT (refused whatever it claims) of 2^32 - 1 free variables
         &[
             131, 117, 255, 255, 255, 255, 88, 119, 1, b'n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             119, 1, b'm', 97, 0, 97, 0,
