@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! scripts/images.sh                                  # distro-otp:25|27|29, locally
-//! cargo run --features docker --example docker_otp   # DISTRO_OTP=25|27|29 (default 27)
+//! cargo run --features docker --example docker_otp   # DISTRO_OTP=25|27|29 (default 25)
 //! ```
 //!
 //! It starts an `erl` node in a container on a fresh internal network, a
@@ -38,21 +38,18 @@ impl GenServer for Calc {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+pub(crate) async fn main() -> anyhow::Result<()> {
     let release: u32 = match std::env::var("DISTRO_OTP") {
         Ok(v) => v.parse().context("DISTRO_OTP must be 25, 27 or 29")?,
-        Err(_) => 27,
+        Err(_) => 25,
     };
 
     // The OTP node: its own container and network, the EPMD port of ours.
     let epmd = LocalEpmd::start().await?;
     let net = Network::create("distro-example").await?;
-    let beam = OtpNode::start(
-        &net,
-        OtpNodeOptions::new(release).epmd_port(epmd.port()),
-    )
-    .await
-    .with_context(|| format!("starting distro-otp:{release} (did scripts/images.sh run?)"))?;
+    let beam = OtpNode::start(&net, OtpNodeOptions::new(release).epmd_port(epmd.port()))
+        .await
+        .with_context(|| format!("starting distro-otp:{release} (did scripts/images.sh run?)"))?;
     let (node, kernel) = distro::start(beam.rust_node_config("rust")).await?;
     println!("{} and {}", node.name().name, beam.node_name());
 
@@ -75,10 +72,15 @@ async fn main() -> anyhow::Result<()> {
         .await;
         let _ = tx.send(r);
     });
-    let otp = rx.await?.map_err(|e| anyhow::anyhow!("rpc failed: {e:?}"))?;
+    let otp = rx
+        .await?
+        .map_err(|e| anyhow::anyhow!("rpc failed: {e:?}"))?;
     let otp = otp.as_text().context("otp_release is a string")?;
     println!("rpc:call(erlang, system_info, [otp_release]) = {otp:?}");
-    ensure!(otp == release.to_string(), "expected OTP {release}, got {otp}");
+    ensure!(
+        otp == release.to_string(),
+        "expected OTP {release}, got {otp}"
+    );
 
     // 3. BEAM calls a Rust gen_server through a global name
     let pid = gen_server::start(&node, None, Calc).await?;

@@ -168,7 +168,9 @@ build_binary() {
     if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
         export PATH="$HOME/.cargo/bin:$PATH"
     fi
-    cargo build --release --quiet --bin distro
+    # With the `docker` feature that test builds unify into the lib: after
+    # `cargo bench --no-run` (scripts/test.sh) this reuses its artifacts.
+    cargo build --release --quiet --bin distro --features docker
 }
 
 build_images() {

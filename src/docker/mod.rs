@@ -209,15 +209,7 @@ impl Network {
     pub async fn create(prefix: &str) -> Result<Self, DockerError> {
         let name = unique(prefix);
         let label = format!("{LABEL}={}", std::process::id());
-        let id = docker([
-            "network",
-            "create",
-            "--internal",
-            "--label",
-            &label,
-            &name,
-        ])
-        .await?;
+        let id = docker(["network", "create", "--internal", "--label", &label, &name]).await?;
         Ok(Self { id, name })
     }
 
@@ -652,7 +644,12 @@ impl OtpNode {
         // names the node after it.
         let script = "exec erl -noshell -name \"$NODE_ALIVE@$(hostname -i | cut -d' ' -f1)\" \
                       -setcookie \"$NODE_COOKIE\" \"$@\"";
-        let mut command = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned(), "erl".to_owned()];
+        let mut command = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script.to_owned(),
+            "erl".to_owned(),
+        ];
         command.extend(opts.args.iter().cloned());
         let spec = ContainerSpec::new(&opts.image)
             .network(network)
@@ -735,8 +732,19 @@ impl OtpNode {
         let env = format!("EVAL_EXPR={expr}");
         let cookie = self.cookie.as_str();
         let args = [
-            "exec", "--env", &env, &self.container.id, "erl", "-noshell", "-hidden", "-name",
-            &probe, "-setcookie", cookie, "-eval", &code,
+            "exec",
+            "--env",
+            &env,
+            &self.container.id,
+            "erl",
+            "-noshell",
+            "-hidden",
+            "-name",
+            &probe,
+            "-setcookie",
+            cookie,
+            "-eval",
+            &code,
         ];
         docker(args).await
     }

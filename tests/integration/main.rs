@@ -8,6 +8,7 @@
 mod support;
 
 mod cli;
+mod containers;
 mod dist_ac;
 mod epmd;
 mod gen_server;

@@ -11,6 +11,8 @@
 //!        ├── ElixirNode::start(&epmd, ElixirOpts::new(…)) `elixir` of the release,
 //!        │                                          apps built by mix_compile
 //!        ├── RustNode::start(&epmd, "r")                  the library, in-process
+//!        ├── docker::DockerCluster::new(…)                one host per node in
+//!        │                                          containers (own network)
 //!        └── epmd.register(name, port)                    a raw ALIVE2, for tests
 //!                                                         that play a node by hand
 //! ```
@@ -49,6 +51,7 @@
 pub(crate) mod any_node;
 pub(crate) mod beam;
 pub(crate) mod distro;
+pub(crate) mod docker;
 pub(crate) mod elixir;
 pub(crate) mod epmd;
 pub(crate) mod names;
