@@ -91,11 +91,14 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Outcome 
         Kind::Elixir
     };
     cl.start("one", one, release).expect("one");
-    cl.wait_up("one", APP).unwrap();
+    // Like docker compose: two and three start once one is registered
+    // (one waits for them, sync_nodes_optional).
+    cl.wait_registered("one").unwrap();
     cl.start("two", Kind::Elixir, release).expect("two");
     cl.start("three", Kind::Elixir, release).expect("three");
     cl.wait_up("two", APP).unwrap();
     cl.wait_up("three", APP).unwrap();
+    cl.wait_up("one", APP).unwrap();
     cl.until_only(APP, "one", &all, "boot").unwrap();
 
     let t0 = Instant::now();
@@ -157,27 +160,35 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Outcome 
     }
 }
 
-fn compare(fault: Fault) {
+/// `docker pause`/`unpause` and `docker network disconnect`/`connect` of
+/// one, with distro as one and with Elixir only: four clusters at once.
+#[test]
+fn pause_and_partition_distro_vs_beam() {
     let Some(otp) = setup() else { return };
-    let variants = [false, true];
-    let outcomes = in_parallel(&variants, |&distro| {
-        let label = format!(
-            "{fault:?}, {}",
-            if distro {
-                "distro as one"
-            } else {
-                "all Elixir"
-            }
-        );
+    let variants = [
+        (Fault::Pause, false),
+        (Fault::Pause, true),
+        (Fault::Partition, false),
+        (Fault::Partition, true),
+    ];
+    let who = |distro: bool| {
+        if distro {
+            "distro as one:"
+        } else {
+            "all Elixir:"
+        }
+    };
+    let outcomes = in_parallel(&variants, |&(fault, distro)| {
+        let label = format!("{fault:?}, {}", who(distro));
         run(&label, fault, distro, otp.number())
     });
-    let (beam, rust) = (&outcomes[0], &outcomes[1]);
-    for (who, o) in [("all Elixir:", beam), ("distro as one:", rust)] {
+    for ((fault, distro), o) in variants.iter().zip(&outcomes) {
         eprintln!(
-            "{} {fault:?} one, {who:<15} nodedown at two {}, app at three {}; \
+            "{} {fault:?} one, {:<15} nodedown at two {}, app at three {}; \
              one still runs it: {}, one sees {}; after two pings one: app at {:?}, \
              DistroCal at {}",
             tag(&otp),
+            who(*distro),
             secs(o.nodedown),
             secs(o.failover),
             o.one_still_runs,
@@ -186,26 +197,12 @@ fn compare(fault: Fault) {
             o.name_at[0],
         );
     }
-    // The same story on both (see the module docs).
-    for o in [beam, rust] {
-        assert!(o.one_still_runs, "{fault:?}: one lost its instance\n{o:?}");
-        assert_eq!(
-            o.one_sees, "[]",
-            "{fault:?}: one reconnected by itself\n{o:?}"
-        );
-        assert_eq!(o.after_heal, ["one", "three"], "{fault:?}\n{o:?}");
-        assert_eq!(o.name_at[0], "three@three", "{fault:?}\n{o:?}");
+    // The same story everywhere (see the module docs).
+    for ((fault, distro), o) in variants.iter().zip(&outcomes) {
+        let what = format!("{fault:?}, {}", who(*distro));
+        assert!(o.one_still_runs, "{what}: one lost its instance\n{o:?}");
+        assert_eq!(o.one_sees, "[]", "{what}: one reconnected by itself\n{o:?}");
+        assert_eq!(o.after_heal, ["one", "three"], "{what}\n{o:?}");
+        assert_eq!(o.name_at[0], "three@three", "{what}\n{o:?}");
     }
-}
-
-/// `docker pause one` / `docker unpause one`, distro as one vs all Elixir.
-#[test]
-fn paused_node_distro_vs_beam() {
-    compare(Fault::Pause);
-}
-
-/// `docker network disconnect` / `connect` of one, distro vs all Elixir.
-#[test]
-fn partitioned_node_distro_vs_beam() {
-    compare(Fault::Partition);
 }

@@ -34,12 +34,15 @@ pub(super) fn story(label: &str, distro_at: Option<&str>, releases: [u32; 3]) ->
     let all = ["one", "two", "three"];
     let kind = |n: &str| kind_at(distro_at, n, Kind::Elixir);
     cl.start("one", kind("one"), releases[0]).expect("one");
-    cl.wait_up("one", APP).unwrap();
+    // Like docker compose: two and three start once one is registered
+    // (one waits for them, sync_nodes_optional).
+    cl.wait_registered("one").unwrap();
     cl.start("two", kind("two"), releases[1]).expect("two");
     cl.start("three", kind("three"), releases[2])
         .expect("three");
     cl.wait_up("two", APP).unwrap();
     cl.wait_up("three", APP).unwrap();
+    cl.wait_up("one", APP).unwrap();
 
     // 1. the app at one; add(4, 5) from a BEAM node, through the global name.
     cl.until_only("distro", "one", &all, "boot").unwrap();

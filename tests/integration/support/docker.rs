@@ -331,6 +331,15 @@ impl DockerCluster {
         Ok(())
     }
 
+    /// Waits until node `name` answers a ping from `ctl` (it is registered
+    /// with its EPMD: what docker-compose.yml's health checks wait for).
+    pub(crate) fn wait_registered(&self, name: &str) -> anyhow::Result<()> {
+        let node = self.node_name(name);
+        self.ctl()
+            .eval_until(&format!("net_adm:ping('{node}')."), "pong", LONG)
+            .with_context(|| format!("{node} did not come up\n{}", self.node(name).tail(40)))
+    }
+
     /// Waits until node `name` answers a ping from `ctl` and has loaded
     /// `app` (the node's start script has got to starting it; an Elixir
     /// node only then has its code path).
