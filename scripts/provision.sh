@@ -22,6 +22,8 @@
 #   * erlang-ssl (ssl, public_key, crypto: what `-proto_dist inet_tls`
 #     needs) on the host and in every chroot, added to chroots built before
 #     it was listed;
+#   * Docker Compose v2 (`docker compose`), trixie's Debian package, when a
+#     Docker engine is installed (images: scripts/images.sh);
 #   * a final check printing the release of each OTP and its Elixir.
 #
 # Needs root for apt, debootstrap, mount and chroot (uses sudo when not root)
@@ -410,6 +412,44 @@ ensure_chroot_ssls() {
     done
 }
 
+# --- Docker Compose v2 ------------------------------------------------------------
+
+# `docker compose` (v2, what docker-compose.yml and README use). bookworm's
+# docker-compose package is v1 (1.29, `docker-compose`); trixie's is v2 and
+# runs on bookworm (it needs libc6 >= 2.34 only): take it with the apt of the
+# OTP 27 (trixie) chroot and install it over v1. Not needed, and skipped,
+# where no Docker engine is installed.
+ensure_compose() {
+    if ! command -v docker >/dev/null 2>&1; then
+        log "    no docker command: skipped (the container tests need Docker)"
+        return
+    fi
+    if docker compose version >/dev/null 2>&1; then
+        log "    $(docker compose version)"
+        return
+    fi
+    local candidate
+    candidate=$(apt-cache policy docker-compose 2>/dev/null | awk '/Candidate:/ { print $2 }')
+    if [ -n "$candidate" ] && [ "${candidate%%.*}" -ge 2 ] 2>/dev/null; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose
+    else
+        local dir="$otp_root/otp27" deb
+        [ -e "$dir/usr/bin/apt-get" ] || die "no Compose v2 package for this host and no trixie chroot at $dir"
+        as_root rm -f "$dir"/tmp/docker-compose_*.deb
+        if ! as_root chroot "$dir" sh -c 'cd /tmp && apt-get download -q docker-compose' >/dev/null; then
+            as_root chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+            as_root chroot "$dir" sh -c 'cd /tmp && apt-get download -q docker-compose' >/dev/null ||
+                die "cannot download trixie's docker-compose"
+        fi
+        deb=$(ls "$dir"/tmp/docker-compose_*.deb)
+        log "    installing $(basename "$deb") (trixie's Compose v2)"
+        as_root env DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >/dev/null
+        as_root rm -f "$deb"
+    fi
+    docker compose version >/dev/null 2>&1 || die "docker compose still does not work"
+    log "    $(docker compose version)"
+}
+
 # --- final check ------------------------------------------------------------------
 
 check_releases() {
@@ -439,6 +479,7 @@ step "Elixir in chroots" ensure_chroot_elixirs
 step "jinterface in chroots" ensure_chroot_jinterfaces
 step "IPv6 host name" ensure_ipv6_hosts
 step "ssl in chroots" ensure_chroot_ssls
+step "Docker Compose v2" ensure_compose
 step "check OTP releases" check_releases
 
 log "provision: done"

@@ -8,7 +8,8 @@
 # Stages, in order: cargo fmt --check, clippy -D warnings, shellcheck of the
 # scripts (if shellcheck is installed), unit tests (lib + bins), doc tests,
 # every fuzz target for 60 s (scripts/fuzz.sh, needs cargo-fuzz),
-# `cargo bench --no-run` (only if benches/ exists), then every integration
+# `cargo bench --no-run` (only if benches/ exists), the Docker images of the
+# container tests (scripts/images.sh, if a Docker engine answers), then every integration
 # test binary (tests/integration/main.rs and any other tests/*.rs) once per
 # OTP release, selected with DISTRO_OTP. All stages run even when one fails;
 # a summary table follows, and the exit status is non-zero if anything failed.
@@ -155,6 +156,17 @@ else
 fi
 if [ -d benches ]; then
     stage "benches build" cargo bench --no-run
+fi
+# The images of the container tests (tests/integration/containers.rs):
+# scripts/images.sh, after the benches so that its release build is theirs.
+if docker info >/dev/null 2>&1; then
+    stage "docker images" scripts/images.sh
+elif in_ci; then
+    echo "==> docker images: FAIL under CI: no Docker engine answers" >&2
+    record "docker images" FAIL - - - 0
+else
+    echo "==> docker images: skipped locally: no Docker engine (container tests skip)" >&2
+    record "docker images" SKIP - - - 0
 fi
 
 for r in "${releases[@]}"; do

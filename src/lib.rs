@@ -50,6 +50,8 @@ pub mod behaviours;
 pub mod cli;
 pub mod config;
 pub mod dist;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod epmd;
 pub mod kernel;
 pub mod phoenix_pubsub;

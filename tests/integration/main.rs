@@ -9,6 +9,7 @@ mod support;
 
 mod busy_limit;
 mod cli;
+mod containers;
 mod dist_ac;
 mod epmd;
 mod epmd_compat;

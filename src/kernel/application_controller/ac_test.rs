@@ -214,6 +214,19 @@ fn start_types_print_as_elixir_and_erlang_do() {
         StartType::Failover(atom_of("cp1")).inspect_elixir(),
         "{:failover, :cp1}"
     );
+    // Checked against Elixir 1.14's inspect/1.
+    for (name, shown) in [
+        ("three@three", ":three@three"),
+        ("Foo", ":Foo"),
+        ("a@", ":a@"),
+        ("foo?", ":foo?"),
+        ("@a", ":\"@a\""),
+        ("f?o", ":\"f?o\""),
+        ("a-b", ":\"a-b\""),
+    ] {
+        let t = StartType::Takeover(atom_of(name));
+        assert_eq!(t.inspect_elixir(), format!("{{:takeover, {shown}}}"));
+    }
     assert_eq!(t.to_string(), "{takeover,'one@127.0.0.1'}");
     assert_eq!(StartType::Normal.to_string(), "normal");
 }

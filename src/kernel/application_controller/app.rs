@@ -34,19 +34,23 @@ impl StartType {
     /// As Elixir's `inspect/1` prints it (`:normal`, `{:takeover, :"a@h"}`),
     /// which the seed's demo logs.
     pub fn inspect_elixir(&self) -> String {
+        // Elixir's rule for atoms printed without quotes (ASCII here):
+        // a letter or `_` first, then letters, digits, `_` and `@`, and
+        // optionally a final `?` or `!` (`:three@three`, `:"one@127.0.0.1"`).
         fn quoted(a: &Atom) -> String {
-            let plain = a
-                .name
+            let name = a.name.as_str();
+            let body = name.strip_suffix(['?', '!']).unwrap_or(name);
+            let plain = body
                 .chars()
                 .next()
-                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-                && a.name
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && body
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
             if plain {
-                format!(":{}", a.name)
+                format!(":{name}")
             } else {
-                format!(":\"{}\"", a.name)
+                format!(":\"{name}\"")
             }
         }
         match self {

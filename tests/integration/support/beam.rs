@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io::Write;
 use std::net::{IpAddr, ToSocketAddrs};
-use std::process::ExitStatus;
+use std::process::{Command, ExitStatus};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use super::otp::Otp;
 use super::process::{Log, ProcessGuard, Stream, TAIL_LINES};
 
 /// The eval loop, passed to `erl -eval` as is.
-const EVAL_LOOP: &str = include_str!("eval_loop.erl");
+pub(crate) const EVAL_LOOP: &str = include_str!("eval_loop.erl");
 
 /// Default timeout of [`BeamNode::eval`].
 pub(crate) const EVAL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -299,17 +299,8 @@ impl BeamNode {
         let label = format!("{name} [{}]", otp.describe());
         let process = ProcessGuard::spawn(label.clone(), cmd)?;
         let log = process.log().clone();
-        let ready = log
-            .wait_for_line_from(0, opts.start_timeout, |l| {
-                l.stream == Stream::Stdout && l.text.starts_with("@@READY ")
-            })
-            .context("starting a BEAM node")?;
-        let mut words = ready.text.split_whitespace().skip(1);
-        let (Some(pid), Some(node), Some(release)) = (words.next(), words.next(), words.next())
-        else {
-            bail!("{label}: malformed ready line {:?}", ready.text);
-        };
-        let os_pid: u32 = pid.parse().context("os pid in ready line")?;
+        let (os_pid, node, release) =
+            ready_line(&label, &log, opts.start_timeout).context("starting a BEAM node")?;
         // chroot, the erl script and erlexec all exec, so our child is the
         // beam itself; signals and kills rely on that.
         if os_pid != process.pid() {
@@ -325,10 +316,42 @@ impl BeamNode {
                 next_id: 1,
             }),
             log,
-            node: node.to_owned(),
+            node,
             cookie: opts.cookie,
             otp,
-            release: release.to_owned(),
+            release,
+            os_pid,
+        })
+    }
+
+    /// Drives the eval loop of a node behind `cmd`, a client that relays
+    /// its stdin and stdout, such as `docker start --attach --interactive`
+    /// of a container running `erl … -eval` [`EVAL_LOOP`]. Nothing is
+    /// checked about PIDs: [`Self::os_pid`] is the beam's PID where it runs
+    /// (e.g. inside the container), and [`Self::kill`] and
+    /// [`Self::signal`] act on the client only; whoever owns the container
+    /// removes the node.
+    pub(crate) fn attach(
+        label: &str,
+        cmd: Command,
+        otp: Otp,
+        cookie: &str,
+        start_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let process = ProcessGuard::spawn(label.to_owned(), cmd)?;
+        let log = process.log().clone();
+        let (os_pid, node, release) =
+            ready_line(label, &log, start_timeout).context("attaching to a BEAM node")?;
+        Ok(Self {
+            control: Mutex::new(Control {
+                process,
+                next_id: 1,
+            }),
+            log,
+            node,
+            cookie: cookie.to_owned(),
+            otp,
+            release,
             os_pid,
         })
     }
@@ -607,6 +630,19 @@ impl PendingEval<'_> {
         self.node
             .wait_answer(&self.expr, self.id, self.from, timeout)
     }
+}
+
+/// Waits for the eval loop's `@@READY <os pid> <node> <release>` line.
+fn ready_line(label: &str, log: &Log, timeout: Duration) -> anyhow::Result<(u32, String, String)> {
+    let ready = log.wait_for_line_from(0, timeout, |l| {
+        l.stream == Stream::Stdout && l.text.starts_with("@@READY ")
+    })?;
+    let mut words = ready.text.split_whitespace().skip(1);
+    let (Some(pid), Some(node), Some(release)) = (words.next(), words.next(), words.next()) else {
+        bail!("{label}: malformed ready line {:?}", ready.text);
+    };
+    let os_pid: u32 = pid.parse().context("os pid in ready line")?;
+    Ok((os_pid, node.to_owned(), release.to_owned()))
 }
 
 /// The loopback IPv4 address the machine's short host name resolves to, for

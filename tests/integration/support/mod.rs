@@ -13,6 +13,8 @@
 //!        ├── RustNode::start(&epmd, "r")                  the library, in-process
 //!        ├── TlsDir::optfile(…)                          certificates and -ssl_dist_optfile
 //!        │                                                files for TLS distribution
+//!        ├── docker::DockerCluster::new(…)                one host per node in
+//!        │                                          containers (own network)
 //!        └── epmd.register(name, port)                    a raw ALIVE2, for tests
 //!                                                         that play a node by hand
 //! ```
@@ -51,6 +53,7 @@
 pub(crate) mod any_node;
 pub(crate) mod beam;
 pub(crate) mod distro;
+pub(crate) mod docker;
 pub(crate) mod elixir;
 pub(crate) mod epmd;
 pub(crate) mod names;
