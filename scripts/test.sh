@@ -133,6 +133,13 @@ stage() {
     else
         echo "==> $name FAILED (exit status $rc)"
         record "$name" FAIL "$p" "$f" "$i" "$secs"
+        # What each failed test said, for the end of the output (a CI log
+        # is often read from its tail).
+        awk -v stage="$name" '
+            /^---- .* stdout ----$/ { t = $2; n = 0; next }
+            t != "" && /panicked at/ { print "[" stage "] " t ": " $0; n = 4; next }
+            n > 0 { print "    " substr($0, 1, 400); n-- }
+        ' "$log" >>"$logdir/failures"
     fi
 }
 
@@ -198,6 +205,10 @@ for row in "${rows[@]}"; do
     echo "$row"
 done
 if [ "$failed" -ne 0 ]; then
+    if [ -s "$logdir/failures" ]; then
+        echo "==> failed tests"
+        cat "$logdir/failures"
+    fi
     echo "==> FAILED"
     exit 1
 fi

@@ -13,8 +13,8 @@
 //! calls the global name wherever the application runs, as
 //! `Distro.DistroCal.add/2` does in Elixir.
 
-use super::{ReRegister, call_global};
-use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, ServerName};
+use super::call_global;
+use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
     AppContext, AppSpec, Application, GlobalNames, StartType, Started,
@@ -47,10 +47,22 @@ pub fn handle_request(req: &Term) -> Term {
 }
 
 /// `Distro.DistroCal`, the calculator server (its state is `nil`, as in
-/// Elixir), started with `name: {:global, Distro.DistroCal}`.
-struct DistroCal;
+/// Elixir), started without a name; `init` takes the global name over with
+/// `:global.re_register_name/2`, since at a takeover the old instance still
+/// holds it.
+struct DistroCal {
+    global: Arc<dyn GlobalNames>,
+}
 
 impl GenServer for DistroCal {
+    async fn init(&mut self, p: &mut Process) -> Init {
+        // :yes = :global.re_register_name(__MODULE__, self())
+        if !self.global.re_register_name(SERVER, p.pid()).await {
+            tracing::debug!("{SERVER} is not registered globally");
+        }
+        Init::Ok
+    }
+
     async fn handle_call(&mut self, req: Term, _from: GenFrom, _p: &mut Process) -> CallReply {
         CallReply::Reply(handle_request(&req))
     }
@@ -98,9 +110,10 @@ fn supervisor_spec(global: Arc<dyn GlobalNames>) -> SupSpec {
         .child(ChildSpec::gen_server(
             atom(SERVER),
             Mfa::new(SERVER, "start_link", vec![nil()]),
-            // At a takeover the old instance may still hold the name (s3).
-            Some(ServerName::Via(Arc::new(ReRegister(global)), atom(SERVER))),
-            |_| DistroCal,
+            None,
+            move |_| DistroCal {
+                global: global.clone(),
+            },
         ))
 }
 

@@ -12,12 +12,11 @@ pub mod myapp;
 #[cfg(test)]
 mod apps_test;
 
-use crate::behaviours::gen_server::{self, NameRegistry, StartError};
+use crate::behaviours::gen_server::{self, StartError};
 use crate::kernel::application_controller::{ApplicationController, GlobalNames};
 use crate::kernel::rex::{Class, Exception};
 use crate::runtime::Node;
-use crate::term::{Atom, Pid, Term, TermExt, atom, list, tuple, uint};
-use futures::future::BoxFuture;
+use crate::term::{Term, atom, list, tuple, uint};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,37 +74,5 @@ async fn call_global(
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(exit(e.reason)),
         Err(_) => Err(exit(atom("killed"))),
-    }
-}
-
-/// `{global, Name}` for a server that must win its name even while an
-/// older instance still holds it (at a takeover the old node stops its
-/// instance only after the new one started): registering is
-/// `global:re_register_name/2`.
-struct ReRegister(Arc<dyn GlobalNames>);
-
-impl NameRegistry for ReRegister {
-    fn module(&self) -> Atom {
-        Atom::from("global")
-    }
-
-    fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
-        let g = self.0.clone();
-        Box::pin(async move {
-            match name.as_atom() {
-                Some(n) => g.re_register_name(n, &pid).await,
-                None => false,
-            }
-        })
-    }
-
-    fn unregister_name(&self, _name: Term) -> BoxFuture<'static, ()> {
-        // Only used when `init` fails, which these servers' never does; the
-        // name goes with the process anyway.
-        Box::pin(async {})
-    }
-
-    fn whereis_name(&self, name: &Term) -> Option<Pid> {
-        name.as_atom().and_then(|n| self.0.whereis_name(n))
     }
 }
