@@ -385,6 +385,9 @@ pub struct Running {
 
 /// Largest batch of queued messages written with one syscall.
 const WRITE_BATCH: usize = 256 * 1024;
+/// Batches of at most `4 * WRITE_BATCH` bytes in a row after which the
+/// writer gives a larger buffer back.
+const SHRINK_AFTER: u32 = 32;
 
 /// A duplicate of the TCP socket under `stream`, for [`Running::socket`].
 fn dup_socket(stream: &TcpStream) -> Option<std::net::TcpStream> {
@@ -544,6 +547,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     reads: &AtomicU64,
 ) -> Term {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut small_batches = 0u32;
     // Bytes of `buf` already on the socket, and what its messages were charged.
     let mut written = 0usize;
     let mut charged = 0usize;
@@ -565,9 +569,17 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             tick_only = false;
             // All of `buf` is on the socket: its messages are out of the queue.
             rx.release(std::mem::take(&mut charged));
+            // A large buffer is kept while large messages keep coming (a
+            // stream of 10 MiB messages reuses one), and given back after
+            // a run of small batches.
+            if buf.len() > 4 * WRITE_BATCH {
+                small_batches = 0;
+            } else {
+                small_batches = small_batches.saturating_add(1);
+            }
             buf.clear();
             written = 0;
-            if buf.capacity() > 4 * WRITE_BATCH {
+            if buf.capacity() > 4 * WRITE_BATCH && small_batches >= SHRINK_AFTER {
                 buf = Vec::with_capacity(64 * 1024);
             }
             if !open {

@@ -181,6 +181,12 @@ struct Partial {
 }
 
 /// Reassembles fragmented messages (`131, 69` / `131, 70`).
+///
+/// The first fragment says how many follow, so a message's buffer is
+/// reserved once (`count * first fragment's size`, within what is left of
+/// the limit) instead of growing by doubling. The limit counts the bytes
+/// that arrived: a reservation the peer does not fill is address space,
+/// not memory.
 pub struct Defragmenter {
     partial: HashMap<u64, Partial>,
     total: usize,
@@ -246,11 +252,17 @@ impl Defragmenter {
                     return decode_body(body, false, limits).map(Some);
                 }
                 self.grow(body.len())?;
+                let want = usize::try_from(frag)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(body.len());
+                let room = self.limit.saturating_sub(self.total) + body.len();
+                let mut bytes = Vec::with_capacity(want.min(room));
+                bytes.extend_from_slice(body);
                 if let Some(old) = self.partial.insert(
                     seq,
                     Partial {
                         next: frag - 1,
-                        bytes: body.to_vec(),
+                        bytes,
                     },
                 ) {
                     self.total -= old.bytes.len();
@@ -388,25 +400,38 @@ pub fn encode_terms(
         out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
         return Ok(());
     }
-    // Split the body (after `131, 68, 0`) behind fragment headers.
-    let body = out.split_off(start + 7);
-    out.truncate(start);
+    // Put the body (after `131, 68, 0`) behind fragment headers, in place:
+    // the buffer grows by the headers and each chunk moves back to its
+    // place, last chunk first, so the body is neither copied out nor
+    // allocated twice.
     *sequence += 1;
     let seq = *sequence;
-    let count = body.len().div_ceil(FRAGMENT_SIZE) as u64;
-    out.reserve(body.len() + count as usize * 24);
-    for (i, chunk) in body.chunks(FRAGMENT_SIZE).enumerate() {
-        let frag_id = count - i as u64;
-        let header_len = if i == 0 { 2 + 8 + 8 + 1 } else { 2 + 8 + 8 };
-        let frame_len = (header_len + chunk.len()) as u32;
-        out.extend_from_slice(&frame_len.to_be_bytes());
-        out.extend_from_slice(&[131, if i == 0 { 69 } else { 70 }]);
-        out.extend_from_slice(&seq.to_be_bytes());
-        out.extend_from_slice(&frag_id.to_be_bytes());
+    let body_start = start + 7;
+    let body_len = out.len() - body_start;
+    let count = body_len.div_ceil(FRAGMENT_SIZE);
+    // Every fragment has a 4 + 2 + 8 + 8 byte header, the first one byte
+    // more (NumberOfAtomCacheRefs).
+    const HEADER: usize = 4 + 2 + 8 + 8;
+    let header = |i: usize| if i == 0 { HEADER + 1 } else { HEADER };
+    out.resize(start + body_len + count * HEADER + 1, 0);
+    for i in (0..count).rev() {
+        let from = body_start + i * FRAGMENT_SIZE;
+        let len = FRAGMENT_SIZE.min(body_len - i * FRAGMENT_SIZE);
+        // Fragment i starts after i chunks and i headers.
+        let at = start + i * (FRAGMENT_SIZE + HEADER) + usize::from(i > 0);
+        let data_at = at + header(i);
+        out.copy_within(from..from + len, data_at);
+        let frag_id = (count - i) as u64;
+        let frame_len = (header(i) - 4 + len) as u32;
+        let h = &mut out[at..data_at];
+        h[..4].copy_from_slice(&frame_len.to_be_bytes());
+        h[4] = 131;
+        h[5] = if i == 0 { 69 } else { 70 };
+        h[6..14].copy_from_slice(&seq.to_be_bytes());
+        h[14..22].copy_from_slice(&frag_id.to_be_bytes());
         if i == 0 {
-            out.push(0); // NumberOfAtomCacheRefs
+            h[22] = 0; // NumberOfAtomCacheRefs
         }
-        out.extend_from_slice(chunk);
     }
     Ok(())
 }
@@ -465,6 +490,39 @@ mod tests {
         let (frames, back) = roundtrip(&c, DFlags::OURS & !DFlags::FRAGMENTS);
         assert_eq!(frames, 1);
         assert_eq!(back, c);
+    }
+
+    /// The fragments written in place are byte for byte those of cutting
+    /// the encoded body into chunks behind headers (dist.c's layout), after
+    /// whatever the buffer already held.
+    #[test]
+    fn fragments_are_the_body_cut_behind_headers() {
+        let c = msg(3 * FRAGMENT_SIZE + 17);
+        // The body without version bytes, as after `131, 68, 0`.
+        let mut body = Vec::new();
+        let (ctrl, m) = c.to_terms(DFlags::OURS);
+        term::encode_body(&ctrl, &mut body).unwrap();
+        term::encode_body(m.unwrap(), &mut body).unwrap();
+        let mut want = vec![9, 9, 9];
+        let count = body.len().div_ceil(FRAGMENT_SIZE) as u64;
+        for (i, chunk) in body.chunks(FRAGMENT_SIZE).enumerate() {
+            let head: &[u8] = if i == 0 { &[131, 69] } else { &[131, 70] };
+            let extra = usize::from(i == 0);
+            want.extend(((18 + extra + chunk.len()) as u32).to_be_bytes());
+            want.extend(head);
+            want.extend(7u64.to_be_bytes());
+            want.extend((count - i as u64).to_be_bytes());
+            if i == 0 {
+                want.push(0);
+            }
+            want.extend(chunk);
+        }
+        let mut got = vec![9, 9, 9];
+        let mut seq = 6;
+        encode_control(&c, DFlags::OURS, &mut seq, &mut got).unwrap();
+        assert_eq!(seq, 7);
+        assert_eq!(count, 4);
+        assert!(got == want, "fragments differ");
     }
 
     #[test]
