@@ -178,18 +178,21 @@ impl FrameReader {
 struct Partial {
     next: u64,
     bytes: Vec<u8>,
+    /// What was reserved for it from the first fragment's count.
+    reserved: usize,
 }
 
 /// Reassembles fragmented messages (`131, 69` / `131, 70`).
 ///
 /// The first fragment says how many follow, so a message's buffer is
-/// reserved once (`count * first fragment's size`, within what is left of
-/// the limit) instead of growing by doubling. The limit counts the bytes
-/// that arrived: a reservation the peer does not fill is address space,
-/// not memory.
+/// reserved once (`count * first fragment's size`) instead of growing by
+/// doubling. The limit counts the bytes that arrived; reservations together
+/// stay within it too (past that a buffer grows as bytes arrive), so a peer
+/// that claims more fragments than it sends cannot make us reserve more.
 pub struct Defragmenter {
     partial: HashMap<u64, Partial>,
     total: usize,
+    reserved: usize,
     limit: usize,
 }
 
@@ -198,6 +201,7 @@ impl Default for Defragmenter {
         Self {
             partial: HashMap::new(),
             total: 0,
+            reserved: 0,
             limit: MAX_REASSEMBLY,
         }
     }
@@ -255,17 +259,22 @@ impl Defragmenter {
                 let want = usize::try_from(frag)
                     .unwrap_or(usize::MAX)
                     .saturating_mul(body.len());
-                let room = self.limit.saturating_sub(self.total) + body.len();
-                let mut bytes = Vec::with_capacity(want.min(room));
+                let reserved = want
+                    .min(self.limit.saturating_sub(self.reserved))
+                    .max(body.len());
+                let mut bytes = Vec::with_capacity(reserved);
                 bytes.extend_from_slice(body);
+                self.reserved += reserved;
                 if let Some(old) = self.partial.insert(
                     seq,
                     Partial {
                         next: frag - 1,
                         bytes,
+                        reserved,
                     },
                 ) {
                     self.total -= old.bytes.len();
+                    self.reserved -= old.reserved;
                 }
                 Ok(None)
             }
@@ -297,13 +306,12 @@ impl Defragmenter {
                 p.bytes.extend_from_slice(body);
                 p.next -= 1;
                 if frag == 1 {
-                    let done = self
-                        .partial
-                        .remove(&seq)
-                        .map(|p| p.bytes)
-                        .unwrap_or_default();
-                    self.total -= done.len();
-                    decode_body(&done, false, limits).map(Some)
+                    let Some(done) = self.partial.remove(&seq) else {
+                        return Ok(None);
+                    };
+                    self.total -= done.bytes.len();
+                    self.reserved -= done.reserved;
+                    decode_body(&done.bytes, false, limits).map(Some)
                 } else {
                     Ok(None)
                 }
@@ -325,6 +333,7 @@ impl Defragmenter {
     fn forget(&mut self, seq: u64) {
         if let Some(p) = self.partial.remove(&seq) {
             self.total -= p.bytes.len();
+            self.reserved -= p.reserved;
         }
     }
 }
@@ -575,6 +584,8 @@ mod tests {
                 Ok(None)
             ));
         }
+        // What they claim is reserved only within the limit.
+        assert!(d.reserved <= d.limit + d.total, "{} reserved", d.reserved);
         assert!(matches!(
             d.decode_packet(&first_fragment(5, 1 << 40, &chunk), &l),
             Err(FrameError::ReassemblyTooLarge { limit }) if limit == 300 * 1024
