@@ -14,7 +14,23 @@
 //! `TLS:` rows. Each round also streams 64 KiB messages one way
 //! (`stream_mib_per_s`).
 //!
-//! `cargo bench --bench interop -- --quick` runs a shorter measurement.
+//! Then the load round (issue #13's rows): the BEAM target runs
+//! `benches/bench_target.erl`'s `bench_echo` and `bench_streamer`, and the
+//! distro target is a node started in this process with the same two
+//! processes written against the library ([`load_target`]); the driver
+//! streams 100 B and 64 KiB messages in and out, from 8 senders, calls the
+//! echo from 1 and 64 callers (p50, p99), echoes 10 MiB, and reads each
+//! target's CPU time from `/proc`. Resident memory is read idle, after the
+//! load (VmRSS) and at its peak (VmHWM).
+//!
+//! `cargo bench --bench interop -- --quick` runs a shorter measurement;
+//! `-- --load` runs only the load round.
+//!
+//! Profiling recipe: `perf record -g -p <pid>` on either target while the
+//! bench runs (`DISTRO_BENCH_PAUSE=1` is not needed: the load round takes
+//! long enough), then `perf report --no-children`; or build with
+//! `CARGO_PROFILE_BENCH_DEBUG=true` and run the distro side under
+//! `valgrind --tool=callgrind` for instruction counts.
 //! Needs `erl`, `erlc` and `epmd` on PATH (OTP 25 on Debian 12).
 
 #[path = "../src/dist/tls/test_pki.rs"]
@@ -225,14 +241,156 @@ fn round(quick: bool, extra: &[String], tag: &str) -> Round {
             .expect("driver runs"),
     );
     let out = driver.0.stdout.take().expect("driver stdout");
-    let mut results: Vec<(String, String, f64)> = Vec::new();
+    let results = driver_results(out);
+    Round {
+        results,
+        rss: (rss_kib(beam.0.id()), rss_kib(distro.0.id())),
+        start: (beam_start, distro_start),
+    }
+}
+
+/// `VmRSS` and `VmHWM` of a process, KiB.
+fn rss_hwm_kib(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The distro side of the load round: a node in this process with
+/// `bench_echo` and `bench_streamer` as `benches/bench_target.erl` has them.
+fn load_target(rt: &tokio::runtime::Runtime, name: &str, cookie: &str, epmd_port: u16) {
+    use distro::runtime::{GenCall, NodeConfig};
+    use distro::term::{Term, TermExt, atom, tuple};
+    let mut cfg = NodeConfig::new(name, cookie);
+    cfg.epmd_port = epmd_port;
+    rt.block_on(async move {
+        let (node, kernel) = distro::start(cfg).await.expect("distro node starts");
+        std::mem::forget(kernel);
+        node.spawn(|mut p| async move {
+            p.register("bench_echo").expect("bench_echo");
+            loop {
+                let msg = p.recv().await;
+                if let Some(call) = GenCall::parse(&msg) {
+                    p.reply(&call.from, call.request);
+                } else if let Some([Term::Pid(from), tag, m]) = msg.as_tuple() {
+                    p.send(from, tuple(vec![tag.clone(), m.clone()]));
+                }
+            }
+        });
+        node.spawn(|mut p| async move {
+            p.register("bench_streamer").expect("bench_streamer");
+            loop {
+                let msg = p.recv().await;
+                if let Some([tag, Term::Pid(to), n, bin]) = msg.as_tuple()
+                    && tag.as_atom() == Some("stream")
+                {
+                    for _ in 0..n.as_i64().unwrap_or(0) {
+                        // Waits while the connection is busy, as a BEAM
+                        // sender is suspended.
+                        p.send_wait(to, bin.clone()).await;
+                    }
+                    p.send(to, tuple(vec![atom("stream_done"), n.clone()]));
+                }
+            }
+        });
+        std::mem::forget(node);
+    });
+}
+
+/// The load round: results per target kind, and (idle, after, peak)
+/// resident memory of (BEAM, distro), KiB.
+struct Load {
+    results: Vec<(String, String, f64)>,
+    rss: [(u64, u64); 3],
+}
+
+fn load_round(quick: bool) -> Load {
+    let cookie = "distro_bench";
+    let epmd_port = free_port();
+    let env_port = epmd_port.to_string();
+    let _epmd = Killed(
+        Command::new("epmd")
+            .args(["-port", &env_port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("epmd runs (install erlang)"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["interop_driver.erl", "bench_target.erl"] {
+        let ok = Command::new("erlc")
+            .arg("-o")
+            .arg(dir.path())
+            .arg(format!("{}/benches/{f}", env!("CARGO_MANIFEST_DIR")))
+            .status()
+            .expect("erlc runs");
+        assert!(ok.success(), "erlc {f} failed");
+    }
+    let tag = std::process::id();
+    let beam_name = format!("bench_lbeam_{tag}@127.0.0.1");
+    let distro_name = format!("bench_ldistro_{tag}@127.0.0.1");
+    let started = Instant::now();
+    let beam = Killed(
+        Command::new("erl")
+            .args(["-name", &beam_name, "-setcookie", cookie, "-noshell"])
+            .args(["-noinput", "-pa"])
+            .arg(dir.path())
+            .args(["-s", "bench_target", "start"])
+            .env("ERL_EPMD_PORT", &env_port)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("erl runs"),
+    );
+    wait_registered(epmd_port, beam_name.split('@').next().unwrap(), started);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    load_target(&rt, &distro_name, cookie, epmd_port);
+    std::thread::sleep(Duration::from_secs(1));
+    let me = std::process::id();
+    let idle = (rss_kib(beam.0.id()), rss_kib(me));
+    let mut driver = Killed(
+        Command::new("erl")
+            .args(["-name", &format!("bench_ldriver_{tag}@127.0.0.1")])
+            .args(["-setcookie", cookie, "-noshell", "-hidden", "-pa"])
+            .arg(dir.path())
+            .args(["-run", "interop_driver", "main", "load"])
+            .arg(if quick { "quick" } else { "full" })
+            .args([&beam_name, &beam.0.id().to_string()])
+            .args([&distro_name, &me.to_string()])
+            .env("ERL_EPMD_PORT", &env_port)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("driver runs"),
+    );
+    let out = driver.0.stdout.take().expect("driver stdout");
+    let results = driver_results(out);
+    std::thread::sleep(Duration::from_secs(2));
+    let (b, d) = (rss_hwm_kib(beam.0.id()), rss_hwm_kib(me));
+    rt.shutdown_background();
+    Load {
+        results,
+        rss: [idle, (b.0, d.0), (b.1, d.1)],
+    }
+}
+
+/// The driver's "R target metric value" lines until DONE.
+fn driver_results(out: std::process::ChildStdout) -> Vec<(String, String, f64)> {
+    let mut results = Vec::new();
     for line in BufReader::new(out).lines().map_while(Result::ok) {
         if line == "DONE" {
             break;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
         if let ["R", target, metric, value] = parts.as_slice() {
-            let kind = if target.starts_with("bench_beam") {
+            let kind = if target.starts_with("bench_beam") || target.starts_with("bench_lbeam") {
                 "beam"
             } else {
                 "distro"
@@ -246,24 +404,71 @@ fn round(quick: bool, extra: &[String], tag: &str) -> Round {
             eprintln!("driver: {line}");
         }
     }
-    Round {
-        results,
-        rss: (rss_kib(beam.0.id()), rss_kib(distro.0.id())),
-        start: (beam_start, distro_start),
+    results
+}
+
+fn print_load(l: &Load) {
+    let get = |kind: &str, metric: &str| {
+        l.results
+            .iter()
+            .find(|(k, m, _)| k == kind && m == metric)
+            .map(|r| r.2)
+    };
+    let rows: [(&str, &str); 16] = [
+        ("in_100b_per_s", "stream in, 100 B messages/s"),
+        ("in_100b_cpu_us", "  CPU per message, µs (lower is better)"),
+        ("in_64k_mib_per_s", "stream in, 64 KiB messages, MiB/s"),
+        (
+            "in_64k_cpu_ns_per_kib",
+            "  CPU per KiB, ns (lower is better)",
+        ),
+        ("out_100b_per_s", "stream out, 100 B messages/s"),
+        ("out_100b_cpu_us", "  CPU per message, µs (lower is better)"),
+        ("out_64k_mib_per_s", "stream out, 64 KiB messages, MiB/s"),
+        (
+            "out_64k_cpu_ns_per_kib",
+            "  CPU per KiB, ns (lower is better)",
+        ),
+        ("senders8_per_s", "8 senders in, 100 B messages/s"),
+        ("echo1_per_s", "echo call, 1 caller, calls/s"),
+        ("echo1_p50_us", "  p50, µs (lower is better)"),
+        ("echo1_p99_us", "  p99, µs (lower is better)"),
+        ("echo64_per_s", "echo call, 64 callers, calls/s"),
+        ("echo64_p50_us", "  p50, µs (lower is better)"),
+        ("echo64_p99_us", "  p99, µs (lower is better)"),
+        ("echo10m_ms", "10 MiB echo, ms (median, lower is better)"),
+    ];
+    for (key, label) in rows {
+        if let (Some(b), Some(d)) = (get("beam", key), get("distro", key)) {
+            let r = d / if b == 0.0 { f64::MIN_POSITIVE } else { b };
+            println!("{label:<46} {b:>12.3} {d:>12.3} {r:>11.2}");
+        }
+    }
+    for ((b, d), label) in l.rss.iter().zip([
+        "resident memory, KiB (idle, in-process node)",
+        "resident memory, KiB (after the load)",
+        "resident memory, KiB (peak)",
+    ]) {
+        println!(
+            "{label:<46} {b:>12} {d:>12} {:>11.2}",
+            *d as f64 / (*b).max(1) as f64
+        );
     }
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let load = load_round(quick);
+    if std::env::args().any(|a| a == "--load") {
+        print_header();
+        print_load(&load);
+        println!();
+        return;
+    }
     let tcp = round(quick, &[], "tcp");
     let tls_files = TlsFiles::new();
     let tls = round(quick, &tls_files.args(), "tls");
-    println!();
-    println!(
-        "{:<46} {:>12} {:>12} {:>11}",
-        "metric (same run)", "BEAM", "distro", "distro/BEAM"
-    );
-    println!("{}", "-".repeat(84));
+    print_header();
     let metrics: [(&str, &str); 6] = [
         ("connect_us", "handshake, µs (median, lower is better)"),
         ("call_per_s", "gen_server:call round trips/s"),
@@ -301,5 +506,15 @@ fn main() {
             d.as_secs_f64() / b.as_secs_f64().max(1e-9)
         );
     }
+    print_load(&load);
     println!();
+}
+
+fn print_header() {
+    println!();
+    println!(
+        "{:<46} {:>12} {:>12} {:>11}",
+        "metric (same run)", "BEAM", "distro", "distro/BEAM"
+    );
+    println!("{}", "-".repeat(84));
 }
