@@ -163,6 +163,11 @@ else
 fi
 if [ -d benches ]; then
     stage "benches build" cargo bench --no-run
+    # A bounded slice of the benchmark: the quick load round, for its table
+    # (distro/BEAM ratios are printed, never asserted).
+    if command -v erl >/dev/null 2>&1; then
+        stage "bench (load round, quick)" cargo bench --bench interop -- --load --quick
+    fi
 fi
 # The images of the container tests (tests/integration/containers.rs):
 # scripts/images.sh, after the benches so that its release build is theirs.
