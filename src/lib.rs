@@ -55,6 +55,7 @@ pub mod docker;
 pub mod epmd;
 pub mod kernel;
 pub mod phoenix_pubsub;
+pub mod rng;
 pub mod runtime;
 pub mod term;
 

@@ -156,7 +156,7 @@ impl crate::dist::connection::Host for Inner {
         let mut st = self.lock();
         loop {
             // generate_node_name/2: integer_to_list(rand:uniform(1 bsl 64), 36).
-            let name = format!("{}@{host}", base36(rand::random::<u64>()));
+            let name = format!("{}@{host}", base36(self.rng.next_u64()));
             let node = Atom::from(name.as_str());
             // As OTP: a name already in the table is drawn again.
             if node == self.name || st.conns.contains_key(&node) {

@@ -55,6 +55,10 @@ pub struct NodeConfig {
     /// fragments of its unfinished messages together (BEAM has no such
     /// limit); a peer that sends more is disconnected. Default 1 GiB.
     pub max_message_size: usize,
+    /// Seed of the node's one random generator for protocol choices
+    /// ([`crate::rng`]: global's back-offs and choices, names given to
+    /// peers); `None` seeds it from the OS. Set it to replay a run.
+    pub rng_seed: Option<u64>,
 }
 
 impl NodeConfig {
@@ -76,6 +80,7 @@ impl NodeConfig {
             tls: None,
             dist_buf_busy_limit: crate::dist::queue::DEFAULT_BUSY_LIMIT,
             max_message_size: crate::dist::frame::MAX_FRAME,
+            rng_seed: None,
         }
     }
 }
@@ -115,6 +120,7 @@ pub(crate) struct Inner {
     pub(crate) hidden: bool,
     pub(crate) listen_port: u16,
     pub(crate) spawn_service: RwLock<Option<Arc<dyn SpawnService>>>,
+    pub(crate) rng: crate::rng::SharedRng,
     background: Mutex<Vec<tokio::task::AbortHandle>>,
     registration: Mutex<Option<crate::epmd::Registration>>,
     me: Weak<Self>,
@@ -198,6 +204,10 @@ impl Node {
             hidden: cfg.hidden,
             listen_port: port,
             spawn_service: RwLock::new(None),
+            rng: crate::rng::SharedRng::new(
+                cfg.rng_seed
+                    .map_or_else(crate::rng::Rng::from_os, crate::rng::Rng::seeded),
+            ),
             background: Mutex::new(Vec::new()),
             registration: Mutex::new(Some(registration)),
             me: me.clone(),
@@ -263,6 +273,8 @@ impl Node {
             hidden: true,
             listen_port: 0,
             spawn_service: RwLock::new(None),
+            // Local nodes are for tests and simulations: they replay.
+            rng: crate::rng::SharedRng::new(crate::rng::Rng::seeded(1)),
             background: Mutex::new(Vec::new()),
             registration: Mutex::new(None),
             me: me.clone(),

@@ -32,7 +32,7 @@ mod sim_test;
 
 pub use self::core::{Call, CallId, Config, Dest, DistAc, DistEntry, Input, Output, Wait};
 pub use decide::{After, DecisionWait, StartType};
-pub use locks::{GlobalLocks, Locks};
+pub use locks::Locks;
 pub use msg::{
     Appl, ApplId, ChangeReq, DacMsg, FromAc, NodeSpec, NodesSpec, Perm, RestartTime, StartReply,
     ToAc,

@@ -31,7 +31,7 @@ mod service_test;
 pub use self::core::Method;
 
 use crate::kernel::rex;
-use crate::runtime::{Dest, MonitorTarget, Node, Process};
+use crate::runtime::{Node, Process};
 use crate::term::{Atom, Pid, Term, TermExt, atom, tuple};
 use service::{Event, Snapshot};
 use std::sync::{Arc, RwLock};
@@ -45,7 +45,8 @@ pub struct Config {
     pub connect_all: bool,
     /// `prevent_overlapping_partitions` (default `true`, as since OTP 25).
     pub prevent_overlapping_partitions: bool,
-    /// Seed of the locker's random back-off (0: random).
+    /// Seed of global's own generator (0: drawn from the node's,
+    /// [`crate::rng`]).
     pub rng_seed: u64,
 }
 
@@ -308,8 +309,7 @@ impl Global {
                 Some(n) => retries = Some(n - 1),
                 None => {}
             }
-            let max = core::random_sleep_max(times);
-            let t = 1 + rand::random::<u64>() % max;
+            let t = self.node.inner.rng.uniform(core::random_sleep_max(times));
             tokio::time::sleep(Duration::from_millis(t)).await;
             times += 1;
         }
@@ -376,65 +376,21 @@ impl Global {
     }
 }
 
-/// `gen_server:multi_call(Nodes, global_name_server, Req)` (infinity): a
-/// monitor by name and a `{Ref, Node}` tag per node; nodes without a server
-/// (DOWN) are bad nodes.
-pub async fn multi_call(
+/// `gen_server:multi_call(Nodes, global_name_server, Req, infinity)`, as
+/// global.erl's lock client calls it: `(replies, bad nodes)`.
+async fn multi_call(
     proc: &mut Process,
     nodes: &[Atom],
     req: Term,
 ) -> (Vec<(Atom, Term)>, Vec<Atom>) {
-    let tag = proc.make_ref();
-    let tag_t = Term::Reference(Box::new(tag));
-    let mut pending = Vec::new();
-    for n in nodes {
-        let mref = proc.monitor(MonitorTarget::Name(
-            Atom::from("global_name_server"),
-            n.clone(),
-        ));
-        let from = tuple(vec![
-            Term::Pid(proc.pid().clone()),
-            tuple(vec![tag_t.clone(), Term::Atom(n.clone())]),
-        ]);
-        proc.send(
-            Dest::Remote(Atom::from("global_name_server"), n.clone()),
-            tuple(vec![atom("$gen_call"), from, req.clone()]),
-        );
-        pending.push((n.clone(), mref));
-    }
-    let mut replies = Vec::new();
-    let mut bad = Vec::new();
-    while !pending.is_empty() {
-        let refs: Vec<Term> = pending
-            .iter()
-            .map(|(_, r)| Term::Reference(Box::new(r.clone())))
-            .collect();
-        let m = proc
-            .receive(|m| match m.as_tuple() {
-                Some([Term::Tuple(t), _]) => t.elements.first() == Some(&tag_t),
-                Some([d, r, ..]) => d.as_atom() == Some("DOWN") && refs.contains(r),
-                _ => false,
-            })
-            .await;
-        match m.as_tuple() {
-            Some([Term::Tuple(t), reply]) => {
-                if let Some(Term::Atom(n)) = t.elements.get(1) {
-                    if let Some(i) = pending.iter().position(|(p, _)| p == n) {
-                        let (_, mref) = pending.remove(i);
-                        proc.demonitor(&mref, true);
-                        replies.push((n.clone(), reply.clone()));
-                    }
-                }
-            }
-            Some([_, Term::Reference(r), ..]) => {
-                if let Some(i) = pending.iter().position(|(_, p)| *p == **r) {
-                    bad.push(pending.remove(i).0);
-                }
-            }
-            _ => {}
-        }
-    }
-    (replies, bad)
+    crate::behaviours::gen_server::multi_call(
+        proc,
+        nodes,
+        "global_name_server",
+        req,
+        crate::behaviours::Timeout::Infinity,
+    )
+    .await
 }
 
 /// `{global, Name}` for gen_server: `ServerName::via(global, Name)` /

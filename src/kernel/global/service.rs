@@ -103,7 +103,7 @@ pub(crate) fn start(node: &Node, mut cfg: super::Config) -> Started {
     let snap = snapshot.clone();
     let events = tx.clone();
     if cfg.rng_seed == 0 {
-        cfg.rng_seed = rand::random::<u64>() | 1;
+        cfg.rng_seed = node.inner.rng.next_u64() | 1;
     }
     let server = node.spawn(move |mut p: Process| async move {
         if p.register("global_name_server").is_err() {

@@ -43,6 +43,7 @@ mod sim_test;
 pub use locks::{check_replies, random_sleep_max};
 pub use resolve::{Method, ResolveEffect, ResolveOutcome, resolve_it};
 
+use crate::rng::Rng;
 use crate::runtime::{Dest, GenFrom};
 use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, tuple};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -344,25 +345,6 @@ struct LostInfo {
     expires: Instant,
 }
 
-/// SplitMix64: small, seedable, good enough for back-off jitter.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// `rand:uniform(N)`: 1..=N.
-    fn uniform(&mut self, n: u64) -> u64 {
-        1 + self.next_u64() % n.max(1)
-    }
-}
-
 /// A reference generator (`make_ref/0` of the node).
 pub type RefGen = Box<dyn FnMut() -> Reference + Send>;
 
@@ -451,7 +433,7 @@ fn undefined_or(t: Option<&Term>) -> Term {
 impl GlobalCore {
     /// A fresh global (`init/1`), at time `now`, with no connected nodes.
     pub fn new(cfg: Config, now: Instant, make_ref: RefGen) -> Self {
-        let mut rng = Rng(cfg.rng_seed);
+        let mut rng = Rng::seeded(cfg.rng_seed);
         // CreX = (rand:uniform(MAX - MIN) - 1) band bnot (2^32 - 1).
         let span: u64 = (1u64 << 60) - 1;
         let crex = ((rng.uniform(span) - 1) & !0xffff_ffffu64) as i64;
