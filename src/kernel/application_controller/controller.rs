@@ -12,6 +12,7 @@
 
 use super::app::{AppContext, Application, RestartType, StartType};
 use super::master;
+use crate::kernel::dist_ac::msg::{ChangeReq, FromAc, StartReply, ToAc};
 use crate::kernel::rex::Registry;
 use crate::runtime::{GenCall, GenFrom, Node, Process};
 use crate::term::{Atom, Pid, Term, TermExt, atom, charlist, list, tuple};
@@ -78,7 +79,6 @@ struct Starting {
     app: String,
     rt: RestartType,
     typ: StartType,
-    from: Option<GenFrom>,
 }
 
 /// The AC's state (`#state{}`).
@@ -199,12 +199,14 @@ impl Ac {
         p.reply(to, r);
     }
 
-    fn cntrl(&self, p: &Process, app: &str, msg: Term) -> bool {
+    /// `cntrl/3`: tells the application's controller (dist_ac), if it has
+    /// one.
+    fn cntrl(&self, p: &Process, app: &str, msg: FromAc) -> bool {
         match self.control.iter().find(|(a, _)| a == app) {
             Some((_, pid)) => {
                 // dist_ac reads the weight this publishes.
                 self.publish();
-                p.send(pid, msg);
+                p.send(pid, msg.to_term());
                 true
             }
             None => false,
@@ -215,6 +217,18 @@ impl Ac {
         if let Some(call) = GenCall::parse(&msg) {
             return self.handle_call(p, call).await;
         }
+        match ToAc::from_term(&msg) {
+            Some(ToAc::LoadReply(app)) => {
+                if let Some(i) = self.loading.iter().position(|(a, _)| *a == app.name) {
+                    let (_, from) = self.loading.remove(i);
+                    self.reply(p, &from, atom("ok"));
+                }
+                return;
+            }
+            Some(ToAc::StartReply(app, r)) => return self.start_reply(p, &app.name, r).await,
+            Some(ToAc::ChangeReq(app, r)) => return self.change_req(p, &app.name, r).await,
+            Some(ToAc::ControlApplication(_)) | None => {}
+        }
         let Some(e) = msg.as_tuple() else { return };
         let tag = e.first().and_then(TermExt::as_atom).unwrap_or("");
         let app = e.get(1).and_then(TermExt::as_atom).map(str::to_owned);
@@ -222,21 +236,6 @@ impl Ac {
             ("application_started", Some(app), 3) => {
                 let res = e[2].clone();
                 self.application_started(p, &app, res).await;
-            }
-            ("ac_load_application_reply", Some(app), 3) => {
-                if let Some(i) = self.loading.iter().position(|(a, _)| *a == app) {
-                    let (_, from) = self.loading.remove(i);
-                    if e[2].tuple_tag() == Some("error") {
-                        self.loaded.retain(|(n, _)| *n != app);
-                    }
-                    self.reply(p, &from, e[2].clone());
-                }
-            }
-            ("ac_start_application_reply", Some(app), 3) => {
-                self.start_reply(p, &app, e[2].clone()).await
-            }
-            ("ac_change_application_req", Some(app), 3) => {
-                self.change_req(p, &app, e[2].clone()).await
             }
             ("EXIT", _, 3) => {
                 if let Term::Pid(pid) = &e[1] {
@@ -334,8 +333,7 @@ impl Ac {
                 has_phases: spec.start_phases.is_some(),
             },
         ));
-        let req = tuple(vec![atom("ac_load_application_req"), app_atom(app)]);
-        if self.cntrl(p, app, req) {
+        if self.cntrl(p, app, FromAc::LoadReq(Atom::from(app))) {
             self.loading.insert(0, (app.to_owned(), from));
             None
         } else {
@@ -366,8 +364,7 @@ impl Ac {
                 return Some(err(tuple(vec![atom("not_started"), app_atom(d)])));
             }
         }
-        let req = tuple(vec![atom("ac_start_application_req"), app_atom(app)]);
-        if !self.cntrl(p, app, req) {
+        if !self.cntrl(p, app, FromAc::StartReq(Atom::from(app))) {
             self.spawn_starter(p, app, StartType::Normal);
         }
         self.starting.insert(
@@ -376,7 +373,6 @@ impl Ac {
                 app: app.to_owned(),
                 rt,
                 typ: StartType::Normal,
-                from: Some(from.clone()),
             },
         );
         self.start_req.insert(0, (app.to_owned(), Some(from)));
@@ -472,19 +468,13 @@ impl Ac {
                         "Application {app} started at '{}'",
                         at.name
                     );
-                    let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
-                    self.cntrl(p, app, run);
+                    self.cntrl(p, app, FromAc::Run(Atom::from(app), Ok(())));
                 }
             }
             _ => {
                 self.reply_to_requester(p, app, &res);
                 let r = res.elem(1).cloned().unwrap_or_else(|| atom("undefined"));
-                let run = tuple(vec![
-                    atom("ac_application_run"),
-                    app_atom(app),
-                    err(r.clone()),
-                ]);
-                self.cntrl(p, app, run);
+                self.cntrl(p, app, FromAc::Run(Atom::from(app), Err(err(r.clone()))));
                 info_exited(app, &r, s.rt);
                 if s.rt != RestartType::Temporary {
                     let reason = format!(
@@ -497,51 +487,39 @@ impl Ac {
         }
     }
 
-    async fn start_reply(&mut self, p: &Process, app: &str, res: Term) {
+    async fn start_reply(&mut self, p: &Process, app: &str, res: StartReply) {
         let Some(i) = self.starting.iter().position(|s| s.app == app) else {
             return;
         };
-        match (res.as_atom(), res.tuple_tag()) {
-            (Some("start_it"), _) => {
+        match res {
+            StartReply::StartIt => {
                 let typ = self.starting[i].typ.clone();
                 self.spawn_starter(p, app, typ);
             }
-            (_, Some("started")) => {
+            StartReply::Started(n) => {
                 let ok = tuple(vec![
                     atom("ok"),
-                    tuple(vec![
-                        atom("distributed"),
-                        res.elem(1).cloned().unwrap_or_else(crate::term::nil),
-                    ]),
+                    tuple(vec![atom("distributed"), Term::Atom(n)]),
                 ]);
                 Box::pin(self.application_started(p, app, ok)).await;
             }
-            (Some("not_started"), _) => {
+            StartReply::NotStarted => {
                 self.reply_to_requester(p, app, &atom("ok"));
                 let s = self.starting.remove(i);
                 self.started.insert(0, (app.to_owned(), s.rt));
             }
-            (_, Some("takeover")) => {
-                let n = res.elem(1).and_then(TermExt::as_atom).map(Atom::from);
-                if let Some(n) = n {
-                    let typ = StartType::Takeover(n);
-                    self.starting[i].typ = typ.clone();
-                    self.spawn_starter(p, app, typ);
-                }
+            StartReply::Takeover(n) => {
+                let typ = StartType::Takeover(n);
+                self.starting[i].typ = typ.clone();
+                self.spawn_starter(p, app, typ);
             }
-            (_, Some("error")) => {
-                self.reply_to_requester(p, app, &res);
+            StartReply::Error(e) => {
+                self.reply_to_requester(p, app, &err(e.clone()));
                 let s = self.starting.remove(i);
                 if s.rt == RestartType::Permanent {
-                    self.halt(
-                        crate::kernel::kernel_config::erl_format(
-                            &res.elem(1).cloned().unwrap_or(res.clone()),
-                        )
-                        .to_string(),
-                    );
+                    self.halt(crate::kernel::kernel_config::erl_format(&e).to_string());
                 }
             }
-            _ => {}
         }
     }
 
@@ -565,83 +543,72 @@ impl Ac {
                     app: app.to_owned(),
                     rt,
                     typ,
-                    from: None,
                 },
             );
         }
         self.start_req.insert(0, (app.to_owned(), None));
     }
 
-    async fn change_req(&mut self, p: &mut Process, app: &str, msg: Term) {
-        let rt = |t: Option<&Term>| t.and_then(TermExt::as_atom).and_then(RestartType::parse);
-        let node_of = |t: Option<&Term>| t.and_then(TermExt::as_atom).map(Atom::from);
+    async fn change_req(&mut self, p: &mut Process, app: &str, req: ChangeReq) {
+        let rt = |r: &Option<Atom>| r.as_ref().and_then(|a| RestartType::parse(&a.name));
         let running = self
             .running
             .iter()
             .find(|(n, _)| n == app)
             .map(|(_, id)| id.clone());
         let started = self.started.iter().find(|(n, _)| n == app).map(|(_, t)| *t);
-        let tag = msg.as_atom().or(msg.tuple_tag()).unwrap_or("");
+        let run_ok = FromAc::Run(Atom::from(app), Ok(()));
         match (running, started) {
-            (Some(id), Some(typ)) => match tag {
-                "started" => {
+            (Some(id), Some(typ)) => match req {
+                ChangeReq::Started(n) => {
                     stop_appl(p, app, &id, typ).await;
-                    self.running.retain(|(n, _)| n != app);
-                    let n = node_of(msg.elem(1));
+                    self.running.retain(|(a, _)| a != app);
                     self.running
-                        .insert(0, (app.to_owned(), RunId::Distributed(n)));
+                        .insert(0, (app.to_owned(), RunId::Distributed(Some(n))));
                 }
-                "takeover" | "failover" if matches!(id, RunId::Master(_)) => {
-                    let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
-                    self.cntrl(p, app, run);
+                ChangeReq::Takeover(..) | ChangeReq::Failover(..)
+                    if matches!(id, RunId::Master(_)) =>
+                {
+                    self.cntrl(p, app, run_ok);
                 }
-                "takeover" => {
-                    if let Some(n) = node_of(msg.elem(1)) {
-                        self.do_start(p, app, rt(msg.elem(2)), StartType::Takeover(n));
-                    }
+                ChangeReq::Takeover(n, r) => {
+                    self.do_start(p, app, rt(&r), StartType::Takeover(n));
                 }
-                "failover" => {
-                    if let Some(n) = node_of(msg.elem(1)) {
-                        let typ = if self.has_phases(app) {
-                            StartType::Failover(n)
-                        } else {
-                            // Backwards compatible: no start_phases, no failover type.
-                            StartType::Normal
-                        };
-                        self.do_start(p, app, rt(msg.elem(2)), typ);
-                    }
+                ChangeReq::Failover(n, r) => {
+                    let typ = if self.has_phases(app) {
+                        StartType::Failover(n)
+                    } else {
+                        // Backwards compatible: no start_phases, no failover type.
+                        StartType::Normal
+                    };
+                    self.do_start(p, app, rt(&r), typ);
                 }
-                "stop_it" => {
+                ChangeReq::StopIt => {
                     stop_appl(p, app, &id, typ).await;
-                    let m = tuple(vec![atom("ac_application_not_run"), app_atom(app)]);
-                    self.cntrl(p, app, m);
+                    self.cntrl(p, app, FromAc::NotRun(Atom::from(app)));
                     if let Some(e) = self.running.iter_mut().find(|(n, _)| n == app) {
                         e.1 = RunId::Distributed(None);
                     }
                 }
-                "start_it" if matches!(id, RunId::Master(_)) => {
-                    let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
-                    self.cntrl(p, app, run);
+                ChangeReq::StartIt if matches!(id, RunId::Master(_)) => {
+                    self.cntrl(p, app, run_ok);
                 }
-                "start_it" => self.do_start(p, app, None, StartType::Normal),
-                "not_running" => self.running.retain(|(n, _)| n != app),
-                _ => {}
+                ChangeReq::StartIt => self.do_start(p, app, None, StartType::Normal),
+                ChangeReq::NotRunning => self.running.retain(|(n, _)| n != app),
             },
-            (running, started) => match tag {
-                "start_it" if running.is_none() && self.is_loaded(app) => {
-                    if let Some(s) = self.starting.iter().find(|s| s.app == app) {
-                        let _ = &s.from;
+            (running, started) => match req {
+                ChangeReq::StartIt if running.is_none() && self.is_loaded(app) => {
+                    if self.starting.iter().any(|s| s.app == app) {
                         self.do_start(p, app, None, StartType::Normal);
                     } else if started.is_some() {
                         self.do_start(p, app, None, StartType::Normal);
                         self.started.retain(|(n, _)| n != app);
                     }
                 }
-                "started" => {
-                    self.running.retain(|(n, _)| n != app);
-                    let n = node_of(msg.elem(1));
+                ChangeReq::Started(n) => {
+                    self.running.retain(|(a, _)| a != app);
                     self.running
-                        .insert(0, (app.to_owned(), RunId::Distributed(n)));
+                        .insert(0, (app.to_owned(), RunId::Distributed(Some(n))));
                 }
                 _ => {}
             },
@@ -662,7 +629,7 @@ impl Ac {
             .find(|(n, _)| n == app)
             .map(|(_, id)| id.clone());
         let started = self.started.iter().find(|(n, _)| n == app).map(|(_, t)| *t);
-        let stopped = tuple(vec![atom("ac_application_stopped"), app_atom(app)]);
+        let stopped = FromAc::Stopped(Atom::from(app));
         match (running, started) {
             (Some(id), Some(typ)) => {
                 stop_appl(p, app, &id, typ).await;
@@ -732,8 +699,7 @@ impl Ac {
             return;
         };
         self.running.retain(|(n, _)| *n != app);
-        let stopped = tuple(vec![atom("ac_application_stopped"), app_atom(&app)]);
-        self.cntrl(p, &app, stopped);
+        self.cntrl(p, &app, FromAc::Stopped(Atom::from(app.as_str())));
         let typ = self
             .started
             .iter()

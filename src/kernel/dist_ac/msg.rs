@@ -567,6 +567,51 @@ pub enum ChangeReq {
 }
 
 impl ToAc {
+    /// Parses what the application controller receives from dist_ac;
+    /// `None` if it is not one of these (`ControlApplication` arrives as
+    /// a call and is not parsed here).
+    pub fn from_term(t: &Term) -> Option<Self> {
+        let e = t.as_tuple()?;
+        let app = e.get(1).and_then(node_of)?;
+        let r = e.get(2)?;
+        let node = |i: usize| r.elem(i).and_then(node_of);
+        let rt = || {
+            r.elem(2)
+                .and_then(TermExt::as_atom)
+                .filter(|a| *a != "undefined")
+                .map(Atom::from)
+        };
+        let tag = r.as_atom().or(r.tuple_tag())?;
+        Some(match (e.first()?.as_atom()?, e.len()) {
+            // dist_ac.erl only ever answers `ok`.
+            ("ac_load_application_reply", 3) if tag == "ok" => Self::LoadReply(app),
+            ("ac_start_application_reply", 3) => Self::StartReply(
+                app,
+                match tag {
+                    "start_it" => StartReply::StartIt,
+                    "started" => StartReply::Started(node(1)?),
+                    "not_started" => StartReply::NotStarted,
+                    "takeover" => StartReply::Takeover(node(1)?),
+                    "error" => StartReply::Error(r.elem(1)?.clone()),
+                    _ => return None,
+                },
+            ),
+            ("ac_change_application_req", 3) => Self::ChangeReq(
+                app,
+                match tag {
+                    "start_it" => ChangeReq::StartIt,
+                    "stop_it" => ChangeReq::StopIt,
+                    "started" => ChangeReq::Started(node(1)?),
+                    "takeover" => ChangeReq::Takeover(node(1)?, rt()),
+                    "failover" => ChangeReq::Failover(node(1)?, rt()),
+                    "not_running" => ChangeReq::NotRunning,
+                    _ => return None,
+                },
+            ),
+            _ => return None,
+        })
+    }
+
     /// The message as the Erlang AC receives it (`ControlApplication` is a
     /// call; its request term is returned).
     pub fn to_term(&self) -> Term {
@@ -661,6 +706,50 @@ impl FromAc {
             Self::NotRun(x) => tuple(vec![atom("ac_application_not_run"), a(x)]),
             Self::Stopped(x) => tuple(vec![atom("ac_application_stopped"), a(x)]),
             Self::Unloaded(x) => tuple(vec![atom("ac_application_unloaded"), a(x)]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The application controller reads what dist_ac writes, variant by
+    /// variant, and the other way round.
+    #[test]
+    fn the_ac_contract_round_trips() {
+        let (app, n) = (Atom::from("myapp"), Atom::from("cp2@cave"));
+        let to_ac = [
+            ToAc::LoadReply(app.clone()),
+            ToAc::StartReply(app.clone(), StartReply::StartIt),
+            ToAc::StartReply(app.clone(), StartReply::Started(n.clone())),
+            ToAc::StartReply(app.clone(), StartReply::NotStarted),
+            ToAc::StartReply(app.clone(), StartReply::Takeover(n.clone())),
+            ToAc::StartReply(app.clone(), StartReply::Error(atom("badarg"))),
+            ToAc::ChangeReq(app.clone(), ChangeReq::StartIt),
+            ToAc::ChangeReq(app.clone(), ChangeReq::StopIt),
+            ToAc::ChangeReq(app.clone(), ChangeReq::Started(n.clone())),
+            ToAc::ChangeReq(
+                app.clone(),
+                ChangeReq::Takeover(n.clone(), Some(Atom::from("permanent"))),
+            ),
+            ToAc::ChangeReq(app.clone(), ChangeReq::Failover(n.clone(), None)),
+            ToAc::ChangeReq(app.clone(), ChangeReq::NotRunning),
+        ];
+        for m in to_ac {
+            assert_eq!(ToAc::from_term(&m.to_term()), Some(m));
+        }
+        let from_ac = [
+            FromAc::LoadReq(app.clone()),
+            FromAc::StartReq(app.clone()),
+            FromAc::Run(app.clone(), Ok(())),
+            FromAc::Run(app.clone(), Err(tuple(vec![atom("error"), atom("x")]))),
+            FromAc::NotRun(app.clone()),
+            FromAc::Stopped(app.clone()),
+            FromAc::Unloaded(app),
+        ];
+        for m in from_ac {
+            assert_eq!(FromAc::from_term(&m.to_term()), Some(m));
         }
     }
 }
