@@ -21,7 +21,8 @@ use crate::kernel::application_controller::{
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
-use crate::term::{Atom, Term, TermExt, atom, int, list, nil, tuple};
+use crate::term;
+use crate::term::{Atom, Term, TermExt, atom, int, nil};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -40,9 +41,9 @@ pub fn handle_request(req: &Term) -> Term {
     match req.as_tuple() {
         Some([t, x, y]) if t.as_atom() == Some("cal") => match (x.as_i64(), y.as_i64()) {
             (Some(x), Some(y)) => x.checked_add(y).map_or_else(|| atom("overflow"), int),
-            _ => tuple(vec![atom("error"), atom("badarg")]),
+            _ => term!({error, badarg}),
         },
-        _ => tuple(vec![atom("error"), atom("badarg")]),
+        _ => term!({error, badarg}),
     }
 }
 
@@ -80,17 +81,14 @@ fn supervisor_spec(global: Arc<dyn GlobalNames>) -> SupSpec {
     // Elixir's Supervisor.init/2 result, which Supervisor.Default returns.
     let child_map = crate::term::map(vec![
         (atom("id"), atom(SERVER)),
-        (
-            atom("start"),
-            tuple(vec![atom(SERVER), atom("start_link"), list(vec![nil()])]),
-        ),
+        (atom("start"), term!({(atom(SERVER)), start_link, [[]]})),
     ]);
     let flags = crate::term::map(vec![
         (atom("intensity"), int(3)),
         (atom("period"), int(5)),
         (atom("strategy"), atom("one_for_one")),
     ]);
-    let init_result = tuple(vec![atom("ok"), tuple(vec![flags, list(vec![child_map])])]);
+    let init_result = term!({ok, {(flags), [(child_map)]}});
     SupSpec::new("Elixir.Supervisor.Default")
         .intensity(3)
         .period(5)
@@ -124,7 +122,7 @@ impl Application for Distro {
                         return Err(Exception::badarg());
                     };
                     // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
-                    let req = tuple(vec![atom("cal"), x.clone(), y.clone()]);
+                    let req = term!({cal, (x.clone()), (y.clone())});
                     call_global(&node, global.as_ref(), SERVER, req, "Elixir.GenServer").await
                 })
             }),
@@ -162,13 +160,7 @@ mod tests {
 
     #[test]
     fn cal_adds() {
-        assert_eq!(
-            handle_request(&tuple(vec![atom("cal"), int(4), int(5)])),
-            int(9)
-        );
-        assert_eq!(
-            handle_request(&atom("x")),
-            tuple(vec![atom("error"), atom("badarg")])
-        );
+        assert_eq!(handle_request(&term!({cal, 4, 5})), int(9));
+        assert_eq!(handle_request(&atom("x")), term!({error, badarg}));
     }
 }

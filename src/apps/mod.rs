@@ -6,6 +6,7 @@
 //! * [`myapp`]: the OTP guide's distributed application example (and the
 //!   test application of the golden traces).
 
+use crate::term;
 pub mod distro;
 pub mod myapp;
 
@@ -16,7 +17,7 @@ use crate::behaviours::gen_server::{self, NameRegistry, StartError};
 use crate::kernel::application_controller::{ApplicationController, GlobalNames};
 use crate::kernel::rex::{Class, Exception};
 use crate::runtime::Node;
-use crate::term::{Atom, Pid, Term, TermExt, atom, list, tuple, uint};
+use crate::term::{Atom, Pid, Term, TermExt, atom, list, uint};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +51,7 @@ async fn call_global(
     caller_module: &'static str,
 ) -> Result<Term, Exception> {
     let timeout = Duration::from_secs(5);
-    let server = tuple(vec![atom("global"), atom(name)]);
+    let server = term!({global, (atom(name))});
     // gen_server:call/2 names [Server, Request]; GenServer.call/2 adds the
     // default timeout.
     let mut args = vec![server, req.clone()];
@@ -59,10 +60,7 @@ async fn call_global(
     }
     let exit = |reason: Term| Exception {
         class: Class::Exit,
-        reason: tuple(vec![
-            reason,
-            tuple(vec![atom(caller_module), atom("call"), list(args.clone())]),
-        ]),
+        reason: term!({(reason), {(atom(caller_module)), call, (list(args.clone()))}}),
     };
     let Some(pid) = global.whereis_name(name) else {
         return Err(exit(atom("noproc")));

@@ -16,7 +16,8 @@ use crate::kernel::application_controller::{
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
-use crate::term::{Atom, Term, TermExt, atom, int, map, tuple};
+use crate::term;
+use crate::term::{Atom, Term, TermExt, atom, int, map};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -57,9 +58,9 @@ impl GenServer for MyAppServer {
         CallReply::Reply(match req.as_tuple() {
             Some([t, x, y]) if t.as_atom() == Some("add") => match (x.as_i64(), y.as_i64()) {
                 (Some(x), Some(y)) => int(x.wrapping_add(y)),
-                _ => tuple(vec![atom("error"), atom("badarg")]),
+                _ => term!({error, badarg}),
             },
-            _ => tuple(vec![atom("error"), atom("unknown_call")]),
+            _ => term!({error, unknown_call}),
         })
     }
 
@@ -95,7 +96,7 @@ impl Application for MyApp {
                     let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
                         return Err(Exception::badarg());
                     };
-                    let req = tuple(vec![atom("add"), x.clone(), y.clone()]);
+                    let req = term!({add, (x.clone()), (y.clone())});
                     call_global(&node, global.as_ref(), SERVER, req, "gen_server").await
                 })
             }),

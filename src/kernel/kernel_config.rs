@@ -16,7 +16,8 @@
 
 use crate::kernel::dist_ac::DistAcHandle;
 use crate::runtime::Node;
-use crate::term::{Atom, Term, TermExt, atom};
+use crate::term;
+use crate::term::{Atom, Term, TermExt};
 use std::time::{Duration, Instant};
 
 /// `sync_nodes_timeout`.
@@ -220,10 +221,7 @@ pub async fn run(
             p.monitor_nodes(true, false);
             for n in s.mandatory.iter().chain(&s.optional) {
                 if p.node().ping(&n.name).await {
-                    p.send(
-                        p.pid(),
-                        crate::term::tuple(vec![atom("nodeup"), Term::Atom(n.clone())]),
-                    );
+                    p.send(p.pid(), term!({nodeup, (Term::Atom(n.clone()))}));
                 }
             }
             let mut state = w.state();
@@ -253,10 +251,7 @@ pub async fn run(
             }
         }
         if let Some(dac) = dac {
-            p.send(
-                &dac,
-                crate::term::tuple(vec![atom("go"), Term::Pid(p.pid().clone())]),
-            );
+            p.send(&dac, term!({go, (Term::Pid(p.pid().clone()))}));
             p.receive(|m| m.as_atom() == Some("dist_ac_took_control"))
                 .await;
         }
@@ -268,6 +263,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::term::atom;
 
     fn a(s: &str) -> Atom {
         Atom::from(s)
@@ -325,13 +321,8 @@ mod tests {
 
     #[test]
     fn terms_print_like_p() {
-        use crate::term::{charlist, int, list, tuple};
-        let t = tuple(vec![
-            atom("distribution_mismatch"),
-            atom("myapp"),
-            atom("cp1@127.0.0.1"),
-            list(vec![int(1), charlist("ab")]),
-        ]);
+        use crate::term::charlist;
+        let t = term!({distribution_mismatch, myapp, :"cp1@127.0.0.1", [1, (charlist("ab"))]});
         assert_eq!(
             erl_format(&t),
             "{distribution_mismatch,myapp,'cp1@127.0.0.1',[1,\"ab\"]}"

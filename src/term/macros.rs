@@ -197,7 +197,7 @@ impl FromTerm<'_> for u64 {
         use num_traits::ToPrimitive;
         match term {
             Term::BigInteger(b) => b.value.to_u64(),
-            _ => u64::try_from(term.as_i64()?).ok(),
+            _ => Self::try_from(term.as_i64()?).ok(),
         }
     }
 }

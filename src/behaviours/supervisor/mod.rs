@@ -63,6 +63,7 @@
 //! `ExtraArgs` not a list, are answered `{error, …}` instead of crashing
 //! the supervisor. Not supported: `code_change`.
 
+use crate::term;
 mod core;
 mod report;
 mod server;
@@ -81,7 +82,7 @@ pub use spec::{
 use super::Timeout;
 use super::gen_server::{self, CallExit, GenServer, ServerName, ServerRef, StartError};
 use crate::runtime::{Node, Process};
-use crate::term::{Atom, Pid, Term, atom, tuple};
+use crate::term::{Atom, Pid, Term, atom};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -108,7 +109,7 @@ pub fn start_outcome(r: Result<Pid, StartError>) -> StartOutcome {
         Err(StartError::Ignore) => StartOutcome::Ignore,
         Err(StartError::Init(reason)) => StartOutcome::Error(reason),
         Err(StartError::AlreadyStarted(p)) => {
-            StartOutcome::Error(tuple(vec![atom("already_started"), Term::Pid(p)]))
+            StartOutcome::Error(term!({already_started, (Term::Pid(p))}))
         }
         Err(StartError::Died) => StartOutcome::Error(atom("killed")),
     }
@@ -350,7 +351,7 @@ pub async fn start_child(
     sup: impl Into<ServerRef>,
     spec: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("start_child"), spec])).await
+    call(p, sup, term!({start_child, (spec)})).await
 }
 
 /// `supervisor:terminate_child(Sup, Id)`.
@@ -359,7 +360,7 @@ pub async fn terminate_child(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("terminate_child"), id])).await
+    call(p, sup, term!({terminate_child, (id)})).await
 }
 
 /// `supervisor:restart_child(Sup, Id)`.
@@ -368,7 +369,7 @@ pub async fn restart_child(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("restart_child"), id])).await
+    call(p, sup, term!({restart_child, (id)})).await
 }
 
 /// `supervisor:delete_child(Sup, Id)`.
@@ -377,7 +378,7 @@ pub async fn delete_child(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("delete_child"), id])).await
+    call(p, sup, term!({delete_child, (id)})).await
 }
 
 /// `supervisor:get_childspec(Sup, Id)`.
@@ -386,5 +387,5 @@ pub async fn get_childspec(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("get_childspec"), id])).await
+    call(p, sup, term!({get_childspec, (id)})).await
 }

@@ -6,6 +6,7 @@
 use super::*;
 use crate::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime};
 use crate::runtime::Node;
+use crate::term;
 use crate::term::{Pid, atom, int};
 use futures::future::BoxFuture;
 use std::sync::Mutex;
@@ -109,18 +110,11 @@ async fn start_with_dependencies_which_applications_and_stop() {
         .unwrap();
     assert_eq!(
         r.as_list().unwrap()[0],
-        tuple(vec![
-            atom("b"),
-            crate::term::charlist("test app"),
-            crate::term::charlist("1.2")
-        ])
+        term!({b, (crate::term::charlist("test app")), (crate::term::charlist("1.2"))})
     );
     ac.stop("b").await.unwrap();
     assert!(!ac.is_running("b"));
-    assert_eq!(
-        ac.stop("b").await,
-        Err(AppError(tuple(vec![atom("not_started"), atom("b")])))
-    );
+    assert_eq!(ac.stop("b").await, Err(AppError(term!({not_started, b}))));
     assert!(halts.lock().unwrap().is_empty());
 }
 

@@ -5,7 +5,8 @@
 
 use crate::kernel::rex::Registry;
 use crate::runtime::Node;
-use crate::term::{Atom, Pid, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, atom};
 use futures::future::BoxFuture;
 use std::sync::{Arc, RwLock};
 
@@ -26,8 +27,8 @@ impl StartType {
     pub fn to_term(&self) -> Term {
         match self {
             Self::Normal => atom("normal"),
-            Self::Takeover(n) => tuple(vec![atom("takeover"), Term::Atom(n.clone())]),
-            Self::Failover(n) => tuple(vec![atom("failover"), Term::Atom(n.clone())]),
+            Self::Takeover(n) => term!({takeover, (Term::Atom(n.clone()))}),
+            Self::Failover(n) => term!({failover, (Term::Atom(n.clone()))}),
         }
     }
 

@@ -14,7 +14,8 @@ use super::app::{AppContext, Application, RestartType, StartType};
 use super::master;
 use crate::kernel::rex::Registry;
 use crate::runtime::{GenCall, GenFrom, Node, Process};
-use crate::term::{Atom, Pid, Term, TermExt, atom, charlist, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, TermExt, atom, charlist, list};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -153,7 +154,7 @@ fn app_atom(s: &str) -> Term {
 }
 
 fn err(reason: Term) -> Term {
-    tuple(vec![atom("error"), reason])
+    term!({error, (reason)})
 }
 
 impl Ac {
@@ -162,7 +163,7 @@ impl Ac {
             self.loaded
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(n, l)| tuple(vec![atom(n), charlist(&l.descr), charlist(&l.vsn)]))
+                .map(|(n, l)| term!({(atom(n)), (charlist(&l.descr)), (charlist(&l.vsn))}))
         };
         let which: Vec<Term> = self
             .running
@@ -261,10 +262,7 @@ impl Ac {
             (Some("start_application"), Some([_, Term::Atom(a), Term::Atom(rt)])) => {
                 match RestartType::parse(&rt.name) {
                     Some(rt) => self.start_application(p, &a.name, rt, call.from.clone()),
-                    None => Some(err(tuple(vec![
-                        atom("invalid_restart_type"),
-                        Term::Atom(rt.clone()),
-                    ]))),
+                    None => Some(err(term!({invalid_restart_type, (Term::Atom(rt.clone()))}))),
                 }
             }
             (Some("stop_application"), Some([_, Term::Atom(a)])) => {
@@ -304,7 +302,7 @@ impl Ac {
 
     fn load_application(&mut self, p: &Process, app: &str, from: GenFrom) -> Option<Term> {
         if self.is_loaded(app) {
-            return Some(err(tuple(vec![atom("already_loaded"), app_atom(app)])));
+            return Some(err(term!({already_loaded, (app_atom(app))})));
         }
         let available = self
             .shared
@@ -316,10 +314,9 @@ impl Ac {
         let Some(a) = available else {
             // What OTP answers when no .app file is found.
             let file = charlist(&format!("{app}.app"));
-            return Some(err(tuple(vec![
-                charlist("no such file or directory"),
-                file,
-            ])));
+            return Some(err(
+                term!({(charlist("no such file or directory")), (file)}),
+            ));
         };
         let spec = a.spec();
         self.load_env(app, &spec.env);
@@ -334,7 +331,7 @@ impl Ac {
                 has_phases: spec.start_phases.is_some(),
             },
         ));
-        let req = tuple(vec![atom("ac_load_application_req"), app_atom(app)]);
+        let req = term!({ac_load_application_req, (app_atom(app))});
         if self.cntrl(p, app, req) {
             self.loading.insert(0, (app.to_owned(), from));
             None
@@ -356,17 +353,17 @@ impl Ac {
         }
         // check_start_cond/4
         let Some((_, l)) = self.loaded.iter().find(|(n, _)| n == app) else {
-            return Some(err(tuple(vec![atom("not_loaded"), app_atom(app)])));
+            return Some(err(term!({not_loaded, (app_atom(app))})));
         };
         if self.running.iter().any(|(n, _)| n == app) {
-            return Some(err(tuple(vec![atom("already_started"), app_atom(app)])));
+            return Some(err(term!({already_started, (app_atom(app))})));
         }
         for d in &l.deps {
             if !self.started.iter().any(|(n, _)| n == d) {
-                return Some(err(tuple(vec![atom("not_started"), app_atom(d)])));
+                return Some(err(term!({not_started, (app_atom(d))})));
             }
         }
-        let req = tuple(vec![atom("ac_start_application_req"), app_atom(app)]);
+        let req = term!({ac_start_application_req, (app_atom(app))});
         if !self.cntrl(p, app, req) {
             self.spawn_starter(p, app, StartType::Normal);
         }
@@ -472,18 +469,14 @@ impl Ac {
                         "Application {app} started at '{}'",
                         at.name
                     );
-                    let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
+                    let run = term!({ac_application_run, (app_atom(app)), ok});
                     self.cntrl(p, app, run);
                 }
             }
             _ => {
                 self.reply_to_requester(p, app, &res);
                 let r = res.elem(1).cloned().unwrap_or_else(|| atom("undefined"));
-                let run = tuple(vec![
-                    atom("ac_application_run"),
-                    app_atom(app),
-                    err(r.clone()),
-                ]);
+                let run = term!({ac_application_run, (app_atom(app)), (err(r.clone()))});
                 self.cntrl(p, app, run);
                 info_exited(app, &r, s.rt);
                 if s.rt != RestartType::Temporary {
@@ -507,13 +500,7 @@ impl Ac {
                 self.spawn_starter(p, app, typ);
             }
             (_, Some("started")) => {
-                let ok = tuple(vec![
-                    atom("ok"),
-                    tuple(vec![
-                        atom("distributed"),
-                        res.elem(1).cloned().unwrap_or_else(crate::term::nil),
-                    ]),
-                ]);
+                let ok = term!({ok, {distributed, (res.elem(1).cloned().unwrap_or_else(crate::term::nil))}});
                 Box::pin(self.application_started(p, app, ok)).await;
             }
             (Some("not_started"), _) => {
@@ -592,7 +579,7 @@ impl Ac {
                         .insert(0, (app.to_owned(), RunId::Distributed(n)));
                 }
                 "takeover" | "failover" if matches!(id, RunId::Master(_)) => {
-                    let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
+                    let run = term!({ac_application_run, (app_atom(app)), ok});
                     self.cntrl(p, app, run);
                 }
                 "takeover" => {
@@ -613,14 +600,14 @@ impl Ac {
                 }
                 "stop_it" => {
                     stop_appl(p, app, &id, typ).await;
-                    let m = tuple(vec![atom("ac_application_not_run"), app_atom(app)]);
+                    let m = term!({ac_application_not_run, (app_atom(app))});
                     self.cntrl(p, app, m);
                     if let Some(e) = self.running.iter_mut().find(|(n, _)| n == app) {
                         e.1 = RunId::Distributed(None);
                     }
                 }
                 "start_it" if matches!(id, RunId::Master(_)) => {
-                    let run = tuple(vec![atom("ac_application_run"), app_atom(app), atom("ok")]);
+                    let run = term!({ac_application_run, (app_atom(app)), ok});
                     self.cntrl(p, app, run);
                 }
                 "start_it" => self.do_start(p, app, None, StartType::Normal),
@@ -662,7 +649,7 @@ impl Ac {
             .find(|(n, _)| n == app)
             .map(|(_, id)| id.clone());
         let started = self.started.iter().find(|(n, _)| n == app).map(|(_, t)| *t);
-        let stopped = tuple(vec![atom("ac_application_stopped"), app_atom(app)]);
+        let stopped = term!({ac_application_stopped, (app_atom(app))});
         match (running, started) {
             (Some(id), Some(typ)) => {
                 stop_appl(p, app, &id, typ).await;
@@ -676,7 +663,7 @@ impl Ac {
                 self.cntrl(p, app, stopped);
                 atom("ok")
             }
-            _ => err(tuple(vec![atom("not_started"), app_atom(app)])),
+            _ => err(term!({not_started, (app_atom(app))})),
         }
     }
 
@@ -689,17 +676,17 @@ impl Ac {
                 .and_then(|t| t.as_list().map(|l| l.into_owned()))
                 .unwrap_or_default();
             perms.retain(|t| t.elem(0).and_then(TermExt::as_atom) != Some(app));
-            perms.insert(0, tuple(vec![atom(app), crate::term::boolean(permitted)]));
+            perms.insert(0, term!({(atom(app)), (crate::term::boolean(permitted))}));
             env.insert(key, list(perms));
         }
         if !self.is_loaded(app) {
-            return err(tuple(vec![atom("not_loaded"), app_atom(app)]));
+            return err(term!({not_loaded, (app_atom(app))}));
         }
         if self.control.iter().any(|(n, _)| n == app) {
             let starting = self.starting.iter().any(|s| s.app == app);
             let started = self.started.iter().any(|(n, _)| n == app);
             return if !starting && !started {
-                tuple(vec![atom("distributed_application"), atom("only_loaded")])
+                term!({distributed_application, only_loaded})
             } else {
                 atom("distributed_application")
             };
@@ -732,7 +719,7 @@ impl Ac {
             return;
         };
         self.running.retain(|(n, _)| *n != app);
-        let stopped = tuple(vec![atom("ac_application_stopped"), app_atom(&app)]);
+        let stopped = term!({ac_application_stopped, (app_atom(&app))});
         self.cntrl(p, &app, stopped);
         let typ = self
             .started
@@ -800,10 +787,7 @@ async fn stop_appl(p: &mut Process, app: &str, id: &RunId, typ: RestartType) {
         RunId::Master(m) => {
             p.unlink(m);
             let mref = p.monitor(m);
-            p.send(
-                m,
-                tuple(vec![atom("terminate"), Term::Pid(p.pid().clone())]),
-            );
+            p.send(m, term!({terminate, (Term::Pid(p.pid().clone()))}));
             let r = Term::Reference(Box::new(mref));
             let _ = p
                 .receive_timeout(Duration::from_secs(3600), |m| {

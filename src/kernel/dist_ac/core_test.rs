@@ -5,7 +5,8 @@
 
 use super::core::{Call, Config, Dest, DistAc, DistEntry, Input, Output};
 use super::msg::*;
-use crate::term::{Atom, Pid, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, atom};
 use std::time::{Duration, Instant};
 
 pub(super) fn a(s: &str) -> Atom {
@@ -68,11 +69,11 @@ fn loaded(from: &str, knows: bool) -> DacMsg {
 }
 
 fn sync_lock() -> Term {
-    tuple(vec![atom("dist_ac"), atom("sync_dacs")])
+    term!({dist_ac, sync_dacs})
 }
 
 fn my_lock(node: &str) -> Term {
-    tuple(vec![atom("dist_ac"), pid(node)])
+    term!({dist_ac, (pid(node))})
 }
 
 /// Boots `me` in a cluster where `others` are up and answer as
@@ -492,11 +493,7 @@ fn distribution_mismatch_stops_dist_ac() {
     assert_eq!(
         drain(&mut d),
         vec![Output::Stop {
-            reason: tuple(vec![
-                atom("distribution_mismatch"),
-                atom("myapp"),
-                atom("cp3")
-            ])
+            reason: term!({distribution_mismatch, myapp, cp3})
         }]
     );
     // Order inside a tuple does not matter (equal_nodes/2).
@@ -624,10 +621,7 @@ fn takeover_call_orders_a_takeover_and_replies_on_run() {
         drain(&mut d),
         vec![Output::Reply {
             call: 8,
-            reply: tuple(vec![
-                atom("error"),
-                tuple(vec![atom("already_running_locally"), atom("myapp")])
-            ])
+            reply: term!({error, {already_running_locally, myapp}})
         }]
     );
 }
@@ -640,14 +634,9 @@ fn terms_have_otp_shapes() {
         format!("{}", crate::term::Pretty(&ap.to_term())),
         format!(
             "{}",
-            crate::term::Pretty(&tuple(vec![
-                atom("appl"),
-                atom("myapp"),
-                tuple(vec![atom("distributed"), atom("cp2@h")]),
-                crate::term::int(5000),
-                crate::term::list(vec![atom("cp1"), tuple(vec![atom("cp2"), atom("cp3")])]),
-                crate::term::list(vec![tuple(vec![atom("cp2@h"), atom("true")])]),
-            ]))
+            crate::term::Pretty(
+                &term!({appl, myapp, {distributed, :"cp2@h"}, 5000, [cp1, {cp2, cp3}], [{:"cp2@h", true}]})
+            )
         )
     );
     assert_eq!(Appl::from_term(&ap.to_term()), Some(ap));
@@ -661,7 +650,7 @@ fn terms_have_otp_shapes() {
         DacMsg::AppStarted {
             node: a("cp2"),
             app: a("myapp"),
-            result: Err(tuple(vec![atom("error"), atom("x")])),
+            result: Err(term!({error, x})),
         },
         DacMsg::NewPermission {
             node: a("cp2"),
@@ -674,10 +663,7 @@ fn terms_have_otp_shapes() {
         assert_eq!(DacMsg::from_term(&m.to_term()), Some(m));
     }
     assert_eq!(DacMsg::from_term(&atom("garbage")), None);
-    assert_eq!(
-        DacMsg::from_term(&tuple(vec![atom("dist_ac_weight"), atom("x")])),
-        None
-    );
+    assert_eq!(DacMsg::from_term(&term!({dist_ac_weight, x})), None);
     // flat_nodes/1 reverses: [cp1, {cp2, cp3}] -> [cp2, cp3, cp1]
     assert_eq!(
         cp_config().distributed[0].nodes.flat(),
@@ -719,7 +705,7 @@ fn random_peer_input_never_panics() {
                     node,
                     app,
                     result: if next(4) == 0 {
-                        Err(tuple(vec![atom("error"), atom("x")]))
+                        Err(term!({error, x}))
                     } else {
                         Ok(())
                     },

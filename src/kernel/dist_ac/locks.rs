@@ -13,7 +13,8 @@
 //! or that go down are "bad nodes" and are ignored, as in OTP.
 
 use crate::runtime::Process;
-use crate::term::{Atom, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Term, TermExt};
 use futures::future::BoxFuture;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -72,12 +73,8 @@ pub async fn multi_call(p: &mut Process, nodes: &[Atom], req: &Term) -> Vec<(Ato
     for n in nodes {
         let mref = p.monitor(("global_name_server", n.name.as_str()));
         let r = Term::Reference(Box::new(mref.clone()));
-        let tag = tuple(vec![r.clone(), Term::Atom(n.clone())]);
-        let msg = tuple(vec![
-            atom("$gen_call"),
-            tuple(vec![Term::Pid(me.clone()), tag.clone()]),
-            req.clone(),
-        ]);
+        let tag = term!({(r.clone()), (Term::Atom(n.clone()))});
+        let msg = term!({:"$gen_call", {(Term::Pid(me.clone())), (tag.clone())}, (req.clone())});
         p.send(("global_name_server", n.name.as_str()), msg);
         pending.push((n.clone(), mref, r, tag));
     }
@@ -115,7 +112,7 @@ impl Locks for GlobalLocks {
                 if nodes.is_empty() {
                     return true;
                 }
-                let req = tuple(vec![atom("set_lock"), id.clone()]);
+                let req = term!({set_lock, (id.clone())});
                 let replies = multi_call(p, &nodes, &req).await;
                 let granted: Vec<Atom> = replies
                     .iter()
@@ -126,7 +123,7 @@ impl Locks for GlobalLocks {
                     return true;
                 }
                 if replies.len() > 1 {
-                    let del = tuple(vec![atom("del_lock"), id.clone()]);
+                    let del = term!({del_lock, (id.clone())});
                     multi_call(p, &granted, &del).await;
                 }
                 match left {
@@ -142,7 +139,7 @@ impl Locks for GlobalLocks {
 
     fn del_lock<'a>(&'a self, p: &'a mut Process, id: Term, nodes: Vec<Atom>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let req = tuple(vec![atom("del_lock"), id]);
+            let req = term!({del_lock, (id)});
             multi_call(p, &nodes, &req).await;
         })
     }

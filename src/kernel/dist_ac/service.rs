@@ -15,7 +15,8 @@ use super::locks::Locks;
 use super::msg::{DacMsg, FromAc, NodesSpec, RestartTime, ToAc};
 use crate::kernel::application_controller::{HaltFn, RestartType};
 use crate::runtime::{GenCall, GenFrom, Node, Process};
-use crate::term::{Atom, Pid, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, TermExt, atom};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -310,7 +311,7 @@ impl DistAcHandle {
         rt: RestartType,
     ) -> Result<(), TakeoverError> {
         self.wait_for_sync().await;
-        let nodes = match self.call(tuple(vec![atom("get_nodes"), atom(app)])).await {
+        let nodes = match self.call(term!({get_nodes, (atom(app))})).await {
             Ok(t) => t
                 .as_list()
                 .map(|l| {
@@ -321,11 +322,7 @@ impl DistAcHandle {
                 .unwrap_or_default(),
             Err(e) => return Err(TakeoverError::Error(e.reason())),
         };
-        let req = tuple(vec![
-            atom("takeover_application"),
-            atom(app),
-            atom(rt.as_str()),
-        ]);
+        let req = term!({takeover_application, (atom(app)), (atom(rt.as_str()))});
         self.trans(req, Some(nodes)).await
     }
 
@@ -344,13 +341,7 @@ impl DistAcHandle {
             "started"
         };
         // The lock id names the calling process; the trans below fills it in.
-        let req = tuple(vec![
-            atom("permit_application"),
-            atom(app),
-            crate::term::boolean(permitted),
-            atom("$lock_id"),
-            atom(info),
-        ]);
+        let req = term!({permit_application, (atom(app)), (crate::term::boolean(permitted)), :"$lock_id", (atom(info))});
         self.trans(req, None).await
     }
 
@@ -360,20 +351,16 @@ impl DistAcHandle {
         let locks = self.locks.clone();
         let node = self.node.clone();
         self.node.spawn(move |mut p| async move {
-            let id = tuple(vec![atom("dist_ac"), Term::Pid(p.pid().clone())]);
+            let id = term!({dist_ac, (Term::Pid(p.pid().clone()))});
             let nodes = nodes.unwrap_or_else(|| {
                 let mut v = vec![node.name().clone()];
                 v.extend(node.nodes());
                 v
             });
             let req = match req.as_tuple() {
-                Some([t, app, b, l, info]) if l.as_atom() == Some("$lock_id") => tuple(vec![
-                    t.clone(),
-                    app.clone(),
-                    b.clone(),
-                    id.clone(),
-                    info.clone(),
-                ]),
+                Some([t, app, b, l, info]) if l.as_atom() == Some("$lock_id") => {
+                    term!({(t.clone()), (app.clone()), (b.clone()), (id.clone()), (info.clone())})
+                }
                 _ => req,
             };
             if !locks

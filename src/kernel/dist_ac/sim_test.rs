@@ -15,6 +15,7 @@
 use super::core::{Dest, DistAc, Input, Output};
 use super::core_test::{a, cp_config, pid};
 use super::msg::*;
+use crate::term;
 use crate::term::{Atom, Term, TermExt};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -792,9 +793,9 @@ fn scripted_peer_from_s7_sees_the_app_at_the_core() {
 #[test]
 fn permit_false_moves_the_app_and_permit_true_takes_it_back() {
     use super::core::Call;
-    use crate::term::{atom, tuple};
+    use crate::term::atom;
     let mut sim = settled_three();
-    let lock = tuple(vec![atom("dist_ac"), pid("cp1")]);
+    let lock = term!({dist_ac, (pid("cp1"))});
     sim.input(
         "cp1",
         Input::Call(

@@ -11,7 +11,8 @@
 
 use super::core::{DistAc, Output, Wait};
 use super::msg::{Appl, ApplId, NodeName, NodesSpec, Perm, ToAc};
-use crate::term::{Atom, Term, atom, list, tuple};
+use crate::term;
+use crate::term::{Atom, Term, list};
 use std::collections::VecDeque;
 
 impl DistAc {
@@ -26,7 +27,7 @@ impl DistAc {
         self.monitoring = true;
         let lock_nodes = self.all_nodes();
         self.emit(Output::SetLock {
-            id: tuple(vec![atom("dist_ac"), atom("sync_dacs")]),
+            id: term!({dist_ac, sync_dacs}),
             nodes: lock_nodes.clone(),
             retries: None,
         });
@@ -95,7 +96,7 @@ impl DistAc {
     ) {
         if remaining.is_empty() {
             self.emit(Output::DelLock {
-                id: tuple(vec![atom("dist_ac"), atom("sync_dacs")]),
+                id: term!({dist_ac, sync_dacs}),
                 nodes: lock_nodes,
             });
             self.wait = Some(Wait::SyncUnlock {
