@@ -13,7 +13,7 @@ pub mod myapp;
 #[cfg(test)]
 mod apps_test;
 
-use crate::behaviours::gen_server::{self, NameRegistry, StartError};
+use crate::behaviours::gen_server::{NameRegistry, StartError};
 use crate::kernel::application_controller::{ApplicationController, GlobalNames};
 use crate::kernel::rex::{Class, Exception};
 use crate::runtime::Node;
@@ -65,14 +65,9 @@ async fn call_global(
     let Some(pid) = global.whereis_name(name) else {
         return Err(exit(atom("noproc")));
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.spawn(move |mut p| async move {
-        let _ = tx.send(gen_server::call(&mut p, pid, req, timeout).await);
-    });
-    match rx.await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(exit(e.reason)),
-        Err(_) => Err(exit(atom("killed"))),
+    match node.client().call(pid, req, timeout).await {
+        Ok(v) => Ok(v),
+        Err(e) => Err(exit(e.reason)),
     }
 }
 

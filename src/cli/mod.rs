@@ -227,15 +227,14 @@ fn run_control(a: control::ControlArgs) -> anyhow::Result<ExitCode> {
         let node = crate::runtime::Node::start(cfg)
             .await
             .with_context(|| format!("cannot start the control node {full}"))?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let target = a.target.clone();
-        node.spawn(move |mut p| async move {
-            let timeout = std::time::Duration::from_secs(120);
-            let r =
-                crate::kernel::rpc::call(&mut p, &target, "application", m, args, timeout).await;
-            let _ = tx.send(r);
-        });
-        let result = rx.await.context("the rpc process died")?;
+        let result = node
+            .run_in_process(move |mut p| async move {
+                let timeout = std::time::Duration::from_secs(120);
+                crate::kernel::rpc::call(&mut p, &target, "application", m, args, timeout).await
+            })
+            .await
+            .context("the rpc process died")?;
         node.stop().await;
         let shown = match &result {
             Ok(t) => crate::term::Pretty(t).to_string(),

@@ -332,8 +332,7 @@ mod tests {
             }),
         );
         rex::start(&node, reg);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        node.spawn(move |mut p| async move {
+        let run = node.run_in_process(move |mut p| async move {
             let t = Duration::from_secs(2);
             let mut out = Vec::new();
             out.push(call(&mut p, "a@h", "erlang", "node", vec![], t).await);
@@ -355,9 +354,9 @@ mod tests {
             );
             let nodes = [Atom::from("a@h"), Atom::from("b@h")];
             let multi = multicall(&mut p, &nodes, "erlang", "node", vec![], t).await;
-            let _ = tx.send((out, multi));
+            (out, multi)
         });
-        let (out, multi) = tokio::time::timeout(Duration::from_secs(5), rx)
+        let (out, multi) = tokio::time::timeout(Duration::from_secs(5), run)
             .await
             .unwrap()
             .unwrap();

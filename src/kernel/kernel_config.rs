@@ -211,9 +211,8 @@ pub async fn run(
     sync: Option<SyncNodes>,
     dist_ac: Option<&DistAcHandle>,
 ) -> Result<(), KernelConfigError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let dac = dist_ac.map(|d| d.pid().clone());
-    node.spawn(move |mut p| async move {
+    let run = node.run_in_process(move |mut p| async move {
         p.trap_exit(true);
         if let Some(s) = sync {
             let start = tokio::time::Instant::now();
@@ -246,8 +245,7 @@ pub async fn run(
             }
             p.monitor_nodes(false, false);
             if let SyncState::Failed(missing) = state {
-                let _ = tx.send(Err(KernelConfigError::MandatoryNodesDown(missing)));
-                return;
+                return Err(KernelConfigError::MandatoryNodesDown(missing));
             }
         }
         if let Some(dac) = dac {
@@ -255,9 +253,9 @@ pub async fn run(
             p.receive(|m| m.as_atom() == Some("dist_ac_took_control"))
                 .await;
         }
-        let _ = tx.send(Ok(()));
+        Ok(())
     });
-    rx.await.unwrap_or(Ok(()))
+    run.await.unwrap_or(Ok(()))
 }
 
 #[cfg(test)]

@@ -526,10 +526,9 @@ impl Node {
     /// Connects to `node` (if needed) and asks its net_kernel `{is_auth,
     /// Node}` as `net_adm:ping/1` does: `true` for pong.
     pub async fn ping(&self, node: &str) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let me = self.inner.name.name.clone();
         let target = node.to_owned();
-        self.spawn(move |mut p| async move {
+        let pong = self.run_in_process(move |mut p| async move {
             let req = term!({is_auth, (atom(&me))});
             let r = p
                 .call(
@@ -538,9 +537,9 @@ impl Node {
                     Duration::from_secs(15),
                 )
                 .await;
-            let _ = tx.send(matches!(r, Ok(Term::Atom(a)) if a.name == "yes"));
+            matches!(r, Ok(Term::Atom(a)) if a.name == "yes")
         });
-        let pong = rx.await.unwrap_or(false);
+        let pong = pong.await.unwrap_or(false);
         if !pong {
             self.disconnect(node);
         }

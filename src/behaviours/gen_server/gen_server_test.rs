@@ -545,3 +545,33 @@ async fn continue_without_handle_continue_stops() {
     assert_eq!(next(&mut rx).await, term!({terminate, undef}));
     wait_dead(&node, &pid).await;
 }
+
+#[tokio::test]
+async fn a_client_calls_and_casts_in_order_from_plain_rust() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let client = node.client();
+    assert_ne!(node.whereis("kv").as_ref(), Some(client.pid()));
+    // The cast leaves first: the call that follows sees it.
+    client.cast("kv", term!({put, b, 2}));
+    assert_eq!(client.call("kv", term!({get, b}), T).await, Ok(int(2)));
+    let other = client.clone();
+    assert_eq!(
+        other.call("kv", term!({ hi }), T).await,
+        Ok(term!({echo, {hi}}))
+    );
+    let e = client.call("nosuch", term!({get, b}), T).await.unwrap_err();
+    assert_eq!(e.reason, atom("noproc"));
+    assert_eq!(
+        client.stop("kv", atom("normal"), T).await,
+        Ok(()),
+        "stop through the client"
+    );
+    // A killed client process answers every later call with `killed`.
+    node.exit(client.pid(), atom("kill"));
+    let e = client.call("kv", term!({get, b}), T).await.unwrap_err();
+    assert_eq!(e.reason, atom("killed"));
+}

@@ -44,12 +44,8 @@
 //! # async fn main() {
 //! let node = Node::local("demo@localhost");
 //! let pid = gen_server::start(&node, Some(ServerName::local("counter")), Counter(0)).await.unwrap();
-//! let (tx, rx) = tokio::sync::oneshot::channel();
-//! node.spawn(|mut p| async move {
-//!     let r = gen_server::call(&mut p, "counter", int(2), gen_server::Timeout::DEFAULT).await;
-//!     let _ = tx.send(r);
-//! });
-//! assert_eq!(rx.await.unwrap(), Ok(int(2)));
+//! let r = node.client().call("counter", int(2), gen_server::Timeout::DEFAULT).await;
+//! assert_eq!(r, Ok(int(2)));
 //! assert_eq!(node.whereis("counter"), Some(pid));
 //! # }
 //! ```

@@ -87,13 +87,12 @@ pub(crate) async fn call(
     req: Term,
     timeout: Duration,
 ) -> Result<Term, CallError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let (name, at) = (dest.0.to_owned(), dest.1.to_owned());
-    node.spawn(move |mut p| async move {
-        let r = p.call((name.as_str(), at.as_str()), req, timeout).await;
-        let _ = tx.send(r);
-    });
-    rx.await.unwrap_or(Err(CallError::Exit(atom("noproc"))))
+    node.run_in_process(move |mut p| async move {
+        p.call((name.as_str(), at.as_str()), req, timeout).await
+    })
+    .await
+    .unwrap_or(Err(CallError::Exit(atom("noproc"))))
 }
 
 impl ApplicationController {

@@ -347,10 +347,9 @@ impl DistAcHandle {
 
     /// `global:trans({dist_ac, self()}, fun() -> gen_server:call(dist_ac, Req) end, Nodes)`.
     async fn trans(&self, req: Term, nodes: Option<Vec<Atom>>) -> Result<(), TakeoverError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let locks = self.locks.clone();
         let node = self.node.clone();
-        self.node.spawn(move |mut p| async move {
+        let run = self.node.run_in_process(move |mut p| async move {
             let id = term!({dist_ac, (Term::Pid(p.pid().clone()))});
             let nodes = nodes.unwrap_or_else(|| {
                 let mut v = vec![node.name().clone()];
@@ -367,17 +366,16 @@ impl DistAcHandle {
                 .set_lock(&mut p, id.clone(), nodes.clone(), None)
                 .await
             {
-                let _ = tx.send(Err(TakeoverError::Aborted));
-                return;
+                return Err(TakeoverError::Aborted);
             }
             let r = p.call("dist_ac", req, Duration::from_secs(24 * 3600)).await;
             locks.del_lock(&mut p, id, nodes).await;
-            let _ = tx.send(match r {
+            match r {
                 Ok(t) if t.as_atom() == Some("ok") => Ok(()),
                 Ok(t) => Err(TakeoverError::Error(t.elem(1).cloned().unwrap_or(t))),
                 Err(e) => Err(TakeoverError::Error(e.reason())),
-            });
+            }
         });
-        rx.await.unwrap_or(Err(TakeoverError::Aborted))
+        run.await.unwrap_or(Err(TakeoverError::Aborted))
     }
 }
