@@ -75,7 +75,7 @@ async fn call_global(
 /// older instance still holds it (at a takeover the old node stops its
 /// instance only after the new one started): registering is
 /// `global:re_register_name/2`.
-struct ReRegister(Arc<dyn GlobalNames>);
+pub(crate) struct ReRegister(pub(crate) Arc<dyn GlobalNames>);
 
 impl NameRegistry for ReRegister {
     fn module(&self) -> Atom {

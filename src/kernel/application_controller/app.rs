@@ -250,6 +250,18 @@ impl AppContext {
     pub fn master(&self) -> Option<&Pid> {
         self.master.as_ref()
     }
+
+    /// `{global, Name}` through [`AppContext::global`], for
+    /// [`ServerName::via`](crate::behaviours::gen_server::ServerName::via):
+    /// the server registers with `global:re_register_name/2` (it wins the
+    /// name even while an older instance still holds it, as at a takeover)
+    /// and is found with `global:whereis_name/1`.
+    pub fn global_name(&self, name: &str) -> crate::behaviours::gen_server::ServerName {
+        crate::behaviours::gen_server::ServerName::Via(
+            Arc::new(crate::apps::ReRegister(self.global.clone())),
+            atom(name),
+        )
+    }
 }
 
 /// The `application` behaviour: callbacks of a Rust application.
