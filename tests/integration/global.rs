@@ -1,7 +1,7 @@
 //! `global` between an in-process Rust node and real BEAM nodes of the
 //! release selected by `DISTRO_OTP`.
 //!
-//! Reference: `lib/kernel/src/global.erl`; `shared/protocol/NOTES.md` §c.
+//! Reference: `lib/kernel/src/global.erl`.
 
 use crate::support::{
     BeamNode, BeamOpts, Epmd, Otp, RustNode, prefixed_unique_name, require_otp, wait_until,

@@ -9,8 +9,7 @@
 //! resolve_it, [MyMethod, Name, HisPid, MyPid])`), `random_notify_name/3`
 //! (keeps the pid on the smaller node, sends `{global_name_conflict,
 //! Name}` to the other), `notify_all_name/3` (unregisters the name and
-//! sends `{global_name_conflict, Name, OtherPid}` to both);
-//! `shared/protocol/NOTES.md` §c.4.
+//! sends `{global_name_conflict, Name, OtherPid}` to both).
 //!
 //! Recorded with BEAM nodes only (OTP 25, 27 and 29): every loser gets
 //! exactly one such message, nobody is killed, and `global:sync()` returns

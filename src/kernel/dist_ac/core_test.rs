@@ -1,7 +1,8 @@
 //! The sans-IO dist_ac fed the messages of the golden traces (real OTP 25
 //! nodes cp1, cp2, cp3 with `{distributed, [{myapp, 5000, [cp1, {cp2, cp3}]}]}`,
-//! `/work/shared/protocol/traces/`): every command it gives is compared
-//! with what the traced BEAM dist_ac did at the same point.
+//! recorded once; the recordings are not kept in the repository, their
+//! messages are written out below): every command it gives is compared
+//! with what the recorded BEAM dist_ac did at the same point.
 
 use super::core::{Call, Config, Dest, DistAc, DistEntry, Input, Output};
 use super::msg::*;

@@ -10,8 +10,8 @@
 //! already runs the app, every permitted node sends its weight (number of
 //! running applications) to the others and collects theirs, and all of them
 //! pick the first alive member of `lists:sort([{Weight, Node}])`: the
-//! lightest node, ties to the smaller name. Seen in
-//! `traces/s2_kill_cp1.txt:146–158`.
+//! lightest node, ties to the smaller name, as real OTP 25 nodes do
+//! (checked against BEAM in `tests/integration/dist_ac.rs`).
 
 use super::core::{Consumed, DistAc, Mail, Output, Wait};
 use super::msg::{ApplId, ChangeReq, DacMsg, NodeName, NodeSpec, NodesSpec, StartReply, ToAc};

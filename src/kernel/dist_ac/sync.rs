@@ -4,7 +4,8 @@
 //! (lines 194–293, 1351–1366) — and the `#appl{}` helpers the handlers share
 //! (`dist_find_nodes/2`, `dist_update_run/4`, `dist_merge/3`, ...).
 //!
-//! Seen in `traces/s1_boot.txt:361–621`: `{go, KC}`, `control_application`,
+//! What real OTP 25 nodes exchange at boot (checked against BEAM in
+//! `tests/integration/dist_ac.rs`): `{go, KC}`, `control_application`,
 //! `dist_ac_took_control`, `set_lock {dist_ac, sync_dacs}` on
 //! `[node() | nodes()]`, one `whereis(dist_ac)` rpc and introduction per
 //! node, the answers in turn, `del_lock`.

@@ -1,6 +1,6 @@
-//! The core against a scripted OTP 25 peer: messages as recorded in
-//! `shared/protocol/traces/s4_probe.txt` (probe joining cp2), checked
-//! shape by shape.
+//! The core against a scripted OTP 25 peer: messages as recorded from real
+//! OTP 25 nodes (a probe node joining cp2; the recording is not kept in the
+//! repository, its messages are written out below), checked shape by shape.
 
 use super::{Config, GlobalCore, Input, Output, Role, Target};
 use crate::runtime::Dest;

@@ -1,9 +1,10 @@
 //! Cluster scenarios on the simulated network ([`super::sim`]), several
 //! [`super::GlobalCore`]s talking the real protocol to each other.
 //!
-//! Reference: `lib/kernel/src/global.erl` (OTP 25.2.3) and the traces in
-//! `shared/protocol/traces/` (s4_probe.txt: a node joining a 3-node cluster;
-//! s2_kill_cp1.txt: `lost_connection`).
+//! Reference: `lib/kernel/src/global.erl` (OTP 25.2.3) and recordings of
+//! real OTP 25 nodes (a node joining a 3-node cluster; `lost_connection`
+//! after a kill), not kept in the repository; `tests/integration/global.rs`
+//! checks the same behaviour against BEAM.
 
 use super::sim::Sim;
 use super::{ApiRequest, Method};

@@ -5,7 +5,7 @@
 //! `handle_nodedown/3` and the `prevent_overlapping_partitions` messages
 //! (`lost_connection`, `remove_connection`) of `lib/kernel/src/global.erl`.
 //!
-//! Message order of one sync between A and B (`traces/s4_probe.txt:164–264`):
+//! Message order of one sync between A and B (as real OTP 25 nodes exchange it; see `tests/integration/global.rs`):
 //! `init_connect` both ways, `his_the_locker` to the own locker,
 //! `init_connect_ack` both ways, lockers' `set_lock {global, [LA, LB]}`,
 //! `lock_set` (server as proxy), `lock_is_set`, `exchange` both ways,
