@@ -97,7 +97,7 @@ fn boot(me: &str, t0: Instant, others: &[&str], answers: Vec<DacMsg>) -> DistAc 
     d
 }
 
-/// s1_boot.txt, cp1's dist_ac (lines 361–699): go, sync_dacs under the
+/// recording s1_boot, cp1's dist_ac (lines 361–699): go, sync_dacs under the
 /// global lock with intros to cp3 then cp2 (to their pids), the peers'
 /// own intros consumed as replies by wait_dacs, load and start deferred
 /// until the sync ends, `start_it`, `del_lock` on all nodes, then
@@ -260,7 +260,7 @@ fn standby(me: &str, t0: Instant) -> DistAc {
     d
 }
 
-/// s2_kill_cp1.txt lines 90–156, cp2's view: nodedown → 5000 ms timer;
+/// recording s2_kill_cp1, cp2's view: nodedown → 5000 ms timer;
 /// cp3's weight arrives first and is buffered (tmp_locals); at the timer
 /// cp2 sends its weight, finds `[{2,cp2},{2,cp3}]`, wins the tie by name
 /// and orders `{failover, cp1, undefined}`.
@@ -310,7 +310,7 @@ fn s2_failover_cp2_wins_the_tie() {
     );
 }
 
-/// s2_kill_cp1.txt lines 77–212, cp3's view: its timer fires first, it
+/// recording s2_kill_cp1, cp3's view: its timer fires first, it
 /// blocks in collect_answers until cp2's weight comes, loses the tie, waits
 /// for cp2's `dist_ac_app_started` and tells its AC `{started, cp2}`.
 #[test]
@@ -363,7 +363,7 @@ fn s2_failover_cp3_waits_for_cp2() {
     );
 }
 
-/// s3_restart_cp1.txt lines 258–415, cp1's view: the replies to its intros
+/// recording s3_restart_cp1, cp1's view: the replies to its intros
 /// say myapp runs at cp2 (`[{cp2, myapp}]`), so the start decision answers
 /// `{takeover, cp2}`; once running it broadcasts `dist_ac_app_started`.
 #[test]
@@ -404,7 +404,7 @@ fn s3_restart_cp1_takes_over() {
     );
 }
 
-/// s3_restart_cp1.txt lines 413–414, cp2's view: `dist_ac_app_started`
+/// recording s3_restart_cp1, cp2's view: `dist_ac_app_started`
 /// from cp1 for the app running here makes dist_ac order `{started, cp1}`,
 /// which stops the local instance: the second half of a takeover.
 #[test]
