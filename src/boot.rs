@@ -25,7 +25,9 @@
 use crate::config::{
     ConfigError, KernelParams, NodeGroup, RestartTime as CfgRestart, SysConfig, Timeout,
 };
-use crate::kernel::application_controller::{AcConfig, AppError, Application, HaltFn, RestartType};
+use crate::kernel::application_controller::{
+    AcConfig, AppError, Application, DynApplication, HaltFn, RestartType,
+};
 use crate::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime};
 use crate::kernel::introspection::InitArguments;
 use crate::kernel::kernel_config::{KernelConfigError, SyncNodes, SyncTimeout};
@@ -75,7 +77,7 @@ pub struct NodeBuilder {
     sys_files: Vec<PathBuf>,
     sys: Option<SysConfig>,
     configure: Vec<Configure>,
-    apps: Vec<Arc<dyn Application>>,
+    apps: Vec<Arc<dyn DynApplication>>,
     start: Vec<(String, RestartType)>,
     start_epmd: bool,
     background: bool,
@@ -150,7 +152,7 @@ impl NodeBuilder {
     /// Adds an application and starts it with the given restart type
     /// (`permanent`: the node halts when it stops, as on BEAM).
     pub fn app_with(mut self, app: impl Application, restart: RestartType) -> Self {
-        let name = app.spec().name;
+        let name = Application::spec(&app).name;
         self.apps.push(Arc::new(app));
         self.start.push((name, restart));
         self
@@ -259,7 +261,7 @@ impl NodeBuilder {
             crate::apps::add_builtin(&apps.ac);
         }
         for app in self.apps {
-            apps.ac.add(app);
+            apps.ac.add_dyn(app);
         }
         for (app, restart) in self.start {
             if self.background {
@@ -277,6 +279,15 @@ impl NodeBuilder {
                 .map_err(|error| BootError::App { app, error })?;
         }
         Ok(Running { node, kernel, apps })
+    }
+}
+
+impl NodeBuilder {
+    /// [`start`](Self::start), then [`Running::wait`]: the whole life of a
+    /// node, for a program's `main`.
+    pub async fn run(self) -> Result<(), BootError> {
+        self.start().await?.wait().await;
+        Ok(())
     }
 }
 

@@ -101,7 +101,7 @@ pub use behaviours::gen_server::{
 pub use behaviours::supervisor::{self, ChildSpec, SupSpec};
 pub use boot::{BootError, NodeBuilder, Running};
 pub use kernel::application_controller::{
-    AppContext, AppSpec, Application, RestartType, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, RestartType, StartResult, StartType, Started,
 };
 pub use runtime::{Node, NodeConfig, Process};
 pub use term::{Atom, FromTerm, IntoTerm, Pid, Term, TermExt};
@@ -113,7 +113,7 @@ pub mod prelude {
     };
     pub use crate::behaviours::supervisor::{self, ChildSpec, SupSpec};
     pub use crate::kernel::application_controller::{
-        AppContext, AppSpec, Application, StartType, Started,
+        AppContext, AppSpec, AppStartError, Application, StartResult, StartType, Started,
     };
     pub use crate::runtime::{Node, Process};
     pub use crate::term::{Atom, Pid, Term, TermExt};

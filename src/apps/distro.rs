@@ -17,13 +17,12 @@ use super::{ReRegister, call_global};
 use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, ServerName};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
-    AppContext, AppSpec, Application, GlobalNames, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, GlobalNames, StartType, Started,
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
 use crate::term;
 use crate::term::{Atom, Term, TermExt, atom, int, nil};
-use futures::future::BoxFuture;
 use std::sync::Arc;
 
 /// The global name of the calculator.
@@ -129,28 +128,24 @@ impl Application for Distro {
         );
     }
 
-    fn start(
+    async fn start(
         &self,
         ctx: AppContext,
         ty: StartType,
         _args: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>> {
-        Box::pin(async move {
-            tracing::info!("Distro application in {} mode", ty.inspect_elixir());
-            let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
-            let name = Some(ServerName::local(SUPERVISOR));
-            let spec = supervisor_spec(ctx.global.clone());
-            let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
-                .await
-                .map_err(super::start_error)?;
-            Ok(Started::from(pid))
-        })
+    ) -> Result<Started, AppStartError> {
+        tracing::info!("Distro application in {} mode", ty.inspect_elixir());
+        let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+        let name = Some(ServerName::local(SUPERVISOR));
+        let spec = supervisor_spec(ctx.global.clone());
+        let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
+            .await
+            .map_err(super::start_error)?;
+        Ok(Started::from(pid))
     }
 
-    fn stop(&self, _ctx: AppContext, _state: Term) -> BoxFuture<'static, ()> {
-        Box::pin(async {
-            tracing::info!("Distro application stopped");
-        })
+    async fn stop(&self, _ctx: AppContext, _state: Term) {
+        tracing::info!("Distro application stopped");
     }
 }
 

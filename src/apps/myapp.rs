@@ -12,13 +12,12 @@ use super::call_global;
 use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
-    AppContext, AppSpec, Application, GlobalNames, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, GlobalNames, StartType, Started,
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
 use crate::term;
 use crate::term::{Atom, Term, TermExt, atom, int, map};
-use futures::future::BoxFuture;
 use std::sync::Arc;
 
 /// The global name of the server.
@@ -103,63 +102,54 @@ impl Application for MyApp {
         );
     }
 
-    fn start(
+    async fn start(
         &self,
         ctx: AppContext,
         ty: StartType,
         _args: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>> {
-        Box::pin(async move {
-            tracing::info!("myapp starting: StartType = {ty}");
-            let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
-            let global = ctx.global.clone();
-            // myapp_sup:init/1
-            let spec =
-                SupSpec::new(SUPERVISOR)
-                    .intensity(3)
-                    .period(5)
-                    .child(ChildSpec::gen_server(
-                        atom(SERVER),
-                        Mfa::new(SERVER, "start_link", vec![]),
-                        None,
-                        move |_| MyAppServer {
-                            global: global.clone(),
-                        },
-                    ));
-            let name = Some(ServerName::local(SUPERVISOR));
-            let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
-                .await
-                .map_err(super::start_error)?;
-            Ok(Started::from(pid))
-        })
+    ) -> Result<Started, AppStartError> {
+        tracing::info!("myapp starting: StartType = {ty}");
+        let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+        let global = ctx.global.clone();
+        // myapp_sup:init/1
+        let spec = SupSpec::new(SUPERVISOR)
+            .intensity(3)
+            .period(5)
+            .child(ChildSpec::gen_server(
+                atom(SERVER),
+                Mfa::new(SERVER, "start_link", vec![]),
+                None,
+                move |_| MyAppServer {
+                    global: global.clone(),
+                },
+            ));
+        let name = Some(ServerName::local(SUPERVISOR));
+        let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
+            .await
+            .map_err(super::start_error)?;
+        Ok(Started::from(pid))
     }
 
-    fn start_phase(
+    async fn start_phase(
         &self,
         _ctx: AppContext,
         phase: String,
         ty: StartType,
         args: Term,
-    ) -> BoxFuture<'static, Result<(), Term>> {
-        Box::pin(async move {
-            tracing::info!(
-                "myapp start_phase({phase}, {ty}, {})",
-                crate::term::Pretty(&args)
-            );
-            Ok(())
-        })
+    ) -> Result<(), AppStartError> {
+        tracing::info!(
+            "myapp start_phase({phase}, {ty}, {})",
+            crate::term::Pretty(&args)
+        );
+        Ok(())
     }
 
-    fn prep_stop(&self, _ctx: AppContext, state: Term) -> BoxFuture<'static, Term> {
-        Box::pin(async move {
-            tracing::info!("myapp prep_stop");
-            state
-        })
+    async fn prep_stop(&self, _ctx: AppContext, state: Term) -> Term {
+        tracing::info!("myapp prep_stop");
+        state
     }
 
-    fn stop(&self, _ctx: AppContext, _state: Term) -> BoxFuture<'static, ()> {
-        Box::pin(async {
-            tracing::info!("myapp stop");
-        })
+    async fn stop(&self, _ctx: AppContext, _state: Term) {
+        tracing::info!("myapp stop");
     }
 }

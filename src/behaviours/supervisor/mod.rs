@@ -159,6 +159,21 @@ impl ChildSpec {
         Self::new(id, mfa, start)
     }
 
+    /// [`ChildSpec::gen_server`] with the MFA it reports (in
+    /// `which_children`, `get_childspec`) made from the id: `{Id,
+    /// start_link, []}` for an atom id, else `{gen_server, start_link, []}`.
+    pub fn server<S, M>(id: Term, name: impl Into<Option<ServerName>>, make: M) -> Self
+    where
+        S: GenServer,
+        M: Fn(&[Term]) -> S + Send + Sync + 'static,
+    {
+        let name = name.into();
+        let module = crate::term::TermExt::as_atom(&id)
+            .unwrap_or("gen_server")
+            .to_owned();
+        Self::gen_server(id, Mfa::new(&module, "start_link", vec![]), name, make)
+    }
+
     /// A child that is a supervisor (`type => supervisor`, `shutdown =>
     /// infinity`): `make` builds its spec from the start arguments.
     pub fn supervisor<M>(id: Term, mfa: Mfa, name: Option<ServerName>, make: M) -> Self

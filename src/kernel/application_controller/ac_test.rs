@@ -8,7 +8,6 @@ use crate::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime
 use crate::runtime::Node;
 use crate::term;
 use crate::term::{Pid, atom, int};
-use futures::future::BoxFuture;
 use std::sync::Mutex;
 
 type Halts = Arc<Mutex<Vec<(i32, String)>>>;
@@ -33,18 +32,15 @@ impl Application for Dier {
         s.env = vec![("par".into(), int(1)), ("other".into(), int(2))];
         s
     }
-    fn start(
+    async fn start(
         &self,
         ctx: AppContext,
         _t: StartType,
         _a: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>> {
-        let top = self.top.clone();
-        Box::pin(async move {
-            let pid = ctx.node.spawn(|mut p| async move { p.recv().await });
-            *top.lock().unwrap() = Some(pid.clone());
-            Ok(Started::from(pid))
-        })
+    ) -> Result<Started, super::AppStartError> {
+        let pid = ctx.node.spawn(|mut p| async move { p.recv().await });
+        *self.top.lock().unwrap() = Some(pid.clone());
+        Ok(Started::from(pid))
     }
 }
 

@@ -10,7 +10,7 @@
 //! `which_applications`, `{control_application, App}`,
 //! `{permit_application, App, Bool}`), so a BEAM node can make them too.
 
-use super::app::{AppContext, Application, RestartType, StartType};
+use super::app::{AppContext, RestartType, StartType};
 use super::master;
 use crate::kernel::rex::Registry;
 use crate::runtime::{GenCall, GenFrom, Node, Process};
@@ -39,7 +39,7 @@ pub fn default_halt() -> HaltFn {
 
 /// State shared between the AC process and its handles.
 pub(crate) struct Shared {
-    pub(crate) available: RwLock<HashMap<String, Arc<dyn Application>>>,
+    pub(crate) available: RwLock<HashMap<String, Arc<dyn super::DynApplication>>>,
     pub(crate) env: Arc<RwLock<EnvTable>>,
     /// sys.config per application (`[{App, [{Par, Val}]}]`).
     pub(crate) config_env: Vec<(String, Vec<(String, Term)>)>,
@@ -68,7 +68,7 @@ enum RunId {
 }
 
 struct Loaded {
-    app: Option<Arc<dyn Application>>,
+    app: Option<Arc<dyn super::DynApplication>>,
     descr: String,
     vsn: String,
     deps: Vec<String>,

@@ -8,7 +8,7 @@
 //! (`{ok, MasterPid}` or `{error, R}`) and is stopped with
 //! `{terminate, AcPid}`.
 
-use super::app::{AppContext, Application, StartType};
+use super::app::{AppContext, StartType};
 use crate::runtime::Process;
 use crate::term;
 use crate::term::{Pid, Term, TermExt, atom};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub(crate) async fn run(
     mut p: Process,
     ac: Pid,
-    app: Arc<dyn Application>,
+    app: Arc<dyn super::DynApplication>,
     mut ctx: AppContext,
     typ: StartType,
 ) -> Term {

@@ -40,8 +40,10 @@ mod master;
 #[cfg(test)]
 mod ac_test;
 
+pub(crate) use app::DynApplication;
 pub use app::{
-    AppContext, AppSpec, Application, GlobalNames, LocalNames, RestartType, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, GlobalNames, LocalNames, RestartType,
+    StartResult, StartType, Started,
 };
 pub use controller::{HaltFn, default_halt};
 
@@ -162,7 +164,11 @@ impl ApplicationController {
     }
 
     /// Makes `app` available for loading (puts its `.app` on the "code path").
-    pub fn add(&self, app: Arc<dyn Application>) {
+    pub fn add<A: Application>(&self, app: Arc<A>) {
+        self.add_dyn(app);
+    }
+
+    pub(crate) fn add_dyn(&self, app: Arc<dyn DynApplication>) {
         let name = app.spec().name;
         self.shared
             .available
