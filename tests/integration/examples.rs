@@ -93,3 +93,38 @@ fn the_client_example_calls_a_beam_gen_server() {
         .unwrap_err();
     assert_eq!(e.reason, term!(noproc));
 }
+
+/// `Node::builder(..).sys_config(path)`: the file sets the node (the
+/// listen port range), and the applications' environment.
+#[test]
+fn the_builder_applies_a_sys_config_file() {
+    let Some(_otp) = require_otp() else { return };
+    let epmd = Epmd::start().unwrap();
+    let rt = crate::support::tokio_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let path = dir.path().join("sys.config");
+    std::fs::write(
+        &path,
+        format!(
+            "[{{kernel, [{{inet_dist_listen_min, {port}}}, {{inet_dist_listen_max, {port}}}]}},\n \
+             {{counter, [{{step, 5}}]}}]."
+        ),
+    )
+    .unwrap();
+    let epmd_port = epmd.port();
+    let running = rt
+        .block_on(
+            distro::Node::builder(&unique_node("sys"))
+                .cookie(DEFAULT_COOKIE)
+                .sys_config(&path)
+                .start_epmd(false)
+                .configure(move |c| c.epmd_port = epmd_port)
+                .app(counter_app::CounterApp)
+                .start(),
+        )
+        .expect("the node starts");
+    assert_eq!(running.node.listen_port(), port);
+    assert_eq!(running.apps.ac.get_env("counter", "step"), Some(term!(5)));
+    rt.block_on(running.node.stop());
+}
