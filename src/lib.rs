@@ -79,12 +79,14 @@
 //! no tasks) wrapped by thin tokio drivers. The modules below are the full
 //! API; [`prelude`] and the crate root hold what an application needs.
 
+#[doc(hidden)]
 pub mod apps;
 pub mod behaviours;
 mod boot;
 #[doc(hidden)]
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
 pub mod dist;
 #[cfg(feature = "docker")]
 pub mod docker;
@@ -105,6 +107,20 @@ pub use kernel::application_controller::{
 };
 pub use runtime::{Node, NodeConfig, Process};
 pub use term::{Atom, FromTerm, IntoTerm, Pid, Term, TermExt};
+
+/// The machinery under the API, public for the `distro` binary, the fuzz
+/// targets and tests that drive the protocols directly: the distribution
+/// protocol (handshake state machine, framing, control messages, TLS), the
+/// built-in applications of the command line, and the command line itself.
+/// Nothing here is needed to write a node, a server or an application.
+pub mod internal {
+    #[doc(inline)]
+    pub use crate::apps;
+    #[doc(inline)]
+    pub use crate::cli;
+    #[doc(inline)]
+    pub use crate::dist;
+}
 
 /// What an application needs, in one import: `use distro::prelude::*;`.
 pub mod prelude {
