@@ -17,12 +17,12 @@ use super::call_global;
 use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
-    AppContext, AppSpec, Application, GlobalNames, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, GlobalNames, StartType, Started,
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
-use crate::term::{Atom, Term, TermExt, atom, int, list, nil, tuple};
-use futures::future::BoxFuture;
+use crate::term;
+use crate::term::{Atom, Term, TermExt, atom, int, nil};
 use std::sync::Arc;
 
 /// The global name of the calculator.
@@ -40,9 +40,9 @@ pub fn handle_request(req: &Term) -> Term {
     match req.as_tuple() {
         Some([t, x, y]) if t.as_atom() == Some("cal") => match (x.as_i64(), y.as_i64()) {
             (Some(x), Some(y)) => x.checked_add(y).map_or_else(|| atom("overflow"), int),
-            _ => tuple(vec![atom("error"), atom("badarg")]),
+            _ => term!({error, badarg}),
         },
-        _ => tuple(vec![atom("error"), atom("badarg")]),
+        _ => term!({error, badarg}),
     }
 }
 
@@ -92,17 +92,14 @@ fn supervisor_spec(global: Arc<dyn GlobalNames>) -> SupSpec {
     // Elixir's Supervisor.init/2 result, which Supervisor.Default returns.
     let child_map = crate::term::map(vec![
         (atom("id"), atom(SERVER)),
-        (
-            atom("start"),
-            tuple(vec![atom(SERVER), atom("start_link"), list(vec![nil()])]),
-        ),
+        (atom("start"), term!({(atom(SERVER)), start_link, [[]]})),
     ]);
     let flags = crate::term::map(vec![
         (atom("intensity"), int(3)),
         (atom("period"), int(5)),
         (atom("strategy"), atom("one_for_one")),
     ]);
-    let init_result = tuple(vec![atom("ok"), tuple(vec![flags, list(vec![child_map])])]);
+    let init_result = term!({ok, {(flags), [(child_map)]}});
     SupSpec::new("Elixir.Supervisor.Default")
         .intensity(3)
         .period(5)
@@ -137,35 +134,31 @@ impl Application for Distro {
                         return Err(Exception::badarg());
                     };
                     // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
-                    let req = tuple(vec![atom("cal"), x.clone(), y.clone()]);
+                    let req = term!({cal, (x.clone()), (y.clone())});
                     call_global(&node, global.as_ref(), SERVER, req, "Elixir.GenServer").await
                 })
             }),
         );
     }
 
-    fn start(
+    async fn start(
         &self,
         ctx: AppContext,
         ty: StartType,
         _args: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>> {
-        Box::pin(async move {
-            tracing::info!("Distro application in {} mode", ty.inspect_elixir());
-            let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
-            let name = Some(ServerName::local(SUPERVISOR));
-            let spec = supervisor_spec(ctx.global.clone());
-            let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
-                .await
-                .map_err(super::start_error)?;
-            Ok(Started::from(pid))
-        })
+    ) -> Result<Started, AppStartError> {
+        tracing::info!("Distro application in {} mode", ty.inspect_elixir());
+        let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+        let name = Some(ServerName::local(SUPERVISOR));
+        let spec = supervisor_spec(ctx.global.clone());
+        let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
+            .await
+            .map_err(super::start_error)?;
+        Ok(Started::from(pid))
     }
 
-    fn stop(&self, _ctx: AppContext, _state: Term) -> BoxFuture<'static, ()> {
-        Box::pin(async {
-            tracing::info!("Distro application stopped");
-        })
+    async fn stop(&self, _ctx: AppContext, _state: Term) {
+        tracing::info!("Distro application stopped");
     }
 }
 
@@ -175,13 +168,7 @@ mod tests {
 
     #[test]
     fn cal_adds() {
-        assert_eq!(
-            handle_request(&tuple(vec![atom("cal"), int(4), int(5)])),
-            int(9)
-        );
-        assert_eq!(
-            handle_request(&atom("x")),
-            tuple(vec![atom("error"), atom("badarg")])
-        );
+        assert_eq!(handle_request(&term!({cal, 4, 5})), int(9));
+        assert_eq!(handle_request(&atom("x")), term!({error, badarg}));
     }
 }

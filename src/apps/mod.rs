@@ -6,17 +6,19 @@
 //! * [`myapp`]: the OTP guide's distributed application example (and the
 //!   test application of the golden traces).
 
+use crate::term;
 pub mod distro;
 pub mod myapp;
 
 #[cfg(test)]
 mod apps_test;
 
-use crate::behaviours::gen_server::{self, StartError};
+use crate::behaviours::gen_server::{NameRegistry, StartError};
 use crate::kernel::application_controller::{ApplicationController, GlobalNames};
 use crate::kernel::rex::{Class, Exception};
 use crate::runtime::Node;
-use crate::term::{Term, atom, list, tuple, uint};
+use crate::term::{Atom, Pid, Term, TermExt, atom, list, uint};
+use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +51,7 @@ async fn call_global(
     caller_module: &'static str,
 ) -> Result<Term, Exception> {
     let timeout = Duration::from_secs(5);
-    let server = tuple(vec![atom("global"), atom(name)]);
+    let server = term!({global, (atom(name))});
     // gen_server:call/2 names [Server, Request]; GenServer.call/2 adds the
     // default timeout.
     let mut args = vec![server, req.clone()];
@@ -58,21 +60,45 @@ async fn call_global(
     }
     let exit = |reason: Term| Exception {
         class: Class::Exit,
-        reason: tuple(vec![
-            reason,
-            tuple(vec![atom(caller_module), atom("call"), list(args.clone())]),
-        ]),
+        reason: term!({(reason), {(atom(caller_module)), call, (list(args.clone()))}}),
     };
     let Some(pid) = global.whereis_name(name) else {
         return Err(exit(atom("noproc")));
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.spawn(move |mut p| async move {
-        let _ = tx.send(gen_server::call(&mut p, pid, req, timeout).await);
-    });
-    match rx.await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(exit(e.reason)),
-        Err(_) => Err(exit(atom("killed"))),
+    match node.client().call(pid, req, timeout).await {
+        Ok(v) => Ok(v),
+        Err(e) => Err(exit(e.reason)),
+    }
+}
+
+/// `{global, Name}` for a server that must win its name even while an
+/// older instance still holds it (at a takeover the old node stops its
+/// instance only after the new one started): registering is
+/// `global:re_register_name/2`.
+pub(crate) struct ReRegister(pub(crate) Arc<dyn GlobalNames>);
+
+impl NameRegistry for ReRegister {
+    fn module(&self) -> Atom {
+        Atom::from("global")
+    }
+
+    fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
+        let g = self.0.clone();
+        Box::pin(async move {
+            match name.as_atom() {
+                Some(n) => g.re_register_name(n, &pid).await,
+                None => false,
+            }
+        })
+    }
+
+    fn unregister_name(&self, _name: Term) -> BoxFuture<'static, ()> {
+        // Only used when `init` fails, which these servers' never does; the
+        // name goes with the process anyway.
+        Box::pin(async {})
+    }
+
+    fn whereis_name(&self, name: &Term) -> Option<Pid> {
+        name.as_atom().and_then(|n| self.0.whereis_name(n))
     }
 }

@@ -12,12 +12,12 @@ use super::call_global;
 use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
-    AppContext, AppSpec, Application, GlobalNames, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, GlobalNames, StartType, Started,
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
-use crate::term::{Atom, Term, TermExt, atom, int, map, tuple};
-use futures::future::BoxFuture;
+use crate::term;
+use crate::term::{Atom, Term, TermExt, atom, int, map};
 use std::sync::Arc;
 
 /// The global name of the server.
@@ -57,9 +57,9 @@ impl GenServer for MyAppServer {
         CallReply::Reply(match req.as_tuple() {
             Some([t, x, y]) if t.as_atom() == Some("add") => match (x.as_i64(), y.as_i64()) {
                 (Some(x), Some(y)) => int(x.wrapping_add(y)),
-                _ => tuple(vec![atom("error"), atom("badarg")]),
+                _ => term!({error, badarg}),
             },
-            _ => tuple(vec![atom("error"), atom("unknown_call")]),
+            _ => term!({error, unknown_call}),
         })
     }
 
@@ -95,70 +95,61 @@ impl Application for MyApp {
                     let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
                         return Err(Exception::badarg());
                     };
-                    let req = tuple(vec![atom("add"), x.clone(), y.clone()]);
+                    let req = term!({add, (x.clone()), (y.clone())});
                     call_global(&node, global.as_ref(), SERVER, req, "gen_server").await
                 })
             }),
         );
     }
 
-    fn start(
+    async fn start(
         &self,
         ctx: AppContext,
         ty: StartType,
         _args: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>> {
-        Box::pin(async move {
-            tracing::info!("myapp starting: StartType = {ty}");
-            let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
-            let global = ctx.global.clone();
-            // myapp_sup:init/1
-            let spec =
-                SupSpec::new(SUPERVISOR)
-                    .intensity(3)
-                    .period(5)
-                    .child(ChildSpec::gen_server(
-                        atom(SERVER),
-                        Mfa::new(SERVER, "start_link", vec![]),
-                        None,
-                        move |_| MyAppServer {
-                            global: global.clone(),
-                        },
-                    ));
-            let name = Some(ServerName::local(SUPERVISOR));
-            let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
-                .await
-                .map_err(super::start_error)?;
-            Ok(Started::from(pid))
-        })
+    ) -> Result<Started, AppStartError> {
+        tracing::info!("myapp starting: StartType = {ty}");
+        let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
+        let global = ctx.global.clone();
+        // myapp_sup:init/1
+        let spec = SupSpec::new(SUPERVISOR)
+            .intensity(3)
+            .period(5)
+            .child(ChildSpec::gen_server(
+                atom(SERVER),
+                Mfa::new(SERVER, "start_link", vec![]),
+                None,
+                move |_| MyAppServer {
+                    global: global.clone(),
+                },
+            ));
+        let name = Some(ServerName::local(SUPERVISOR));
+        let pid = supervisor::start_link_to(&ctx.node, &master, name, spec)
+            .await
+            .map_err(super::start_error)?;
+        Ok(Started::from(pid))
     }
 
-    fn start_phase(
+    async fn start_phase(
         &self,
         _ctx: AppContext,
         phase: String,
         ty: StartType,
         args: Term,
-    ) -> BoxFuture<'static, Result<(), Term>> {
-        Box::pin(async move {
-            tracing::info!(
-                "myapp start_phase({phase}, {ty}, {})",
-                crate::term::Pretty(&args)
-            );
-            Ok(())
-        })
+    ) -> Result<(), AppStartError> {
+        tracing::info!(
+            "myapp start_phase({phase}, {ty}, {})",
+            crate::term::Pretty(&args)
+        );
+        Ok(())
     }
 
-    fn prep_stop(&self, _ctx: AppContext, state: Term) -> BoxFuture<'static, Term> {
-        Box::pin(async move {
-            tracing::info!("myapp prep_stop");
-            state
-        })
+    async fn prep_stop(&self, _ctx: AppContext, state: Term) -> Term {
+        tracing::info!("myapp prep_stop");
+        state
     }
 
-    fn stop(&self, _ctx: AppContext, _state: Term) -> BoxFuture<'static, ()> {
-        Box::pin(async {
-            tracing::info!("myapp stop");
-        })
+    async fn stop(&self, _ctx: AppContext, _state: Term) {
+        tracing::info!("myapp stop");
     }
 }

@@ -65,6 +65,13 @@ impl From<Duration> for Timeout {
     }
 }
 
+/// Milliseconds, as an integer timeout in Erlang: `client.call(s, r, 5000)`.
+impl From<u64> for Timeout {
+    fn from(ms: u64) -> Self {
+        Self::After(Duration::from_millis(ms))
+    }
+}
+
 impl Default for Timeout {
     fn default() -> Self {
         Self::DEFAULT

@@ -25,7 +25,8 @@
 //! leaves out `heap_size`, `stack_size`, `reductions` and the stack trace.
 
 use crate::runtime::Process;
-use crate::term::{Pretty, Term, TermExt, atom, list, tuple};
+use crate::term;
+use crate::term::{Pretty, Term, TermExt, atom, list};
 
 /// The `'$ancestors'` key.
 pub(crate) fn ancestors_key() -> Term {
@@ -63,7 +64,7 @@ pub(crate) fn init_p(p: &mut Process, ancestors: Vec<Term>, initial_call: Term) 
 
 /// `{Mod, init, 1}`, the initial call of a gen_server.
 pub(crate) fn mfa(module: Term, function: &str, arity: i64) -> Term {
-    tuple(vec![module, atom(function), crate::term::int(arity)])
+    term!({(module), (atom(function)), (crate::term::int(arity))})
 }
 
 /// `proc_lib:crash_report/4`: logs the report of `p` exiting with
@@ -87,7 +88,7 @@ pub(crate) fn crash_report(p: &mut Process, reason: &Term) {
         .get_dictionary()
         .into_iter()
         .filter(|(k, _)| *k != ancestors_key() && *k != initial_call_key())
-        .map(|(k, v)| tuple(vec![k, v]))
+        .map(|(k, v)| term!({(k), (v)}))
         .collect();
     let links = list(
         info.iter()

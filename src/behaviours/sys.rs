@@ -45,7 +45,8 @@
 use super::Timeout;
 use super::gen_server::{CallExit, ServerRef};
 use crate::runtime::{GenFrom, Process};
-use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, int, list, tuple, uint};
+use crate::term;
+use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, int, list, uint};
 use std::collections::VecDeque;
 
 /// The most events `{log, {true, N}}` keeps, whatever `N` a peer asks for.
@@ -105,14 +106,11 @@ pub enum Event {
 impl Event {
     fn to_term(&self) -> Term {
         match self {
-            Self::In(m) => tuple(vec![atom("in"), m.clone()]),
-            Self::Out { reply, to, state } => tuple(vec![
-                atom("out"),
-                reply.clone(),
-                tuple(vec![Term::Pid(to.pid.clone()), to.tag.clone()]),
-                state.clone(),
-            ]),
-            Self::NoReply(s) => tuple(vec![atom("noreply"), s.clone()]),
+            Self::In(m) => term!({in, (m.clone())}),
+            Self::Out { reply, to, state } => {
+                term!({out, (reply.clone()), {(Term::Pid(to.pid.clone())), (to.tag.clone())}, (state.clone())})
+            }
+            Self::NoReply(s) => term!({noreply, (s.clone())}),
         }
     }
 }
@@ -157,23 +155,9 @@ fn localtime() -> Term {
     // SAFETY: both pointers are valid for the duration of the call.
     let ok = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
     if !ok {
-        return tuple(vec![
-            tuple(vec![int(1970), int(1), int(1)]),
-            tuple(vec![int(0), int(0), int(0)]),
-        ]);
+        return term!({{1970, 1, 1}, {0, 0, 0}});
     }
-    tuple(vec![
-        tuple(vec![
-            int(i64::from(tm.tm_year) + 1900),
-            int(i64::from(tm.tm_mon) + 1),
-            int(i64::from(tm.tm_mday)),
-        ]),
-        tuple(vec![
-            int(i64::from(tm.tm_hour)),
-            int(i64::from(tm.tm_min)),
-            int(i64::from(tm.tm_sec)),
-        ]),
-    ])
+    term!({{(int(i64::from(tm.tm_year) + 1900)), (int(i64::from(tm.tm_mon) + 1)), (int(i64::from(tm.tm_mday)))}, {(int(i64::from(tm.tm_hour))), (int(i64::from(tm.tm_min))), (int(i64::from(tm.tm_sec)))}})
 }
 
 impl Sys {
@@ -234,7 +218,7 @@ impl Sys {
                         DebugOpt::Log { events, .. } => list(events.iter().cloned().collect()),
                         DebugOpt::Statistics(s) => stat_term(s),
                     };
-                    tuple(vec![atom(o.key()), v])
+                    term!({(atom(o.key())), (v)})
                 })
                 .collect(),
         )
@@ -279,11 +263,11 @@ impl Sys {
                     print_event(name, &ev);
                 }
             }
-            ("log", Some("get"), _) => return tuple(vec![atom("ok"), list(self.log())]),
+            ("log", Some("get"), _) => return term!({ok, (list(self.log()))}),
             ("log_to_file", Some("false"), _) => {}
             // A Rust node writes no files for a peer.
             ("log_to_file", _, _) => {
-                return tuple(vec![atom("error"), atom("open_file")]);
+                return term!({error, open_file});
             }
             ("statistics", Some("true"), _) => self.install(DebugOpt::Statistics(Stats {
                 start_time: localtime(),
@@ -298,15 +282,15 @@ impl Sys {
                 });
                 let v = match s {
                     Some(s) => list(vec![
-                        tuple(vec![atom("start_time"), s.start_time.clone()]),
-                        tuple(vec![atom("current_time"), localtime()]),
-                        tuple(vec![atom("reductions"), int(0)]),
-                        tuple(vec![atom("messages_in"), uint(s.messages_in)]),
-                        tuple(vec![atom("messages_out"), uint(s.messages_out)]),
+                        term!({start_time, (s.start_time.clone())}),
+                        term!({current_time, (localtime())}),
+                        term!({reductions, 0}),
+                        term!({messages_in, (uint(s.messages_in))}),
+                        term!({messages_out, (uint(s.messages_out))}),
                     ]),
                     None => atom("no_statistics"),
                 };
-                return tuple(vec![atom("ok"), v]);
+                return term!({ok, (v)});
             }
             // Nothing installed by `install` can exist here.
             ("remove", _, _) => {}
@@ -326,12 +310,7 @@ impl Sys {
 }
 
 fn stat_term(s: &Stats) -> Term {
-    tuple(vec![
-        s.start_time.clone(),
-        tuple(vec![atom("reductions"), int(0)]),
-        uint(s.messages_in),
-        uint(s.messages_out),
-    ])
+    term!({(s.start_time.clone()), {reductions, 0}, (uint(s.messages_in)), (uint(s.messages_out))})
 }
 
 /// A `{system, From, Request}` message.
@@ -406,7 +385,7 @@ pub(super) fn header(tag: &str, name: &Term) -> Term {
     match name {
         Term::Pid(p) => charlist(&format!("{tag} <0.{}.{}>", p.id, p.serial)),
         Term::Atom(a) => charlist(&format!("{tag} {}", a.name)),
-        other => tuple(vec![charlist(tag), other.clone()]),
+        other => term!({(charlist(tag)), (other.clone())}),
     }
 }
 
@@ -431,7 +410,7 @@ pub(crate) async fn handle_system_msg(
         (Some("get_state"), _) => {
             let state = target.sys_get_state();
             if wraps_state(p, &from.pid.node, from.pid.creation).await {
-                tuple(vec![atom("ok"), state])
+                term!({ok, (state)})
             } else {
                 state
             }
@@ -452,21 +431,10 @@ pub(crate) async fn handle_system_msg(
         {
             // gen_server:system_code_change/4 calls Mod:code_change/3,
             // which a Rust server does not have.
-            let undef = tuple(vec![
-                atom("undef"),
-                list(vec![tuple(vec![
-                    target.sys_module(),
-                    atom("code_change"),
-                    list(vec![vsn.clone(), target.sys_get_state(), extra.clone()]),
-                    crate::term::nil(),
-                ])]),
-            ]);
-            tuple(vec![atom("error"), tuple(vec![atom("EXIT"), undef])])
+            let undef = term!({undef, [{(target.sys_module()), code_change, [(vsn.clone()), (target.sys_get_state()), (extra.clone())], []}]});
+            term!({error, {EXIT, (undef)}})
         }
-        _ => tuple(vec![
-            atom("error"),
-            tuple(vec![atom("unknown_system_msg"), request.clone()]),
-        ]),
+        _ => term!({error, {unknown_system_msg, (request.clone())}}),
     };
     p.reply(&from, reply);
     SysOutcome::Continue
@@ -477,7 +445,7 @@ fn status(p: &Process, sys: &Sys, target: &dyn SysTarget, ctx: &SysCtx<'_>) -> T
     let pdict = list(
         p.get_dictionary()
             .into_iter()
-            .map(|(k, v)| tuple(vec![k, v]))
+            .map(|(k, v)| term!({(k), (v)}))
             .collect(),
     );
     let sys_state = atom(if sys.suspended {
@@ -487,37 +455,16 @@ fn status(p: &Process, sys: &Sys, target: &dyn SysTarget, ctx: &SysCtx<'_>) -> T
     });
     let parent = Term::Pid(ctx.parent.clone());
     let mut misc = vec![
-        tuple(vec![atom("header"), header(ctx.header, ctx.name)]),
-        tuple(vec![
-            atom("data"),
-            list(vec![
-                tuple(vec![charlist("Status"), sys_state.clone()]),
-                tuple(vec![charlist("Parent"), parent.clone()]),
-                tuple(vec![charlist("Logged events"), list(sys.log())]),
-            ]),
-        ]),
+        term!({header, (header(ctx.header, ctx.name))}),
+        term!({data, [{(charlist("Status")), (sys_state.clone())}, {(charlist("Parent")), (parent.clone())}, {(charlist("Logged events")), (list(sys.log()))}]}),
     ];
     misc.extend(target.sys_format_status());
-    tuple(vec![
-        atom("status"),
-        Term::Pid(p.pid().clone()),
-        tuple(vec![atom("module"), atom("gen_server")]),
-        list(vec![pdict, sys_state, parent, sys.debug_term(), list(misc)]),
-    ])
+    term!({status, (Term::Pid(p.pid().clone())), {module, gen_server}, [(pdict), (sys_state), (parent), (sys.debug_term()), (list(misc))]})
 }
 
 /// `{replace_state, StateFun}`: `StateFun(State)` on the caller's node.
 async fn replace(p: &mut Process, target: &mut dyn SysTarget, from: &GenFrom, fun: &Term) -> Term {
-    let failed = |class: &str, reason: Term| {
-        tuple(vec![
-            atom("error"),
-            tuple(vec![
-                atom("callback_failed"),
-                tuple(vec![atom("gen_server"), atom("system_replace_state")]),
-                tuple(vec![atom(class), reason]),
-            ]),
-        ])
-    };
+    let failed = |class: &str, reason: Term| term!({error, {callback_failed, {gen_server, system_replace_state}, {(atom(class)), (reason)}}});
     let state = target.sys_get_state();
     let node = from.pid.node.name.clone();
     let args = vec![fun.clone(), list(vec![state])];
@@ -533,7 +480,7 @@ async fn replace(p: &mut Process, target: &mut dyn SysTarget, from: &GenFrom, fu
     };
     match target.sys_replace_state(new.clone()) {
         Ok(()) if wraps_state(p, &from.pid.node, from.pid.creation).await => {
-            tuple(vec![atom("ok"), new])
+            term!({ok, (new)})
         }
         Ok(()) => new,
         Err(reason) => failed("error", reason),
@@ -732,7 +679,7 @@ pub async fn replace_state(
 ) -> Result<Term, CallExit> {
     let server = server.into();
     let timeout = timeout.into();
-    let req = tuple(vec![atom("replace_state"), fun.clone()]);
+    let req = term!({replace_state, (fun.clone())});
     let r = send_system_msg(p, server.clone(), req, timeout).await?;
     unwrap_state(p, &server, r)
         .await
@@ -752,10 +699,7 @@ pub async fn statistics(
     flag: &str,
     timeout: impl Into<Timeout>,
 ) -> Result<Term, CallExit> {
-    let req = tuple(vec![
-        atom("debug"),
-        tuple(vec![atom("statistics"), atom(flag)]),
-    ]);
+    let req = term!({debug, {statistics, (atom(flag))}});
     send_system_msg(p, server, req, timeout).await
 }
 
@@ -766,9 +710,6 @@ pub async fn trace(
     on: bool,
     timeout: impl Into<Timeout>,
 ) -> Result<Term, CallExit> {
-    let req = tuple(vec![
-        atom("debug"),
-        tuple(vec![atom("trace"), crate::term::boolean(on)]),
-    ]);
+    let req = term!({debug, {trace, (crate::term::boolean(on))}});
     send_system_msg(p, server, req, timeout).await
 }

@@ -9,7 +9,8 @@ use super::sys::{header, mfa};
 use crate::behaviours::gen_server::{self, CallReply, GenFrom, GenServer, ServerName};
 use crate::runtime::testkit::{T, in_process};
 use crate::runtime::{Node, Process};
-use crate::term::{Pretty, Term, TermExt, atom, charlist, int, list, tuple, uint};
+use crate::term;
+use crate::term::{Pretty, Term, TermExt, atom, charlist, int, uint};
 use std::time::Duration;
 
 #[test]
@@ -18,10 +19,10 @@ fn headers_as_gen_formats_them() {
         header("Status for generic server", &atom("foo")),
         charlist("Status for generic server foo")
     );
-    let t = tuple(vec![atom("a"), atom("b")]);
+    let t = term!({a, b});
     assert_eq!(
         header("Status for generic server", &t),
-        tuple(vec![charlist("Status for generic server"), t.clone()])
+        term!({(charlist("Status for generic server")), (t.clone())})
     );
 }
 
@@ -29,36 +30,27 @@ fn headers_as_gen_formats_them() {
 fn debug_commands_answer_as_sys_does() {
     let mut s = Sys::default();
     let n = atom("srv");
-    let stats = |flag: &str| tuple(vec![atom("statistics"), atom(flag)]);
-    let no = tuple(vec![atom("ok"), atom("no_statistics")]);
+    let stats = |flag: &str| term!({statistics, (atom(flag))});
+    let no = term!({ok, no_statistics});
     assert_eq!(s.debug_cmd(&n, &stats("get")), no);
     assert_eq!(s.debug_cmd(&n, &stats("true")), atom("ok"));
     s.event(&n, &Event::In(atom("x")));
     s.event(&n, &Event::NoReply(atom("st")));
     let got = s.debug_cmd(&n, &stats("get"));
     let l = got.elem(1).and_then(TermExt::as_list).unwrap().into_owned();
-    assert_eq!(l[3], tuple(vec![atom("messages_in"), uint(1)]));
-    assert_eq!(l[4], tuple(vec![atom("messages_out"), uint(0)]));
+    assert_eq!(l[3], term!({messages_in, (uint(1))}));
+    assert_eq!(l[4], term!({messages_out, (uint(0))}));
     assert_eq!(s.debug_cmd(&n, &stats("false")), atom("ok"));
     assert_eq!(s.debug_cmd(&n, &stats("get")), no);
-    let log = |a: Term| tuple(vec![atom("log"), a]);
-    assert_eq!(
-        s.debug_cmd(&n, &log(atom("get"))),
-        tuple(vec![atom("ok"), list(vec![])])
-    );
-    s.debug_cmd(&n, &log(tuple(vec![atom("true"), int(2)])));
+    let log = |a: Term| term!({log, (a)});
+    assert_eq!(s.debug_cmd(&n, &log(atom("get"))), term!({ok, []}));
+    s.debug_cmd(&n, &log(term!({true, 2})));
     for i in 0..3 {
         s.event(&n, &Event::In(int(i)));
     }
     assert_eq!(
         s.debug_cmd(&n, &log(atom("get"))),
-        tuple(vec![
-            atom("ok"),
-            list(vec![
-                tuple(vec![atom("in"), int(1)]),
-                tuple(vec![atom("in"), int(2)])
-            ])
-        ])
+        term!({ok, [{in, 1}, {in, 2}]})
     );
     assert_eq!(s.debug_cmd(&n, &atom("foo")), atom("unknown_debug"));
     assert_eq!(s.debug_cmd(&n, &atom("no_debug")), atom("ok"));
@@ -69,10 +61,7 @@ fn debug_commands_answer_as_sys_does() {
 fn exits_name_the_sys_function() {
     let n = atom("srv");
     assert_eq!(mfa(&n, &atom("get_state")), ("get_state", vec![n.clone()]));
-    let st = tuple(vec![
-        atom("debug"),
-        tuple(vec![atom("statistics"), atom("get")]),
-    ]);
+    let st = term!({debug, {statistics, get}});
     assert_eq!(mfa(&n, &st), ("statistics", vec![n.clone(), atom("get")]));
 }
 
@@ -114,41 +103,7 @@ async fn get_status_is_otps_format() {
     .await;
     assert_eq!(state, int(5));
     let me = Term::Pid(pid);
-    let expected = tuple(vec![
-        atom("status"),
-        me.clone(),
-        tuple(vec![atom("module"), atom("gen_server")]),
-        list(vec![
-            list(vec![
-                tuple(vec![
-                    atom("$initial_call"),
-                    tuple(vec![atom("counter"), atom("init"), int(1)]),
-                ]),
-                tuple(vec![atom("$ancestors"), list(vec![])]),
-            ]),
-            atom("running"),
-            me.clone(),
-            list(vec![]),
-            list(vec![
-                tuple(vec![
-                    atom("header"),
-                    charlist("Status for generic server cnt"),
-                ]),
-                tuple(vec![
-                    atom("data"),
-                    list(vec![
-                        tuple(vec![charlist("Status"), atom("running")]),
-                        tuple(vec![charlist("Parent"), me.clone()]),
-                        tuple(vec![charlist("Logged events"), list(vec![])]),
-                    ]),
-                ]),
-                tuple(vec![
-                    atom("data"),
-                    list(vec![tuple(vec![charlist("State"), int(5)])]),
-                ]),
-            ]),
-        ]),
-    ]);
+    let expected = term!({status, (me.clone()), {module, gen_server}, [[{:"$initial_call", {counter, init, 1}}, {:"$ancestors", []}], running, (me.clone()), [], [{header, (charlist("Status for generic server cnt"))}, {data, [{(charlist("Status")), running}, {(charlist("Parent")), (me.clone())}, {(charlist("Logged events")), []}]}, {data, [{(charlist("State")), 5}]}]]});
     assert_eq!(status, expected);
 }
 
@@ -187,11 +142,11 @@ async fn statistics_log_and_unknown_requests() {
     let got = in_process(&node, |mut p| async move {
         let no = statistics(&mut p, "cnt", "get", T).await.unwrap();
         statistics(&mut p, "cnt", "true", T).await.unwrap();
-        let log_on = tuple(vec![atom("debug"), tuple(vec![atom("log"), atom("true")])]);
+        let log_on = term!({debug, {log, true}});
         send_system_msg(&mut p, "cnt", log_on, T).await.unwrap();
         gen_server::call(&mut p, "cnt", int(4), T).await.unwrap();
         let stats = statistics(&mut p, "cnt", "get", T).await.unwrap();
-        let log_get = tuple(vec![atom("debug"), tuple(vec![atom("log"), atom("get")])]);
+        let log_get = term!({debug, {log, get}});
         let log = send_system_msg(&mut p, "cnt", log_get, T).await.unwrap();
         let unknown = send_system_msg(&mut p, "cnt", atom("foo"), T)
             .await
@@ -204,27 +159,21 @@ async fn statistics_log_and_unknown_requests() {
     })
     .await;
     let (no, stats, log, unknown, replace) = got;
-    assert_eq!(no, tuple(vec![atom("ok"), atom("no_statistics")]));
+    assert_eq!(no, term!({ok, no_statistics}));
     let stats = stats
         .elem(1)
         .and_then(TermExt::as_list)
         .unwrap()
         .into_owned();
-    assert_eq!(stats[3], tuple(vec![atom("messages_in"), uint(1)]));
-    assert_eq!(stats[4], tuple(vec![atom("messages_out"), uint(1)]));
+    assert_eq!(stats[3], term!({messages_in, (uint(1))}));
+    assert_eq!(stats[4], term!({messages_out, (uint(1))}));
     let events = log.elem(1).and_then(TermExt::as_list).unwrap().into_owned();
     assert_eq!(events.len(), 2, "{}", Pretty(&log));
     assert_eq!(events[0].elem(0), Some(&atom("in")));
     assert_eq!(events[1].elem(0), Some(&atom("out")));
     assert_eq!(events[1].elem(1), Some(&int(4)));
     assert_eq!(events[1].elem(3), Some(&int(4)));
-    assert_eq!(
-        unknown,
-        tuple(vec![
-            atom("error"),
-            tuple(vec![atom("unknown_system_msg"), atom("foo")])
-        ])
-    );
+    assert_eq!(unknown, term!({error, {unknown_system_msg, foo}}));
     // No node can run this "fun" (a local node has no erpc service).
     assert_eq!(replace.elem(0), Some(&atom("callback_failed")));
 }
@@ -239,13 +188,6 @@ async fn a_dead_server_gives_the_exit_of_sys() {
     let e = r.unwrap_err();
     assert_eq!(
         e.to_term(),
-        tuple(vec![
-            atom("noproc"),
-            tuple(vec![
-                atom("sys"),
-                atom("get_state"),
-                list(vec![atom("nobody"), int(2000)])
-            ])
-        ])
+        term!({noproc, {sys, get_state, [nobody, 2000]}})
     );
 }

@@ -2,7 +2,8 @@
 //! were checked with `erl ... -eval 'io:format("~p~n", [init:get_plain_arguments()])'`.
 
 use super::*;
-use crate::term::{atom, charlist, int, list, tuple};
+use crate::term;
+use crate::term::{atom, charlist, int, list};
 
 fn argv(line: &str) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
@@ -210,14 +211,7 @@ fn valid_command_lines() {
                 env_overrides: vec![over(
                     "kernel",
                     "distributed",
-                    list(vec![tuple(vec![
-                        atom("myapp"),
-                        int(5000),
-                        list(vec![
-                            atom("cp1@h"),
-                            tuple(vec![atom("cp2@h"), atom("cp3@h")]),
-                        ]),
-                    ])]),
+                    list(vec![term!({myapp, 5000, [:"cp1@h", {:"cp2@h", :"cp3@h"}]})]),
                 )],
                 ..d()
             },

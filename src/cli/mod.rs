@@ -4,7 +4,6 @@
 //! sys.config files and `-kernel Par Val`), and `distro epmd ...` is our
 //! EPMD.
 
-pub mod apps;
 pub mod args;
 pub mod args_file;
 pub mod control;
@@ -12,6 +11,7 @@ pub mod cookie;
 pub mod node_name;
 
 use crate::config::KernelParams;
+use crate::kernel::application_controller::RestartType;
 use crate::runtime::NodeConfig;
 use anyhow::Context;
 use args::{Command, EpmdAction, EpmdArgs, ErlArgs};
@@ -227,15 +227,14 @@ fn run_control(a: control::ControlArgs) -> anyhow::Result<ExitCode> {
         let node = crate::runtime::Node::start(cfg)
             .await
             .with_context(|| format!("cannot start the control node {full}"))?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let target = a.target.clone();
-        node.spawn(move |mut p| async move {
-            let timeout = std::time::Duration::from_secs(120);
-            let r =
-                crate::kernel::rpc::call(&mut p, &target, "application", m, args, timeout).await;
-            let _ = tx.send(r);
-        });
-        let result = rx.await.context("the rpc process died")?;
+        let result = node
+            .run_in_process(move |mut p| async move {
+                let timeout = std::time::Duration::from_secs(120);
+                crate::kernel::rpc::call(&mut p, &target, "application", m, args, timeout).await
+            })
+            .await
+            .context("the rpc process died")?;
         node.stop().await;
         let shown = match &result {
             Ok(t) => crate::term::Pretty(t).to_string(),
@@ -251,11 +250,8 @@ fn run_control(a: control::ControlArgs) -> anyhow::Result<ExitCode> {
 
 /// Everything needed to boot a node, derived from the command line.
 struct Boot {
-    node: NodeConfig,
-    kernel: KernelParams,
-    sys: crate::config::SysConfig,
-    start_epmd: bool,
-    args: ErlArgs,
+    builder: crate::NodeBuilder,
+    detached: bool,
 }
 
 fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
@@ -263,11 +259,10 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
         // One line for all of them (a release passes many).
         tracing::warn!("{}", a.warnings.join("; "));
     }
+    // Config files are read (and kernel parameters checked) now, so that
+    // mistakes are reported before detaching; the builder applies them.
     let sys = a.sys_config()?;
-    let kernel = KernelParams::from_config(&sys)?;
-    for w in &kernel.warnings {
-        tracing::warn!("{w}");
-    }
+    KernelParams::from_config(&sys)?;
     let name = a
         .node_name
         .as_ref()
@@ -279,32 +274,35 @@ fn prepare(a: ErlArgs) -> anyhow::Result<Boot> {
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
         cookie::resolve(a.cookie.as_deref(), home.as_deref())?
     };
-    let mut node = NodeConfig::new(&full, &cookie);
-    node.hidden = a.hidden;
-    node.epmd_port = crate::epmd::epmd_port_from_env();
-    node.net_ticktime = kernel.net_ticktime;
-    node.net_tickintensity = kernel.net_tickintensity;
-    node.net_setuptime = kernel.net_setuptime;
-    node.proto_dist = a.proto_dist;
-    node.listen_addr = kernel.inet_dist_use_interface;
-    node.listen_options = kernel.inet_dist_listen_options.clone();
-    // erl's +zdbbl wins over the kernel parameter; both are in KiB.
-    if let Some(kib) = a.dist_buf_busy_limit.or(kernel.dist_buf_busy_limit) {
-        node.dist_buf_busy_limit = kib as usize * 1024;
+    let tls = tls(a.proto_dist, a.ssl_dist_optfile.as_deref(), &a.ssl_dist_opt)?;
+    let (hidden, proto_dist, zdbbl) = (a.hidden, a.proto_dist, a.dist_buf_busy_limit);
+    let mut builder = crate::runtime::Node::builder(&full)
+        .cookie(&cookie)
+        .sys(sys)
+        .configure(move |node: &mut NodeConfig| {
+            node.hidden = hidden;
+            node.proto_dist = proto_dist;
+            // erl's +zdbbl wins over the kernel parameter; both are in KiB.
+            if let Some(kib) = zdbbl {
+                node.dist_buf_busy_limit = kib as usize * 1024;
+            }
+            node.tls = tls;
+        })
+        .start_epmd(a.start_epmd.unwrap_or(true))
+        .init_arguments(a.init_arguments())
+        .builtin_apps()
+        .start_apps_in_background();
+    for arg in &a.apps {
+        // `NAME[:TYPE]`, `temporary` unless TYPE says otherwise.
+        let (name, rt) = match arg.split_once(':') {
+            Some((n, t)) => (n, RestartType::parse(t)),
+            None => (arg.as_str(), None),
+        };
+        builder = builder.start_app(name, rt.unwrap_or(RestartType::Temporary));
     }
-    if let Some(max) = kernel.dist_max_message_size {
-        node.max_message_size = max;
-    }
-    if let Some(min) = kernel.inet_dist_listen_min {
-        node.listen_ports = (min, kernel.inet_dist_listen_max.unwrap_or(min));
-    }
-    node.tls = tls(a.proto_dist, a.ssl_dist_optfile.as_deref(), &a.ssl_dist_opt)?;
     Ok(Boot {
-        node,
-        kernel,
-        sys,
-        start_epmd: a.start_epmd.unwrap_or(true),
-        args: a,
+        builder,
+        detached: a.detached,
     })
 }
 
@@ -338,12 +336,11 @@ const DETACHED_ENV: &str = "DISTRO_DETACHED_CHILD";
 
 fn run_node(a: ErlArgs, raw_args: &[String]) -> anyhow::Result<ExitCode> {
     init_logging();
-    let detach = a.detached && std::env::var_os(DETACHED_ENV).is_none();
     // Arguments, config files and the cookie are checked before detaching,
     // so that mistakes are reported here rather than lost with the
     // detached copy's output.
     let boot = prepare(a)?;
-    if detach {
+    if boot.detached && std::env::var_os(DETACHED_ENV).is_none() {
         return detach_self(raw_args);
     }
     runtime()?.block_on(boot_and_wait(boot))
@@ -360,36 +357,18 @@ fn detach_self(raw_args: &[String]) -> anyhow::Result<ExitCode> {
 }
 
 async fn boot_and_wait(boot: Boot) -> anyhow::Result<ExitCode> {
-    if boot.start_epmd {
-        let opts = crate::epmd::EnsureOptions::from_environment();
-        crate::epmd::ensure_running_with(boot.node.epmd_port, &opts)
-            .await
-            .context("no EPMD is running and none could be started")?;
-    }
-    let name = boot.node.name.clone();
-    let node = crate::runtime::Node::start(boot.node)
-        .await
-        .with_context(|| format!("cannot start node {name}"))?;
-    let cfg = crate::kernel::KernelConfig {
-        global: crate::kernel::global::Config {
-            connect_all: boot.kernel.connect_all,
-            prevent_overlapping_partitions: boot.kernel.prevent_overlapping_partitions,
-            ..Default::default()
-        },
-        start_pg: boot.kernel.start_pg,
-        init: boot.args.init_arguments(),
+    let running = match boot.builder.start().await {
+        Ok(r) => r,
+        // kernel_config's failure halts with OTP's output and status 1.
+        Err(crate::BootError::SyncNodes(e)) => {
+            let (out, err) = e.halt_lines();
+            tracing::error!("{e}");
+            println!("{out}");
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+        Err(e) => return Err(e.into()),
     };
-    let kernel = crate::kernel::start_with(&node, cfg);
-    let _apps = apps::start(&node, &kernel, &boot.kernel, &boot.sys, &boot.args.apps).await;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-        _ = term.recv() => tracing::info!("terminated; stopping"),
-        _ = kernel.stopped() => tracing::info!("init:stop() called; stopping"),
-        // erlang:halt/1: at once, with its status, as a BEAM halts.
-        status = kernel.halt.halted() => std::process::exit(status),
-    }
-    node.stop().await;
+    running.wait().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,8 @@
 //! chosen on send when `DFLAG_EXIT_PAYLOAD` was negotiated.
 
 use super::DFlags;
-use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, tuple, uint};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, TermExt, int, uint};
 
 /// A process addressed by pid or by registered name (`ToProc` / `FromProc`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -490,39 +491,39 @@ impl Control {
         let p = |p: &Pid| Term::Pid(p.clone());
         let r = |r: &Reference| Term::Reference(Box::new(r.clone()));
         match self {
-            Self::Link { from, to } => (tuple(vec![int(1), p(from), p(to)]), None),
+            Self::Link { from, to } => (term!({1, (p(from)), (p(to))}), None),
             Self::Send {
                 from: Some(from),
                 to,
                 msg,
             } if flags.contains(DFlags::SEND_SENDER) => {
-                (tuple(vec![int(22), p(from), p(to)]), Some(msg))
+                (term!({22, (p(from)), (p(to))}), Some(msg))
             }
-            Self::Send { to, msg, .. } => (tuple(vec![int(2), atom(""), p(to)]), Some(msg)),
+            Self::Send { to, msg, .. } => (term!({2, :"", (p(to))}), Some(msg)),
             Self::Exit { from, to, reason } if payload_exit => {
-                (tuple(vec![int(24), p(from), p(to)]), Some(reason))
+                (term!({24, (p(from)), (p(to))}), Some(reason))
             }
             Self::Exit { from, to, reason } => {
-                (tuple(vec![int(3), p(from), p(to), reason.clone()]), None)
+                (term!({3, (p(from)), (p(to)), (reason.clone())}), None)
             }
-            Self::Unlink { from, to } => (tuple(vec![int(4), p(from), p(to)]), None),
+            Self::Unlink { from, to } => (term!({4, (p(from)), (p(to))}), None),
             Self::RegSend { from, name, msg } => (
-                tuple(vec![int(6), p(from), atom(""), Term::Atom(name.clone())]),
+                term!({6, (p(from)), :"", (Term::Atom(name.clone()))}),
                 Some(msg),
             ),
-            Self::GroupLeader { from, to } => (tuple(vec![int(7), p(from), p(to)]), None),
+            Self::GroupLeader { from, to } => (term!({7, (p(from)), (p(to))}), None),
             Self::Exit2 { from, to, reason } if payload_exit => {
-                (tuple(vec![int(26), p(from), p(to)]), Some(reason))
+                (term!({26, (p(from)), (p(to))}), Some(reason))
             }
             Self::Exit2 { from, to, reason } => {
-                (tuple(vec![int(8), p(from), p(to), reason.clone()]), None)
+                (term!({8, (p(from)), (p(to)), (reason.clone())}), None)
             }
             Self::MonitorP {
                 from,
                 target,
                 reference,
             } => (
-                tuple(vec![int(19), p(from), target.to_term(), r(reference)]),
+                term!({19, (p(from)), (target.to_term()), (r(reference))}),
                 None,
             ),
             Self::DemonitorP {
@@ -530,7 +531,7 @@ impl Control {
                 target,
                 reference,
             } => (
-                tuple(vec![int(20), p(from), target.to_term(), r(reference)]),
+                term!({20, (p(from)), (target.to_term()), (r(reference))}),
                 None,
             ),
             Self::MonitorPExit {
@@ -539,7 +540,7 @@ impl Control {
                 reference,
                 reason,
             } if payload_exit => (
-                tuple(vec![int(28), from.to_term(), p(to), r(reference)]),
+                term!({28, (from.to_term()), (p(to)), (r(reference))}),
                 Some(reason),
             ),
             Self::MonitorPExit {
@@ -548,13 +549,7 @@ impl Control {
                 reference,
                 reason,
             } => (
-                tuple(vec![
-                    int(21),
-                    from.to_term(),
-                    p(to),
-                    r(reference),
-                    reason.clone(),
-                ]),
+                term!({21, (from.to_term()), (p(to)), (r(reference)), (reason.clone())}),
                 None,
             ),
             Self::SpawnRequest {
@@ -567,18 +562,7 @@ impl Control {
                 opts,
                 args,
             } => (
-                tuple(vec![
-                    int(29),
-                    r(req_id),
-                    p(from),
-                    p(group_leader),
-                    tuple(vec![
-                        Term::Atom(module.clone()),
-                        Term::Atom(function.clone()),
-                        int(i64::from(*arity)),
-                    ]),
-                    opts.clone(),
-                ]),
+                term!({29, (r(req_id)), (p(from)), (p(group_leader)), {(Term::Atom(module.clone())), (Term::Atom(function.clone())), (int(i64::from(*arity)))}, (opts.clone())}),
                 Some(args),
             ),
             Self::SpawnReply {
@@ -587,24 +571,14 @@ impl Control {
                 flags,
                 result,
             } => (
-                tuple(vec![
-                    int(31),
-                    r(req_id),
-                    p(to),
-                    int(i64::from(*flags)),
-                    result.clone(),
-                ]),
+                term!({31, (r(req_id)), (p(to)), (int(i64::from(*flags))), (result.clone())}),
                 None,
             ),
-            Self::UnlinkId { id, from, to } => {
-                (tuple(vec![int(35), uint(*id), p(from), p(to)]), None)
-            }
+            Self::UnlinkId { id, from, to } => (term!({35, (uint(*id)), (p(from)), (p(to))}), None),
             Self::UnlinkIdAck { id, from, to } => {
-                (tuple(vec![int(36), uint(*id), p(from), p(to)]), None)
+                (term!({36, (uint(*id)), (p(from)), (p(to))}), None)
             }
-            Self::AliasSend { from, alias, msg } => {
-                (tuple(vec![int(33), p(from), r(alias)]), Some(msg))
-            }
+            Self::AliasSend { from, alias, msg } => (term!({33, (p(from)), (r(alias))}), Some(msg)),
         }
     }
 
@@ -633,7 +607,7 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::term::{Atom, Pid};
+    use crate::term::{Atom, Pid, atom};
 
     fn pid_of(node: &str, id: u32) -> Pid {
         Pid {
@@ -739,18 +713,15 @@ mod tests {
             Err(ControlError::NotAControlTuple(_))
         ));
         assert_eq!(
-            Control::from_terms(&tuple(vec![int(99)]), None),
+            Control::from_terms(&term!({ 99 }), None),
             Err(ControlError::UnknownOp(99))
         );
         assert!(matches!(
-            Control::from_terms(&tuple(vec![int(1), atom("a"), atom("b")]), None),
+            Control::from_terms(&term!({1, a, b}), None),
             Err(ControlError::Malformed { op: "LINK", .. })
         ));
         assert_eq!(
-            Control::from_terms(
-                &tuple(vec![int(2), atom(""), Term::Pid(pid_of("a@h", 1))]),
-                None
-            ),
+            Control::from_terms(&term!({2, :"", (Term::Pid(pid_of("a@h", 1)))}), None),
             Err(ControlError::MissingPayload("SEND"))
         );
     }

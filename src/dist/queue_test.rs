@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::dist::frame::encode_control;
-use crate::term::{Atom, Pid, atom, binary, int, list, map, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, atom, binary, int, list, map};
 use std::time::Duration;
 
 fn pid(n: u32) -> Pid {
@@ -35,11 +36,7 @@ fn weight_is_close_to_the_encoded_size() {
         send(atom("ok")),
         send(binary(vec![7; 1 << 20])),
         send(binary(vec![7; 100])),
-        send(tuple(vec![
-            atom("$gen_call"),
-            int(1),
-            list(vec![int(300); 1000]),
-        ])),
+        send(term!({:"$gen_call", 1, (list(vec![int(300); 1000]))})),
         send(map((0..100).map(|i| (int(i), atom("v"))).collect())),
         send(crate::term::charlist("hello world")),
         Control::Link {
@@ -118,7 +115,7 @@ fn a_send_after_the_writer_is_gone_charges_nothing() {
 fn weight_of_a_deep_term_does_not_recurse() {
     let mut t = atom("leaf");
     for _ in 0..200_000 {
-        t = tuple(vec![t]);
+        t = term!({ (t) });
     }
     let c = send(t);
     assert!(weight(&c) > 200_000);

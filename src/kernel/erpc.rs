@@ -32,7 +32,8 @@
 use super::rex::Class;
 use crate::behaviours::Timeout;
 use crate::runtime::{Process, SpawnOpts, SpawnReply};
-use crate::term::{Atom, Pretty, Reference, Term, TermExt, atom, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pretty, Reference, Term, TermExt, atom, list};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -80,12 +81,12 @@ impl ErpcError {
     pub fn reason(&self) -> Term {
         match self {
             Self::Throw(v) => v.clone(),
-            Self::Exit(r) => tuple(vec![atom("exception"), r.clone()]),
+            Self::Exit(r) => term!({exception, (r.clone())}),
             Self::Error { reason, stack } => {
-                tuple(vec![atom("exception"), reason.clone(), stack.clone()])
+                term!({exception, (reason.clone()), (stack.clone())})
             }
-            Self::Erpc(r) => tuple(vec![atom("erpc"), r.clone()]),
-            Self::Signal(r) => tuple(vec![atom("signal"), r.clone()]),
+            Self::Erpc(r) => term!({erpc, (r.clone())}),
+            Self::Signal(r) => term!({signal, (r.clone())}),
         }
     }
 
@@ -260,21 +261,13 @@ pub fn cast(p: &Process, node: &str, module: &str, function: &str, args: Vec<Ter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::term::{int, nil};
+    use crate::term::int;
 
     #[test]
     fn down_reasons_map_like_erpc_result() {
         let res = atom("res");
-        let down = |reason: Term| {
-            tuple(vec![
-                atom("DOWN"),
-                atom("req"),
-                atom("process"),
-                atom("pid"),
-                reason,
-            ])
-        };
-        let r = |kind: &str, v: Term| tuple(vec![res.clone(), atom(kind), v]);
+        let down = |reason: Term| term!({DOWN, req, process, pid, (reason)});
+        let r = |kind: &str, v: Term| term!({(res.clone()), (atom(kind)), (v)});
         assert_eq!(result(&down(r("return", int(1))), &res), Ok(int(1)));
         assert_eq!(
             result(&down(r("throw", atom("t"))), &res),
@@ -283,15 +276,12 @@ mod tests {
         let e = result(&down(r("exit", atom("x"))), &res).unwrap_err();
         assert_eq!(
             (e.class(), e.reason()),
-            (Class::Exit, tuple(vec![atom("exception"), atom("x")]))
+            (Class::Exit, term!({exception, x}))
         );
-        let e4 = tuple(vec![res.clone(), atom("error"), atom("undef"), nil()]);
+        let e4 = term!({(res.clone()), error, undef, []});
         let e = result(&down(e4), &res).unwrap_err();
-        assert_eq!(
-            e.reason(),
-            tuple(vec![atom("exception"), atom("undef"), nil()])
-        );
-        let erpc_err = r("error", tuple(vec![atom("erpc"), atom("system_limit")]));
+        assert_eq!(e.reason(), term!({exception, undef, []}));
+        let erpc_err = r("error", term!({erpc, system_limit}));
         assert_eq!(
             result(&down(erpc_err), &res),
             Err(ErpcError::Erpc(atom("system_limit")))
@@ -304,12 +294,7 @@ mod tests {
             result(&down(atom("killed")), &res),
             Err(ErpcError::Signal(atom("killed")))
         );
-        let spawn_error = tuple(vec![
-            atom("spawn_reply"),
-            atom("req"),
-            atom("error"),
-            atom("notsup"),
-        ]);
+        let spawn_error = term!({spawn_reply, req, error, notsup});
         assert_eq!(
             result(&spawn_error, &res),
             Err(ErpcError::Erpc(atom("notsup")))
@@ -347,8 +332,7 @@ mod tests {
             }),
         );
         rex::start(&node, reg);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        node.spawn(move |mut p| async move {
+        let run = node.run_in_process(move |mut p| async move {
             let t = Duration::from_secs(2);
             let mut out = Vec::new();
             out.push(call(&mut p, "a@h", "erlang", "node", vec![], t).await);
@@ -370,9 +354,9 @@ mod tests {
             );
             let nodes = [Atom::from("a@h"), Atom::from("b@h")];
             let multi = multicall(&mut p, &nodes, "erlang", "node", vec![], t).await;
-            let _ = tx.send((out, multi));
+            (out, multi)
         });
-        let (out, multi) = tokio::time::timeout(Duration::from_secs(5), rx)
+        let (out, multi) = tokio::time::timeout(Duration::from_secs(5), run)
             .await
             .unwrap()
             .unwrap();

@@ -16,7 +16,8 @@
 
 use crate::kernel::dist_ac::DistAcHandle;
 use crate::runtime::Node;
-use crate::term::{Atom, Term, TermExt, atom};
+use crate::term;
+use crate::term::{Atom, Term, TermExt};
 use std::time::{Duration, Instant};
 
 /// `sync_nodes_timeout`.
@@ -210,9 +211,8 @@ pub async fn run(
     sync: Option<SyncNodes>,
     dist_ac: Option<&DistAcHandle>,
 ) -> Result<(), KernelConfigError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let dac = dist_ac.map(|d| d.pid().clone());
-    node.spawn(move |mut p| async move {
+    let run = node.run_in_process(move |mut p| async move {
         p.trap_exit(true);
         if let Some(s) = sync {
             let start = tokio::time::Instant::now();
@@ -220,10 +220,7 @@ pub async fn run(
             p.monitor_nodes(true, false);
             for n in s.mandatory.iter().chain(&s.optional) {
                 if p.node().ping(&n.name).await {
-                    p.send(
-                        p.pid(),
-                        crate::term::tuple(vec![atom("nodeup"), Term::Atom(n.clone())]),
-                    );
+                    p.send(p.pid(), term!({nodeup, (Term::Atom(n.clone()))}));
                 }
             }
             let mut state = w.state();
@@ -248,26 +245,23 @@ pub async fn run(
             }
             p.monitor_nodes(false, false);
             if let SyncState::Failed(missing) = state {
-                let _ = tx.send(Err(KernelConfigError::MandatoryNodesDown(missing)));
-                return;
+                return Err(KernelConfigError::MandatoryNodesDown(missing));
             }
         }
         if let Some(dac) = dac {
-            p.send(
-                &dac,
-                crate::term::tuple(vec![atom("go"), Term::Pid(p.pid().clone())]),
-            );
+            p.send(&dac, term!({go, (Term::Pid(p.pid().clone()))}));
             p.receive(|m| m.as_atom() == Some("dist_ac_took_control"))
                 .await;
         }
-        let _ = tx.send(Ok(()));
+        Ok(())
     });
-    rx.await.unwrap_or(Ok(()))
+    run.await.unwrap_or(Ok(()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::term::atom;
 
     fn a(s: &str) -> Atom {
         Atom::from(s)
@@ -325,13 +319,8 @@ mod tests {
 
     #[test]
     fn terms_print_like_p() {
-        use crate::term::{charlist, int, list, tuple};
-        let t = tuple(vec![
-            atom("distribution_mismatch"),
-            atom("myapp"),
-            atom("cp1@127.0.0.1"),
-            list(vec![int(1), charlist("ab")]),
-        ]);
+        use crate::term::charlist;
+        let t = term!({distribution_mismatch, myapp, :"cp1@127.0.0.1", [1, (charlist("ab"))]});
         assert_eq!(
             erl_format(&t),
             "{distribution_mismatch,myapp,'cp1@127.0.0.1',[1,\"ab\"]}"

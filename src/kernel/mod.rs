@@ -16,6 +16,7 @@
 //! [`rpc`] and [`erpc`] call functions on other nodes, BEAM or Rust, the way
 //! `rpc.erl` / `erpc.erl` do (`SPAWN_REQUEST` of `erpc:execute_call/4`).
 
+use crate::term;
 pub mod application_controller;
 pub mod dist_ac;
 pub mod erpc;
@@ -169,8 +170,8 @@ impl Applications {
     /// so that another node (a BEAM node, or `distro takeover` / `distro
     /// permit` running as a hidden node) can act on this one.
     fn serve_rpc(&self, rpc: &rex::Registry) {
-        use crate::term::{Term, TermExt, atom, tuple};
-        let error = |reason: Term| tuple(vec![atom("error"), reason]);
+        use crate::term::{Term, TermExt, atom};
+        let error = |reason: Term| term!({error, (reason)});
         let apps = self.clone();
         rpc.register(
             "application",
@@ -253,10 +254,9 @@ impl Applications {
     ) -> Result<(), dist_ac::TakeoverError> {
         match &self.dist_ac {
             Some(dac) => dac.takeover_application(app, rt).await,
-            None => Err(dist_ac::TakeoverError::Error(crate::term::tuple(vec![
-                crate::term::atom("not_running_distributed"),
-                crate::term::atom(app),
-            ]))),
+            None => Err(dist_ac::TakeoverError::Error(
+                term!({not_running_distributed, (crate::term::atom(app))}),
+            )),
         }
     }
 }

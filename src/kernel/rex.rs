@@ -8,7 +8,8 @@
 use crate::runtime::{
     Dest, GenCall, GenFrom, Node, Process, ProcessFn, SpawnRequest, SpawnService,
 };
-use crate::term::{Pid, Reference, Term, TermExt, atom, list, nil, tuple};
+use crate::term;
+use crate::term::{Pid, Reference, Term, TermExt, atom, list};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -249,27 +250,27 @@ fn atoms(v: Vec<crate::term::Atom>) -> Term {
 /// keeps, the function called, shaped as a BIF's frame `{M, F, Args, []}`
 /// (what BEAM reports for `undef` and for a BIF's `badarg`).
 fn error_stack(m: &Term, f: &Term, a: &Term) -> Term {
-    list(vec![tuple(vec![m.clone(), f.clone(), a.clone(), nil()])])
+    list(vec![term!({(m.clone()), (f.clone()), (a.clone()), []})])
 }
 
 /// `erpc:execute_call/4`'s exit reason for a result.
 fn erpc_result(reference: &Term, m: &Term, f: &Term, a: &Term, r: RpcResult) -> Term {
     match r {
-        Ok(v) => tuple(vec![reference.clone(), atom("return"), v]),
+        Ok(v) => term!({(reference.clone()), return, (v)}),
         Err(Exception {
             class: Class::Throw,
             reason,
-        }) => tuple(vec![reference.clone(), atom("throw"), reason]),
+        }) => term!({(reference.clone()), throw, (reason)}),
         Err(Exception {
             class: Class::Exit,
             reason,
-        }) => tuple(vec![reference.clone(), atom("exit"), reason]),
+        }) => term!({(reference.clone()), exit, (reason)}),
         Err(Exception {
             class: Class::Error,
             reason,
         }) => {
             let stack = error_stack(m, f, a);
-            tuple(vec![reference.clone(), atom("error"), reason, stack])
+            term!({(reference.clone()), error, (reason), (stack)})
         }
     }
 }
@@ -321,14 +322,11 @@ impl SpawnService for Erpc {
                 let Some(fun) = registry.lookup(m, f, args.len()) else {
                     // As on BEAM: the process exists and exits with undef
                     // (error_handler), so links and monitors see it.
-                    let reason = tuple(vec![
-                        atom("undef"),
-                        error_stack(
-                            &Term::Atom(req.module.clone()),
-                            &Term::Atom(req.function.clone()),
-                            &list(args),
-                        ),
-                    ]);
+                    let reason = term!({undef, (error_stack(
+                        &Term::Atom(req.module.clone()),
+                        &Term::Atom(req.function.clone()),
+                        &list(args),
+                    ))});
                     return Ok(Box::new(move |p: Process| {
                         tracing::error!(
                             "Error in process {} on node {} with exit value: {}",
@@ -385,7 +383,7 @@ impl ReplyTo {
     fn reply(&self, p: &Process, reply: Term) {
         match self {
             Self::Gen(from) => p.reply(from, reply),
-            Self::Legacy(pid) => p.send(pid, tuple(vec![atom("rex"), reply])),
+            Self::Legacy(pid) => p.send(pid, term!({rex, (reply)})),
         }
     }
 }
@@ -415,8 +413,8 @@ impl Rex {
                 // else becomes the caller's `{badrpc, {'EXIT', Reason}}`.
                 if let Some(to) = self.pending.remove(r) {
                     if reason.as_atom() != Some("normal") {
-                        let exit = tuple(vec![atom("EXIT"), reason.clone()]);
-                        to.reply(p, tuple(vec![atom("badrpc"), exit]));
+                        let exit = term!({EXIT, (reason.clone())});
+                        to.reply(p, term!({badrpc, (exit)}));
                     }
                 }
             }
@@ -475,36 +473,31 @@ impl Rex {
                 let reply = if send_to(p, name, m.clone()) {
                     me()
                 } else {
-                    tuple(vec![atom("nonexisting_name"), name.clone()])
+                    term!({nonexisting_name, (name.clone())})
                 };
-                p.send(from, tuple(vec![atom("rex"), me(), reply]));
+                p.send(from, term!({rex, (me()), (reply)}));
             }
             Some([tag, name, m]) if tag.as_atom() == Some("send") => {
-                let msg = tuple(vec![Term::Pid(from.clone()), m.clone()]);
+                let msg = term!({(Term::Pid(from.clone())), (m.clone())});
                 // It is up to Name to respond.
                 if !send_to(p, name, msg) {
-                    let reply = tuple(vec![atom("nonexisting_name"), name.clone()]);
-                    p.send(from, tuple(vec![atom("rex"), me(), reply]));
+                    let reply = term!({nonexisting_name, (name.clone())});
+                    p.send(from, term!({rex, (me()), (reply)}));
                 }
             }
             Some([tag, m, f, a, gl]) if tag.as_atom() == Some("call") => {
-                let call = tuple(vec![
-                    tag.clone(),
-                    m.clone(),
-                    f.clone(),
-                    a.clone(),
-                    gl.clone(),
-                ]);
+                let call =
+                    term!({(tag.clone()), (m.clone()), (f.clone()), (a.clone()), (gl.clone())});
                 self.handle_call(p, call, ReplyTo::Legacy(from.clone()))
                     .await;
             }
             _ if req.as_atom() == Some("features_request") => {
-                let reply = tuple(vec![atom("features_reply"), me(), list(vec![atom("erpc")])]);
+                let reply = term!({features_reply, (me()), [erpc]});
                 p.send(from, reply);
             }
             _ => ignored(
                 "message",
-                &tuple(vec![Term::Pid(from.clone()), req.clone()]),
+                &term!({(Term::Pid(from.clone())), (req.clone())}),
             ),
         }
     }
@@ -544,11 +537,11 @@ fn cast_exit(m: &Term, f: &Term, a: &Term, e: Exception) -> Term {
     match e.class {
         Class::Error => {
             let stack = error_stack(m, f, a);
-            let exception = tuple(vec![atom("exception"), tuple(vec![e.reason, stack])]);
-            tuple(vec![exception, nil()])
+            let exception = term!({exception, {(e.reason), (stack)}});
+            term!({(exception), []})
         }
         Class::Exit => e.reason,
-        Class::Throw => tuple(vec![tuple(vec![atom("nocatch"), e.reason]), nil()]),
+        Class::Throw => term!({{nocatch, (e.reason)}, []}),
     }
 }
 
@@ -557,9 +550,9 @@ fn badrpc(m: &Term, f: &Term, a: &Term, e: Exception) -> Term {
     let reason = match e.class {
         Class::Throw => return e.reason,
         Class::Exit => e.reason,
-        Class::Error => tuple(vec![e.reason, error_stack(m, f, a)]),
+        Class::Error => term!({(e.reason), (error_stack(m, f, a))}),
     };
-    tuple(vec![atom("badrpc"), tuple(vec![atom("EXIT"), reason])])
+    term!({badrpc, {EXIT, (reason)}})
 }
 
 #[cfg(test)]
@@ -573,26 +566,15 @@ mod tests {
         let (m, f, a) = (atom("lists"), atom("reverse"), list(vec![int(1)]));
         assert_eq!(
             erpc_result(&r, &m, &f, &a, Ok(atom("x"))),
-            tuple(vec![r.clone(), atom("return"), atom("x")])
+            term!({(r.clone()), return, x})
         );
         assert_eq!(
             erpc_result(&r, &m, &f, &a, Err(Exception::error(atom("undef")))),
-            tuple(vec![
-                r.clone(),
-                atom("error"),
-                atom("undef"),
-                error_stack(&m, &f, &a)
-            ])
+            term!({(r.clone()), error, undef, (error_stack(&m, &f, &a))})
         );
         assert_eq!(
             badrpc(&m, &f, &a, Exception::error(atom("undef"))),
-            tuple(vec![
-                atom("badrpc"),
-                tuple(vec![
-                    atom("EXIT"),
-                    tuple(vec![atom("undef"), error_stack(&m, &f, &a)])
-                ])
-            ])
+            term!({badrpc, {EXIT, {undef, (error_stack(&m, &f, &a))}}})
         );
     }
 }

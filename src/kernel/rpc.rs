@@ -30,7 +30,8 @@
 use super::erpc::{self, ErpcError};
 use crate::behaviours::Timeout;
 use crate::runtime::Process;
-use crate::term::{Atom, Pretty, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pretty, Term, TermExt, atom};
 
 /// `{badrpc, Reason}`: the error value of `rpc:call`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,12 +41,12 @@ pub struct BadRpc(pub Term);
 impl BadRpc {
     /// `{badrpc, Reason}` as a term.
     pub fn to_term(&self) -> Term {
-        tuple(vec![atom("badrpc"), self.0.clone()])
+        term!({badrpc, (self.0.clone())})
     }
 }
 
 fn exit(reason: Term) -> BadRpc {
-    BadRpc(tuple(vec![atom("EXIT"), reason]))
+    BadRpc(term!({EXIT, (reason)}))
 }
 
 /// `rpc:rpcify_exception/2`. `error({erpc, badarg})`, which `rpc:call`
@@ -55,7 +56,7 @@ fn rpcify(e: ErpcError) -> Result<Term, BadRpc> {
         ErpcError::Throw(v) if v.tuple_tag() == Some("EXIT") => Err(BadRpc(v)),
         ErpcError::Throw(v) => Ok(v),
         ErpcError::Exit(r) | ErpcError::Signal(r) => Err(exit(r)),
-        ErpcError::Error { reason, stack } => Err(exit(tuple(vec![reason, stack]))),
+        ErpcError::Error { reason, stack } => Err(exit(term!({(reason), (stack)}))),
         ErpcError::Erpc(r) => Err(match r.as_atom() {
             Some("noconnection") => BadRpc(atom("nodedown")),
             Some("timeout" | "notsup" | "badarg") => BadRpc(r),
@@ -120,7 +121,7 @@ mod tests {
     fn exceptions_become_badrpc_like_rpcify_exception() {
         let x = atom("x");
         assert_eq!(rpcify(ErpcError::Throw(x.clone())), Ok(x.clone()));
-        let thrown_exit = tuple(vec![atom("EXIT"), x.clone()]);
+        let thrown_exit = term!({EXIT, (x.clone())});
         assert_eq!(
             rpcify(ErpcError::Throw(thrown_exit.clone())),
             Err(BadRpc(thrown_exit.clone()))
@@ -139,10 +140,7 @@ mod tests {
         };
         assert_eq!(
             rpcify(undef).unwrap_err().to_term(),
-            tuple(vec![
-                atom("badrpc"),
-                tuple(vec![atom("EXIT"), tuple(vec![atom("undef"), nil()])])
-            ])
+            term!({badrpc, {EXIT, {undef, []}}})
         );
         assert_eq!(
             rpcify(ErpcError::Erpc(atom("noconnection"))),
@@ -154,7 +152,7 @@ mod tests {
         );
         assert_eq!(
             rpcify(ErpcError::Erpc(atom("system_limit"))),
-            Err(BadRpc(tuple(vec![atom("EXIT"), atom("system_limit")])))
+            Err(BadRpc(term!({EXIT, system_limit})))
         );
     }
 }

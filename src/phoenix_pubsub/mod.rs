@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::term;
 mod registry;
 mod worker;
 
@@ -47,7 +48,7 @@ mod pubsub_test;
 
 use crate::kernel::pg::{Pg, PgError, Scope};
 use crate::runtime::{Dest, Node};
-use crate::term::{Atom, Pid, Term, atom, binary, tuple};
+use crate::term::{Atom, Pid, Term, atom, binary};
 use registry::Subscriptions;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -215,12 +216,7 @@ impl std::fmt::Debug for PubSub {
 }
 
 fn forward(topic: &str, msg: Term, dispatcher: &str) -> Term {
-    tuple(vec![
-        atom("forward_to_local"),
-        binary(topic.as_bytes().to_vec()),
-        msg,
-        atom(dispatcher),
-    ])
+    term!({forward_to_local, (binary(topic.as_bytes().to_vec())), (msg), (atom(dispatcher))})
 }
 
 impl PubSub {

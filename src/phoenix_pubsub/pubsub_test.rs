@@ -5,11 +5,12 @@
 use super::*;
 use crate::runtime::Process;
 use crate::runtime::testkit::{T, wait_dead};
+use crate::term;
 use crate::term::{TermExt, int};
 use std::time::Duration;
 
 fn msg(n: i64) -> Term {
-    tuple(vec![atom("msg"), int(n)])
+    term!({msg, (int(n))})
 }
 
 /// A process that forwards everything it receives to the test.
@@ -79,14 +80,7 @@ async fn local_delivery_and_the_workers() {
     ps.direct_broadcast(&node.name().name, "t", msg(4));
     // What another node's broadcast looks like when it reaches a worker
     // (the same worker as the direct broadcast: one order).
-    let forward = |n: i64| {
-        tuple(vec![
-            atom("forward_to_local"),
-            binary(b"t".to_vec()),
-            msg(n),
-            atom(DEFAULT_DISPATCHER),
-        ])
-    };
+    let forward = |n: i64| term!({forward_to_local, (binary(b"t".to_vec())), (msg(n)), (atom(DEFAULT_DISPATCHER))});
     node.send(&ps.workers()[0], forward(5));
     for n in [1, 4, 5] {
         assert_eq!(got(&mut ra).await, msg(n));
@@ -125,7 +119,7 @@ struct Tagging;
 impl Dispatcher for Tagging {
     fn dispatch(&self, node: &Node, entries: &[(Pid, Term)], _from: Option<&Pid>, msg: &Term) {
         for (pid, meta) in entries {
-            node.send(pid, tuple(vec![meta.clone(), msg.clone()]));
+            node.send(pid, term!({(meta.clone()), (msg.clone())}));
         }
     }
 }
@@ -149,7 +143,7 @@ async fn custom_dispatchers_and_bad_configs() {
     ps.subscribe_with(&a, "t", atom("fastlane")).unwrap();
     ps.broadcast_with(None, "t", msg(1), "Elixir.Tagging")
         .unwrap();
-    assert_eq!(got(&mut ra).await, tuple(vec![atom("fastlane"), msg(1)]));
+    assert_eq!(got(&mut ra).await, term!({fastlane, (msg(1))}));
     // An unknown dispatcher drops the broadcast (Elixir's worker would crash).
     ps.broadcast_with(None, "t", msg(2), "Elixir.Nope").unwrap();
     nothing_more(&mut ra).await;

@@ -9,7 +9,8 @@
 
 use super::state::MonitorTarget;
 use super::{Dest, Process};
-use crate::term::{Atom, ImproperList, Pid, Reference, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, ImproperList, Pid, Reference, Term, TermExt, atom};
 use std::time::Duration;
 
 /// The `From` of a call: the caller and its tag.
@@ -94,7 +95,7 @@ impl CallError {
 impl Process {
     /// Replies to a gen call (`gen:reply/2`).
     pub fn reply(&self, from: &GenFrom, reply: Term) {
-        let msg = tuple(vec![from.tag.clone(), reply]);
+        let msg = term!({(from.tag.clone()), (reply)});
         match alias_of(&from.tag) {
             Some(alias) => self.send(Dest::Alias(alias.clone()), msg),
             None => self.send(&from.pid, msg),
@@ -121,8 +122,8 @@ impl Process {
         self.node.inner.add_alias(&self.pid, mref.clone());
         let mref_t = Term::Reference(Box::new(mref.clone()));
         let tag = Term::ImproperList(ImproperList::from((vec![atom("alias")], mref_t.clone())));
-        let from = tuple(vec![Term::Pid(self.pid.clone()), tag.clone()]);
-        self.send(dest, tuple(vec![atom("$gen_call"), from, request]));
+        let from = term!({(Term::Pid(self.pid.clone())), (tag.clone())});
+        self.send(dest, term!({:"$gen_call", (from), (request)}));
         let answer = self
             .receive_timeout(timeout, |m| match m.as_tuple() {
                 Some([t, _]) => *t == tag || *t == mref_t,
@@ -139,7 +140,7 @@ impl Process {
                         Some(n) => Term::Atom(n),
                         None => atom("nonode@nohost"),
                     };
-                    tuple(vec![atom("nodedown"), node])
+                    term!({nodedown, (node)})
                 } else {
                     reason
                 };
@@ -190,11 +191,7 @@ mod tests {
             vec![atom("alias")],
             Term::Reference(Box::new(r.clone())),
         )));
-        let msg = tuple(vec![
-            atom("$gen_call"),
-            tuple(vec![Term::Pid(pid.clone()), tag.clone()]),
-            atom("req"),
-        ]);
+        let msg = term!({:"$gen_call", {(Term::Pid(pid.clone())), (tag.clone())}, req});
         let call = GenCall::parse(&msg).unwrap();
         assert_eq!(call.from.pid, pid);
         assert_eq!(call.request, atom("req"));

@@ -9,7 +9,8 @@ use crate::dist::DFlags;
 use crate::dist::connection::{self, Settings};
 use crate::dist::control::Control;
 use crate::dist::transport::{self, ListenError, ListenOptions, ProtoDist};
-use crate::term::{Atom, Limits, Pid, Reference, Term, atom, cmp_atoms, tuple};
+use crate::term;
+use crate::term::{Atom, Limits, Pid, Reference, Term, atom, cmp_atoms};
 use futures::FutureExt;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -313,6 +314,28 @@ impl Node {
         self.spawn_with(f, |_| {}, None)
     }
 
+    /// Runs `f` in a fresh process and returns its result: plain Rust code
+    /// (outside any process) that needs a pid to call, monitor or receive.
+    /// `None` when the process died before `f` finished (it was killed).
+    ///
+    /// ```no_run
+    /// # async fn f(node: distro::Node) {
+    /// let me = node.run_in_process(|p| async move { p.pid().clone() }).await;
+    /// # }
+    /// ```
+    pub async fn run_in_process<R, F, Fut>(&self, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(Process) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.spawn(move |p| async move {
+            let _ = tx.send(f(p).await);
+        });
+        rx.await.ok()
+    }
+
     /// Spawns with `setup` applied to the table entry before the task runs;
     /// `linked_to` gets the reverse link.
     pub(crate) fn spawn_with<F, Fut>(
@@ -379,7 +402,7 @@ impl Node {
                         "process {} panicked: {msg}",
                         crate::term::Pretty(&Term::Pid(guard.pid.clone()))
                     );
-                    tuple(vec![atom("panic"), crate::term::binary(msg.into_bytes())])
+                    term!({panic, (crate::term::binary(msg.into_bytes()))})
                 }
             });
         });
@@ -515,11 +538,10 @@ impl Node {
     /// Connects to `node` (if needed) and asks its net_kernel `{is_auth,
     /// Node}` as `net_adm:ping/1` does: `true` for pong.
     pub async fn ping(&self, node: &str) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let me = self.inner.name.name.clone();
         let target = node.to_owned();
-        self.spawn(move |mut p| async move {
-            let req = tuple(vec![atom("is_auth"), atom(&me)]);
+        let pong = self.run_in_process(move |mut p| async move {
+            let req = term!({is_auth, (atom(&me))});
             let r = p
                 .call(
                     ("net_kernel", target.as_str()),
@@ -527,9 +549,9 @@ impl Node {
                     Duration::from_secs(15),
                 )
                 .await;
-            let _ = tx.send(matches!(r, Ok(Term::Atom(a)) if a.name == "yes"));
+            matches!(r, Ok(Term::Atom(a)) if a.name == "yes")
         });
-        let pong = rx.await.unwrap_or(false);
+        let pong = pong.await.unwrap_or(false);
         if !pong {
             self.disconnect(node);
         }

@@ -4,7 +4,8 @@
 
 use super::state::{Effects, ExitSignal, SpawnRequest, State, Watcher, down_message, key};
 use crate::dist::control::{Control, ProcRef};
-use crate::term::{Atom, Pid, Reference, Term, atom, map, tuple, uint};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, atom, map, uint};
 
 impl State {
     /// What a control message received from `peer` does.
@@ -225,7 +226,7 @@ impl State {
         self.fail_spawn_requests(node);
         if let Some(watchers) = self.node_watch.remove(node) {
             for w in watchers {
-                self.deliver(&w, tuple(vec![atom("nodedown"), Term::Atom(node.clone())]));
+                self.deliver(&w, term!({nodedown, (Term::Atom(node.clone()))}));
             }
         }
         self.exit_signals(signals, me, creation, fx);
@@ -256,9 +257,9 @@ impl State {
                 if !up {
                     info.push((atom("nodedown_reason"), reason.clone()));
                 }
-                tuple(vec![tag.clone(), Term::Atom(node.clone()), map(info)])
+                term!({(tag.clone()), (Term::Atom(node.clone())), (map(info))})
             } else {
-                tuple(vec![tag.clone(), Term::Atom(node.clone())])
+                term!({(tag.clone()), (Term::Atom(node.clone()))})
             };
             self.deliver(&m.pid, msg);
         }

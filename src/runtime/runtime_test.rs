@@ -5,7 +5,8 @@
 
 use super::*;
 use crate::runtime::testkit::{T, next, wait_dead};
-use crate::term::{TermExt, atom, int, tuple};
+use crate::term;
+use crate::term::{TermExt, atom, int};
 use std::time::Duration;
 
 /// Spawns a process that forwards everything it receives to a channel.
@@ -34,8 +35,8 @@ async fn send_by_pid_and_name_and_selective_receive() {
         tx.send((first, second)).unwrap();
     });
     tokio::task::yield_now().await;
-    node.send(&pid, tuple(vec![atom("first")]));
-    node.send("srv", tuple(vec![atom("second")]));
+    node.send(&pid, term!({ first }));
+    node.send("srv", term!({ second }));
     let (first, second) = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
     assert_eq!(first.tuple_tag(), Some("first"));
     assert_eq!(second.tuple_tag(), Some("second"));
@@ -59,10 +60,7 @@ async fn link_propagates_abnormal_exit_and_trap_exit_turns_it_into_a_message() {
         }
     });
     let m = next(&mut rx).await;
-    assert_eq!(
-        m,
-        tuple(vec![atom("EXIT"), Term::Pid(linker), atom("crash")])
-    );
+    assert_eq!(m, term!({EXIT, (Term::Pid(linker)), crash}));
     wait_dead(&node, &plain).await;
     assert!(node.is_process_alive(&trapper));
 }
@@ -112,23 +110,11 @@ async fn monitors_deliver_down_and_noproc() {
     let (r1, d1, r2, d2) = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
     assert_eq!(
         d2,
-        tuple(vec![
-            atom("DOWN"),
-            Term::Reference(Box::new(r2)),
-            atom("process"),
-            tuple(vec![atom("nosuch"), atom("a@h")]),
-            atom("noproc")
-        ])
+        term!({DOWN, (Term::Reference(Box::new(r2))), process, {nosuch, :"a@h"}, noproc})
     );
     assert_eq!(
         d1,
-        tuple(vec![
-            atom("DOWN"),
-            Term::Reference(Box::new(r1)),
-            atom("process"),
-            Term::Pid(target),
-            atom("bye")
-        ])
+        term!({DOWN, (Term::Reference(Box::new(r1))), process, (Term::Pid(target)), bye})
     );
 }
 
@@ -148,9 +134,7 @@ async fn gen_call_to_a_local_server_and_to_a_missing_one() {
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     node.spawn(move |mut p| async move {
-        let ok = p
-            .call("adder", tuple(vec![atom("add"), int(4), int(5)]), T)
-            .await;
+        let ok = p.call("adder", term!({add, 4, 5}), T).await;
         let missing = p.call("nobody", atom("x"), T).await;
         tx.send((ok, missing)).unwrap();
     });

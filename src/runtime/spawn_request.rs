@@ -21,7 +21,8 @@
 use super::Process;
 use super::state::{Effects, Monitoring, State, key};
 use crate::dist::control::{Control, ProcRef};
-use crate::term::{Atom, Pid, Reference, Term, atom, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, atom, list};
 
 /// Which `{spawn_reply, …}` messages the requester gets (the `{reply,
 /// Reply}` option of `spawn_request/5`).
@@ -251,10 +252,5 @@ impl State {
 }
 
 fn spawn_reply(req_id: Reference, ok: bool, result: Term) -> Term {
-    tuple(vec![
-        atom("spawn_reply"),
-        Term::Reference(Box::new(req_id)),
-        atom(if ok { "ok" } else { "error" }),
-        result,
-    ])
+    term!({spawn_reply, (Term::Reference(Box::new(req_id))), (atom(if ok { "ok" } else { "error" })), (result)})
 }

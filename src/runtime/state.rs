@@ -14,7 +14,8 @@
 use crate::dist::DFlags;
 use crate::dist::control::{Control, ProcRef};
 use crate::dist::queue::{self, BusyWait, QueueRx, QueueTx};
-use crate::term::{Atom, Pid, Reference, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, atom};
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::task::AbortHandle;
 
@@ -167,13 +168,7 @@ pub(crate) struct ExitSignal {
 }
 
 pub(crate) fn down_message(reference: &Reference, object: Term, reason: Term) -> Term {
-    tuple(vec![
-        atom("DOWN"),
-        Term::Reference(Box::new(reference.clone())),
-        atom("process"),
-        object,
-        reason,
-    ])
+    term!({DOWN, (Term::Reference(Box::new(reference.clone()))), process, (object), (reason)})
 }
 
 fn is_atom(t: &Term, name: &str) -> bool {
@@ -454,7 +449,7 @@ impl State {
                 );
             }
             MonitorTarget::Name(name, node) if node == *me => {
-                let object = tuple(vec![Term::Atom(name.clone()), Term::Atom(node)]);
+                let object = term!({(Term::Atom(name.clone())), (Term::Atom(node))});
                 match self.names.get(&name).cloned() {
                     Some(pid) if self.alive(watcher) => {
                         if let Some(e) = self.entry(&pid) {
@@ -482,7 +477,7 @@ impl State {
                 }
             }
             MonitorTarget::Name(name, node) => {
-                let object = tuple(vec![Term::Atom(name.clone()), Term::Atom(node.clone())]);
+                let object = term!({(Term::Atom(name.clone())), (Term::Atom(node.clone()))});
                 if let Some(e) = self.entry(watcher) {
                     e.monitors.insert(
                         reference.clone(),
@@ -627,8 +622,7 @@ impl State {
         if kill {
             dying.push_back((e.pid.clone(), atom("killed")));
         } else if e.trap_exit {
-            let _ =
-                e.tx.send(tuple(vec![atom("EXIT"), Term::Pid(s.from), s.reason]));
+            let _ = e.tx.send(term!({EXIT, (Term::Pid(s.from)), (s.reason)}));
         } else if !is_atom(&s.reason, "normal") {
             dying.push_back((e.pid.clone(), s.reason));
         } else if !s.link && s.from == e.pid {
@@ -660,7 +654,7 @@ impl State {
             }
             for (r, w) in e.watchers.drain() {
                 let object = match &w.by_name {
-                    Some(n) => tuple(vec![Term::Atom(n.clone()), Term::Atom(me.clone())]),
+                    Some(n) => term!({(Term::Atom(n.clone())), (Term::Atom(me.clone()))}),
                     None => Term::Pid(pid.clone()),
                 };
                 if self.is_local(me, creation, &w.pid) {

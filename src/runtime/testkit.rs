@@ -15,11 +15,7 @@ where
     F: FnOnce(Process) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = R> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.spawn(move |p| async move {
-        let _ = tx.send(body(p).await);
-    });
-    tokio::time::timeout(T, rx)
+    tokio::time::timeout(T, node.run_in_process(body))
         .await
         .expect("timed out")
         .expect("process died")

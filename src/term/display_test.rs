@@ -4,6 +4,7 @@
 //! `~0p` output BEAM recorded for it.
 
 use super::*;
+use crate::term;
 use crate::term::{
     BigInteger, BitBinary, ExternalFun, Float, ImproperList, Pid, Port, Reference, atom, binary,
     charlist, improper_list, int, list, map, nil, tuple,
@@ -94,7 +95,7 @@ fn lists_and_strings() {
         list(vec![charlist("ab"), charlist("cd")]),
         "[\"ab\",\"cd\"]",
     );
-    prints(list(vec![tuple(vec![atom("a"), int(1)])]), "[{a,1}]");
+    prints(list(vec![term!({a, 1})]), "[{a,1}]");
     prints(improper_list(vec![int(1)], int(2)), "[1|2]");
     prints(
         improper_list(vec![atom("a"), atom("b")], atom("c")),
@@ -133,31 +134,25 @@ fn binaries_and_bitstrings() {
 
 #[test]
 fn tuples_and_maps() {
-    prints(tuple(vec![]), "{}");
-    prints(tuple(vec![atom("a")]), "{a}");
+    prints(term!({}), "{}");
+    prints(term!({ a }), "{a}");
+    prints(term!({a, {b, c}}), "{a,{b,c}}");
     prints(
-        tuple(vec![atom("a"), tuple(vec![atom("b"), atom("c")])]),
-        "{a,{b,c}}",
-    );
-    prints(
-        tuple(vec![int(1), charlist("x"), binary(*b"y")]),
+        term!({1, (charlist("x")), (binary(*b"y"))}),
         "{1,\"x\",<<\"y\">>}",
     );
     prints(map(vec![]), "#{}");
     prints(map(vec![(atom("a"), int(1))]), "#{a => 1}");
     prints(
         map(vec![
-            (charlist("k"), tuple(vec![atom("x")])),
+            (charlist("k"), term!({ x })),
             (atom("b"), list(vec![int(1)])),
             (int(1), Term::Float(Float { value: 2.0 })),
         ]),
         "#{1 => 2.0,b => [1],\"k\" => {x}}",
     );
     prints(
-        tuple(vec![
-            list(vec![int(1), int(2), int(3)]),
-            map(vec![(tuple(vec![atom("a")]), list(vec![atom("x")]))]),
-        ]),
+        term!({[1, 2, 3], (map(vec![(tuple(vec![atom("a")]), list(vec![atom("x")]))]))}),
         "{[1,2,3],#{{a} => [x]}}",
     );
 }
@@ -253,7 +248,7 @@ fn pids_ports_refs_funs() {
 fn deep_terms_print_without_recursion() {
     let mut t = atom("x");
     for _ in 0..100_000 {
-        t = tuple(vec![t]);
+        t = term!({ (t) });
     }
     let text = Pretty(&t).to_string();
     let mut stack = vec![t];

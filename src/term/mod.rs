@@ -18,6 +18,9 @@
 
 pub mod codec;
 mod display;
+mod macros;
+#[cfg(test)]
+mod macros_test;
 mod order;
 pub mod text;
 
@@ -30,6 +33,9 @@ pub use eetf::{
     Atom, BigInteger, Binary, BitBinary, ByteList, ExternalFun, FixInteger, Float, ImproperList,
     InternalFun, List, Map, Pid, Port, Reference, Term, Tuple,
 };
+#[doc(hidden)]
+pub use macros::__private;
+pub use macros::{FromTerm, IntoTerm};
 pub(crate) use order::cmp_map_keys;
 pub use order::{cmp_atoms, cmp_pids, cmp_terms, exact_eq};
 

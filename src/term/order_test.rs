@@ -7,9 +7,10 @@
 //! agree on all of them.
 
 use super::*;
+use crate::term;
 use crate::term::{
     BitBinary, ByteList, ExternalFun, Float, InternalFun, List, Pid, Port, Reference, atom, binary,
-    charlist, decode, improper_list, int, list, map, nil, tuple,
+    charlist, decode, improper_list, int, list, map, nil,
 };
 use num_bigint::BigInt;
 
@@ -80,7 +81,7 @@ fn type_order() {
         fun,
         port,
         pid,
-        tuple(vec![]),
+        term!({}),
         map(vec![]),
         nil(),
         list(vec![atom("a")]),
@@ -121,7 +122,7 @@ fn numbers_compare_by_exact_value() {
     ]);
     // {1} == {1.0}, but in map-key order 1 < 0.5 and -0.0 < 0.0 (OTP 27+)
     assert_eq!(
-        cmp_terms(&tuple(vec![int(1)]), &tuple(vec![float(1.0)])),
+        cmp_terms(&term!({ 1 }), &term!({ (float(1.0)) })),
         Ordering::Equal
     );
     assert_eq!(cmp_map_keys(&int(1), &float(0.5)), Ordering::Less);
@@ -184,10 +185,7 @@ fn lists_strings_and_tails() {
 #[test]
 fn tuples_and_maps() {
     // {1,2} < {0,0,0}: size first
-    ascending(&[
-        tuple(vec![int(1), int(2)]),
-        tuple(vec![int(0), int(0), int(0)]),
-    ]);
+    ascending(&[term!({1, 2}), term!({0, 0, 0})]);
     let one = Term::Float(Float { value: 1.0 });
     // #{1 => a} < #{1.0 => a}, #{1 => b} < #{1.0 => a}: keys first, exactly
     assert_eq!(
@@ -234,7 +232,7 @@ fn map_key_order_is_what_beam_writes() {
         float(0.5),
         float(1.0),
         atom("x"),
-        tuple(vec![atom("t")]),
+        term!({ t }),
         charlist("s"),
         binary(*b"b"),
     ];
@@ -427,7 +425,7 @@ fn deep_terms_compare_without_recursion() {
     let deep = |leaf: Term| {
         let mut t = leaf;
         for _ in 0..100_000 {
-            t = tuple(vec![t]);
+            t = term!({ (t) });
         }
         t
     };

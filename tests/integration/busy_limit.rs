@@ -7,12 +7,13 @@
 //! The BEAM node stops reading by being stopped (SIGSTOP, by PID) while a
 //! Rust process streams to a process on it.
 
+use distro::term;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use distro::runtime::Busy;
-use distro::term::{atom, binary, int, tuple};
+use distro::term::{atom, binary, int};
 
 use crate::support::{BeamNode, BeamOpts, Epmd, RustNode, require_otp, unique_node};
 
@@ -55,7 +56,7 @@ fn a_rust_sender_waits_while_a_stopped_beam_node_reads_nothing() {
         move |p| async move {
             let bin = binary(vec![7u8; SIZE]);
             for i in 0..MESSAGES {
-                let msg = tuple(vec![int(i as i64), bin.clone()]);
+                let msg = term!({(int(i as i64)), (bin.clone())});
                 p.send_wait(("sink", node.as_str()), msg).await;
                 sent.store(i + 1, Ordering::Relaxed);
             }

@@ -9,9 +9,9 @@
 //! with Elixir nodes; failover times of clusters with a Rust node and of
 //! an all-BEAM one (printed as `[OTP NN] failover ...`).
 //!
-//! Reference: traces/s1_boot.txt, s2_kill_cp1.txt, s3_restart_cp1.txt,
-//! variant_start_phases/ (OTP 25 behaviour), and `failover_comp/1` in
-//! OTP's `application_SUITE.erl`.
+//! Reference: OTP 25's behaviour at boot, failover, takeover and with start
+//! phases (the BEAM-only runs below), and `failover_comp/1` in OTP's
+//! `application_SUITE.erl`.
 
 pub(crate) mod cluster;
 mod guide;
@@ -234,7 +234,7 @@ async fn missing_mandatory_node_fails_the_boot() {
     ));
 }
 
-/// With `{start_phases, [{go, []}]}` (traces/variant_start_phases): the
+/// With `{start_phases, [{go, []}]}` (as OTP 25 does it): the
 /// Rust cp2 fails over from BEAM cp1 as `{failover, cp1}`, and cp1 back
 /// starts `{takeover, cp2}` with `start_phase(go, {takeover, cp2}, [])`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,8 @@ use distro::behaviours::gen_server::{
     self, CallReply, GenFrom, GenServer, Next, ServerName, ServerRef, Timeout, elixir_alias,
 };
 use distro::runtime::Process;
-use distro::term::{Atom, Term, TermExt, atom, int, list, tuple};
+use distro::term;
+use distro::term::{Atom, Term, TermExt, atom, int};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -36,7 +37,7 @@ impl GenServer for Calc {
                 CallReply::Reply(atom("slept"))
             }
             (Some("ping"), _) => CallReply::Reply(atom("pong")),
-            _ => CallReply::Reply(tuple(vec![atom("unknown"), req])),
+            _ => CallReply::Reply(term!({unknown, (req)})),
         }
     }
 
@@ -223,7 +224,7 @@ fn rust_calls_casts_multi_calls_and_stops_beam_gen_servers() {
     let out = rust.in_process(T * 3, move |mut p| async move {
         let kv = ServerRef::from(("kv", b1n.as_str()));
         let echo = gen_server::call(&mut p, kv.clone(), atom("hi"), Timeout::DEFAULT).await;
-        gen_server::cast(&p, kv.clone(), tuple(vec![atom("set"), int(42)]));
+        gen_server::cast(&p, kv.clone(), term!({set, 42}));
         let got = gen_server::call(&mut p, kv.clone(), atom("get"), T).await;
         let global = gen_server::call(&mut p, ServerRef::via(g, atom("gkv")), atom("get"), T).await;
         let nodes = [
@@ -239,14 +240,14 @@ fn rust_calls_casts_multi_calls_and_stops_beam_gen_servers() {
             Duration::from_millis(1000),
         )
         .await;
-        let sleep = tuple(vec![atom("sleep"), int(1000)]);
+        let sleep = term!({sleep, 1000});
         let timeout = gen_server::call(&mut p, kv.clone(), sleep, Duration::from_millis(100)).await;
         let nodedown = gen_server::call(&mut p, ("kv", "missing@127.0.0.1"), atom("x"), T).await;
         let stopped = gen_server::stop(&mut p, kv, atom("normal"), T).await;
         (echo, got, global, multi, noproc, timeout, nodedown, stopped)
     });
     let (echo, got, global, multi, noproc, timeout, nodedown, stopped) = out;
-    assert_eq!(echo, Ok(tuple(vec![atom("echo"), atom("hi")])));
+    assert_eq!(echo, Ok(term!({echo, hi})));
     assert_eq!(got, Ok(int(42)));
     assert_eq!(global, Ok(int(100)));
     assert_eq!(
@@ -262,25 +263,14 @@ fn rust_calls_casts_multi_calls_and_stops_beam_gen_servers() {
     let b1a = atom(b1.node_name());
     assert_eq!(
         noproc.unwrap_err().to_term(),
-        tuple(vec![
-            atom("noproc"),
-            tuple(vec![
-                atom("gen_server"),
-                atom("call"),
-                list(vec![
-                    tuple(vec![atom("nobody"), b1a.clone()]),
-                    atom("x"),
-                    int(1000)
-                ])
-            ])
-        ])
+        term!({noproc, {gen_server, call, [{nobody, (b1a.clone())}, x, 1000]}})
     );
     let timeout = timeout.unwrap_err();
     assert!(timeout.is_timeout());
-    assert_eq!(timeout.args[0], tuple(vec![atom("kv"), b1a]));
+    assert_eq!(timeout.args[0], term!({kv, (b1a)}));
     assert_eq!(
         nodedown.unwrap_err().reason,
-        tuple(vec![atom("nodedown"), atom("missing@127.0.0.1")])
+        term!({nodedown, :"missing@127.0.0.1"})
     );
     assert_eq!(stopped, Ok(()));
     b1.eval_until("whereis(kv).", "undefined", T).unwrap();
@@ -299,7 +289,7 @@ fn a_call_to_a_beam_node_that_dies_exits_nodedown() {
     let (tx, rx) = std::sync::mpsc::channel();
     let _g = rust.rt.enter();
     rust.node.spawn(move |mut p| async move {
-        let sleep = tuple(vec![atom("sleep"), int(30_000)]);
+        let sleep = term!({sleep, 30_000});
         let r = gen_server::call(&mut p, ("kv", bn.as_str()), sleep, Timeout::Infinity).await;
         let _ = tx.send(r);
     });
@@ -307,9 +297,6 @@ fn a_call_to_a_beam_node_that_dies_exits_nodedown() {
     b.kill();
     let r = rx.recv_timeout(T).expect("the call ends");
     let exit = r.unwrap_err();
-    assert_eq!(
-        exit.reason,
-        tuple(vec![atom("nodedown"), atom(b.node_name())])
-    );
+    assert_eq!(exit.reason, term!({nodedown, (atom(b.node_name()))}));
     assert_eq!(exit.args[2], atom("infinity"));
 }

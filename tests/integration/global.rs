@@ -1,14 +1,15 @@
 //! `global` between an in-process Rust node and real BEAM nodes of the
 //! release selected by `DISTRO_OTP`.
 //!
-//! Reference: `lib/kernel/src/global.erl`; `shared/protocol/NOTES.md` §c.
+//! Reference: `lib/kernel/src/global.erl`.
 
 use crate::support::{
     BeamNode, BeamOpts, Epmd, Otp, RustNode, prefixed_unique_name, require_otp, wait_until,
 };
 use distro::kernel::global::LockId;
 use distro::runtime::Process;
-use distro::term::{Term, TermExt, atom, tuple};
+use distro::term;
+use distro::term::{Term, TermExt, atom};
 use std::time::Duration;
 
 /// How long polling waits may take (names and locks spread asynchronously).
@@ -80,7 +81,7 @@ fn names_and_calls_both_ways() {
     let reply = in_process(&rust, move |mut p| async move {
         p.call(bp, atom("hi"), Duration::from_secs(10)).await
     });
-    assert_eq!(reply.unwrap(), tuple(vec![atom("beam"), atom("hi")]));
+    assert_eq!(reply.unwrap(), term!({beam, hi}));
     let names = b.eval("lists:sort(global:registered_names()).").unwrap();
     assert_eq!(names, "[beam_srv,rust_srv]");
     let mut ours: Vec<String> = g

@@ -9,8 +9,7 @@
 //! resolve_it, [MyMethod, Name, HisPid, MyPid])`), `random_notify_name/3`
 //! (keeps the pid on the smaller node, sends `{global_name_conflict,
 //! Name}` to the other), `notify_all_name/3` (unregisters the name and
-//! sends `{global_name_conflict, Name, OtherPid}` to both);
-//! `shared/protocol/NOTES.md` §c.4.
+//! sends `{global_name_conflict, Name, OtherPid}` to both).
 //!
 //! Recorded with BEAM nodes only (OTP 25, 27 and 29): every loser gets
 //! exactly one such message, nobody is killed, and `global:sync()` returns
@@ -19,7 +18,8 @@
 
 use crate::support::{AnyNode, Epmd, Otp, prefixed_unique_name, require_otp, wait_until};
 use distro::kernel::global::Method;
-use distro::term::{Pid, Term, atom, tuple};
+use distro::term;
+use distro::term::{Pid, Term, atom};
 use std::time::Duration;
 
 /// How long polling waits may take.
@@ -32,22 +32,11 @@ const NAME: &str = "clash";
 fn expected(method: Method, winner_side: &Pid, loser_side: &Pid) -> (Vec<Term>, Vec<Term>) {
     match method {
         // The pid on the smaller node keeps the name; only the other hears.
-        Method::RandomNotify => (
-            vec![],
-            vec![tuple(vec![atom("global_name_conflict"), atom(NAME)])],
-        ),
+        Method::RandomNotify => (vec![], vec![term!({global_name_conflict, (atom(NAME))})]),
         // Both lose the name and hear of the other pid.
         Method::NotifyAll => (
-            vec![tuple(vec![
-                atom("global_name_conflict"),
-                atom(NAME),
-                Term::Pid(loser_side.clone()),
-            ])],
-            vec![tuple(vec![
-                atom("global_name_conflict"),
-                atom(NAME),
-                Term::Pid(winner_side.clone()),
-            ])],
+            vec![term!({global_name_conflict, (atom(NAME)), (Term::Pid(loser_side.clone()))})],
+            vec![term!({global_name_conflict, (atom(NAME)), (Term::Pid(winner_side.clone()))})],
         ),
         m => panic!("no notification expectation for {m:?}"),
     }

@@ -7,8 +7,7 @@
 //! Reference: `lib/kernel/src/global.erl` (OTP 25.2, 27.3, 29.1):
 //! `handle_nodedown/3`, `inform_connection_loss/2`,
 //! `handle_info({lost_connection, …})`, `handle_info({remove_connection,
-//! …})`, `handle_info({nodeup, …})` with `connect_all = false`;
-//! `shared/protocol/NOTES.md` §c.5.
+//! …})`, `handle_info({nodeup, …})` with `connect_all = false`.
 //!
 //! Recorded with three BEAM nodes R, B1, B2 (OTP 25, 27 and 29, twice
 //! each, identical): after `erlang:disconnect_node(B2)` on B1, R gets

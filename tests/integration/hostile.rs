@@ -12,6 +12,7 @@
 //! starts) is checked against the idle node's RSS plus a bound far below
 //! what the peer pushes.
 
+use distro::term;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +24,7 @@ use distro::dist::DFlags;
 use distro::dist::control::Control;
 use distro::dist::frame::{Defragmenter, FrameReader, Packet, encode_control};
 use distro::dist::handshake::{Config, Established, Handshake};
-use distro::term::{Atom, Limits, Pid, Reference, Term, atom, tuple};
+use distro::term::{Atom, Limits, Pid, Reference, Term, atom};
 
 use crate::handshake::{OK, Outcome, drive};
 use crate::support::{
@@ -285,11 +286,7 @@ impl Peer {
 
     /// `{'$gen_call', {Pid, Ref}, {is_auth, Me}}` to the node's net_kernel.
     fn is_auth(&mut self, id: u32) -> Vec<u8> {
-        let req = tuple(vec![
-            atom("$gen_call"),
-            tuple(vec![Term::Pid(self.pid()), reference(&self.name, id)]),
-            tuple(vec![atom("is_auth"), atom(&self.name)]),
-        ]);
+        let req = term!({:"$gen_call", {(Term::Pid(self.pid())), (reference(&self.name, id))}, {is_auth, (atom(&self.name))}});
         let ctrl = Control::RegSend {
             from: self.pid(),
             name: Atom::from("net_kernel"),
@@ -325,7 +322,7 @@ impl Reader {
 
     /// The reply to [`Peer::is_auth`] with `id`.
     fn wait_is_auth(&self, node: &str, id: u32) {
-        let want = tuple(vec![reference(node, id), atom("yes")]);
+        let want = term!({(reference(node, id)), yes});
         let deadline = Instant::now() + T;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.rx.recv_timeout(left) {

@@ -7,7 +7,8 @@
 
 use crate::support::rust_node::RustNode;
 use crate::support::{DEFAULT_COOKIE, Epmd, Otp, process, require_otp, unique_name};
-use distro::term::{TermExt, atom, tuple};
+use distro::term;
+use distro::term::{TermExt, atom};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -65,7 +66,7 @@ fn jinterface_pings_calls_sends_and_links() {
             loop {
                 let m = p.recv().await;
                 if let Some(from) = m.elem(0).and_then(TermExt::as_pid) {
-                    let reply = tuple(vec![atom("echo"), m.elem(1).cloned().unwrap_or(m.clone())]);
+                    let reply = term!({echo, (m.elem(1).cloned().unwrap_or(m.clone()))});
                     p.send(from, reply);
                 }
             }

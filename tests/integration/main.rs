@@ -14,6 +14,7 @@ mod dist_ac;
 mod epmd;
 mod epmd_compat;
 mod erl_call;
+mod examples;
 mod gen_server;
 mod global;
 mod global_conflicts;

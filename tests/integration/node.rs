@@ -5,7 +5,8 @@
 
 use crate::support::rust_node::{Probe, RustNode, pid_literal};
 use crate::support::{BeamNode, BeamOpts, Epmd, require_otp, unique_node};
-use distro::term::{Term, TermExt, atom, binary, int, tuple};
+use distro::term;
+use distro::term::{Term, TermExt, atom, binary, int};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -88,8 +89,7 @@ fn messages_by_pid_and_by_name_both_ways() {
         .unwrap();
     assert_eq!(probe.recv(T), Some(atom("by_pid")));
     // Rust → BEAM by pid and by {Name, Node}.
-    rust.node
-        .send(&beam_pid, tuple(vec![atom("to_pid"), atom("ok")]));
+    rust.node.send(&beam_pid, term!({to_pid, ok}));
     assert_eq!(
         b.eval("receive {to_pid, X} -> X after 5000 -> timeout end.")
             .unwrap(),
@@ -135,7 +135,7 @@ fn async_disconnect_still_writes_what_was_sent() {
     b.suspend().unwrap();
     let payload = binary(vec![7u8; 1000]);
     for n in 0..N {
-        let m = tuple(vec![atom("m"), int(n as i64), payload.clone()]);
+        let m = term!({m, (int(n as i64)), (payload.clone())});
         rust.node.send(("sink", b.node_name()), m);
     }
     assert!(rust.node.async_disconnect(b.node_name()));
@@ -190,7 +190,7 @@ fn gen_server_call_from_beam_is_answered_by_a_rust_process() {
         let r = p
             .call(
                 ("net_kernel", target.as_str()),
-                tuple(vec![atom("is_auth"), atom(&me)]),
+                term!({is_auth, (atom(&me))}),
                 T,
             )
             .await;
@@ -256,7 +256,7 @@ fn links_and_monitors_fire_both_ways() {
     assert_eq!(got[0].tuple_tag(), Some("DOWN"));
     assert_eq!(
         got[0].elem(3),
-        Some(&tuple(vec![atom("bvictim"), atom(b.node_name())]))
+        Some(&term!({bvictim, (atom(b.node_name()))}))
     );
     assert_eq!(got[0].elem(4), Some(&atom("killed")));
     assert_eq!(got[1].tuple_tag(), Some("EXIT"));
@@ -407,17 +407,14 @@ fn a_stopped_peer_is_dropped_after_net_ticktime() {
     );
     assert_eq!(
         watcher.recv(T),
-        Some(tuple(vec![atom("nodeup"), atom(b.node_name())]))
+        Some(term!({nodeup, (atom(b.node_name()))}))
     );
     let stopped = std::time::Instant::now();
     b.suspend().unwrap();
     let down = watcher.recv(Duration::from_secs(15));
     let waited = stopped.elapsed();
     b.resume().unwrap();
-    assert_eq!(
-        down,
-        Some(tuple(vec![atom("nodedown"), atom(b.node_name())]))
-    );
+    assert_eq!(down, Some(term!({nodedown, (atom(b.node_name()))})));
     assert!(
         waited >= Duration::from_secs(2),
         "nodedown came too early: {waited:?}"
@@ -441,7 +438,7 @@ fn a_new_incarnation_replaces_a_connection_beam_thinks_is_alive() {
     assert!(old.run(old.node.ping(b.node_name())));
     assert_eq!(
         watcher.recv(T),
-        Some(tuple(vec![atom("nodeup"), atom(b.node_name())]))
+        Some(term!({nodeup, (atom(b.node_name()))}))
     );
     // A second EPMD where the new incarnation registers, and where BEAM's
     // real port is published under BEAM's name so the new node can dial it.
@@ -455,7 +452,7 @@ fn a_new_incarnation_replaces_a_connection_beam_thinks_is_alive() {
     );
     assert_eq!(
         watcher.recv(T),
-        Some(tuple(vec![atom("nodedown"), atom(b.node_name())])),
+        Some(term!({nodedown, (atom(b.node_name()))})),
         "the old connection is dropped"
     );
     assert_eq!(b.eval("nodes().").unwrap(), format!("['{name}']"));

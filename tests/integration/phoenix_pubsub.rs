@@ -8,6 +8,7 @@
 //! The relay of `examples/pubsub_relay.rs` republishes what an Elixir node
 //! broadcasts.
 
+use distro::term;
 // The example, compiled here too so that its relay runs against Elixir.
 #[path = "../../examples/pubsub_relay.rs"]
 #[allow(dead_code)]
@@ -21,7 +22,7 @@ use crate::support::{
 use distro::kernel::erpc;
 use distro::phoenix_pubsub::{PubSub, PubSubConfig, SCOPE};
 use distro::runtime::Process;
-use distro::term::{Pid, Pretty, Term, TermExt, atom, binary, int, tuple};
+use distro::term::{Pid, Pretty, Term, TermExt, atom, binary, int};
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ fn call(r: &RustNode, node: &str, m: &str, f: &str, args: Vec<Term>) -> Term {
 }
 
 fn msg(n: i64) -> Term {
-    tuple(vec![atom("msg"), int(n)])
+    term!({msg, (int(n))})
 }
 
 fn topic(t: &str) -> Term {

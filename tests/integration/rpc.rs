@@ -9,7 +9,8 @@ use crate::support::{BeamNode, BeamOpts, Epmd, require_otp};
 use distro::kernel::erpc::{self, ErpcError};
 use distro::kernel::rex::{Class, Exception};
 use distro::kernel::rpc::{self, BadRpc};
-use distro::term::{Atom, Term, TermExt, atom, int, list, tuple};
+use distro::term;
+use distro::term::{Atom, Term, TermExt, atom, int, list};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -230,21 +231,7 @@ fn rust_rpc_into_another_rust_node() {
     assert_eq!(node, Ok(atom(r2.name())));
     assert_eq!(
         undef.unwrap_err().to_term(),
-        tuple(vec![
-            atom("badrpc"),
-            tuple(vec![
-                atom("EXIT"),
-                tuple(vec![
-                    atom("undef"),
-                    list(vec![tuple(vec![
-                        atom("nosuch"),
-                        atom("f"),
-                        list(vec![]),
-                        list(vec![])
-                    ])])
-                ])
-            ])
-        ])
+        term!({badrpc, {EXIT, {undef, [{nosuch, f, [], []}]}}})
     );
     let classes: Vec<Class> = raised
         .iter()

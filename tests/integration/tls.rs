@@ -10,6 +10,7 @@
 //!
 //! Reference: `otp:lib/ssl/src/inet_tls_dist.erl`, `ssl_dist_sup.erl`.
 
+use distro::term;
 mod seed;
 
 use crate::support::rust_log;
@@ -18,7 +19,7 @@ use crate::support::{
     BeamNode, BeamOpts, DistroNode, DistroOpts, Epmd, Otp, RustNode, require_otp, unique_name,
     unique_node, wait_until,
 };
-use distro::term::{atom, tuple};
+use distro::term::atom;
 use rcgen::SanType;
 use std::time::Duration;
 
@@ -148,7 +149,7 @@ fn ping_rpc_and_global_both_ways() {
     let reply = rust.in_process(T, move |mut p| async move {
         p.call(bp, atom("hi"), Duration::from_secs(10)).await
     });
-    assert_eq!(reply.unwrap(), tuple(vec![atom("beam"), atom("hi")]));
+    assert_eq!(reply.unwrap(), term!({beam, hi}));
     // Still one TLS connection, never a TCP one.
     assert_eq!(protocol_at(&b, &r), "tls", "{label}");
 }

@@ -4,7 +4,8 @@
 
 use super::{ServerRef, Timeout};
 use crate::runtime::{Dest, GenFrom, MonitorTarget, Process};
-use crate::term::{Atom, ImproperList, Pretty, Reference, Term, TermExt, atom, list, tuple};
+use crate::term;
+use crate::term::{Atom, ImproperList, Pretty, Reference, Term, TermExt, atom, list};
 use std::collections::HashMap;
 use tokio::time::Instant;
 
@@ -31,14 +32,7 @@ pub struct CallExit {
 impl CallExit {
     /// The full exit term, `{Reason, {gen_server, call, [Dest, Req, Timeout]}}`.
     pub fn to_term(&self) -> Term {
-        tuple(vec![
-            self.reason.clone(),
-            tuple(vec![
-                atom(self.module),
-                atom(self.function),
-                list(self.args.clone()),
-            ]),
-        ])
+        term!({(self.reason.clone()), {(atom(self.module)), (atom(self.function)), (list(self.args.clone()))}})
     }
 
     /// Whether the call timed out.
@@ -111,8 +105,8 @@ async fn do_call(
     p.monitor_with_ref(mref.clone(), target);
     let mref_t = Term::Reference(Box::new(mref.clone()));
     let tag = alias_tag(&mref_t);
-    let from = tuple(vec![Term::Pid(p.pid().clone()), tag.clone()]);
-    p.send(dest, tuple(vec![atom(label), from, request]));
+    let from = term!({(Term::Pid(p.pid().clone())), (tag.clone())});
+    p.send(dest, term!({(atom(label)), (from), (request)}));
     let is_reply = |m: &Term| matches!(m.as_tuple(), Some([t, _]) if *t == tag);
     let answer = match timeout.duration() {
         Some(d) => {
@@ -136,7 +130,7 @@ async fn do_call(
         Some(m) if is_down(&m, &mref_t) => {
             let reason = m.elem(4).cloned().unwrap_or_else(|| atom("noproc"));
             if reason.as_atom() == Some("noconnection") {
-                Err(tuple(vec![atom("nodedown"), down_node(&m)]))
+                Err(term!({nodedown, (down_node(&m))}))
             } else {
                 Err(reason)
             }
@@ -197,7 +191,7 @@ pub fn cast(p: &Process, server: impl Into<ServerRef>, request: Term) {
     let Ok((dest, _)) = resolve(p, &server.into()) else {
         return;
     };
-    p.send(dest, tuple(vec![atom("$gen_cast"), request]));
+    p.send(dest, term!({:"$gen_cast", (request)}));
 }
 
 /// `gen_server:reply(From, Reply)`: answers a call that `handle_call`
@@ -218,7 +212,7 @@ pub async fn stop(
 ) -> Result<(), CallExit> {
     let server = server.into();
     let timeout = timeout.into();
-    let req = tuple(vec![atom("terminate"), reason.clone()]);
+    let req = term!({terminate, (reason.clone())});
     match do_call(p, &server, "system", req, timeout).await {
         Ok(_) => Ok(()),
         Err(r) => Err(CallExit {
@@ -259,10 +253,10 @@ pub async fn multi_call(
             vec![alias_tag(&alias_t)],
             Term::Reference(Box::new(mon.clone())),
         )));
-        let from = tuple(vec![Term::Pid(p.pid().clone()), tag]);
+        let from = term!({(Term::Pid(p.pid().clone())), (tag)});
         p.send(
             Dest::Remote(name.clone(), node.clone()),
-            tuple(vec![atom("$gen_call"), from, request.clone()]),
+            term!({:"$gen_call", (from), (request.clone())}),
         );
         pending.push((node.clone(), mon));
     }
@@ -351,5 +345,148 @@ fn take(
     if let Some(r) = reply {
         p.demonitor(&mon, true);
         replies.insert(mon, r);
+    }
+}
+
+type Job = Box<dyn FnOnce(Process) -> futures::future::BoxFuture<'static, Process> + Send>;
+
+/// Calls and casts to servers from plain Rust code, outside any process:
+/// `gen_server:call/3`, `cast/2`, `stop/3` and `multi_call/4` without a
+/// hand-written process.
+///
+/// A client is one process of the node (its pid is the caller BEAM
+/// sees): its calls and casts happen one at a time, in order, as those of
+/// an Erlang process do. Clones share that process; take another
+/// [`Node::client`](crate::runtime::Node::client) for calls that should
+/// run side by side. The process exits when the last clone is dropped.
+///
+/// ```no_run
+/// # async fn f(node: distro::Node) -> Result<(), distro::gen_server::CallExit> {
+/// use distro::term;
+/// let client = node.client();
+/// let n = client.call(("counter", "beam@127.0.0.1"), term!({add, 2}), 5000).await?;
+/// client.cast("logger", term!({log, <<"hello">>}));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pid: crate::term::Pid,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Client({})", Pretty(&Term::Pid(self.pid.clone())))
+    }
+}
+
+impl Client {
+    /// A client of `node`, with a process of its own.
+    pub fn new(node: &crate::runtime::Node) -> Self {
+        let (jobs, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let pid = node.spawn(move |mut p| async move {
+            while let Some(job) = rx.recv().await {
+                p = job(p).await;
+            }
+        });
+        Self { pid, jobs }
+    }
+
+    /// The pid of the client's process.
+    pub fn pid(&self) -> &crate::term::Pid {
+        &self.pid
+    }
+
+    /// Runs `f` in the client's process, after what was asked before;
+    /// `None` when the process is gone (it was killed).
+    async fn run<R, F>(&self, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: for<'p> FnOnce(&'p mut Process) -> futures::future::BoxFuture<'p, R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |mut p| {
+            Box::pin(async move {
+                let r = f(&mut p).await;
+                let _ = tx.send(r);
+                p
+            })
+        });
+        self.jobs.send(job).ok()?;
+        rx.await.ok()
+    }
+
+    /// [`call`]: `gen_server:call(Server, Request, Timeout)`.
+    pub async fn call(
+        &self,
+        server: impl Into<ServerRef>,
+        request: Term,
+        timeout: impl Into<Timeout>,
+    ) -> Result<Term, CallExit> {
+        let server = server.into();
+        let timeout = timeout.into();
+        let (s, r) = (server.clone(), request.clone());
+        self.run(move |p| Box::pin(call(p, s, r, timeout)))
+            .await
+            .unwrap_or_else(|| {
+                Err(CallExit {
+                    reason: atom("killed"),
+                    module: "gen_server",
+                    function: "call",
+                    args: vec![server.to_term(), request, timeout.to_term()],
+                })
+            })
+    }
+
+    /// [`cast`]: `gen_server:cast(Server, Request)`, in order after the
+    /// client's earlier calls and casts; returns at once.
+    pub fn cast(&self, server: impl Into<ServerRef>, request: Term) {
+        let server = server.into();
+        let job: Job = Box::new(move |p| {
+            Box::pin(async move {
+                cast(&p, server, request);
+                p
+            })
+        });
+        let _ = self.jobs.send(job);
+    }
+
+    /// [`stop`]: `gen_server:stop(Server, Reason, Timeout)`.
+    pub async fn stop(
+        &self,
+        server: impl Into<ServerRef>,
+        reason: Term,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), CallExit> {
+        let server = server.into();
+        let timeout = timeout.into();
+        let (s, r) = (server.clone(), reason.clone());
+        self.run(move |p| Box::pin(stop(p, s, r, timeout)))
+            .await
+            .unwrap_or_else(|| {
+                Err(CallExit {
+                    reason: atom("killed"),
+                    module: "gen_server",
+                    function: "stop",
+                    args: vec![server.to_term(), reason, timeout.to_term()],
+                })
+            })
+    }
+
+    /// [`multi_call`]: `gen_server:multi_call(Nodes, Name, Request,
+    /// Timeout)`; every node is bad when the client's process is gone.
+    pub async fn multi_call(
+        &self,
+        nodes: &[Atom],
+        name: &str,
+        request: Term,
+        timeout: impl Into<Timeout>,
+    ) -> (Vec<(Atom, Term)>, Vec<Atom>) {
+        let all = nodes.to_vec();
+        let (n, name, timeout) = (nodes.to_vec(), name.to_owned(), timeout.into());
+        self.run(move |p| Box::pin(async move { multi_call(p, &n, &name, request, timeout).await }))
+            .await
+            .unwrap_or((Vec::new(), all))
     }
 }

@@ -6,7 +6,8 @@
 use super::*;
 use crate::runtime::testkit::{T, in_process, next, wait_dead};
 use crate::runtime::{Node, Process};
-use crate::term::{ImproperList, TermExt, int, list};
+use crate::term;
+use crate::term::{ImproperList, TermExt, int};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -69,7 +70,7 @@ impl GenServer for Kv {
                 reason: r.clone(),
                 reply: Some(atom("stopping")),
             },
-            _ => CallReply::Reply(tuple(vec![atom("echo"), req])),
+            _ => CallReply::Reply(term!({echo, (req)})),
         }
     }
 
@@ -85,14 +86,12 @@ impl GenServer for Kv {
     }
 
     async fn handle_info(&mut self, msg: Term, _p: &mut Process) -> Next {
-        let _ = self.events.send(tuple(vec![atom("info"), msg]));
+        let _ = self.events.send(term!({info, (msg)}));
         Next::Continue
     }
 
     async fn terminate(&mut self, reason: &Term, _p: &mut Process) {
-        let _ = self
-            .events
-            .send(tuple(vec![atom("terminate"), reason.clone()]));
+        let _ = self.events.send(term!({terminate, (reason.clone())}));
     }
 }
 
@@ -109,32 +108,29 @@ async fn call_cast_info_and_a_deferred_reply() {
         .unwrap();
     assert_eq!(node.whereis("kv"), Some(pid.clone()));
     let got = in_process(&node, |mut p| async move {
-        let put = call(&mut p, "kv", tuple(vec![atom("put"), atom("a"), int(1)]), T).await;
-        cast(&p, "kv", tuple(vec![atom("put"), atom("b"), int(2)]));
-        let b = call(&mut p, "kv", tuple(vec![atom("get"), atom("b")]), T).await;
+        let put = call(&mut p, "kv", term!({put, a, 1}), T).await;
+        cast(&p, "kv", term!({put, b, 2}));
+        let b = call(&mut p, "kv", term!({get, b}), T).await;
         (put, b)
     })
     .await;
     assert_eq!(got, (Ok(atom("ok")), Ok(int(2))));
     node.send("kv", atom("hello"));
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("info"), atom("hello")])
-    );
+    assert_eq!(next(&mut rx).await, term!({info, hello}));
 
     // A call left open by handle_call is answered later by another call.
     let parked = {
         let node2 = node.clone();
         tokio::spawn(async move {
             in_process(&node2, |mut p| async move {
-                call(&mut p, "kv", tuple(vec![atom("park")]), T).await
+                call(&mut p, "kv", term!({ park }), T).await
             })
             .await
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let released = in_process(&node, |mut p| async move {
-        call(&mut p, "kv", tuple(vec![atom("release"), atom("later")]), T).await
+        call(&mut p, "kv", term!({release, later}), T).await
     })
     .await;
     assert_eq!(released, Ok(atom("released")));
@@ -153,16 +149,10 @@ async fn replies_follow_the_callers_tag() {
     let (plain, node_tag, alias) = in_process(&node, |mut p| async move {
         let me = Term::Pid(p.pid().clone());
         let r = Term::Reference(Box::new(p.make_ref()));
-        let gen_call = |tag: Term| {
-            tuple(vec![
-                atom("$gen_call"),
-                tuple(vec![me.clone(), tag]),
-                atom("x"),
-            ])
-        };
+        let gen_call = |tag: Term| term!({:"$gen_call", {(me.clone()), (tag)}, x});
         p.send("kv", gen_call(r.clone()));
         let plain = p.receive_timeout(T, |m| m.elem(0) == Some(&r)).await;
-        let nt = tuple(vec![r.clone(), atom("a@h")]);
+        let nt = term!({(r.clone()), :"a@h"});
         p.send("kv", gen_call(nt.clone()));
         let node_tag = p.receive_timeout(T, |m| m.elem(0) == Some(&nt)).await;
         let a = Term::Reference(Box::new(p.alias()));
@@ -172,7 +162,7 @@ async fn replies_follow_the_callers_tag() {
         (plain, node_tag, alias)
     })
     .await;
-    let echo = tuple(vec![atom("echo"), atom("x")]);
+    let echo = term!({echo, x});
     assert_eq!(plain.and_then(|m| m.elem(1).cloned()), Some(echo.clone()));
     assert_eq!(
         node_tag.and_then(|m| m.elem(1).cloned()),
@@ -188,26 +178,20 @@ async fn stop_from_a_call_replies_after_terminate() {
     let pid = start(&node, None, kv(&tx)).await.unwrap();
     let p2 = pid.clone();
     let r = in_process(&node, move |mut p| async move {
-        call(&mut p, &p2, tuple(vec![atom("stop"), atom("done")]), T).await
+        call(&mut p, &p2, term!({stop, done}), T).await
     })
     .await;
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("done")])
-    );
+    assert_eq!(next(&mut rx).await, term!({terminate, done}));
     assert_eq!(r, Ok(atom("stopping")));
     wait_dead(&node, &pid).await;
     // A cast that stops, and gen_server:stop/3.
     let pid = start(&node, None, kv(&tx)).await.unwrap();
     let p2 = pid.clone();
     in_process(&node, move |p| async move {
-        cast(&p, &p2, tuple(vec![atom("stop"), atom("normal")]));
+        cast(&p, &p2, term!({stop, normal}));
     })
     .await;
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("normal")])
-    );
+    assert_eq!(next(&mut rx).await, term!({terminate, normal}));
     wait_dead(&node, &pid).await;
     let pid = start(&node, None, kv(&tx)).await.unwrap();
     let p2 = pid.clone();
@@ -216,10 +200,7 @@ async fn stop_from_a_call_replies_after_terminate() {
     })
     .await;
     assert_eq!(r, Ok(()));
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("shutdown")])
-    );
+    assert_eq!(next(&mut rx).await, term!({terminate, shutdown}));
     wait_dead(&node, &pid).await;
 }
 
@@ -234,10 +215,7 @@ async fn start_errors_have_otp_shapes() {
     assert_eq!(again, Err(StartError::AlreadyStarted(first.clone())));
     assert_eq!(
         again.unwrap_err().to_term(),
-        tuple(vec![
-            atom("error"),
-            tuple(vec![atom("already_started"), Term::Pid(first)])
-        ])
+        term!({error, {already_started, (Term::Pid(first))}})
     );
     let ignoring = Kv {
         init: Init::Ignore,
@@ -253,7 +231,7 @@ async fn start_errors_have_otp_shapes() {
         ..kv(&tx)
     };
     let e = start(&node, None, failing).await.unwrap_err();
-    assert_eq!(e.to_term(), tuple(vec![atom("error"), atom("bad_config")]));
+    assert_eq!(e.to_term(), term!({error, bad_config}));
 }
 
 #[tokio::test]
@@ -275,7 +253,7 @@ async fn call_exits_name_the_call() {
             atom("calling_self")
         );
         let noproc = call(&mut p, "nobody", atom("req"), ms(100)).await;
-        let sleep = tuple(vec![atom("sleep"), int(300)]);
+        let sleep = term!({sleep, 300});
         let timeout = call(&mut p, "kv", sleep, ms(50)).await;
         let nodedown = call(&mut p, ("kv", "b@h"), atom("req"), ms(1000)).await;
         // The late reply to the timed-out call never shows up.
@@ -284,16 +262,7 @@ async fn call_exits_name_the_call() {
         (noproc, timeout, nodedown, late)
     })
     .await;
-    let exit = |reason: Term, dest: Term, req: Term, t: Term| {
-        tuple(vec![
-            reason,
-            tuple(vec![
-                atom("gen_server"),
-                atom("call"),
-                list(vec![dest, req, t]),
-            ]),
-        ])
-    };
+    let exit = |reason: Term, dest: Term, req: Term, t: Term| term!({(reason), {gen_server, call, [(dest), (req), (t)]}});
     assert_eq!(
         noproc.unwrap_err().to_term(),
         exit(atom("noproc"), atom("nobody"), atom("req"), int(100))
@@ -302,17 +271,9 @@ async fn call_exits_name_the_call() {
     assert!(timeout.is_timeout());
     assert_eq!(
         timeout.to_term(),
-        exit(
-            atom("timeout"),
-            atom("kv"),
-            tuple(vec![atom("sleep"), int(300)]),
-            int(50)
-        )
+        exit(atom("timeout"), atom("kv"), term!({sleep, 300}), int(50))
     );
-    assert_eq!(
-        nodedown.unwrap_err().reason,
-        tuple(vec![atom("nodedown"), atom("b@h")])
-    );
+    assert_eq!(nodedown.unwrap_err().reason, term!({nodedown, :"b@h"}));
     assert_eq!(late, None);
 }
 
@@ -330,7 +291,7 @@ async fn a_server_that_dies_during_a_call_gives_its_exit_reason() {
             tokio::time::sleep(Duration::from_millis(50)).await;
             n2.exit(&killer, atom("boom"));
         });
-        let r = call(&mut p, "kv", tuple(vec![atom("sleep"), int(1000)]), T).await;
+        let r = call(&mut p, "kv", term!({sleep, 1000}), T).await;
         let _ = t.await;
         r
     })
@@ -350,23 +311,13 @@ async fn multi_call_sorts_replies_and_bad_nodes() {
         multi_call(&mut p, &nodes, "kv", atom("hi"), Timeout::Infinity).await
     })
     .await;
-    assert_eq!(
-        replies,
-        vec![(Atom::from("a@h"), tuple(vec![atom("echo"), atom("hi")]))]
-    );
+    assert_eq!(replies, vec![(Atom::from("a@h"), term!({echo, hi}))]);
     assert_eq!(bad, vec![Atom::from("b@h")]);
     // No server by that name, and a server that does not answer in time.
     let (replies, bad) = in_process(&node, |mut p| async move {
         let me = [Atom::from("a@h")];
         let none = multi_call(&mut p, &me, "nobody", atom("hi"), ms(500)).await;
-        let slow = multi_call(
-            &mut p,
-            &me,
-            "kv",
-            tuple(vec![atom("sleep"), int(300)]),
-            ms(50),
-        )
-        .await;
+        let slow = multi_call(&mut p, &me, "kv", term!({sleep, 300}), ms(50)).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(
             p.recv_timeout(Duration::from_millis(10)).await,
@@ -431,14 +382,11 @@ async fn via_names_and_elixir_names() {
         (via, local, missing)
     })
     .await;
-    assert_eq!(via, Ok(tuple(vec![atom("echo"), atom("x")])));
-    assert_eq!(local, Ok(tuple(vec![atom("echo"), atom("y")])));
+    assert_eq!(via, Ok(term!({echo, x})));
+    assert_eq!(local, Ok(term!({echo, y})));
     let missing = missing.unwrap_err();
     assert_eq!(missing.reason, atom("noproc"));
-    assert_eq!(
-        missing.args[0],
-        tuple(vec![atom("via"), atom("test_reg"), atom("nope")])
-    );
+    assert_eq!(missing.args[0], term!({via, test_reg, nope}));
     assert_eq!(elixir_alias("Elixir.A"), Atom::from("Elixir.A"));
 }
 
@@ -456,10 +404,7 @@ async fn a_linked_server_that_traps_exits_terminates_with_its_parent() {
         start_link(&p, None, server).await.unwrap()
     })
     .await;
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("normal")])
-    );
+    assert_eq!(next(&mut rx).await, term!({terminate, normal}));
     wait_dead(&node, &pid).await;
     // A failing init does not take the parent down.
     let failing = Kv {
@@ -495,7 +440,7 @@ impl GenServer for Timed {
     }
 
     async fn handle_continue(&mut self, arg: Term, _p: &mut Process) -> Next {
-        let _ = self.events.send(tuple(vec![atom("continue"), arg.clone()]));
+        let _ = self.events.send(term!({continue, (arg.clone())}));
         match arg.as_atom() {
             Some("again") => Next::ContinueThen(Then::Continue(atom("last"))),
             _ => Next::Continue,
@@ -510,7 +455,7 @@ impl GenServer for Timed {
             Some("chain") => CallReply::ReplyThen(atom("ok"), Then::Continue(atom("again"))),
             Some("hibernate") => CallReply::ReplyThen(atom("ok"), Then::Hibernate),
             _ => {
-                let _ = self.events.send(tuple(vec![atom("call"), req.clone()]));
+                let _ = self.events.send(term!({call, (req.clone())}));
                 CallReply::Reply(req)
             }
         }
@@ -524,7 +469,7 @@ impl GenServer for Timed {
     }
 
     async fn handle_info(&mut self, msg: Term, _p: &mut Process) -> Next {
-        let _ = self.events.send(tuple(vec![atom("info"), msg]));
+        let _ = self.events.send(term!({info, (msg)}));
         Next::Continue
     }
 }
@@ -543,7 +488,7 @@ async fn continue_timeout_and_hibernate() {
     )
     .await
     .unwrap();
-    let ev = |tag: &str, t: Term| tuple(vec![atom(tag), t]);
+    let ev = |tag: &str, t: Term| term!({(atom(tag)), (t)});
     let call1 = |req: Term| {
         let node = node.clone();
         async move {
@@ -560,10 +505,10 @@ async fn continue_timeout_and_hibernate() {
     assert_eq!(next(&mut rx).await, ev("call", atom("ping")));
 
     // An idle timeout from a call, then one from a cast.
-    let idle = |ms| tuple(vec![atom("idle"), int(ms)]);
+    let idle = |ms| term!({idle, (int(ms))});
     assert_eq!(call1(idle(30)).await, Ok(atom("ok")));
     assert_eq!(next(&mut rx).await, ev("info", atom("timeout")));
-    node.send("timed", tuple(vec![atom("$gen_cast"), idle(30)]));
+    node.send("timed", term!({:"$gen_cast", (idle(30))}));
     assert_eq!(next(&mut rx).await, ev("info", atom("timeout")));
 
     // A message before the timeout cancels it; handle_info's plain
@@ -597,9 +542,36 @@ async fn continue_without_handle_continue_stops() {
         ..kv(&tx)
     };
     let pid = start(&node, None, server).await.unwrap();
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("undef")])
-    );
+    assert_eq!(next(&mut rx).await, term!({terminate, undef}));
     wait_dead(&node, &pid).await;
+}
+
+#[tokio::test]
+async fn a_client_calls_and_casts_in_order_from_plain_rust() {
+    let node = Node::local("a@h");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    start(&node, Some(ServerName::local("kv")), kv(&tx))
+        .await
+        .unwrap();
+    let client = node.client();
+    assert_ne!(node.whereis("kv").as_ref(), Some(client.pid()));
+    // The cast leaves first: the call that follows sees it.
+    client.cast("kv", term!({put, b, 2}));
+    assert_eq!(client.call("kv", term!({get, b}), T).await, Ok(int(2)));
+    let other = client.clone();
+    assert_eq!(
+        other.call("kv", term!({ hi }), T).await,
+        Ok(term!({echo, {hi}}))
+    );
+    let e = client.call("nosuch", term!({get, b}), T).await.unwrap_err();
+    assert_eq!(e.reason, atom("noproc"));
+    assert_eq!(
+        client.stop("kv", atom("normal"), T).await,
+        Ok(()),
+        "stop through the client"
+    );
+    // A killed client process answers every later call with `killed`.
+    node.exit(client.pid(), atom("kill"));
+    let e = client.call("kv", term!({get, b}), T).await.unwrap_err();
+    assert_eq!(e.reason, atom("killed"));
 }

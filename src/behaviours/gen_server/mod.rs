@@ -44,12 +44,8 @@
 //! # async fn main() {
 //! let node = Node::local("demo@localhost");
 //! let pid = gen_server::start(&node, Some(ServerName::local("counter")), Counter(0)).await.unwrap();
-//! let (tx, rx) = tokio::sync::oneshot::channel();
-//! node.spawn(|mut p| async move {
-//!     let r = gen_server::call(&mut p, "counter", int(2), gen_server::Timeout::DEFAULT).await;
-//!     let _ = tx.send(r);
-//! });
-//! assert_eq!(rx.await.unwrap(), Ok(int(2)));
+//! let r = node.client().call("counter", int(2), gen_server::Timeout::DEFAULT).await;
+//! assert_eq!(r, Ok(int(2)));
 //! assert_eq!(node.whereis("counter"), Some(pid));
 //! # }
 //! ```
@@ -65,6 +61,7 @@
 //!
 //! Not supported: `code_change` (a Rust server is never upgraded in place).
 
+use crate::term;
 mod client;
 mod server;
 
@@ -74,10 +71,10 @@ mod gen_server_test;
 pub use super::Timeout;
 pub use crate::runtime::GenFrom;
 pub(crate) use client::system_call;
-pub use client::{CallExit, call, cast, multi_call, reply, stop};
+pub use client::{CallExit, Client, call, cast, multi_call, reply, stop};
 
 use crate::runtime::{Node, Process};
-use crate::term::{Atom, Pid, Pretty, Term, atom, tuple};
+use crate::term::{Atom, Pid, Pretty, Term, atom};
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::sync::Arc;
@@ -284,9 +281,9 @@ pub trait NameRegistry: Send + Sync + 'static {
 fn via_term(reg: &dyn NameRegistry, name: &Term) -> Term {
     let module = reg.module();
     if module.name == "global" {
-        tuple(vec![atom("global"), name.clone()])
+        term!({global, (name.clone())})
     } else {
-        tuple(vec![atom("via"), Term::Atom(module), name.clone()])
+        term!({via, (Term::Atom(module)), (name.clone())})
     }
 }
 
@@ -315,7 +312,7 @@ impl ServerName {
     /// `{via, Module, Name}`.
     pub fn to_term(&self) -> Term {
         match self {
-            Self::Local(a) => tuple(vec![atom("local"), Term::Atom(a.clone())]),
+            Self::Local(a) => term!({local, (Term::Atom(a.clone()))}),
             Self::Via(r, n) => via_term(r.as_ref(), n),
         }
     }
@@ -371,7 +368,7 @@ impl ServerRef {
         match self {
             Self::Pid(p) => Term::Pid(p.clone()),
             Self::Local(a) => Term::Atom(a.clone()),
-            Self::Remote(a, n) => tuple(vec![Term::Atom(a.clone()), Term::Atom(n.clone())]),
+            Self::Remote(a, n) => term!({(Term::Atom(a.clone())), (Term::Atom(n.clone()))}),
             Self::Via(r, n) => via_term(r.as_ref(), n),
         }
     }
@@ -440,11 +437,9 @@ pub enum StartError {
 impl StartError {
     /// What `gen_server:start/3,4` returns: `ignore` or `{error, Reason}`.
     pub fn to_term(&self) -> Term {
-        let error = |r: Term| tuple(vec![atom("error"), r]);
+        let error = |r: Term| term!({error, (r)});
         match self {
-            Self::AlreadyStarted(p) => {
-                error(tuple(vec![atom("already_started"), Term::Pid(p.clone())]))
-            }
+            Self::AlreadyStarted(p) => error(term!({already_started, (Term::Pid(p.clone()))})),
             Self::Ignore => atom("ignore"),
             Self::Init(r) => error(r.clone()),
             Self::Died => error(atom("killed")),
@@ -511,4 +506,12 @@ pub async fn start_link_to<S: GenServer>(
     };
     node.spawn(move |p| server::run(p, spawn, server, tx));
     rx.await.unwrap_or(Err(StartError::Died))
+}
+
+impl Node {
+    /// A [`Client`] of this node: calls and casts to servers from plain
+    /// Rust code.
+    pub fn client(&self) -> Client {
+        Client::new(self)
+    }
 }

@@ -7,7 +7,8 @@ use super::{CallReply, GenServer, Init, Next, ServerName, StartError, Then};
 use crate::behaviours::proc_lib;
 use crate::behaviours::sys::{self, Event, Sys, SysCtx, SysOutcome, SysTarget, SystemMsg};
 use crate::runtime::{GenCall, GenFrom, Process};
-use crate::term::{Pid, Pretty, Term, TermExt, atom, charlist, list, tuple};
+use crate::term;
+use crate::term::{Pid, Pretty, Term, TermExt, atom, charlist, list};
 use tokio::sync::oneshot;
 
 type Ack = oneshot::Sender<Result<Pid, StartError>>;
@@ -196,7 +197,7 @@ impl Loop {
             }
             let (msg, step) = match then.take() {
                 Some(Then::Continue(arg)) => {
-                    let msg = tuple(vec![atom("continue"), arg.clone()]);
+                    let msg = term!({continue, (arg.clone())});
                     self.debug(server, |_| Event::In(msg.clone()));
                     let n = server.handle_continue(arg, p).await;
                     let step = self.next(server, n);
@@ -367,10 +368,7 @@ impl Loop {
 
 /// `[{data, [{"State", State}]}]`, the default `format_status/2` part.
 pub(super) fn default_format_status(state: Term) -> Vec<Term> {
-    vec![tuple(vec![
-        atom("data"),
-        list(vec![tuple(vec![charlist("State"), state])]),
-    ])]
+    vec![term!({data, [{(charlist("State")), (state)}]})]
 }
 
 /// `normal`, `shutdown` and `{shutdown, _}` end a server without an error

@@ -5,7 +5,8 @@
 
 use super::core::{ChildPid, Cmd, Core, Report, StartOutcome, shutdown_result};
 use super::spec::{AutoShutdown, ChildData, Mfa, Restart, Shutdown, Strategy, SupFlags};
-use crate::term::{Pid, Pretty, Term, TermExt, atom, int, list, tuple};
+use crate::term;
+use crate::term::{Pid, Pretty, Term, TermExt, atom, int, list};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -286,7 +287,7 @@ fn restart_types_decide_on_the_exit_reason() {
     assert_eq!(d.take(), ["report child_terminated normal", "start p [p]"]);
     // transient: `{shutdown, _}` is normal — kept without a process, no report.
     let t = running(&core, "t");
-    let cmds = core.exit(&t, tuple(vec![atom("shutdown"), atom("x")]), t0);
+    let cmds = core.exit(&t, term!({shutdown, x}), t0);
     d.run(&mut core, cmds);
     assert!(d.take().is_empty());
     assert_eq!(

@@ -63,6 +63,7 @@
 //! `ExtraArgs` not a list, are answered `{error, …}` instead of crashing
 //! the supervisor. Not supported: `code_change`.
 
+use crate::term;
 mod core;
 mod report;
 mod server;
@@ -81,7 +82,7 @@ pub use spec::{
 use super::Timeout;
 use super::gen_server::{self, CallExit, GenServer, ServerName, ServerRef, StartError};
 use crate::runtime::{Node, Process};
-use crate::term::{Atom, Pid, Term, atom, tuple};
+use crate::term::{Atom, Pid, Term, atom};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -108,7 +109,7 @@ pub fn start_outcome(r: Result<Pid, StartError>) -> StartOutcome {
         Err(StartError::Ignore) => StartOutcome::Ignore,
         Err(StartError::Init(reason)) => StartOutcome::Error(reason),
         Err(StartError::AlreadyStarted(p)) => {
-            StartOutcome::Error(tuple(vec![atom("already_started"), Term::Pid(p)]))
+            StartOutcome::Error(term!({already_started, (Term::Pid(p))}))
         }
         Err(StartError::Died) => StartOutcome::Error(atom("killed")),
     }
@@ -156,6 +157,21 @@ impl ChildSpec {
             Box::pin(async move { start_outcome(gen_server::start_link(p, name, server).await) })
         });
         Self::new(id, mfa, start)
+    }
+
+    /// [`ChildSpec::gen_server`] with the MFA it reports (in
+    /// `which_children`, `get_childspec`) made from the id: `{Id,
+    /// start_link, []}` for an atom id, else `{gen_server, start_link, []}`.
+    pub fn server<S, M>(id: Term, name: impl Into<Option<ServerName>>, make: M) -> Self
+    where
+        S: GenServer,
+        M: Fn(&[Term]) -> S + Send + Sync + 'static,
+    {
+        let name = name.into();
+        let module = crate::term::TermExt::as_atom(&id)
+            .unwrap_or("gen_server")
+            .to_owned();
+        Self::gen_server(id, Mfa::new(&module, "start_link", vec![]), name, make)
     }
 
     /// A child that is a supervisor (`type => supervisor`, `shutdown =>
@@ -350,7 +366,7 @@ pub async fn start_child(
     sup: impl Into<ServerRef>,
     spec: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("start_child"), spec])).await
+    call(p, sup, term!({start_child, (spec)})).await
 }
 
 /// `supervisor:terminate_child(Sup, Id)`.
@@ -359,7 +375,7 @@ pub async fn terminate_child(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("terminate_child"), id])).await
+    call(p, sup, term!({terminate_child, (id)})).await
 }
 
 /// `supervisor:restart_child(Sup, Id)`.
@@ -368,7 +384,7 @@ pub async fn restart_child(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("restart_child"), id])).await
+    call(p, sup, term!({restart_child, (id)})).await
 }
 
 /// `supervisor:delete_child(Sup, Id)`.
@@ -377,7 +393,7 @@ pub async fn delete_child(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("delete_child"), id])).await
+    call(p, sup, term!({delete_child, (id)})).await
 }
 
 /// `supervisor:get_childspec(Sup, Id)`.
@@ -386,5 +402,5 @@ pub async fn get_childspec(
     sup: impl Into<ServerRef>,
     id: Term,
 ) -> Result<Term, CallExit> {
-    call(p, sup, tuple(vec![atom("get_childspec"), id])).await
+    call(p, sup, term!({get_childspec, (id)})).await
 }

@@ -10,7 +10,8 @@ use super::{StartFn, SupSpec, report};
 use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, Next, ServerName};
 use crate::behaviours::proc_lib;
 use crate::runtime::Process;
-use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Pretty, Term, TermExt, atom, charlist, list};
 use futures::FutureExt;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -76,13 +77,7 @@ impl SupServer {
                     Cmd::Exit(r) => out.exit = Some(r),
                     Cmd::TryAgain(key) => {
                         // try_again_restart/1: back to the loop first.
-                        p.send(
-                            p.pid(),
-                            tuple(vec![
-                                atom("$gen_cast"),
-                                tuple(vec![atom("try_again_restart"), key]),
-                            ]),
-                        );
+                        p.send(p.pid(), term!({:"$gen_cast", {try_again_restart, (key)}}));
                     }
                     Cmd::Start { start, mfa } => {
                         let args = mfa.args.clone().unwrap_or_default();
@@ -91,9 +86,7 @@ impl SupServer {
                             Some(f) => std::panic::AssertUnwindSafe(f(p, args))
                                 .catch_unwind()
                                 .await
-                                .unwrap_or_else(|_| {
-                                    StartOutcome::Error(tuple(vec![atom("EXIT"), atom("panic")]))
-                                }),
+                                .unwrap_or_else(|_| StartOutcome::Error(term!({EXIT, panic}))),
                             None => StartOutcome::Error(undef(&mfa)),
                         };
                         let core = self.core.as_mut().expect("core");
@@ -125,18 +118,7 @@ impl SupServer {
 /// for a function that does not exist.
 fn undef(mfa: &super::spec::Mfa) -> Term {
     let args = list(mfa.args.clone().unwrap_or_default());
-    tuple(vec![
-        atom("EXIT"),
-        tuple(vec![
-            atom("undef"),
-            list(vec![tuple(vec![
-                Term::Atom(mfa.module.clone()),
-                Term::Atom(mfa.function.clone()),
-                args,
-                crate::term::nil(),
-            ])]),
-        ]),
-    ])
+    term!({EXIT, {undef, [{(Term::Atom(mfa.module.clone())), (Term::Atom(mfa.function.clone())), (args), []}]}})
 }
 
 fn is_down(m: &Term, r: &Term) -> bool {
@@ -245,17 +227,14 @@ impl GenServer for SupServer {
         );
         self.report_name = match &self.name {
             Some(n) => n.to_term(),
-            None => tuple(vec![
-                Term::Pid(p.pid().clone()),
-                Term::Atom(self.module.clone()),
-            ]),
+            None => term!({(Term::Pid(p.pid().clone())), (Term::Atom(self.module.clone()))}),
         };
         let Some(spec) = self.spec.take() else {
             return Init::Stop(atom("badarg"));
         };
         if spec.flags.strategy == Strategy::SimpleOneForOne && spec.children.len() != 1 {
             let specs = list(spec.children.iter().map(|c| c.data.to_spec_map()).collect());
-            return Init::Stop(tuple(vec![atom("bad_start_spec"), specs]));
+            return Init::Stop(term!({bad_start_spec, (specs)}));
         }
         let children = spec
             .children
@@ -288,7 +267,7 @@ impl GenServer for SupServer {
             (_, Some([t, spec])) if t.as_atom() == Some("start_child") && simple => {
                 match spec.as_list() {
                     Some(extra) => core.start_dynamic(extra.into_owned()),
-                    None => vec![Cmd::Reply(tuple(vec![atom("error"), atom("badarg")]))],
+                    None => vec![Cmd::Reply(term!({error, badarg}))],
                 }
             }
             (_, Some([t, spec])) if t.as_atom() == Some("start_child") => {
@@ -301,7 +280,7 @@ impl GenServer for SupServer {
                             .map(|(_, _, s)| s.clone());
                         core.start_child(data, h)
                     }
-                    Err(what) => vec![Cmd::Reply(tuple(vec![atom("error"), what]))],
+                    Err(what) => vec![Cmd::Reply(term!({error, (what)}))],
                 }
             }
             (_, Some([t, id])) if t.as_atom() == Some("terminate_child") => {
@@ -323,10 +302,7 @@ impl GenServer for SupServer {
                     Pretty(&self.report_name),
                     Pretty(&req)
                 );
-                vec![Cmd::Reply(tuple(vec![
-                    atom("error"),
-                    tuple(vec![atom("unknown_call"), req.clone()]),
-                ]))]
+                vec![Cmd::Reply(term!({error, {unknown_call, (req.clone())}}))]
             }
         };
         let out = self.run(p, cmds).await;
@@ -389,17 +365,8 @@ impl GenServer for SupServer {
 
     fn format_status(&self) -> Vec<Term> {
         vec![
-            tuple(vec![
-                atom("data"),
-                list(vec![tuple(vec![charlist("State"), self.get_state()])]),
-            ]),
-            tuple(vec![
-                atom("supervisor"),
-                list(vec![tuple(vec![
-                    charlist("Callback"),
-                    Term::Atom(self.module.clone()),
-                ])]),
-            ]),
+            term!({data, [{(charlist("State")), (self.get_state())}]}),
+            term!({supervisor, [{(charlist("Callback")), (Term::Atom(self.module.clone()))}]}),
         ]
     }
 }

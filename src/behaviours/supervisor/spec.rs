@@ -3,7 +3,8 @@
 //! `#child{}` record of `supervisor.erl`, so that a child spec map sent by
 //! a BEAM node is checked exactly as OTP checks it (same error terms).
 
-use crate::term::{Atom, Term, TermExt, atom, boolean, list, map, tuple, uint};
+use crate::term;
+use crate::term::{Atom, Term, TermExt, atom, boolean, list, map, uint};
 use std::time::Duration;
 
 /// `restart`: when a terminated child is restarted.
@@ -119,14 +120,10 @@ impl Mfa {
 
     /// The `{M, F, A}` term.
     pub fn to_term(&self) -> Term {
-        tuple(vec![
-            Term::Atom(self.module.clone()),
-            Term::Atom(self.function.clone()),
-            match &self.args {
-                Some(a) => list(a.clone()),
-                None => atom("undefined"),
-            },
-        ])
+        term!({(Term::Atom(self.module.clone())), (Term::Atom(self.function.clone())), (match &self.args {
+            Some(a) => list(a.clone()),
+            None => atom("undefined"),
+        })})
     }
 }
 
@@ -247,30 +244,20 @@ impl ChildData {
     /// `extract_child/1`: the offender list of supervisor reports.
     pub fn offender(&self, pid: Term) -> Term {
         list(vec![
-            tuple(vec![atom("pid"), pid]),
-            tuple(vec![atom("id"), self.id.clone()]),
-            tuple(vec![atom("mfargs"), self.mfa.to_term()]),
-            tuple(vec![atom("restart_type"), atom(self.restart.as_str())]),
-            tuple(vec![atom("significant"), boolean(self.significant)]),
-            tuple(vec![atom("shutdown"), self.shutdown.to_term()]),
-            tuple(vec![atom("child_type"), atom(self.child_type.as_str())]),
+            term!({pid, (pid)}),
+            term!({id, (self.id.clone())}),
+            term!({mfargs, (self.mfa.to_term())}),
+            term!({restart_type, (atom(self.restart.as_str()))}),
+            term!({significant, (boolean(self.significant))}),
+            term!({shutdown, (self.shutdown.to_term())}),
+            term!({child_type, (atom(self.child_type.as_str()))}),
         ])
     }
 
     /// The `#child{}` record with `pid`, as OTP's state and some errors
     /// show it.
     pub fn record(&self, pid: Term) -> Term {
-        tuple(vec![
-            atom("child"),
-            pid,
-            self.id.clone(),
-            self.mfa.to_term(),
-            atom(self.restart.as_str()),
-            boolean(self.significant),
-            self.shutdown.to_term(),
-            atom(self.child_type.as_str()),
-            self.modules.to_term(),
-        ])
+        term!({child, (pid), (self.id.clone()), (self.mfa.to_term()), (atom(self.restart.as_str())), (boolean(self.significant)), (self.shutdown.to_term()), (atom(self.child_type.as_str())), (self.modules.to_term())})
     }
 
     /// `check_childspec/2`: a child spec map or 6-tuple from a peer, with
@@ -352,17 +339,11 @@ impl ChildData {
 }
 
 fn err2(tag: &str, t: &Term) -> Term {
-    tuple(vec![atom(tag), t.clone()])
+    term!({(atom(tag)), (t.clone())})
 }
 
 fn bad_combination(a: (&str, Term), b: (&str, Term)) -> Term {
-    tuple(vec![
-        atom("bad_combination"),
-        list(vec![
-            tuple(vec![atom(a.0), a.1]),
-            tuple(vec![atom(b.0), b.1]),
-        ]),
-    ])
+    term!({bad_combination, [{(atom(a.0)), (a.1)}, {(atom(b.0)), (b.1)}]})
 }
 
 /// `validFunc/1`: `{M, F, A}` with atoms and a list.

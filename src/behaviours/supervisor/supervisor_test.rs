@@ -5,6 +5,7 @@
 use super::*;
 use crate::behaviours::gen_server::{CallReply, GenFrom, Init};
 use crate::runtime::testkit::{T, in_process, next, wait_dead};
+use crate::term;
 use crate::term::{TermExt, charlist, list, map};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -20,7 +21,7 @@ struct W {
 impl GenServer for W {
     async fn init(&mut self, p: &mut Process) -> Init {
         p.trap_exit(self.trap);
-        let _ = self.events.send(tuple(vec![atom("init"), atom(self.name)]));
+        let _ = self.events.send(term!({init, (atom(self.name))}));
         self.init.clone()
     }
 
@@ -29,11 +30,9 @@ impl GenServer for W {
     }
 
     async fn terminate(&mut self, reason: &Term, _p: &mut Process) {
-        let _ = self.events.send(tuple(vec![
-            atom("terminate"),
-            atom(self.name),
-            reason.clone(),
-        ]));
+        let _ = self
+            .events
+            .send(term!({terminate, (atom(self.name)), (reason.clone())}));
     }
 
     fn module(&self) -> Atom {
@@ -81,12 +80,12 @@ async fn a_killed_child_is_restarted_under_its_name() {
     let sup = start(&node, Some(ServerName::local("test_sup")), spec)
         .await
         .unwrap();
-    assert_eq!(next(&mut rx).await, tuple(vec![atom("init"), atom("a")]));
-    assert_eq!(next(&mut rx).await, tuple(vec![atom("init"), atom("b")]));
+    assert_eq!(next(&mut rx).await, term!({init, a}));
+    assert_eq!(next(&mut rx).await, term!({init, b}));
     let a1 = node.whereis("a").unwrap();
     node.exit(&a1, atom("kill"));
     let a2 = new_pid(&node, "a", &a1).await;
-    assert_eq!(next(&mut rx).await, tuple(vec![atom("init"), atom("a")]));
+    assert_eq!(next(&mut rx).await, term!({init, a}));
     let (which, count) = in_process(&node, |mut p| async move {
         let w = which_children(&mut p, "test_sup").await.unwrap();
         let c = count_children(&mut p, "test_sup").await.unwrap();
@@ -94,14 +93,7 @@ async fn a_killed_child_is_restarted_under_its_name() {
     })
     .await;
     let b = node.whereis("b").unwrap();
-    let entry = |id: &str, pid: &Pid| {
-        tuple(vec![
-            atom(id),
-            Term::Pid(pid.clone()),
-            atom("worker"),
-            list(vec![atom("w")]),
-        ])
-    };
+    let entry = |id: &str, pid: &Pid| term!({(atom(id)), (Term::Pid(pid.clone())), worker, [w]});
     assert_eq!(which, list(vec![entry("b", &b), entry("a", &a2)]));
     assert_eq!(
         crate::term::Pretty(&count).to_string(),
@@ -141,10 +133,7 @@ async fn more_restarts_than_the_intensity_shut_the_supervisor_down() {
     next(&mut rx).await;
     // Within the same second: two restarts in 5 s.
     node.exit(&a3, atom("kill"));
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("b"), atom("shutdown")])
-    );
+    assert_eq!(next(&mut rx).await, term!({terminate, b, shutdown}));
     assert_eq!(watch_rx.await.unwrap(), Some(atom("shutdown")));
     wait_dead(&node, &sup).await;
     assert_eq!(node.whereis("b"), None);
@@ -160,21 +149,13 @@ async fn child_init_stop_fails_the_supervisor_and_ignore_leaves_no_process() {
     let r = start(&node, None, spec).await;
     assert_eq!(
         r,
-        Err(StartError::Init(tuple(vec![
-            atom("shutdown"),
-            tuple(vec![
-                atom("failed_to_start_child"),
-                atom("bad"),
-                atom("boom")
-            ]),
-        ])))
+        Err(StartError::Init(
+            term!({shutdown, {failed_to_start_child, bad, boom}})
+        ))
     );
-    assert_eq!(next(&mut rx).await, tuple(vec![atom("init"), atom("a")]));
-    assert_eq!(next(&mut rx).await, tuple(vec![atom("init"), atom("bad")]));
-    assert_eq!(
-        next(&mut rx).await,
-        tuple(vec![atom("terminate"), atom("a"), atom("shutdown")])
-    );
+    assert_eq!(next(&mut rx).await, term!({init, a}));
+    assert_eq!(next(&mut rx).await, term!({init, bad}));
+    assert_eq!(next(&mut rx).await, term!({terminate, a, shutdown}));
     let spec = SupSpec::new("test_sup")
         .child(worker("ig", false, Init::Ignore, &tx))
         .child(worker("a", false, Init::Ok, &tx));
@@ -198,10 +179,7 @@ async fn start_child_with_a_term_spec_uses_the_code_the_supervisor_knows() {
     let spec_of = |id: &str, m: &str| {
         map(vec![
             (atom("id"), atom(id)),
-            (
-                atom("start"),
-                tuple(vec![atom(m), atom("start_link"), list(vec![])]),
-            ),
+            (atom("start"), term!({(atom(m)), start_link, []})),
         ])
     };
     let (ok, undef, bad) = in_process(&node, move |mut p| async move {
@@ -230,7 +208,7 @@ async fn start_child_with_a_term_spec_uses_the_code_the_supervisor_knows() {
         crate::term::Pretty(&undef).to_string(),
         "{error,{{'EXIT',{undef,[{nomod,start_link,[],[]}]}},{child,undefined,x,{nomod,start_link,[]},permanent,false,5000,worker,[nomod]}}}"
     );
-    assert_eq!(bad, tuple(vec![atom("error"), atom("missing_start")]));
+    assert_eq!(bad, term!({error, missing_start}));
 }
 
 #[tokio::test(start_paused = true)]
@@ -287,46 +265,30 @@ async fn the_supervisor_answers_sys_like_otps() {
     })
     .await;
     assert_eq!(state.elem(0), Some(&atom("state")));
-    assert_eq!(
-        state.elem(1),
-        Some(&tuple(vec![atom("local"), atom("test_sup")]))
-    );
+    assert_eq!(state.elem(1), Some(&term!({local, test_sup})));
     assert_eq!(state.elem(5), Some(&crate::term::uint(3)));
     let s = Term::Pid(sup.clone());
     let [tag, pid, module, info] = status.as_tuple().unwrap() else {
         panic!("{status:?}")
     };
     assert_eq!((tag, pid), (&atom("status"), &s));
-    assert_eq!(module, &tuple(vec![atom("module"), atom("gen_server")]));
+    assert_eq!(module, &term!({module, gen_server}));
     let info = info.as_list().unwrap();
     assert_eq!(
         info[0],
         list(vec![
-            tuple(vec![
-                atom("$initial_call"),
-                tuple(vec![
-                    atom("supervisor"),
-                    atom("test_sup"),
-                    crate::term::int(1)
-                ])
-            ]),
-            tuple(vec![atom("$ancestors"), list(vec![])]),
+            term!({:"$initial_call", {supervisor, test_sup, 1}}),
+            term!({:"$ancestors", []}),
         ])
     );
     let misc = info[4].as_list().unwrap();
     assert_eq!(
         misc[0],
-        tuple(vec![
-            atom("header"),
-            charlist("Status for generic server test_sup")
-        ])
+        term!({header, (charlist("Status for generic server test_sup"))})
     );
     assert_eq!(
         misc[3],
-        tuple(vec![
-            atom("supervisor"),
-            list(vec![tuple(vec![charlist("Callback"), atom("test_sup")])])
-        ])
+        term!({supervisor, [{(charlist("Callback")), test_sup}]})
     );
 }
 
@@ -410,10 +372,7 @@ async fn simple_one_for_one_starts_restarts_and_stops_dynamic_children() {
         crate::term::Pretty(&count).to_string(),
         "[{specs,1},{active,1},{supervisors,0},{workers,1}]"
     );
-    assert_eq!(
-        delete,
-        tuple(vec![atom("error"), atom("simple_one_for_one")])
-    );
+    assert_eq!(delete, term!({error, simple_one_for_one}));
 }
 
 #[tokio::test]
@@ -427,13 +386,8 @@ async fn a_start_function_that_panics_is_a_failed_start() {
     ));
     assert_eq!(
         start(&node, None, spec).await,
-        Err(StartError::Init(tuple(vec![
-            atom("shutdown"),
-            tuple(vec![
-                atom("failed_to_start_child"),
-                atom("p"),
-                tuple(vec![atom("EXIT"), atom("panic")]),
-            ]),
-        ])))
+        Err(StartError::Init(
+            term!({shutdown, {failed_to_start_child, p, {EXIT, panic}}})
+        ))
     );
 }

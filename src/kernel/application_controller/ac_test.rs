@@ -6,8 +6,8 @@
 use super::*;
 use crate::kernel::dist_ac::{Config, DistEntry, NodeSpec, NodesSpec, RestartTime};
 use crate::runtime::Node;
+use crate::term;
 use crate::term::{Pid, atom, int};
-use futures::future::BoxFuture;
 use std::sync::Mutex;
 
 type Halts = Arc<Mutex<Vec<(i32, String)>>>;
@@ -32,18 +32,15 @@ impl Application for Dier {
         s.env = vec![("par".into(), int(1)), ("other".into(), int(2))];
         s
     }
-    fn start(
+    async fn start(
         &self,
         ctx: AppContext,
         _t: StartType,
         _a: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>> {
-        let top = self.top.clone();
-        Box::pin(async move {
-            let pid = ctx.node.spawn(|mut p| async move { p.recv().await });
-            *top.lock().unwrap() = Some(pid.clone());
-            Ok(Started::from(pid))
-        })
+    ) -> Result<Started, super::AppStartError> {
+        let pid = ctx.node.spawn(|mut p| async move { p.recv().await });
+        *self.top.lock().unwrap() = Some(pid.clone());
+        Ok(Started::from(pid))
     }
 }
 
@@ -109,18 +106,11 @@ async fn start_with_dependencies_which_applications_and_stop() {
         .unwrap();
     assert_eq!(
         r.as_list().unwrap()[0],
-        tuple(vec![
-            atom("b"),
-            crate::term::charlist("test app"),
-            crate::term::charlist("1.2")
-        ])
+        term!({b, (crate::term::charlist("test app")), (crate::term::charlist("1.2"))})
     );
     ac.stop("b").await.unwrap();
     assert!(!ac.is_running("b"));
-    assert_eq!(
-        ac.stop("b").await,
-        Err(AppError(tuple(vec![atom("not_started"), atom("b")])))
-    );
+    assert_eq!(ac.stop("b").await, Err(AppError(term!({not_started, b}))));
     assert!(halts.lock().unwrap().is_empty());
 }
 

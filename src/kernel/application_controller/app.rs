@@ -5,7 +5,8 @@
 
 use crate::kernel::rex::Registry;
 use crate::runtime::Node;
-use crate::term::{Atom, Pid, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, atom};
 use futures::future::BoxFuture;
 use std::sync::{Arc, RwLock};
 
@@ -26,8 +27,8 @@ impl StartType {
     pub fn to_term(&self) -> Term {
         match self {
             Self::Normal => atom("normal"),
-            Self::Takeover(n) => tuple(vec![atom("takeover"), Term::Atom(n.clone())]),
-            Self::Failover(n) => tuple(vec![atom("failover"), Term::Atom(n.clone())]),
+            Self::Takeover(n) => term!({takeover, (Term::Atom(n.clone()))}),
+            Self::Failover(n) => term!({failover, (Term::Atom(n.clone()))}),
         }
     }
 
@@ -249,36 +250,93 @@ impl AppContext {
     pub fn master(&self) -> Option<&Pid> {
         self.master.as_ref()
     }
+
+    /// `{global, Name}` through [`AppContext::global`], for
+    /// [`ServerName::via`](crate::behaviours::gen_server::ServerName::via):
+    /// the server registers with `global:re_register_name/2` (it wins the
+    /// name even while an older instance still holds it, as at a takeover)
+    /// and is found with `global:whereis_name/1`.
+    pub fn global_name(&self, name: &str) -> crate::behaviours::gen_server::ServerName {
+        crate::behaviours::gen_server::ServerName::Via(
+            Arc::new(crate::apps::ReRegister(self.global.clone())),
+            atom(name),
+        )
+    }
 }
 
-/// The `application` behaviour: callbacks of a Rust application.
+/// Why [`Application::start`] (or a start phase) failed: the `Reason` of
+/// the `{error, Reason}` the application master reports.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AppStartError {
+    /// The top supervisor (or another process) did not start.
+    #[error(transparent)]
+    Start(#[from] crate::behaviours::gen_server::StartError),
+    /// `start` was called outside an application master (no
+    /// [`AppContext::master`] to link the top supervisor to).
+    #[error("no application master")]
+    NoMaster,
+    /// Any other reason, as a term.
+    #[error("{}", crate::term::Pretty(.0))]
+    Reason(Term),
+}
+
+/// What [`Application::start`] returns.
+pub type StartResult = Result<Started, AppStartError>;
+
+impl From<Term> for AppStartError {
+    fn from(reason: Term) -> Self {
+        Self::Reason(reason)
+    }
+}
+
+impl AppStartError {
+    /// The reason as OTP reports it: `init`'s reason for a top process
+    /// whose `init` failed, `no_master`, or the term.
+    pub fn to_term(&self) -> Term {
+        use crate::behaviours::gen_server::StartError;
+        match self {
+            Self::Start(StartError::Init(r)) => r.clone(),
+            Self::Start(e) => e.to_term(),
+            Self::NoMaster => atom("no_master"),
+            Self::Reason(r) => r.clone(),
+        }
+    }
+}
+
+impl AppContext {
+    /// Starts `spec` as the application's top supervisor, linked to the
+    /// application master (`supervisor:start_link/2` from `Mod:start/2`).
+    pub async fn start_supervisor(
+        &self,
+        spec: crate::behaviours::supervisor::SupSpec,
+    ) -> Result<Started, AppStartError> {
+        let master = self.master().ok_or(AppStartError::NoMaster)?;
+        let pid =
+            crate::behaviours::supervisor::start_link_to(&self.node, master, None, spec).await?;
+        Ok(Started::from(pid))
+    }
+}
+
+/// The `application` behaviour: callbacks of a Rust application, written
+/// as `async fn`s.
 ///
 /// `start` starts the application's supervision tree, linked to the
-/// application master ([`AppContext::master`]); when its top supervisor
-/// exits, the application has exited.
+/// application master ([`AppContext::master`], or
+/// [`AppContext::start_supervisor`]); when its top supervisor exits, the
+/// application has exited.
 ///
 /// ```
-/// use distro::behaviours::gen_server::ServerName;
-/// use distro::behaviours::supervisor::{self, SupSpec};
-/// use distro::kernel::application_controller::{AppContext, AppSpec, Application, Started, StartType};
-/// use distro::term::{Term, atom};
-/// use futures::future::BoxFuture;
+/// use distro::prelude::*;
+/// use distro::AppStartError;
 ///
 /// struct Hello;
 /// impl Application for Hello {
 ///     fn spec(&self) -> AppSpec {
 ///         AppSpec::new("hello", "says hello", "1.0")
 ///     }
-///     fn start(&self, ctx: AppContext, ty: StartType, _args: Term) -> BoxFuture<'static, Result<Started, Term>> {
-///         Box::pin(async move {
-///             tracing::info!("hello starting as {ty}");
-///             let master = ctx.master().cloned().ok_or_else(|| atom("no_master"))?;
-///             let name = Some(ServerName::local("hello_sup"));
-///             let sup = supervisor::start_link_to(&ctx.node, &master, name, SupSpec::new("hello_sup"))
-///                 .await
-///                 .map_err(|e| e.to_term())?;
-///             Ok(Started::from(sup))
-///         })
+///     async fn start(&self, ctx: AppContext, ty: StartType, _args: Term) -> Result<Started, AppStartError> {
+///         tracing::info!("hello starting as {ty}");
+///         ctx.start_supervisor(SupSpec::new("hello_sup")).await
 ///     }
 /// }
 /// ```
@@ -302,27 +360,92 @@ pub trait Application: Send + Sync + 'static {
         ctx: AppContext,
         start_type: StartType,
         args: Term,
-    ) -> BoxFuture<'static, Result<Started, Term>>;
+    ) -> impl Future<Output = Result<Started, AppStartError>> + Send;
 
     /// `Mod:start_phase(Phase, StartType, PhaseArgs)`, for each entry of
     /// `start_phases`, after `start`.
     fn start_phase(
         &self,
-        _ctx: AppContext,
-        _phase: String,
-        _start_type: StartType,
-        _args: Term,
-    ) -> BoxFuture<'static, Result<(), Term>> {
-        Box::pin(async { Ok(()) })
+        ctx: AppContext,
+        phase: String,
+        start_type: StartType,
+        args: Term,
+    ) -> impl Future<Output = Result<(), AppStartError>> + Send {
+        let _ = (ctx, phase, start_type, args);
+        async { Ok(()) }
     }
 
     /// `Mod:prep_stop(State)`: before the top process is stopped.
-    fn prep_stop(&self, _ctx: AppContext, state: Term) -> BoxFuture<'static, Term> {
-        Box::pin(async move { state })
+    fn prep_stop(&self, ctx: AppContext, state: Term) -> impl Future<Output = Term> + Send {
+        let _ = ctx;
+        async move { state }
     }
 
     /// `Mod:stop(State)`: after the top process stopped.
-    fn stop(&self, _ctx: AppContext, _state: Term) -> BoxFuture<'static, ()> {
-        Box::pin(async {})
+    fn stop(&self, ctx: AppContext, state: Term) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, state);
+        async {}
+    }
+}
+
+/// [`Application`] as the controller holds it (boxed futures, errors as
+/// terms); every `Application` is one.
+pub(crate) trait DynApplication: Send + Sync + 'static {
+    fn spec(&self) -> AppSpec;
+    fn load(&self, ctx: AppContext);
+    fn start(
+        &self,
+        ctx: AppContext,
+        ty: StartType,
+        args: Term,
+    ) -> BoxFuture<'_, Result<Started, Term>>;
+    fn start_phase(
+        &self,
+        ctx: AppContext,
+        phase: String,
+        ty: StartType,
+        args: Term,
+    ) -> BoxFuture<'_, Result<(), Term>>;
+    fn prep_stop(&self, ctx: AppContext, state: Term) -> BoxFuture<'_, Term>;
+    fn stop(&self, ctx: AppContext, state: Term) -> BoxFuture<'_, ()>;
+}
+
+impl<A: Application> DynApplication for A {
+    fn spec(&self) -> AppSpec {
+        Application::spec(self)
+    }
+    fn load(&self, ctx: AppContext) {
+        Application::load(self, ctx);
+    }
+    fn start(
+        &self,
+        ctx: AppContext,
+        ty: StartType,
+        args: Term,
+    ) -> BoxFuture<'_, Result<Started, Term>> {
+        Box::pin(async move {
+            Application::start(self, ctx, ty, args)
+                .await
+                .map_err(|e| e.to_term())
+        })
+    }
+    fn start_phase(
+        &self,
+        ctx: AppContext,
+        phase: String,
+        ty: StartType,
+        args: Term,
+    ) -> BoxFuture<'_, Result<(), Term>> {
+        Box::pin(async move {
+            Application::start_phase(self, ctx, phase, ty, args)
+                .await
+                .map_err(|e| e.to_term())
+        })
+    }
+    fn prep_stop(&self, ctx: AppContext, state: Term) -> BoxFuture<'_, Term> {
+        Box::pin(Application::prep_stop(self, ctx, state))
+    }
+    fn stop(&self, ctx: AppContext, state: Term) -> BoxFuture<'_, ()> {
+        Box::pin(Application::stop(self, ctx, state))
     }
 }

@@ -10,12 +10,13 @@
 //! `which_applications`, `{control_application, App}`,
 //! `{permit_application, App, Bool}`), so a BEAM node can make them too.
 
-use super::app::{AppContext, Application, RestartType, StartType};
+use super::app::{AppContext, RestartType, StartType};
 use super::master;
 use crate::kernel::dist_ac::msg::{ChangeReq, FromAc, StartReply, ToAc};
 use crate::kernel::rex::Registry;
 use crate::runtime::{GenCall, GenFrom, Node, Process};
-use crate::term::{Atom, Pid, Term, TermExt, atom, charlist, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, TermExt, atom, charlist, list};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -39,7 +40,7 @@ pub fn default_halt() -> HaltFn {
 
 /// State shared between the AC process and its handles.
 pub(crate) struct Shared {
-    pub(crate) available: RwLock<HashMap<String, Arc<dyn Application>>>,
+    pub(crate) available: RwLock<HashMap<String, Arc<dyn super::DynApplication>>>,
     pub(crate) env: Arc<RwLock<EnvTable>>,
     /// sys.config per application (`[{App, [{Par, Val}]}]`).
     pub(crate) config_env: Vec<(String, Vec<(String, Term)>)>,
@@ -68,7 +69,7 @@ enum RunId {
 }
 
 struct Loaded {
-    app: Option<Arc<dyn Application>>,
+    app: Option<Arc<dyn super::DynApplication>>,
     descr: String,
     vsn: String,
     deps: Vec<String>,
@@ -153,7 +154,7 @@ fn app_atom(s: &str) -> Term {
 }
 
 fn err(reason: Term) -> Term {
-    tuple(vec![atom("error"), reason])
+    term!({error, (reason)})
 }
 
 impl Ac {
@@ -162,7 +163,7 @@ impl Ac {
             self.loaded
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(n, l)| tuple(vec![atom(n), charlist(&l.descr), charlist(&l.vsn)]))
+                .map(|(n, l)| term!({(atom(n)), (charlist(&l.descr)), (charlist(&l.vsn))}))
         };
         let which: Vec<Term> = self
             .running
@@ -260,10 +261,7 @@ impl Ac {
             (Some("start_application"), Some([_, Term::Atom(a), Term::Atom(rt)])) => {
                 match RestartType::parse(&rt.name) {
                     Some(rt) => self.start_application(p, &a.name, rt, call.from.clone()),
-                    None => Some(err(tuple(vec![
-                        atom("invalid_restart_type"),
-                        Term::Atom(rt.clone()),
-                    ]))),
+                    None => Some(err(term!({invalid_restart_type, (Term::Atom(rt.clone()))}))),
                 }
             }
             (Some("stop_application"), Some([_, Term::Atom(a)])) => {
@@ -303,7 +301,7 @@ impl Ac {
 
     fn load_application(&mut self, p: &Process, app: &str, from: GenFrom) -> Option<Term> {
         if self.is_loaded(app) {
-            return Some(err(tuple(vec![atom("already_loaded"), app_atom(app)])));
+            return Some(err(term!({already_loaded, (app_atom(app))})));
         }
         let available = self
             .shared
@@ -315,10 +313,9 @@ impl Ac {
         let Some(a) = available else {
             // What OTP answers when no .app file is found.
             let file = charlist(&format!("{app}.app"));
-            return Some(err(tuple(vec![
-                charlist("no such file or directory"),
-                file,
-            ])));
+            return Some(err(
+                term!({(charlist("no such file or directory")), (file)}),
+            ));
         };
         let spec = a.spec();
         self.load_env(app, &spec.env);
@@ -354,14 +351,14 @@ impl Ac {
         }
         // check_start_cond/4
         let Some((_, l)) = self.loaded.iter().find(|(n, _)| n == app) else {
-            return Some(err(tuple(vec![atom("not_loaded"), app_atom(app)])));
+            return Some(err(term!({not_loaded, (app_atom(app))})));
         };
         if self.running.iter().any(|(n, _)| n == app) {
-            return Some(err(tuple(vec![atom("already_started"), app_atom(app)])));
+            return Some(err(term!({already_started, (app_atom(app))})));
         }
         for d in &l.deps {
             if !self.started.iter().any(|(n, _)| n == d) {
-                return Some(err(tuple(vec![atom("not_started"), app_atom(d)])));
+                return Some(err(term!({not_started, (app_atom(d))})));
             }
         }
         if !self.cntrl(p, app, FromAc::StartReq(Atom::from(app))) {
@@ -497,10 +494,7 @@ impl Ac {
                 self.spawn_starter(p, app, typ);
             }
             StartReply::Started(n) => {
-                let ok = tuple(vec![
-                    atom("ok"),
-                    tuple(vec![atom("distributed"), Term::Atom(n)]),
-                ]);
+                let ok = term!({ok, {distributed, (Term::Atom(n))}});
                 Box::pin(self.application_started(p, app, ok)).await;
             }
             StartReply::NotStarted => {
@@ -643,7 +637,7 @@ impl Ac {
                 self.cntrl(p, app, stopped);
                 atom("ok")
             }
-            _ => err(tuple(vec![atom("not_started"), app_atom(app)])),
+            _ => err(term!({not_started, (app_atom(app))})),
         }
     }
 
@@ -656,17 +650,17 @@ impl Ac {
                 .and_then(|t| t.as_list().map(|l| l.into_owned()))
                 .unwrap_or_default();
             perms.retain(|t| t.elem(0).and_then(TermExt::as_atom) != Some(app));
-            perms.insert(0, tuple(vec![atom(app), crate::term::boolean(permitted)]));
+            perms.insert(0, term!({(atom(app)), (crate::term::boolean(permitted))}));
             env.insert(key, list(perms));
         }
         if !self.is_loaded(app) {
-            return err(tuple(vec![atom("not_loaded"), app_atom(app)]));
+            return err(term!({not_loaded, (app_atom(app))}));
         }
         if self.control.iter().any(|(n, _)| n == app) {
             let starting = self.starting.iter().any(|s| s.app == app);
             let started = self.started.iter().any(|(n, _)| n == app);
             return if !starting && !started {
-                tuple(vec![atom("distributed_application"), atom("only_loaded")])
+                term!({distributed_application, only_loaded})
             } else {
                 atom("distributed_application")
             };
@@ -766,10 +760,7 @@ async fn stop_appl(p: &mut Process, app: &str, id: &RunId, typ: RestartType) {
         RunId::Master(m) => {
             p.unlink(m);
             let mref = p.monitor(m);
-            p.send(
-                m,
-                tuple(vec![atom("terminate"), Term::Pid(p.pid().clone())]),
-            );
+            p.send(m, term!({terminate, (Term::Pid(p.pid().clone()))}));
             let r = Term::Reference(Box::new(mref));
             let _ = p
                 .receive_timeout(Duration::from_secs(3600), |m| {

@@ -8,16 +8,17 @@
 //! (`{ok, MasterPid}` or `{error, R}`) and is stopped with
 //! `{terminate, AcPid}`.
 
-use super::app::{AppContext, Application, StartType};
+use super::app::{AppContext, StartType};
 use crate::runtime::Process;
-use crate::term::{Pid, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Pid, Term, TermExt, atom};
 use std::sync::Arc;
 
 /// The body of an application master process.
 pub(crate) async fn run(
     mut p: Process,
     ac: Pid,
-    app: Arc<dyn Application>,
+    app: Arc<dyn super::DynApplication>,
     mut ctx: AppContext,
     typ: StartType,
 ) -> Term {
@@ -26,23 +27,13 @@ pub(crate) async fn run(
     let name = ctx.app.clone();
     let spec = app.spec();
     let args = spec.mod_args.clone();
-    let report = |p: &Process, res: Term| {
-        p.send(
-            &ac,
-            tuple(vec![atom("application_started"), atom(&name), res]),
-        )
-    };
-    let mfa = |f: &str| {
-        tuple(vec![
-            atom(&name),
-            atom(f),
-            crate::term::list(vec![typ.to_term(), args.clone()]),
-        ])
-    };
+    let report =
+        |p: &Process, res: Term| p.send(&ac, term!({application_started, (atom(&name)), (res)}));
+    let mfa = |f: &str| term!({(atom(&name)), (atom(f)), [(typ.to_term()), (args.clone())]});
     let started = match app.start(ctx.clone(), typ.clone(), args.clone()).await {
         Ok(s) => s,
         Err(r) => {
-            report(&p, tuple(vec![atom("error"), tuple(vec![r, mfa("start")])]));
+            report(&p, term!({error, {(r), (mfa("start"))}}));
             return atom("normal");
         }
     };
@@ -53,23 +44,13 @@ pub(crate) async fn run(
             .await
         {
             p.unlink(&started.pid);
-            let e = tuple(vec![
-                atom("error"),
-                tuple(vec![
-                    r,
-                    tuple(vec![
-                        atom(&name),
-                        atom("start_phase"),
-                        crate::term::list(vec![atom(&phase), typ.to_term(), pargs]),
-                    ]),
-                ]),
-            ]);
+            let e = term!({error, {(r), {(atom(&name)), start_phase, [(atom(&phase)), (typ.to_term()), (pargs)]}}});
             report(&p, e);
             p.exit(&started.pid, atom("kill"));
             return atom("normal");
         }
     }
-    report(&p, tuple(vec![atom("ok"), Term::Pid(p.pid().clone())]));
+    report(&p, term!({ok, (Term::Pid(p.pid().clone()))}));
     let child = started.pid.clone();
     let mut state = started.state;
     // loop_it/4

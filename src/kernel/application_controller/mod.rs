@@ -32,6 +32,7 @@
 //! BEAM node with the same applications would announce, and a mixed
 //! cluster decides exactly as an all-BEAM one (ties to the smaller name).
 
+use crate::term;
 mod app;
 mod controller;
 mod master;
@@ -39,14 +40,16 @@ mod master;
 #[cfg(test)]
 mod ac_test;
 
+pub(crate) use app::DynApplication;
 pub use app::{
-    AppContext, AppSpec, Application, GlobalNames, LocalNames, RestartType, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, GlobalNames, LocalNames, RestartType,
+    StartResult, StartType, Started,
 };
 pub use controller::{HaltFn, default_halt};
 
 use crate::kernel::rex::Registry;
 use crate::runtime::{CallError, Node};
-use crate::term::{Atom, Term, TermExt, atom, tuple};
+use crate::term::{Atom, Term, TermExt, atom};
 use controller::Shared;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
@@ -86,13 +89,12 @@ pub(crate) async fn call(
     req: Term,
     timeout: Duration,
 ) -> Result<Term, CallError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let (name, at) = (dest.0.to_owned(), dest.1.to_owned());
-    node.spawn(move |mut p| async move {
-        let r = p.call((name.as_str(), at.as_str()), req, timeout).await;
-        let _ = tx.send(r);
-    });
-    rx.await.unwrap_or(Err(CallError::Exit(atom("noproc"))))
+    node.run_in_process(move |mut p| async move {
+        p.call((name.as_str(), at.as_str()), req, timeout).await
+    })
+    .await
+    .unwrap_or(Err(CallError::Exit(atom("noproc"))))
 }
 
 impl ApplicationController {
@@ -141,7 +143,7 @@ impl ApplicationController {
             };
             let t = s.env.read().unwrap_or_else(|e| e.into_inner());
             Ok(match t.get(&(a.to_owned(), k.to_owned())) {
-                Some(v) => tuple(vec![atom("ok"), v.clone()]),
+                Some(v) => term!({ok, (v.clone())}),
                 None => atom("undefined"),
             })
         });
@@ -162,7 +164,11 @@ impl ApplicationController {
     }
 
     /// Makes `app` available for loading (puts its `.app` on the "code path").
-    pub fn add(&self, app: Arc<dyn Application>) {
+    pub fn add<A: Application>(&self, app: Arc<A>) {
+        self.add_dyn(app);
+    }
+
+    pub(crate) fn add_dyn(&self, app: Arc<dyn DynApplication>) {
         let name = app.spec().name;
         self.shared
             .available
@@ -197,10 +203,7 @@ impl ApplicationController {
 
     /// `application:load(App)`.
     pub async fn load(&self, app: &str) -> Result<(), AppError> {
-        Self::ok_or_error(
-            self.ac_call(tuple(vec![atom("load_application"), atom(app)]))
-                .await?,
-        )
+        Self::ok_or_error(self.ac_call(term!({load_application, (atom(app))})).await?)
     }
 
     /// `application:ensure_all_started(App, Type)`: loads and starts the
@@ -214,7 +217,7 @@ impl ApplicationController {
                 Err(AppError(e)) if e.tuple_tag() == Some("already_loaded") => {}
                 Err(e) => return Err(e),
             }
-            let req = tuple(vec![atom("start_application"), atom(&a), atom(rt.as_str())]);
+            let req = term!({start_application, (atom(&a)), (atom(rt.as_str()))});
             match Self::ok_or_error(self.ac_call(req).await?) {
                 Ok(()) => {}
                 Err(AppError(e)) if e.tuple_tag() == Some("already_started") => {}
@@ -237,13 +240,9 @@ impl ApplicationController {
             .map(|a| a.spec());
         let Some(spec) = spec else {
             // application:ensure_all_started/2's `{error, {App, Reason}}`.
-            return Err(AppError(tuple(vec![
-                atom(app),
-                tuple(vec![
-                    crate::term::charlist("no such file or directory"),
-                    crate::term::charlist(&format!("{app}.app")),
-                ]),
-            ])));
+            return Err(AppError(
+                term!({(atom(app)), {(crate::term::charlist("no such file or directory")), (crate::term::charlist(&format!("{app}.app")))}}),
+            ));
         };
         for d in &spec.applications {
             self.deps(d, order, depth + 1)?;
@@ -254,10 +253,7 @@ impl ApplicationController {
 
     /// `application:stop(App)`.
     pub async fn stop(&self, app: &str) -> Result<(), AppError> {
-        Self::ok_or_error(
-            self.ac_call(tuple(vec![atom("stop_application"), atom(app)]))
-                .await?,
-        )
+        Self::ok_or_error(self.ac_call(term!({stop_application, (atom(app))})).await?)
     }
 
     /// `application:which_applications()`: `{Name, Description, Vsn}` of the
@@ -329,12 +325,8 @@ impl ApplicationController {
     /// `application:permit/2`): `distributed_application`,
     /// `{distributed_application, only_loaded}` or the local result.
     pub async fn permit_application(&self, app: &str, permitted: bool) -> Result<Term, AppError> {
-        self.ac_call(tuple(vec![
-            atom("permit_application"),
-            atom(app),
-            crate::term::boolean(permitted),
-        ]))
-        .await
+        self.ac_call(term!({permit_application, (atom(app)), (crate::term::boolean(permitted))}))
+            .await
     }
 }
 
@@ -371,7 +363,7 @@ fn serve_env(rpc: &Registry, shared: &Arc<Shared>) {
         Ok(crate::term::list(
             pairs
                 .into_iter()
-                .map(|(k, v)| tuple(vec![atom(k), v.clone()]))
+                .map(|(k, v)| term!({(atom(k)), (v.clone())}))
                 .collect(),
         ))
     });

@@ -45,7 +45,8 @@
 use super::msg::{
     Appl, ChangeReq, DacMsg, FromAc, NodeName, NodesSpec, Perm, RestartTime, StartReply, ToAc,
 };
-use crate::term::{Atom, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Term};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -688,7 +689,7 @@ impl DistAc {
             (Wait::SyncLock { lock_nodes }, OpAnswer::Lock(ok)) => {
                 if !ok {
                     // trans/2 returned `aborted`: the match in init_sync fails.
-                    self.stop(tuple(vec![atom("badmatch"), atom("aborted")]));
+                    self.stop(term!({badmatch, aborted}));
                     return;
                 }
                 let nodes: VecDeque<NodeName> = self.connected.iter().cloned().collect();

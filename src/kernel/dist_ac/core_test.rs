@@ -1,11 +1,13 @@
 //! The sans-IO dist_ac fed the messages of the golden traces (real OTP 25
 //! nodes cp1, cp2, cp3 with `{distributed, [{myapp, 5000, [cp1, {cp2, cp3}]}]}`,
-//! `/work/shared/protocol/traces/`): every command it gives is compared
-//! with what the traced BEAM dist_ac did at the same point.
+//! recorded once; the recordings are not kept in the repository, their
+//! messages are written out below): every command it gives is compared
+//! with what the recorded BEAM dist_ac did at the same point.
 
 use super::core::{Call, Config, Dest, DistAc, DistEntry, Input, Output};
 use super::msg::*;
-use crate::term::{Atom, Pid, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, atom};
 use std::time::{Duration, Instant};
 
 pub(super) fn a(s: &str) -> Atom {
@@ -68,11 +70,11 @@ fn loaded(from: &str, knows: bool) -> DacMsg {
 }
 
 fn sync_lock() -> Term {
-    tuple(vec![atom("dist_ac"), atom("sync_dacs")])
+    term!({dist_ac, sync_dacs})
 }
 
 fn my_lock(node: &str) -> Term {
-    tuple(vec![atom("dist_ac"), pid(node)])
+    term!({dist_ac, (pid(node))})
 }
 
 /// Boots `me` in a cluster where `others` are up and answer as
@@ -95,7 +97,7 @@ fn boot(me: &str, t0: Instant, others: &[&str], answers: Vec<DacMsg>) -> DistAc 
     d
 }
 
-/// s1_boot.txt, cp1's dist_ac (lines 361–699): go, sync_dacs under the
+/// recording s1_boot, cp1's dist_ac (lines 361–699): go, sync_dacs under the
 /// global lock with intros to cp3 then cp2 (to their pids), the peers'
 /// own intros consumed as replies by wait_dacs, load and start deferred
 /// until the sync ends, `start_it`, `del_lock` on all nodes, then
@@ -258,7 +260,7 @@ fn standby(me: &str, t0: Instant) -> DistAc {
     d
 }
 
-/// s2_kill_cp1.txt lines 90–156, cp2's view: nodedown → 5000 ms timer;
+/// recording s2_kill_cp1, cp2's view: nodedown → 5000 ms timer;
 /// cp3's weight arrives first and is buffered (tmp_locals); at the timer
 /// cp2 sends its weight, finds `[{2,cp2},{2,cp3}]`, wins the tie by name
 /// and orders `{failover, cp1, undefined}`.
@@ -308,7 +310,7 @@ fn s2_failover_cp2_wins_the_tie() {
     );
 }
 
-/// s2_kill_cp1.txt lines 77–212, cp3's view: its timer fires first, it
+/// recording s2_kill_cp1, cp3's view: its timer fires first, it
 /// blocks in collect_answers until cp2's weight comes, loses the tie, waits
 /// for cp2's `dist_ac_app_started` and tells its AC `{started, cp2}`.
 #[test]
@@ -361,7 +363,7 @@ fn s2_failover_cp3_waits_for_cp2() {
     );
 }
 
-/// s3_restart_cp1.txt lines 258–415, cp1's view: the replies to its intros
+/// recording s3_restart_cp1, cp1's view: the replies to its intros
 /// say myapp runs at cp2 (`[{cp2, myapp}]`), so the start decision answers
 /// `{takeover, cp2}`; once running it broadcasts `dist_ac_app_started`.
 #[test]
@@ -402,7 +404,7 @@ fn s3_restart_cp1_takes_over() {
     );
 }
 
-/// s3_restart_cp1.txt lines 413–414, cp2's view: `dist_ac_app_started`
+/// recording s3_restart_cp1, cp2's view: `dist_ac_app_started`
 /// from cp1 for the app running here makes dist_ac order `{started, cp1}`,
 /// which stops the local instance: the second half of a takeover.
 #[test]
@@ -492,11 +494,7 @@ fn distribution_mismatch_stops_dist_ac() {
     assert_eq!(
         drain(&mut d),
         vec![Output::Stop {
-            reason: tuple(vec![
-                atom("distribution_mismatch"),
-                atom("myapp"),
-                atom("cp3")
-            ])
+            reason: term!({distribution_mismatch, myapp, cp3})
         }]
     );
     // Order inside a tuple does not matter (equal_nodes/2).
@@ -624,10 +622,7 @@ fn takeover_call_orders_a_takeover_and_replies_on_run() {
         drain(&mut d),
         vec![Output::Reply {
             call: 8,
-            reply: tuple(vec![
-                atom("error"),
-                tuple(vec![atom("already_running_locally"), atom("myapp")])
-            ])
+            reply: term!({error, {already_running_locally, myapp}})
         }]
     );
 }
@@ -640,14 +635,9 @@ fn terms_have_otp_shapes() {
         format!("{}", crate::term::Pretty(&ap.to_term())),
         format!(
             "{}",
-            crate::term::Pretty(&tuple(vec![
-                atom("appl"),
-                atom("myapp"),
-                tuple(vec![atom("distributed"), atom("cp2@h")]),
-                crate::term::int(5000),
-                crate::term::list(vec![atom("cp1"), tuple(vec![atom("cp2"), atom("cp3")])]),
-                crate::term::list(vec![tuple(vec![atom("cp2@h"), atom("true")])]),
-            ]))
+            crate::term::Pretty(
+                &term!({appl, myapp, {distributed, :"cp2@h"}, 5000, [cp1, {cp2, cp3}], [{:"cp2@h", true}]})
+            )
         )
     );
     assert_eq!(Appl::from_term(&ap.to_term()), Some(ap));
@@ -661,7 +651,7 @@ fn terms_have_otp_shapes() {
         DacMsg::AppStarted {
             node: a("cp2"),
             app: a("myapp"),
-            result: Err(tuple(vec![atom("error"), atom("x")])),
+            result: Err(term!({error, x})),
         },
         DacMsg::NewPermission {
             node: a("cp2"),
@@ -674,10 +664,7 @@ fn terms_have_otp_shapes() {
         assert_eq!(DacMsg::from_term(&m.to_term()), Some(m));
     }
     assert_eq!(DacMsg::from_term(&atom("garbage")), None);
-    assert_eq!(
-        DacMsg::from_term(&tuple(vec![atom("dist_ac_weight"), atom("x")])),
-        None
-    );
+    assert_eq!(DacMsg::from_term(&term!({dist_ac_weight, x})), None);
     // flat_nodes/1 reverses: [cp1, {cp2, cp3}] -> [cp2, cp3, cp1]
     assert_eq!(
         cp_config().distributed[0].nodes.flat(),
@@ -719,7 +706,7 @@ fn random_peer_input_never_panics() {
                     node,
                     app,
                     result: if next(4) == 0 {
-                        Err(tuple(vec![atom("error"), atom("x")]))
+                        Err(term!({error, x}))
                     } else {
                         Ok(())
                     },

@@ -10,12 +10,13 @@
 //! already runs the app, every permitted node sends its weight (number of
 //! running applications) to the others and collects theirs, and all of them
 //! pick the first alive member of `lists:sort([{Weight, Node}])`: the
-//! lightest node, ties to the smaller name. Seen in
-//! `traces/s2_kill_cp1.txt:146–158`.
+//! lightest node, ties to the smaller name, as real OTP 25 nodes do
+//! (checked against BEAM in `tests/integration/dist_ac.rs`).
 
 use super::core::{Consumed, DistAc, Mail, Output, Wait};
 use super::msg::{ApplId, ChangeReq, DacMsg, NodeName, NodeSpec, NodesSpec, StartReply, ToAc};
-use crate::term::{Atom, Term, TermExt, atom, cmp_atoms, tuple};
+use crate::term;
+use crate::term::{Atom, Term, TermExt, atom, cmp_atoms};
 
 /// `Type` of `start_appl/3`: who asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +143,7 @@ impl DistAc {
     /// `start_appl(AppName, S, Type)`.
     pub(super) fn start_appl(&mut self, app: Atom, typ: StartType, after: After) {
         let Some(appl) = self.appls.iter().find(|a| a.name == app).cloned() else {
-            let r = tuple(vec![atom("unknown_application"), Term::Atom(app.clone())]);
+            let r = term!({unknown_application, (Term::Atom(app.clone()))});
             return self.start_failed(app, after, r);
         };
         if appl.id == ApplId::Local {
@@ -160,11 +161,7 @@ impl DistAc {
             }
         }
         if bad.iter().any(|n| self.connected.contains(n)) {
-            let r = tuple(vec![
-                atom("app_not_loaded"),
-                Term::Atom(app.clone()),
-                super::sync::atoms(&bad),
-            ]);
+            let r = term!({app_not_loaded, (Term::Atom(app.clone())), (super::sync::atoms(&bad))});
             return self.start_failed(app, after, r);
         }
         let start = Start {
@@ -194,7 +191,7 @@ impl DistAc {
             ),
             After::Ignore => {}
             After::PermitTrue { call, .. } => {
-                self.reply(call, tuple(vec![atom("error"), reason.clone()]));
+                self.reply(call, term!({error, (reason.clone())}));
                 self.stop(reason);
             }
         }
@@ -203,7 +200,7 @@ impl DistAc {
     /// `global:del_lock({dist_ac, self()})` at the end of `ac_start_application_req`.
     fn unlock_start(&mut self) {
         self.emit(Output::DelLock {
-            id: tuple(vec![atom("dist_ac"), self.self_pid.clone()]),
+            id: term!({dist_ac, (self.self_pid.clone())}),
             nodes: self.all_nodes(),
         });
         self.wait = Some(Wait::Unlock {
@@ -409,7 +406,7 @@ impl DistAc {
     /// `ac_error/3` (only `reply` tells the AC).
     fn ac_error(&mut self, typ: StartType, app: &Atom, n: &NodeName, r: &Term) {
         if typ == StartType::Reply {
-            let e = tuple(vec![Term::Atom(n.clone()), r.clone()]);
+            let e = term!({(Term::Atom(n.clone())), (r.clone())});
             self.tell_ac(ToAc::StartReply(app.clone(), StartReply::Error(e)));
         }
     }

@@ -6,7 +6,8 @@
 use super::core::{Call, CallId, DistAc, Mail, Output, PermitReq, TimerMsg, Wait};
 use super::decide::{After, StartType};
 use super::msg::{Appl, ApplId, ChangeReq, DacMsg, FromAc, NodeName, Perm, ToAc};
-use crate::term::{Atom, Term, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Term, atom};
 
 impl DistAc {
     /// One message taken from the mailbox by the gen_server loop.
@@ -42,7 +43,7 @@ impl DistAc {
                 // We must decide if we or another node should start it,
                 // under {dist_ac, self()} taken on this node only, 0 retries.
                 self.emit(Output::SetLock {
-                    id: tuple(vec![atom("dist_ac"), self.self_pid.clone()]),
+                    id: term!({dist_ac, (self.self_pid.clone())}),
                     nodes: vec![self.me.clone()],
                     retries: Some(0),
                 });
@@ -82,7 +83,7 @@ impl DistAc {
         let Some(id) = self.appl(&app.name).map(|a| a.id.clone()) else {
             return;
         };
-        self.del_t_reqs(app, &tuple(vec![atom("error"), atom("stopped")]));
+        self.del_t_reqs(app, &term!({error, stopped}));
         let waiting: Vec<CallId> = self
             .s_reqs
             .iter()
@@ -376,11 +377,9 @@ impl DistAc {
             self.me.name,
             node.name
         );
-        self.stop(tuple(vec![
-            atom("distribution_mismatch"),
-            Term::Atom(app.clone()),
-            Term::Atom(node.clone()),
-        ]));
+        self.stop(
+            term!({distribution_mismatch, (Term::Atom(app.clone())), (Term::Atom(node.clone()))}),
+        );
     }
 
     /// `load/2`.
@@ -592,10 +591,7 @@ impl DistAc {
 }
 
 fn err2(tag: &str, app: &Atom) -> Term {
-    tuple(vec![
-        atom("error"),
-        tuple(vec![atom(tag), Term::Atom(app.clone())]),
-    ])
+    term!({error, {(atom(tag)), (Term::Atom(app.clone()))}})
 }
 
 fn is_error_tuple(t: &Term) -> bool {

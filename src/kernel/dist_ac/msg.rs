@@ -9,6 +9,7 @@
 //! position exactly as it reads its own (`{appl, Name, Id, RestartTime,
 //! Nodes, Run}`).
 
+use crate::term;
 use crate::term::{Atom, Term, TermExt, atom, int, list, nil, tuple};
 
 /// A node name.
@@ -189,7 +190,7 @@ pub enum ApplId {
 impl ApplId {
     /// The term.
     pub fn to_term(&self) -> Term {
-        let pair = |tag: &str, n: &NodeName| tuple(vec![atom(tag), Term::Atom(n.clone())]);
+        let pair = |tag: &str, n: &NodeName| term!({(atom(tag)), (Term::Atom(n.clone()))});
         match self {
             Self::Undefined => atom("undefined"),
             Self::Local => atom("local"),
@@ -255,7 +256,7 @@ impl Appl {
             list(
                 self.run
                     .iter()
-                    .map(|(n, p)| tuple(vec![Term::Atom(n.clone()), p.to_term()]))
+                    .map(|(n, p)| term!({(Term::Atom(n.clone())), (p.to_term())}))
                     .collect(),
             ),
         ])
@@ -457,7 +458,7 @@ impl DacMsg {
                     list(
                         started
                             .iter()
-                            .map(|(n, app)| tuple(vec![a(n), a(app)]))
+                            .map(|(n, app)| term!({(a(n)), (a(app))}))
                             .collect(),
                     )
                 },
@@ -468,42 +469,30 @@ impl DacMsg {
                 nodes,
                 permission,
                 he_knows_me,
-            } => tuple(vec![
-                atom("dist_ac_app_loaded"),
-                a(node),
-                a(app),
-                nodes.to_term(),
-                permission.to_term(),
-                crate::term::boolean(*he_knows_me),
-            ]),
-            Self::AppUnloaded { node, app } => {
-                tuple(vec![atom("dist_ac_app_unloaded"), a(node), a(app)])
+            } => {
+                term!({dist_ac_app_loaded, (a(node)), (a(app)), (nodes.to_term()), (permission.to_term()), (crate::term::boolean(*he_knows_me))})
             }
-            Self::AppStarted { node, app, result } => tuple(vec![
-                atom("dist_ac_app_started"),
-                a(node),
-                a(app),
-                match result {
+            Self::AppUnloaded { node, app } => {
+                term!({dist_ac_app_unloaded, (a(node)), (a(app))})
+            }
+            Self::AppStarted { node, app, result } => {
+                term!({dist_ac_app_started, (a(node)), (a(app)), (match result {
                     Ok(()) => atom("ok"),
                     Err(t) => t.clone(),
-                },
-            ]),
-            Self::AppStopped { app } => tuple(vec![atom("dist_ac_app_stopped"), a(app)]),
+                })})
+            }
+            Self::AppStopped { app } => term!({dist_ac_app_stopped, (a(app))}),
             Self::Weight { app, weight, node } => {
-                tuple(vec![atom("dist_ac_weight"), a(app), int(*weight), a(node)])
+                term!({dist_ac_weight, (a(app)), (int(*weight)), (a(node))})
             }
             Self::NewPermission {
                 node,
                 app,
                 permitted,
                 is_his_app,
-            } => tuple(vec![
-                atom("dist_ac_new_permission"),
-                a(node),
-                a(app),
-                crate::term::boolean(*permitted),
-                crate::term::boolean(*is_his_app),
-            ]),
+            } => {
+                term!({dist_ac_new_permission, (a(node)), (a(app)), (crate::term::boolean(*permitted)), (crate::term::boolean(*is_his_app))})
+            }
         }
     }
 
@@ -618,33 +607,25 @@ impl ToAc {
         let a = |n: &Atom| Term::Atom(n.clone());
         let rt = |r: &Option<Atom>| r.as_ref().map_or_else(|| atom("undefined"), a);
         match self {
-            Self::ControlApplication(app) => tuple(vec![atom("control_application"), a(app)]),
+            Self::ControlApplication(app) => term!({control_application, (a(app))}),
             Self::LoadReply(app) => {
-                tuple(vec![atom("ac_load_application_reply"), a(app), atom("ok")])
+                term!({ac_load_application_reply, (a(app)), ok})
             }
-            Self::StartReply(app, r) => tuple(vec![
-                atom("ac_start_application_reply"),
-                a(app),
-                match r {
-                    StartReply::StartIt => atom("start_it"),
-                    StartReply::Started(n) => tuple(vec![atom("started"), a(n)]),
-                    StartReply::NotStarted => atom("not_started"),
-                    StartReply::Takeover(n) => tuple(vec![atom("takeover"), a(n)]),
-                    StartReply::Error(e) => tuple(vec![atom("error"), e.clone()]),
-                },
-            ]),
-            Self::ChangeReq(app, r) => tuple(vec![
-                atom("ac_change_application_req"),
-                a(app),
-                match r {
-                    ChangeReq::StartIt => atom("start_it"),
-                    ChangeReq::StopIt => atom("stop_it"),
-                    ChangeReq::Started(n) => tuple(vec![atom("started"), a(n)]),
-                    ChangeReq::Takeover(n, r) => tuple(vec![atom("takeover"), a(n), rt(r)]),
-                    ChangeReq::Failover(n, r) => tuple(vec![atom("failover"), a(n), rt(r)]),
-                    ChangeReq::NotRunning => atom("not_running"),
-                },
-            ]),
+            Self::StartReply(app, r) => term!({ac_start_application_reply, (a(app)), (match r {
+                StartReply::StartIt => atom("start_it"),
+                StartReply::Started(n) => tuple(vec![atom("started"), a(n)]),
+                StartReply::NotStarted => atom("not_started"),
+                StartReply::Takeover(n) => tuple(vec![atom("takeover"), a(n)]),
+                StartReply::Error(e) => tuple(vec![atom("error"), e.clone()]),
+            })}),
+            Self::ChangeReq(app, r) => term!({ac_change_application_req, (a(app)), (match r {
+                ChangeReq::StartIt => atom("start_it"),
+                ChangeReq::StopIt => atom("stop_it"),
+                ChangeReq::Started(n) => tuple(vec![atom("started"), a(n)]),
+                ChangeReq::Takeover(n, r) => tuple(vec![atom("takeover"), a(n), rt(r)]),
+                ChangeReq::Failover(n, r) => tuple(vec![atom("failover"), a(n), rt(r)]),
+                ChangeReq::NotRunning => atom("not_running"),
+            })}),
         }
     }
 }
@@ -693,19 +674,15 @@ impl FromAc {
     pub fn to_term(&self) -> Term {
         let a = |n: &Atom| Term::Atom(n.clone());
         match self {
-            Self::LoadReq(x) => tuple(vec![atom("ac_load_application_req"), a(x)]),
-            Self::StartReq(x) => tuple(vec![atom("ac_start_application_req"), a(x)]),
-            Self::Run(x, r) => tuple(vec![
-                atom("ac_application_run"),
-                a(x),
-                match r {
-                    Ok(()) => atom("ok"),
-                    Err(t) => t.clone(),
-                },
-            ]),
-            Self::NotRun(x) => tuple(vec![atom("ac_application_not_run"), a(x)]),
-            Self::Stopped(x) => tuple(vec![atom("ac_application_stopped"), a(x)]),
-            Self::Unloaded(x) => tuple(vec![atom("ac_application_unloaded"), a(x)]),
+            Self::LoadReq(x) => term!({ac_load_application_req, (a(x))}),
+            Self::StartReq(x) => term!({ac_start_application_req, (a(x))}),
+            Self::Run(x, r) => term!({ac_application_run, (a(x)), (match r {
+                Ok(()) => atom("ok"),
+                Err(t) => t.clone(),
+            })}),
+            Self::NotRun(x) => term!({ac_application_not_run, (a(x))}),
+            Self::Stopped(x) => term!({ac_application_stopped, (a(x))}),
+            Self::Unloaded(x) => term!({ac_application_unloaded, (a(x))}),
         }
     }
 }

@@ -15,7 +15,8 @@ use super::locks::Locks;
 use super::msg::{DacMsg, FromAc, NodesSpec, RestartTime, ToAc};
 use crate::kernel::application_controller::{HaltFn, RestartType};
 use crate::runtime::{GenCall, GenFrom, Node, Process};
-use crate::term::{Atom, Pid, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Term, TermExt, atom};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -310,7 +311,7 @@ impl DistAcHandle {
         rt: RestartType,
     ) -> Result<(), TakeoverError> {
         self.wait_for_sync().await;
-        let nodes = match self.call(tuple(vec![atom("get_nodes"), atom(app)])).await {
+        let nodes = match self.call(term!({get_nodes, (atom(app))})).await {
             Ok(t) => t
                 .as_list()
                 .map(|l| {
@@ -321,11 +322,7 @@ impl DistAcHandle {
                 .unwrap_or_default(),
             Err(e) => return Err(TakeoverError::Error(e.reason())),
         };
-        let req = tuple(vec![
-            atom("takeover_application"),
-            atom(app),
-            atom(rt.as_str()),
-        ]);
+        let req = term!({takeover_application, (atom(app)), (atom(rt.as_str()))});
         self.trans(req, Some(nodes)).await
     }
 
@@ -344,53 +341,41 @@ impl DistAcHandle {
             "started"
         };
         // The lock id names the calling process; the trans below fills it in.
-        let req = tuple(vec![
-            atom("permit_application"),
-            atom(app),
-            crate::term::boolean(permitted),
-            atom("$lock_id"),
-            atom(info),
-        ]);
+        let req = term!({permit_application, (atom(app)), (crate::term::boolean(permitted)), :"$lock_id", (atom(info))});
         self.trans(req, None).await
     }
 
     /// `global:trans({dist_ac, self()}, fun() -> gen_server:call(dist_ac, Req) end, Nodes)`.
     async fn trans(&self, req: Term, nodes: Option<Vec<Atom>>) -> Result<(), TakeoverError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let locks = self.locks.clone();
         let node = self.node.clone();
-        self.node.spawn(move |mut p| async move {
-            let id = tuple(vec![atom("dist_ac"), Term::Pid(p.pid().clone())]);
+        let run = self.node.run_in_process(move |mut p| async move {
+            let id = term!({dist_ac, (Term::Pid(p.pid().clone()))});
             let nodes = nodes.unwrap_or_else(|| {
                 let mut v = vec![node.name().clone()];
                 v.extend(node.nodes());
                 v
             });
             let req = match req.as_tuple() {
-                Some([t, app, b, l, info]) if l.as_atom() == Some("$lock_id") => tuple(vec![
-                    t.clone(),
-                    app.clone(),
-                    b.clone(),
-                    id.clone(),
-                    info.clone(),
-                ]),
+                Some([t, app, b, l, info]) if l.as_atom() == Some("$lock_id") => {
+                    term!({(t.clone()), (app.clone()), (b.clone()), (id.clone()), (info.clone())})
+                }
                 _ => req,
             };
             if !locks
                 .set_lock(&mut p, id.clone(), nodes.clone(), None)
                 .await
             {
-                let _ = tx.send(Err(TakeoverError::Aborted));
-                return;
+                return Err(TakeoverError::Aborted);
             }
             let r = p.call("dist_ac", req, Duration::from_secs(24 * 3600)).await;
             locks.del_lock(&mut p, id, nodes).await;
-            let _ = tx.send(match r {
+            match r {
                 Ok(t) if t.as_atom() == Some("ok") => Ok(()),
                 Ok(t) => Err(TakeoverError::Error(t.elem(1).cloned().unwrap_or(t))),
                 Err(e) => Err(TakeoverError::Error(e.reason())),
-            });
+            }
         });
-        rx.await.unwrap_or(Err(TakeoverError::Aborted))
+        run.await.unwrap_or(Err(TakeoverError::Aborted))
     }
 }

@@ -4,10 +4,10 @@
 //! delivery orders for 2–3 nodes.
 //!
 //! References (as raft-rs cites the paper): the expected placements are
-//! what OTP 25 did in the golden traces — `s1_boot.txt` (start at the first
-//! node of the priority list), `s2_kill_cp1.txt` (failover after the
+//! what OTP 25 did in the golden recordings (not kept in the repository) — recording s1_boot (start at the first
+//! node of the priority list), recording s2_kill_cp1 (failover after the
 //! restart time to the lightest node of the next group, ties to the smaller
-//! name), `s3_restart_cp1.txt` (takeover by the returning higher-priority
+//! name), recording s3_restart_cp1 (takeover by the returning higher-priority
 //! node) — and `failover_comp/1` in OTP's
 //! `lib/kernel/test/application_SUITE.erl` (cp1, cp2, cp3; the app moves
 //! cp1 → cp2 → cp3 on failures and back to cp1 by takeover).
@@ -15,6 +15,7 @@
 use super::core::{Dest, DistAc, Input, Output};
 use super::core_test::{a, cp_config, pid};
 use super::msg::*;
+use crate::term;
 use crate::term::{Atom, Term, TermExt};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -337,7 +338,7 @@ impl Sim {
 
     /// Nodes whose timers are due now: firing them is a choice too, so a
     /// peer's weight may arrive before or after the local restart timer
-    /// (it came before at cp2 in s2_kill_cp1.txt:150–151).
+    /// (it came before at cp2 in recording s2_kill_cp1).
     fn due(&self) -> Vec<String> {
         self.nodes
             .iter()
@@ -586,7 +587,7 @@ fn expect_at(node: &'static str) -> impl Fn(&Sim) {
     }
 }
 
-/// s1_boot.txt: three nodes boot together; whatever the delivery order,
+/// recording s1_boot: three nodes boot together; whatever the delivery order,
 /// myapp ends at cp1 (first in `[cp1, {cp2, cp3}]`), started once.
 #[test]
 fn boot_three_nodes_every_order_starts_at_cp1() {
@@ -630,7 +631,7 @@ fn settled_three() -> Sim {
     sim
 }
 
-/// s2_kill_cp1.txt: cp1 dies; after the 5000 ms restart time cp2 and cp3
+/// recording s2_kill_cp1: cp1 dies; after the 5000 ms restart time cp2 and cp3
 /// exchange weights (2 and 2) and cp2 (smaller name) starts myapp with
 /// StartType `normal` — in every delivery order.
 #[test]
@@ -662,7 +663,7 @@ fn failover_goes_to_the_lighter_node() {
     explore_all(&sim, 40, &mut HashSet::new(), &mut out, &expect_at("cp3"));
 }
 
-/// s3_restart_cp1.txt / failover_comp: cp1 comes back after the failover;
+/// recording s3_restart_cp1 / failover_comp: cp1 comes back after the failover;
 /// it starts myapp with `{takeover, cp2}` and cp2 stops its instance.
 #[test]
 fn restart_of_cp1_takes_over_in_every_order() {
@@ -792,9 +793,9 @@ fn scripted_peer_from_s7_sees_the_app_at_the_core() {
 #[test]
 fn permit_false_moves_the_app_and_permit_true_takes_it_back() {
     use super::core::Call;
-    use crate::term::{atom, tuple};
+    use crate::term::atom;
     let mut sim = settled_three();
-    let lock = tuple(vec![atom("dist_ac"), pid("cp1")]);
+    let lock = term!({dist_ac, (pid("cp1"))});
     sim.input(
         "cp1",
         Input::Call(

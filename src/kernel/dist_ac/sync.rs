@@ -4,14 +4,16 @@
 //! (lines 194–293, 1351–1366) — and the `#appl{}` helpers the handlers share
 //! (`dist_find_nodes/2`, `dist_update_run/4`, `dist_merge/3`, ...).
 //!
-//! Seen in `traces/s1_boot.txt:361–621`: `{go, KC}`, `control_application`,
+//! What real OTP 25 nodes exchange at boot (checked against BEAM in
+//! `tests/integration/dist_ac.rs`): `{go, KC}`, `control_application`,
 //! `dist_ac_took_control`, `set_lock {dist_ac, sync_dacs}` on
 //! `[node() | nodes()]`, one `whereis(dist_ac)` rpc and introduction per
 //! node, the answers in turn, `del_lock`.
 
 use super::core::{DistAc, Output, Wait};
 use super::msg::{Appl, ApplId, NodeName, NodesSpec, Perm, ToAc};
-use crate::term::{Atom, Term, atom, list, tuple};
+use crate::term;
+use crate::term::{Atom, Term, list};
 use std::collections::VecDeque;
 
 impl DistAc {
@@ -26,7 +28,7 @@ impl DistAc {
         self.monitoring = true;
         let lock_nodes = self.all_nodes();
         self.emit(Output::SetLock {
-            id: tuple(vec![atom("dist_ac"), atom("sync_dacs")]),
+            id: term!({dist_ac, sync_dacs}),
             nodes: lock_nodes.clone(),
             retries: None,
         });
@@ -95,7 +97,7 @@ impl DistAc {
     ) {
         if remaining.is_empty() {
             self.emit(Output::DelLock {
-                id: tuple(vec![atom("dist_ac"), atom("sync_dacs")]),
+                id: term!({dist_ac, sync_dacs}),
                 nodes: lock_nodes,
             });
             self.wait = Some(Wait::SyncUnlock {

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+use crate::term;
 pub mod core;
 mod service;
 #[cfg(test)]
@@ -32,7 +33,7 @@ pub use self::core::Method;
 
 use crate::kernel::rex;
 use crate::runtime::{Node, Process};
-use crate::term::{Atom, Pid, Term, TermExt, atom, tuple};
+use crate::term::{Atom, Pid, Term, TermExt, atom};
 use service::{Event, Snapshot};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -91,7 +92,7 @@ impl LockId {
 
     /// The lock id as it travels.
     pub fn to_term(&self) -> Term {
-        tuple(vec![self.resource.clone(), self.requester.clone()])
+        term!({(self.resource.clone()), (self.requester.clone())})
     }
 }
 
@@ -118,7 +119,7 @@ pub fn start(node: &Node, cfg: Config, rpc: &rex::Registry) -> Global {
     rpc.register_sync("global", "resolve_it", 4, |node, args| {
         let [method, name, Term::Pid(p1), Term::Pid(p2)] = args else {
             // resolve_it/4 catches the badfun: the caller gets {'EXIT', ...}.
-            return Ok(tuple(vec![atom("EXIT"), atom("badarg")]));
+            return Ok(term!({EXIT, badarg}));
         };
         let out = core::resolve_it(method, name, p1, p2);
         for e in out.effects {
@@ -328,13 +329,13 @@ impl Global {
                 return false;
             }
         }
-        let req = tuple(vec![atom("set_lock"), id.to_term()]);
+        let req = term!({set_lock, (id.to_term())});
         let (replies, _bad) = multi_call(proc, nodes, req).await;
         match core::check_replies(&replies) {
             Ok(()) => true,
             Err(trues) => {
                 if !trues.is_empty() {
-                    let req = tuple(vec![atom("del_lock"), id.to_term()]);
+                    let req = term!({del_lock, (id.to_term())});
                     multi_call(proc, &trues, req).await;
                 }
                 false
@@ -347,7 +348,7 @@ impl Global {
         let nodes = nodes
             .map(<[Atom]>::to_vec)
             .unwrap_or_else(|| self.default_nodes());
-        let req = tuple(vec![atom("del_lock"), id.to_term()]);
+        let req = term!({del_lock, (id.to_term())});
         multi_call(proc, &nodes, req).await;
     }
 

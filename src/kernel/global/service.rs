@@ -16,7 +16,8 @@
 
 use super::core::{self, ApiRequest, GlobalCore, Input, Output, Role, Target};
 use crate::runtime::{CallError, Dest, MonitorTarget, Node, Process};
-use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, TermExt, atom};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -138,7 +139,7 @@ pub(crate) fn start(node: &Node, mut cfg: super::Config) -> Started {
         };
         // Nodes connected before global started (init/1 reads nodes(visible, ...)).
         for n in d.node.nodes() {
-            let msg = tuple(vec![atom("nodeup"), Term::Atom(n), crate::term::map(vec![])]);
+            let msg = term!({nodeup, (Term::Atom(n)), (crate::term::map(vec![]))});
             core.handle(now(), Input::Message { to: Role::Server, msg });
         }
         loop {
@@ -360,13 +361,7 @@ pub(crate) async fn rpc_call(
     f: Atom,
     args: Vec<Term>,
 ) -> Term {
-    let req = tuple(vec![
-        atom("call"),
-        Term::Atom(m),
-        Term::Atom(f),
-        crate::term::list(args),
-        Term::Pid(h.pid().clone()),
-    ]);
+    let req = term!({call, (Term::Atom(m)), (Term::Atom(f)), (crate::term::list(args)), (Term::Pid(h.pid().clone()))});
     match h
         .call(
             Dest::Remote(Atom::from("rex"), node.clone()),
@@ -376,10 +371,10 @@ pub(crate) async fn rpc_call(
         .await
     {
         Ok(v) => v,
-        Err(CallError::Timeout) => tuple(vec![atom("badrpc"), atom("timeout")]),
+        Err(CallError::Timeout) => term!({badrpc, timeout}),
         Err(CallError::Exit(r)) if r.tuple_tag() == Some("nodedown") => {
-            tuple(vec![atom("badrpc"), atom("nodedown")])
+            term!({badrpc, nodedown})
         }
-        Err(CallError::Exit(r)) => tuple(vec![atom("badrpc"), tuple(vec![atom("EXIT"), r])]),
+        Err(CallError::Exit(r)) => term!({badrpc, {EXIT, (r)}}),
     }
 }

@@ -19,6 +19,7 @@
 //! and distribution flags it mirrors in full (it talks to 25, 27 and 29);
 //! `version` is distro's own version and `system_version` names distro.
 
+use crate::term;
 pub mod process_info;
 pub mod statistics;
 pub mod system_info;
@@ -94,7 +95,7 @@ pub(crate) fn register(rpc: &Registry, init: InitArguments, halt: HaltSignal) {
     statistics::register(rpc, &facts);
     process_info::register(rpc);
     rpc.register_sync("os", "type", 0, |_, _| {
-        Ok(tuple(vec![atom("unix"), atom(std::env::consts::OS)]))
+        Ok(term!({unix, (atom(std::env::consts::OS))}))
     });
     let f = facts.clone();
     rpc.register_sync("init", "get_arguments", 0, move |_, _| {
@@ -131,7 +132,7 @@ pub(crate) fn register(rpc: &Registry, init: InitArguments, halt: HaltSignal) {
              (call Rust functions with erl_call -a 'Mod Fun [Args]')",
             node.name().name
         );
-        Ok(tuple(vec![atom("error"), charlist(&why)]))
+        Ok(term!({error, (charlist(&why))}))
     });
     for arity in 0..=2 {
         let halt = halt.clone();

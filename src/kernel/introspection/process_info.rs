@@ -12,7 +12,8 @@
 
 use crate::kernel::rex::{Exception, Registry};
 use crate::runtime::{Node, ProcessInfo};
-use crate::term::{Pid, Term, TermExt, atom, boolean, int, list, nil, tuple};
+use crate::term;
+use crate::term::{Pid, Term, TermExt, atom, boolean, int, list, nil};
 
 /// The items of `process_info/1`, in BEAM's order (`registered_name`
 /// first when the process has one).
@@ -140,18 +141,18 @@ fn item(node: &Node, info: &ProcessInfo, name: &str) -> Result<Term, Exception> 
         // BEAM answers [] (not a tuple value) for a process without a name.
         "registered_name" => match &info.registered_name {
             Some(n) => Term::Atom(n.clone()),
-            None => return Ok(tuple(vec![atom(name), nil()])),
+            None => return Ok(term!({(atom(name)), []})),
         },
         "current_function" => atom("undefined"),
         "current_stacktrace" | "dictionary" | "suspending" => nil(),
-        "initial_call" => tuple(vec![atom("erlang"), atom("apply"), int(2)]),
+        "initial_call" => term!({erlang, apply, 2}),
         "status" => atom(info.status),
         "message_queue_len" => int(i64::try_from(info.message_queue_len).unwrap_or(i64::MAX)),
         "links" => pids(&info.links),
         "monitors" => list(
             info.monitors
                 .iter()
-                .map(|o| tuple(vec![atom("process"), o.clone()]))
+                .map(|o| term!({process, (o.clone())}))
                 .collect(),
         ),
         "monitored_by" => pids(&info.monitored_by),
@@ -161,14 +162,14 @@ fn item(node: &Node, info: &ProcessInfo, name: &str) -> Result<Term, Exception> 
         "group_leader" => Term::Pid(node.init_pid()),
         "total_heap_size" | "heap_size" | "stack_size" | "reductions" | "memory" => int(0),
         "garbage_collection" => list(vec![
-            tuple(vec![atom("min_heap_size"), int(233)]),
-            tuple(vec![atom("fullsweep_after"), int(65535)]),
-            tuple(vec![atom("minor_gcs"), int(0)]),
+            term!({min_heap_size, 233}),
+            term!({fullsweep_after, 65535}),
+            term!({minor_gcs, 0}),
         ]),
         "message_queue_data" => atom("on_heap"),
         _ => return Err(Exception::badarg()),
     };
-    Ok(tuple(vec![atom(name), value]))
+    Ok(term!({(atom(name)), (value)}))
 }
 
 #[cfg(test)]
@@ -191,7 +192,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let all = process_info_1(&node, &pid).unwrap();
         let first = all.as_list().unwrap()[0].clone();
-        assert_eq!(first, tuple(vec![atom("registered_name"), atom("probe")]));
+        assert_eq!(first, term!({registered_name, probe}));
         let got = process_info_2(
             &node,
             &pid,
@@ -205,9 +206,9 @@ mod tests {
         assert_eq!(
             got,
             list(vec![
-                tuple(vec![atom("status"), atom("waiting")]),
-                tuple(vec![atom("message_queue_len"), int(2)]),
-                tuple(vec![atom("trap_exit"), boolean(true)]),
+                term!({status, waiting}),
+                term!({message_queue_len, 2}),
+                term!({trap_exit, (boolean(true))}),
             ])
         );
         assert_eq!(

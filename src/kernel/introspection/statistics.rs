@@ -10,7 +10,8 @@
 
 use super::Facts;
 use crate::kernel::rex::{Exception, Registry};
-use crate::term::{Term, TermExt, atom, int, list, tuple};
+use crate::term;
+use crate::term::{Term, TermExt, atom, int, list};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -121,7 +122,7 @@ fn memory_of(arg: &Term) -> Result<Term, Exception> {
         Some(items) => Ok(list(
             items
                 .iter()
-                .map(|t| Ok(tuple(vec![t.clone(), num(one(t)?)])))
+                .map(|t| Ok(term!({(t.clone()), (num(one(t)?))})))
                 .collect::<Result<_, Exception>>()?,
         )),
         None => Ok(num(one(arg)?)),
@@ -146,7 +147,7 @@ pub(crate) fn statistics(facts: &Facts, item: &Term) -> Result<Term, Exception> 
         let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
         let d = now.saturating_sub(*l);
         *l = now;
-        tuple(vec![num(now), num(d)])
+        term!({(num(now)), (num(d))})
     };
     let schedulers = tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
     let zeros = |n: usize| list(vec![int(0); n]);
@@ -156,15 +157,12 @@ pub(crate) fn statistics(facts: &Facts, item: &Term) -> Result<Term, Exception> 
             let now = u64::try_from(facts.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             since(&facts.stats.last_wall_ms, now)
         }
-        "context_switches" => tuple(vec![num(rusage().1), int(0)]),
-        "reductions" | "exact_reductions" => tuple(vec![int(0), int(0)]),
-        "garbage_collection" => tuple(vec![int(0), int(0), int(0)]),
+        "context_switches" => term!({(num(rusage().1)), 0}),
+        "reductions" | "exact_reductions" => term!({0, 0}),
+        "garbage_collection" => term!({0, 0, 0}),
         "io" => {
             let (input, output) = io_bytes();
-            tuple(vec![
-                tuple(vec![atom("input"), num(input)]),
-                tuple(vec![atom("output"), num(output)]),
-            ])
+            term!({{input, (num(input))}, {output, (num(output))}})
         }
         "run_queue" | "total_run_queue_lengths" | "total_run_queue_lengths_all" => int(0),
         "total_active_tasks" | "total_active_tasks_all" => int(0),
@@ -192,7 +190,7 @@ pub(super) fn register(rpc: &Registry, facts: &Arc<Facts>) {
         Ok(list(
             memory()
                 .into_iter()
-                .map(|(k, v)| tuple(vec![atom(k), num(v)]))
+                .map(|(k, v)| term!({(atom(k)), (num(v))}))
                 .collect(),
         ))
     });

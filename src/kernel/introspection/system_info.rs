@@ -5,7 +5,8 @@
 use super::Facts;
 use crate::kernel::rex::{Exception, Registry};
 use crate::runtime::Node;
-use crate::term::{Term, TermExt, atom, boolean, charlist, int, list, nil, tuple};
+use crate::term;
+use crate::term::{Term, TermExt, atom, boolean, charlist, int, list, nil};
 use std::sync::Arc;
 
 /// The release distro reports (see the module docs of `introspection`).
@@ -73,7 +74,7 @@ pub(crate) fn system_info(node: &Node, _facts: &Facts, key: &Term) -> Result<Ter
             node.nodes()
                 .into_iter()
                 .chain(node.hidden_nodes())
-                .map(|n| tuple(vec![Term::Atom(n), Term::Pid(node.init_pid())]))
+                .map(|n| term!({(Term::Atom(n)), (Term::Pid(node.init_pid()))}))
                 .collect(),
         ),
         _ => return Err(Exception::badarg()),
@@ -142,10 +143,7 @@ mod tests {
         let get = |k: Term| system_info(&node, &f, &k);
         assert_eq!(get(atom("otp_release")), Ok(charlist("25")));
         assert_eq!(get(atom("wordsize")), Ok(int(8)));
-        assert_eq!(
-            get(tuple(vec![atom("wordsize"), atom("external")])),
-            Ok(int(8))
-        );
+        assert_eq!(get(term!({wordsize, external})), Ok(int(8)));
         assert!(matches!(
             get(atom("process_count")),
             Ok(Term::FixInteger(_))

@@ -30,7 +30,8 @@
 use super::msg::{self, Change, Incoming, PeerMsg, Request};
 use super::table::{GroupKey, Members, Table, subtract};
 use crate::runtime::{Dest, GenFrom};
-use crate::term::{Atom, Pid, Reference, Term, atom, list, map, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, atom, list, map};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 
@@ -517,8 +518,8 @@ impl ScopeCore {
     fn request(&mut self, caller: Option<&Pid>, r: Request) -> Term {
         if let Request::Join { pids, .. } | Request::Leave { pids, .. } = &r {
             if let Some(bad) = self.nonlocal(pids) {
-                let reason = tuple(vec![atom("nolocal"), Term::Pid(bad.clone())]);
-                return tuple(vec![atom("error"), reason]);
+                let reason = term!({nolocal, (Term::Pid(bad.clone()))});
+                return term!({error, (reason)});
             }
         }
         match r {
@@ -538,7 +539,7 @@ impl ScopeCore {
                     .iter()
                     .map(|(g, ps)| (g.clone(), pid_list(ps)))
                     .collect());
-                tuple(vec![Term::Reference(Box::new(mref)), m])
+                term!({(Term::Reference(Box::new(mref))), (m)})
             }
             Request::MonitorGroup(group) => {
                 let Some(caller) = caller else {
@@ -556,7 +557,7 @@ impl ScopeCore {
                     .entry(GroupKey(group))
                     .or_default()
                     .insert(0, (caller.clone(), mref.clone()));
-                tuple(vec![Term::Reference(Box::new(mref)), pid_list(&members)])
+                term!({(Term::Reference(Box::new(mref))), (pid_list(&members))})
             }
             Request::Demonitor(reference) => {
                 if self.drop_monitor(&reference) {

@@ -4,7 +4,8 @@
 use super::core::{Input, Output, ScopeCore};
 use super::msg::{self, Request};
 use crate::runtime::{Dest, GenFrom};
-use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, list};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -84,25 +85,17 @@ fn monitor_ref(out: &[Output], of: &Pid) -> Reference {
 }
 
 fn down(r: &Reference, p: &Pid) -> Input {
-    Input::Message(tuple(vec![
-        atom("DOWN"),
-        Term::Reference(Box::new(r.clone())),
-        atom("process"),
-        Term::Pid(p.clone()),
-        atom("noconnection"),
-    ]))
+    Input::Message(
+        term!({DOWN, (Term::Reference(Box::new(r.clone()))), process, (Term::Pid(p.clone())), noconnection}),
+    )
 }
 
 fn discover2(peer: &Pid) -> Input {
-    Input::Message(tuple(vec![atom("discover"), Term::Pid(peer.clone())]))
+    Input::Message(term!({discover, (Term::Pid(peer.clone()))}))
 }
 
 fn discover3(peer: &Pid, v: i64) -> Input {
-    Input::Message(tuple(vec![
-        atom("discover"),
-        Term::Pid(peer.clone()),
-        int(v),
-    ]))
+    Input::Message(term!({discover, (Term::Pid(peer.clone())), (int(v))}))
 }
 
 #[test]
@@ -118,7 +111,7 @@ fn an_otp25_peer_gets_sync_and_the_two_tuple_discover() {
         to_peer,
         vec![
             msg::sync(&pid("r@h", 1), &[(atom("g"), vec![m.clone()])]),
-            tuple(vec![atom("discover"), Term::Pid(pid("r@h", 1))]),
+            term!({discover, (Term::Pid(pid("r@h", 1)))}),
         ]
     );
     monitor_ref(&out, &peer);
@@ -126,12 +119,7 @@ fn an_otp25_peer_gets_sync_and_the_two_tuple_discover() {
     let out = join(&mut c, atom("h"), &[&m]);
     assert_eq!(
         sends_to(&out, &peer),
-        vec![tuple(vec![
-            atom("join"),
-            Term::Pid(pid("r@h", 1)),
-            atom("h"),
-            pids(&[&m])
-        ])]
+        vec![term!({join, (Term::Pid(pid("r@h", 1))), h, (pids(&[&m]))})]
     );
 }
 
@@ -153,11 +141,7 @@ fn an_otp29_peer_gets_local_data_and_updates() {
     let out = join(&mut c, atom("h"), &[&m]);
     assert_eq!(
         sends_to(&out, &peer),
-        vec![tuple(vec![
-            atom("update"),
-            Term::Pid(me.clone()),
-            list(vec![tuple(vec![atom("h"), pids(&[&m]), list(vec![])])]),
-        ])]
+        vec![term!({update, (Term::Pid(me.clone())), [{h, (pids(&[&m])), []}]})]
     );
     // The member dies: one update removing it from both groups.
     c.handle(down(&mref, &m));
@@ -204,12 +188,9 @@ fn peer_members_come_and_go_with_sync_join_leave_update_and_down() {
     let peer = pid("b@h", 1);
     let (b1, b2) = (pid("b@h", 10), pid("b@h", 11));
     let sync = |groups: Vec<Term>| {
-        Input::Message(tuple(vec![
-            atom("$gen_cast"),
-            tuple(vec![atom("sync"), Term::Pid(peer.clone()), list(groups)]),
-        ]))
+        Input::Message(term!({:"$gen_cast", {sync, (Term::Pid(peer.clone())), (list(groups))}}))
     };
-    c.handle(sync(vec![tuple(vec![atom("g"), pids(&[&b1, &b2])])]));
+    c.handle(sync(vec![term!({g, (pids(&[&b1, &b2]))})]));
     let out = drain(&mut c);
     let peer_ref = monitor_ref(&out, &peer);
     assert_eq!(
@@ -223,8 +204,8 @@ fn peer_members_come_and_go_with_sync_join_leave_update_and_down() {
     );
     // A second sync replaces the first: b2 left g, b1 joined h.
     c.handle(sync(vec![
-        tuple(vec![atom("g"), pids(&[&b1])]),
-        tuple(vec![atom("h"), pids(&[&b1])]),
+        term!({g, (pids(&[&b1]))}),
+        term!({h, (pids(&[&b1]))}),
     ]));
     let out = drain(&mut c);
     assert_eq!(
@@ -236,23 +217,15 @@ fn peer_members_come_and_go_with_sync_join_leave_update_and_down() {
     );
     let t = c.table();
     assert_eq!(t.read().unwrap().members(&atom("g")), vec![b1.clone()]);
-    c.handle(Input::Message(tuple(vec![
-        atom("leave"),
-        Term::Pid(peer.clone()),
-        Term::Pid(b1.clone()),
-        list(vec![atom("g"), atom("nope")]),
-    ])));
-    c.handle(Input::Message(tuple(vec![
-        atom("join"),
-        Term::Pid(peer.clone()),
-        atom("k"),
-        Term::Pid(b2.clone()),
-    ])));
-    c.handle(Input::Message(tuple(vec![
-        atom("update"),
-        Term::Pid(peer.clone()),
-        list(vec![tuple(vec![atom("h"), pids(&[&b2]), pids(&[&b1])])]),
-    ])));
+    c.handle(Input::Message(
+        term!({leave, (Term::Pid(peer.clone())), (Term::Pid(b1.clone())), [g, nope]}),
+    ));
+    c.handle(Input::Message(
+        term!({join, (Term::Pid(peer.clone())), k, (Term::Pid(b2.clone()))}),
+    ));
+    c.handle(Input::Message(
+        term!({update, (Term::Pid(peer.clone())), [{h, (pids(&[&b2])), (pids(&[&b1]))}]}),
+    ));
     drain(&mut c);
     assert_eq!(t.read().unwrap().groups(), vec![atom("h"), atom("k")]);
     assert_eq!(t.read().unwrap().members(&atom("h")), vec![b2.clone()]);
@@ -262,12 +235,9 @@ fn peer_members_come_and_go_with_sync_join_leave_update_and_down() {
     drain(&mut c);
     assert!(t.read().unwrap().is_empty());
     // Late messages from a peer no longer known are ignored.
-    c.handle(Input::Message(tuple(vec![
-        atom("join"),
-        Term::Pid(peer.clone()),
-        atom("k"),
-        Term::Pid(b2.clone()),
-    ])));
+    c.handle(Input::Message(
+        term!({join, (Term::Pid(peer.clone())), k, (Term::Pid(b2.clone()))}),
+    ));
     assert!(drain(&mut c).is_empty());
     assert!(t.read().unwrap().is_empty());
 }
@@ -312,13 +282,7 @@ fn only_local_processes_join() {
             pids: vec![pid("r@h", 3), pid("b@h", 3)],
         },
     );
-    assert_eq!(
-        r,
-        tuple(vec![
-            atom("error"),
-            tuple(vec![atom("nolocal"), Term::Pid(pid("b@h", 3))])
-        ])
-    );
+    assert_eq!(r, term!({error, {nolocal, (Term::Pid(pid("b@h", 3)))}}));
     assert!(out.iter().all(|o| matches!(o, Output::ApiReply { .. })));
 }
 
@@ -363,12 +327,8 @@ fn group_monitors_see_their_group_and_stop_on_demonitor() {
 fn gen_server_calls_are_answered_and_garbage_is_ignored() {
     let mut c = core("r@h");
     let caller = pid("b@h", 9);
-    let from = tuple(vec![Term::Pid(caller.clone()), atom("tag")]);
-    c.handle(Input::Message(tuple(vec![
-        atom("$gen_call"),
-        from,
-        atom("monitor"),
-    ])));
+    let from = term!({(Term::Pid(caller.clone())), tag});
+    c.handle(Input::Message(term!({:"$gen_call", (from), monitor})));
     let out = drain(&mut c);
     assert!(out.iter().any(|o| matches!(
         o,
@@ -376,14 +336,9 @@ fn gen_server_calls_are_answered_and_garbage_is_ignored() {
     )));
     for junk in [
         atom("hello"),
-        tuple(vec![atom("discover"), atom("notapid")]),
-        tuple(vec![
-            atom("join"),
-            Term::Pid(caller.clone()),
-            atom("g"),
-            atom("x"),
-        ]),
-        tuple(vec![atom("$gen_cast"), atom("what")]),
+        term!({discover, notapid}),
+        term!({join, (Term::Pid(caller.clone())), g, x}),
+        term!({:"$gen_cast", what}),
     ] {
         c.handle(Input::Message(junk));
         assert!(drain(&mut c).is_empty());

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+use crate::term;
 pub mod core;
 mod msg;
 mod service;
@@ -36,7 +37,7 @@ pub use table::Table;
 
 use crate::kernel::rex::{self, Class, Exception};
 use crate::runtime::{Node, Process};
-use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, list, tuple};
+use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, list};
 use service::Event;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -281,15 +282,14 @@ impl Pg {
         let pg = self.clone();
         rpc.register_sync("pg", "start", 1, move |_, args| {
             let Some(scope) = args.first().and_then(scope_arg) else {
-                return Err(Exception::error(tuple(vec![atom("function_clause")])));
+                return Err(Exception::error(term!({ function_clause })));
             };
             Ok(match pg.start_scope(&scope) {
-                Ok(s) => tuple(vec![atom("ok"), Term::Pid(s.pid)]),
-                Err(PgError::AlreadyStarted(_, Some(p))) => tuple(vec![
-                    atom("error"),
-                    tuple(vec![atom("already_started"), Term::Pid(p)]),
-                ]),
-                Err(e) => tuple(vec![atom("error"), atom(&e.to_string())]),
+                Ok(s) => term!({ok, (Term::Pid(s.pid))}),
+                Err(PgError::AlreadyStarted(_, Some(p))) => {
+                    term!({error, {already_started, (Term::Pid(p))}})
+                }
+                Err(e) => term!({error, (atom(&e.to_string()))}),
             })
         });
     }
@@ -316,18 +316,11 @@ impl Pg {
             return Err(nolocal(&Term::Pid(bad.clone())));
         }
         let noproc = || {
-            let req = tuple(vec![
-                atom(if join { "join_local" } else { "leave_local" }),
-                group.clone(),
-                who.clone(),
-            ]);
+            let req = term!({(atom(if join { "join_local" } else { "leave_local" })), (group.clone()), (who.clone())});
             let call = list(vec![atom(&scope), req, atom("infinity")]);
             Exception {
                 class: Class::Exit,
-                reason: tuple(vec![
-                    atom("noproc"),
-                    tuple(vec![atom("gen_server"), atom("call"), call]),
-                ]),
+                reason: term!({noproc, {gen_server, call, (call)}}),
             }
         };
         let s = self.scope(&scope).ok_or_else(noproc)?;
@@ -343,7 +336,7 @@ impl Pg {
 }
 
 fn nolocal(bad: &Term) -> Exception {
-    Exception::error(tuple(vec![atom("nolocal"), bad.clone()]))
+    Exception::error(term!({nolocal, (bad.clone())}))
 }
 
 impl Scope {

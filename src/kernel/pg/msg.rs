@@ -16,6 +16,7 @@
 //! a peer that announced version 1 itself.
 
 use crate::runtime::{GenCall, GenFrom};
+use crate::term;
 use crate::term::{Atom, Map, Pid, Reference, Term, TermExt, atom, int, list, tuple};
 use std::collections::HashMap;
 
@@ -258,12 +259,9 @@ pub(crate) fn discover(me: &Pid, versioned: bool) -> Term {
 pub(crate) fn sync(me: &Pid, local: &[(Term, Vec<Pid>)]) -> Term {
     let groups = local
         .iter()
-        .map(|(g, ps)| tuple(vec![g.clone(), pid_terms(ps)]))
+        .map(|(g, ps)| term!({(g.clone()), (pid_terms(ps))}))
         .collect();
-    tuple(vec![
-        atom("$gen_cast"),
-        tuple(vec![atom("sync"), Term::Pid(me.clone()), list(groups)]),
-    ])
+    term!({:"$gen_cast", {sync, (Term::Pid(me.clone())), (list(groups))}})
 }
 
 /// `{'$gen_cast', {local_data, Me, 1, #{Group => LocalPids}}}`.
@@ -272,59 +270,30 @@ pub(crate) fn local_data(me: &Pid, local: &[(Term, Vec<Pid>)]) -> Term {
         .iter()
         .map(|(g, ps)| (g.clone(), pid_terms(ps)))
         .collect();
-    tuple(vec![
-        atom("$gen_cast"),
-        tuple(vec![
-            atom("local_data"),
-            Term::Pid(me.clone()),
-            int(VERSION),
-            Term::Map(Map::from(map)),
-        ]),
-    ])
+    term!({:"$gen_cast", {local_data, (Term::Pid(me.clone())), (int(VERSION)), (Term::Map(Map::from(map)))}})
 }
 
 /// `{join, Me, Group, Pids}`.
 pub(crate) fn join(me: &Pid, group: &Term, pids: &[Pid]) -> Term {
-    tuple(vec![
-        atom("join"),
-        Term::Pid(me.clone()),
-        group.clone(),
-        pid_terms(pids),
-    ])
+    term!({join, (Term::Pid(me.clone())), (group.clone()), (pid_terms(pids))})
 }
 
 /// `{leave, Me, Pids, Groups}`.
 pub(crate) fn leave(me: &Pid, pids: &[Pid], groups: &[Term]) -> Term {
-    tuple(vec![
-        atom("leave"),
-        Term::Pid(me.clone()),
-        pid_terms(pids),
-        list(groups.to_vec()),
-    ])
+    term!({leave, (Term::Pid(me.clone())), (pid_terms(pids)), (list(groups.to_vec()))})
 }
 
 /// `{update, Me, [{Group, Add, Remove}]}`.
 pub(crate) fn update(me: &Pid, changes: &[Change]) -> Term {
     let cs = changes
         .iter()
-        .map(|c| {
-            tuple(vec![
-                c.group.clone(),
-                pid_terms(&c.add),
-                pid_terms(&c.remove),
-            ])
-        })
+        .map(|c| term!({(c.group.clone()), (pid_terms(&c.add)), (pid_terms(&c.remove))}))
         .collect();
-    tuple(vec![atom("update"), Term::Pid(me.clone()), list(cs)])
+    term!({update, (Term::Pid(me.clone())), (list(cs))})
 }
 
 /// `{Ref, join | leave, Group, Pids}`: what a monitor of the scope or the
 /// group receives.
 pub(crate) fn notification(reference: &Reference, join: bool, group: &Term, pids: &[Pid]) -> Term {
-    tuple(vec![
-        Term::Reference(Box::new(reference.clone())),
-        atom(if join { "join" } else { "leave" }),
-        group.clone(),
-        pid_terms(pids),
-    ])
+    term!({(Term::Reference(Box::new(reference.clone()))), (atom(if join { "join" } else { "leave" })), (group.clone()), (pid_terms(pids))})
 }

@@ -2,6 +2,7 @@
 //! `term_to_binary(T, [{minor_version, 2}])` writes for the same term.
 
 use super::*;
+use crate::term;
 use crate::term::{
     BigInteger, BitBinary, ByteList, ExternalFun, Float, ImproperList, InternalFun, List, Pid,
     Port, Reference, atom, binary, charlist, improper_list, int, list, map, nil, tuple, uint,
@@ -203,11 +204,8 @@ fn hand_built_lists_are_written_as_the_list_they_stand_for() {
 #[test]
 fn tuples() {
     // SMALL_TUPLE_EXT
-    golden(tuple(vec![]), &[131, 104, 0]);
-    golden(
-        tuple(vec![atom("ok"), int(1)]),
-        &[131, 104, 2, 119, 2, b'o', b'k', 97, 1],
-    );
+    golden(term!({}), &[131, 104, 0]);
+    golden(term!({ok, 1}), &[131, 104, 2, 119, 2, b'o', b'k', 97, 1]);
     // LARGE_TUPLE_EXT
     let elems = vec![nil(); 256];
     let mut bytes = vec![131, 105, 0, 0, 1, 0];
@@ -508,7 +506,7 @@ fn prefixes_and_bodies() {
     // A dist packet carries two terms back to back.
     let bytes = [131, 97, 1, 131, 104, 0];
     assert_eq!(decode_prefix(&bytes), Ok((int(1), 3)));
-    assert_eq!(decode_prefix(&bytes[3..]), Ok((tuple(vec![]), 3)));
+    assert_eq!(decode_prefix(&bytes[3..]), Ok((term!({}), 3)));
     // After a distribution header the version byte is left out.
     let limits = Limits::default();
     assert_eq!(
@@ -537,7 +535,7 @@ fn prefixes_and_bodies() {
 #[test]
 fn encode_leaves_output_alone_on_error() {
     let mut out = vec![1, 2, 3];
-    let bad = tuple(vec![int(1), atom(&"a".repeat(300))]);
+    let bad = term!({1, (atom(&"a".repeat(300)))});
     assert!(encode(&bad, &mut out).is_err());
     assert_eq!(out, [1, 2, 3]);
     assert!(encode_body(&bad, &mut out).is_err());
@@ -620,24 +618,17 @@ fn error_messages_read_well_in_a_log() {
 
 #[test]
 fn builders_round_trip() {
-    let t = tuple(vec![
-        atom("$gen_call"),
-        tuple(vec![
-            Term::Pid(pid("beam@host", 85, 0, 1_700_000_000)),
-            Term::Reference(Box::new(Reference {
-                node: "beam@host".into(),
-                id: vec![1, 2, 3],
-                creation: 1_700_000_000,
-            })),
-        ]),
-        map(vec![
-            (atom("k"), list(vec![])),
-            (
-                binary(*b"v"),
-                Term::List(List::from(vec![int(-1), int(1 << 40)])),
-            ),
-        ]),
-    ]);
+    let t = term!({:"$gen_call", {(Term::Pid(pid("beam@host", 85, 0, 1_700_000_000))), (Term::Reference(Box::new(Reference {
+            node: "beam@host".into(),
+            id: vec![1, 2, 3],
+            creation: 1_700_000_000,
+        })))}, (map(vec![
+        (atom("k"), list(vec![])),
+        (
+            binary(*b"v"),
+            Term::List(List::from(vec![int(-1), int(1 << 40)])),
+        ),
+    ]))});
     let bytes = encode_to_vec(&t).unwrap();
     assert_eq!(decode(&bytes), Ok(t));
 }

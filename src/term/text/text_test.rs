@@ -3,9 +3,10 @@
 //! `erl -noshell -eval 'io:format("~w~n", [file:consult("x.config")]), halt().'`.
 
 use super::*;
+use crate::term;
 use crate::term::{
     Atom, BitBinary, ExternalFun, Float, atom, bigint, binary, charlist, improper_list, int, list,
-    map, nil, tuple,
+    map, nil,
 };
 use num_bigint::BigInt;
 
@@ -149,15 +150,9 @@ fn strings() {
 fn lists_tuples_maps() {
     assert_eq!(one("[]"), nil());
     assert_eq!(one("[ ]"), nil());
-    assert_eq!(one("{}"), tuple(vec![]));
-    assert_eq!(one("{a}"), tuple(vec![atom("a")]));
-    assert_eq!(
-        one("[a, {b, [c]}]"),
-        list(vec![
-            atom("a"),
-            tuple(vec![atom("b"), list(vec![atom("c")])])
-        ])
-    );
+    assert_eq!(one("{}"), term!({}));
+    assert_eq!(one("{a}"), term!({ a }));
+    assert_eq!(one("[a, {b, [c]}]"), list(vec![atom("a"), term!({b, [c]})]));
     assert_eq!(one("[a|b]"), improper_list(vec![atom("a")], atom("b")));
     // erl: [a|[b|c]] is [a,b|c]; [a|[]] is [a].
     assert_eq!(
@@ -176,13 +171,10 @@ fn lists_tuples_maps() {
     );
     // erl: #{a=>1, a=>2} is #{a => 2}.
     assert_eq!(one("#{a => 1, a => 2}"), map(vec![(atom("a"), int(2))]));
-    assert_eq!(one("#{#{} => {}}"), map(vec![(map(vec![]), tuple(vec![]))]));
+    assert_eq!(one("#{#{} => {}}"), map(vec![(map(vec![]), term!({}))]));
     // erl: (a) and {(a),[(b)]} are fine.
     assert_eq!(one("(a)"), atom("a"));
-    assert_eq!(
-        one("{(a),[(b)]}"),
-        tuple(vec![atom("a"), list(vec![atom("b")])])
-    );
+    assert_eq!(one("{(a),[(b)]}"), term!({a, [b]}));
     assert_eq!(
         one("fun lists:map/2"),
         Term::from(ExternalFun {

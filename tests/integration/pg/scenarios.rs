@@ -2,7 +2,8 @@
 
 use super::cluster::{PG, PgNode, T, assert_quiet, beam, expect, g, rust, sorted_pids, wait_agree};
 use crate::support::{AnyNode, Epmd, Otp, eval_term, require_otp, unique_name, wait_until};
-use distro::term::{Pid, Term, TermExt, atom, binary, tuple};
+use distro::term;
+use distro::term::{Pid, Term, TermExt, atom, binary};
 
 /// On OTP 29, the BEAM scope speaks version 1 (`update`) to the Rust scope:
 /// `data_publisher`'s state keeps `{Ref, Version, LocalData}` per peer.
@@ -42,7 +43,7 @@ fn mixed_membership() {
     let b = beam(&epmd, &otp, &format!("{id}_b"));
     let r = rust(&epmd, &format!("{id}_r"));
     let (g1, g2, g3) = (g("g1"), g("g2"), g("g3"));
-    let room = tuple(vec![atom("room"), binary(b"lobby".to_vec())]);
+    let room = term!({room, (binary(b"lobby".to_vec()))});
 
     let (a1, a2) = (a.spawn_member(), a.spawn_member());
     let b1 = b.spawn_member();

@@ -8,6 +8,7 @@
 use super::{DEFAULT_COOKIE, Epmd, unique_node};
 use distro::kernel::{Kernel, KernelConfig};
 use distro::runtime::{GenCall, Node, NodeConfig, Process};
+use distro::term;
 use distro::term::{Pid, Term, atom, tuple};
 use std::future::Future;
 use std::sync::mpsc;
@@ -123,7 +124,7 @@ impl RustNode {
             loop {
                 let m = p.recv().await;
                 if let Some(c) = GenCall::parse(&m) {
-                    p.reply(&c.from, tuple(vec![atom("echo"), c.request]));
+                    p.reply(&c.from, term!({echo, (c.request)}));
                 }
             }
         })

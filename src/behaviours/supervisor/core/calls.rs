@@ -5,6 +5,7 @@
 
 use super::{Child, ChildPid, Cmd, Core, Dyn, Job, Kind, Op, error_atom, find};
 use crate::behaviours::supervisor::spec::{ChildData, ChildType, Restart};
+use crate::term;
 use crate::term::{Pid, Term, atom, int, list, map, tuple, uint};
 use std::collections::VecDeque;
 
@@ -13,11 +14,8 @@ impl<F: Clone> Core<F> {
     pub(crate) fn start_child(&mut self, data: ChildData, start: F) -> Vec<Cmd<F>> {
         if let Some(i) = find(&self.children, &data.id) {
             let r = match &self.children[i].pid {
-                ChildPid::Running(p) => tuple(vec![
-                    atom("error"),
-                    tuple(vec![atom("already_started"), Term::Pid(p.clone())]),
-                ]),
-                _ => tuple(vec![atom("error"), atom("already_present")]),
+                ChildPid::Running(p) => term!({error, {already_started, (Term::Pid(p.clone()))}}),
+                _ => term!({error, already_present}),
             };
             return vec![Cmd::Reply(r)];
         }
@@ -147,7 +145,7 @@ impl<F: Clone> Core<F> {
             find(&self.children, id).map(|i| &self.children[i].data)
         };
         match found {
-            Some(d) => tuple(vec![atom("ok"), d.to_spec_map()]),
+            Some(d) => term!({ok, (d.to_spec_map())}),
             None => error_atom("not_found"),
         }
     }
@@ -165,12 +163,7 @@ impl<F: Clone> Core<F> {
                             ChildPid::Running(p) => Term::Pid(p.clone()),
                             _ => atom("restarting"),
                         };
-                        tuple(vec![
-                            atom("undefined"),
-                            child,
-                            atom(t.child_type.as_str()),
-                            t.modules.to_term(),
-                        ])
+                        term!({undefined, (child), (atom(t.child_type.as_str())), (t.modules.to_term())})
                     })
                     .collect(),
             );
@@ -184,12 +177,7 @@ impl<F: Clone> Core<F> {
                         ChildPid::Restarting(_) => atom("restarting"),
                         p => p.to_term(),
                     };
-                    tuple(vec![
-                        c.data.id.clone(),
-                        child,
-                        atom(c.data.child_type.as_str()),
-                        c.data.modules.to_term(),
-                    ])
+                    term!({(c.data.id.clone()), (child), (atom(c.data.child_type.as_str())), (c.data.modules.to_term())})
                 })
                 .collect(),
         )
@@ -197,7 +185,7 @@ impl<F: Clone> Core<F> {
 
     /// `count_children(Sup)`.
     pub(crate) fn count_children(&self, alive: impl Fn(&Pid) -> bool) -> Term {
-        let kv = |k: &str, v: usize| tuple(vec![atom(k), uint(v as u64)]);
+        let kv = |k: &str, v: usize| term!({(atom(k)), (uint(v as u64))});
         let (specs, active, sups, workers) = if self.is_simple() {
             let size = self.dynamics.len();
             let active = size.saturating_sub(self.dynamic_restarts as usize);
@@ -257,10 +245,7 @@ impl<F: Clone> Core<F> {
                     (d.pid.to_term(), v)
                 })
                 .collect();
-            tuple(vec![
-                atom(if temporary { "mapsets" } else { "maps" }),
-                map(entries),
-            ])
+            term!({(atom(if temporary { "mapsets" } else { "maps" })), (map(entries))})
         } else {
             atom("undefined")
         };
@@ -268,7 +253,7 @@ impl<F: Clone> Core<F> {
             atom("state"),
             self.name.clone(),
             atom(self.flags.strategy.as_str()),
-            tuple(vec![list(ids), db]),
+            term!({(list(ids)), (db)}),
             dynamics,
             uint(u64::from(self.flags.intensity)),
             uint(u64::from(self.flags.period)),

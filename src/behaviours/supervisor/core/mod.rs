@@ -18,6 +18,7 @@
 //! Time is counted in whole seconds since the core was made, as OTP counts
 //! `erlang:monotonic_time(1)`.
 
+use crate::term;
 mod calls;
 mod dynamic;
 
@@ -85,10 +86,10 @@ impl StartOutcome {
     /// `{error, R}`.
     fn reply(&self) -> Term {
         match self {
-            Self::Ok(p) => tuple(vec![atom("ok"), Term::Pid(p.clone())]),
-            Self::OkInfo(p, i) => tuple(vec![atom("ok"), Term::Pid(p.clone()), i.clone()]),
-            Self::Ignore => tuple(vec![atom("ok"), atom("undefined")]),
-            Self::Error(r) => tuple(vec![atom("error"), r.clone()]),
+            Self::Ok(p) => term!({ok, (Term::Pid(p.clone()))}),
+            Self::OkInfo(p, i) => term!({ok, (Term::Pid(p.clone())), (i.clone())}),
+            Self::Ignore => term!({ok, undefined}),
+            Self::Error(r) => term!({error, (r.clone())}),
         }
     }
 }
@@ -446,16 +447,13 @@ impl<F: Clone> Core<F> {
             .into_iter()
             .map(|(reason, pids)| {
                 let offender = list(vec![
-                    tuple(vec![atom("nb_children"), uint(pids.len() as u64)]),
-                    tuple(vec![atom("id"), data.id.clone()]),
-                    tuple(vec![atom("mfargs"), data.mfa.to_term()]),
-                    tuple(vec![atom("restart_type"), atom(data.restart.as_str())]),
-                    tuple(vec![
-                        atom("significant"),
-                        crate::term::boolean(data.significant),
-                    ]),
-                    tuple(vec![atom("shutdown"), data.shutdown.to_term()]),
-                    tuple(vec![atom("child_type"), atom(data.child_type.as_str())]),
+                    term!({nb_children, (uint(pids.len() as u64))}),
+                    term!({id, (data.id.clone())}),
+                    term!({mfargs, (data.mfa.to_term())}),
+                    term!({restart_type, (atom(data.restart.as_str()))}),
+                    term!({significant, (crate::term::boolean(data.significant))}),
+                    term!({shutdown, (data.shutdown.to_term())}),
+                    term!({child_type, (atom(data.child_type.as_str()))}),
                 ]);
                 Cmd::Report(Report::Error {
                     context: "shutdown_error",
@@ -498,10 +496,7 @@ impl<F: Clone> Core<F> {
             (Kind::StartChild, StartOutcome::Error(what)) => {
                 let rec = self.children[i].data.record(atom("undefined"));
                 self.children.remove(i);
-                out.push(Cmd::Reply(tuple(vec![
-                    atom("error"),
-                    tuple(vec![what, rec]),
-                ])));
+                out.push(Cmd::Reply(term!({error, {(what), (rec)}})));
             }
             (Kind::StartChild, StartOutcome::Ignore)
                 if self.children[i].data.restart == Restart::Temporary =>
@@ -532,7 +527,7 @@ impl<F: Clone> Core<F> {
                     &c.data,
                     atom("undefined"),
                 ));
-                let failed = tuple(vec![atom("failed_to_start_child"), id.clone(), reason]);
+                let failed = term!({failed_to_start_child, (id.clone()), (reason)});
                 match kind {
                     Kind::Init => {
                         // Stop what started, newest first, then fail.
@@ -541,7 +536,7 @@ impl<F: Clone> Core<F> {
                             .rev()
                             .map(|c| Op::Stop(c.data.id.clone()))
                             .collect();
-                        let reason = tuple(vec![atom("shutdown"), failed]);
+                        let reason = term!({shutdown, (failed)});
                         self.job = Some(Job {
                             kind: Kind::InitAbort(reason),
                             ops,
@@ -725,7 +720,7 @@ impl<F: Clone> Core<F> {
 }
 
 fn error_atom(a: &str) -> Term {
-    tuple(vec![atom("error"), atom(a)])
+    term!({error, (atom(a))})
 }
 
 /// `shutdown/1`'s verdict on a child's exit reason.

@@ -16,6 +16,7 @@
 use super::locks::{MultiCall, SetLockOp, Step};
 use super::{GlobalCore, Internal, Output, Role, a, node_of, opt_tag_eq, tag_eq};
 use crate::runtime::Dest;
+use crate::term;
 use crate::term::{Pid, Term, TermExt, list, tuple};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -383,12 +384,7 @@ impl GlobalCore {
                     _ => {
                         // Not there (or another session): say no, old style.
                         let known = self.locker_known_term();
-                        let m = tuple(vec![
-                            a("lock_set"),
-                            Term::Pid(self.cfg.locker.clone()),
-                            a("false"),
-                            known,
-                        ]);
+                        let m = term!({(a("lock_set")), (Term::Pid(self.cfg.locker.clone())), (a("false")), (known)});
                         self.emit(Output::Send {
                             from: Role::Locker,
                             to: Dest::Pid(pid),
@@ -417,10 +413,7 @@ impl GlobalCore {
     fn locker_lock_id(&self, his: &Pid) -> Term {
         let mut v = [self.cfg.locker.clone(), his.clone()];
         v.sort_by(crate::term::cmp_pids);
-        tuple(vec![
-            a("global"),
-            list(v.into_iter().map(Term::Pid).collect()),
-        ])
+        term!({(a("global")), (list(v.into_iter().map(Term::Pid).collect()))})
     }
 
     pub(super) fn locker_timeout(&mut self) {

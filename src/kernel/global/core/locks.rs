@@ -12,7 +12,8 @@
 
 use super::{GlobalCore, Output, Role, a};
 use crate::runtime::Dest;
-use crate::term::{Atom, Pid, Reference, Term, TermExt, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, TermExt};
 use std::collections::HashMap;
 
 /// `random_sleep/1`'s bound in ms: 1/4 s the first time (`Times = 1`), doubling up to 8 s.
@@ -249,17 +250,11 @@ impl GlobalCore {
                 target: super::Target::Server(node.clone()),
                 reference: mref.clone(),
             });
-            let gen_from = tuple(vec![
-                Term::Pid(from.clone()),
-                tuple(vec![
-                    Term::Reference(Box::new(tag.clone())),
-                    Term::Atom(node.clone()),
-                ]),
-            ]);
+            let gen_from = term!({(Term::Pid(from.clone())), {(Term::Reference(Box::new(tag.clone()))), (Term::Atom(node.clone()))}});
             self.emit(Output::Send {
                 from: role,
                 to: Dest::Remote(Atom::from("global_name_server"), node),
-                msg: tuple(vec![a("$gen_call"), gen_from, req.clone()]),
+                msg: term!({(a("$gen_call")), (gen_from), (req.clone())}),
             });
             mc.pending.push((n.clone(), mref));
         }
@@ -348,7 +343,7 @@ impl GlobalCore {
         if !self.local_lock_check(id, nodes) {
             return Step::Done(false);
         }
-        let call = self.multicall(role, nodes, tuple(vec![a("set_lock"), id.clone()]));
+        let call = self.multicall(role, nodes, term!({(a("set_lock")), (id.clone())}));
         self.set_lock_progress(
             role,
             SetLockOp::Setting {
@@ -366,7 +361,7 @@ impl GlobalCore {
                 Err(trues) if trues.is_empty() && call.replies.len() <= 1 => Step::Done(false),
                 Err(trues) => {
                     let nodes: Vec<String> = trues.into_iter().map(|n| n.name).collect();
-                    let call = self.multicall(role, &nodes, tuple(vec![a("del_lock"), id]));
+                    let call = self.multicall(role, &nodes, term!({(a("del_lock")), (id)}));
                     if call.done() {
                         Step::Done(false)
                     } else {
@@ -401,7 +396,7 @@ impl GlobalCore {
         id: &Term,
         nodes: &[String],
     ) -> Option<MultiCall> {
-        let call = self.multicall(role, nodes, tuple(vec![a("del_lock"), id.clone()]));
+        let call = self.multicall(role, nodes, term!({(a("del_lock")), (id.clone())}));
         (!call.done()).then_some(call)
     }
 

@@ -26,6 +26,7 @@
 //! does. Time (`now`), randomness (`rng_seed`) and references (a reference
 //! generator) are injected, so a test replays a run exactly.
 
+use crate::term;
 mod locker;
 mod locks;
 mod names;
@@ -45,7 +46,7 @@ pub use resolve::{Method, ResolveEffect, ResolveOutcome, resolve_it};
 
 use crate::rng::Rng;
 use crate::runtime::{Dest, GenFrom};
-use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, tuple};
+use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -410,7 +411,7 @@ fn a(n: &str) -> Term {
 
 /// `{'$gen_cast', Msg}`.
 fn gen_cast(msg: Term) -> Term {
-    tuple(vec![a("$gen_cast"), msg])
+    term!({(a("$gen_cast")), (msg)})
 }
 
 /// Tags are integers from `erlang:unique_integer/1`; compare them by value

@@ -12,7 +12,8 @@
 
 use super::locks::{MultiCall, SetLockOp, Step};
 use super::{GlobalCore, Origin, Output, ReplyTo, Role, a};
-use crate::term::{Atom, Pid, Reference, Term, TermExt, list, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, TermExt, list};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,7 @@ impl Names {
         v.sort_by(|x, y| crate::term::cmp_terms(x.0, y.0));
         list(
             v.into_iter()
-                .map(|(n, e)| tuple(vec![n.clone(), Term::Pid(e.pid.clone()), e.method.clone()]))
+                .map(|(n, e)| term!({(n.clone()), (Term::Pid(e.pid.clone())), (e.method.clone())}))
                 .collect(),
         )
     }
@@ -64,7 +65,7 @@ impl Names {
             self.ext
                 .iter()
                 .map(|(n, (p, r))| {
-                    tuple(vec![n.clone(), Term::Pid(p.clone()), Term::Atom(r.clone())])
+                    term!({(n.clone()), (Term::Pid(p.clone())), (Term::Atom(r.clone()))})
                 })
                 .collect(),
         )
@@ -351,7 +352,7 @@ impl GlobalCore {
     }
 
     fn registrar_id(&self) -> Term {
-        tuple(vec![a("global"), Term::Pid(self.cfg.registrar.clone())])
+        term!({(a("global")), (Term::Pid(self.cfg.registrar.clone()))})
     }
 
     fn registrar_next(&mut self) {
@@ -440,28 +441,20 @@ impl GlobalCore {
         let (req, result) = match &job.action {
             RegAction::Register { name, pid, method } => {
                 if self.names.get(name).is_none() && self.check_dupname(name, pid) {
-                    let req = tuple(vec![
-                        a("register"),
-                        name.clone(),
-                        Term::Pid(pid.clone()),
-                        method.clone(),
-                    ]);
+                    let req = term!({(a("register")), (name.clone()), (Term::Pid(pid.clone())), (method.clone())});
                     (Some(req), a("yes"))
                 } else {
                     (None, a("no"))
                 }
             }
             RegAction::ReRegister { name, pid, method } => (
-                Some(tuple(vec![
-                    a("register"),
-                    name.clone(),
-                    Term::Pid(pid.clone()),
-                    method.clone(),
-                ])),
+                Some(
+                    term!({(a("register")), (name.clone()), (Term::Pid(pid.clone())), (method.clone())}),
+                ),
                 a("yes"),
             ),
             RegAction::Unregister { name } => {
-                (Some(tuple(vec![a("unregister"), name.clone()])), a("ok"))
+                (Some(term!({(a("unregister")), (name.clone())})), a("ok"))
             }
         };
         match req {

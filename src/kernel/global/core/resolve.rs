@@ -15,7 +15,8 @@
 
 use super::{GlobalCore, Internal, Output, Role, a, node_of};
 use crate::runtime::Dest;
-use crate::term::{Atom, InternalFun, Pid, Term, TermExt, cmp_atoms, tuple};
+use crate::term;
+use crate::term::{Atom, InternalFun, Pid, Term, TermExt, cmp_atoms};
 use std::collections::VecDeque;
 
 /// A resolve method recognised from its fun term.
@@ -121,7 +122,7 @@ pub fn resolve_it(method: &Term, name: &Term, pid1: &Pid, pid2: &Pid) -> Resolve
             let (min, max) = minmax(pid1, pid2);
             tracing::info!(
                 "global: Name conflict terminating {}",
-                crate::term::Pretty(&tuple(vec![name.clone(), Term::Pid(max.clone())]))
+                crate::term::Pretty(&term!({(name.clone()), (Term::Pid(max.clone()))}))
             );
             ResolveOutcome {
                 result: Term::Pid(min),
@@ -134,7 +135,7 @@ pub fn resolve_it(method: &Term, name: &Term, pid1: &Pid, pid2: &Pid) -> Resolve
                 result: Term::Pid(min),
                 effects: vec![ResolveEffect::Send(
                     max,
-                    tuple(vec![a("global_name_conflict"), name.clone()]),
+                    term!({(a("global_name_conflict")), (name.clone())}),
                 )],
             }
         }
@@ -143,19 +144,11 @@ pub fn resolve_it(method: &Term, name: &Term, pid1: &Pid, pid2: &Pid) -> Resolve
             effects: vec![
                 ResolveEffect::Send(
                     pid1.clone(),
-                    tuple(vec![
-                        a("global_name_conflict"),
-                        name.clone(),
-                        Term::Pid(pid2.clone()),
-                    ]),
+                    term!({(a("global_name_conflict")), (name.clone()), (Term::Pid(pid2.clone()))}),
                 ),
                 ResolveEffect::Send(
                     pid2.clone(),
-                    tuple(vec![
-                        a("global_name_conflict"),
-                        name.clone(),
-                        Term::Pid(pid1.clone()),
-                    ]),
+                    term!({(a("global_name_conflict")), (name.clone()), (Term::Pid(pid1.clone()))}),
                 ),
             ],
         },
@@ -258,10 +251,7 @@ impl GlobalCore {
                 continue;
             };
             let (name, pid, method) = (name.clone(), pid.clone(), method.clone());
-            let insert_his = tuple(vec![
-                a("insert"),
-                tuple(vec![name.clone(), Term::Pid(pid.clone()), method.clone()]),
-            ]);
+            let insert_his = term!({(a("insert")), {(name.clone()), (Term::Pid(pid.clone())), (method.clone())}});
             let mine = self.names.get(&name).cloned();
             match mine {
                 Some(e) if e.pid == pid => {}
@@ -326,13 +316,8 @@ impl GlobalCore {
         let ResolverState::Running { ops, res, .. } = &mut self.resolvers[i].state else {
             return;
         };
-        let insert = |p: &Pid, m: &Term| {
-            tuple(vec![
-                a("insert"),
-                tuple(vec![name.clone(), Term::Pid(p.clone()), m.clone()]),
-            ])
-        };
-        let delete = tuple(vec![a("delete"), name.clone()]);
+        let insert = |p: &Pid, m: &Term| term!({(a("insert")), {(name.clone()), (Term::Pid(p.clone())), (m.clone())}});
+        let delete = term!({(a("delete")), (name.clone())});
         match &result {
             Term::Pid(p) if p == pid => ops.insert(0, insert(pid, method)),
             Term::Pid(p) if p == pid2 => res.insert(0, insert(pid2, method2)),

@@ -5,7 +5,8 @@
 use super::{ApiRequest, GlobalCore, Origin, Output, ReplyTo, Role, Syncer, VSN, a, names, sync};
 use super::{locker, node_of, opt_tag_eq, random_sleep_max};
 use crate::runtime::{Dest, GenCall, GenFrom};
-use crate::term::{Atom, Term, TermExt, int, tuple};
+use crate::term;
+use crate::term::{Atom, Term, TermExt, int};
 use std::time::Duration;
 
 impl GlobalCore {
@@ -205,7 +206,7 @@ impl GlobalCore {
                 self.emit(Output::Send {
                     from: Role::Server,
                     to: Dest::Pid(from),
-                    msg: tuple(vec![r, a("ok")]),
+                    msg: term!({(r), (a("ok"))}),
                 });
             }
             (Some("EXIT"), _) => {}

@@ -9,7 +9,8 @@
 
 use super::{ApiRequest, Config, GlobalCore, Input, Output, Role, Target};
 use crate::runtime::{Dest, GenFrom};
-use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, map, tuple};
+use crate::term;
+use crate::term::{Atom, Pid, Reference, Term, TermExt, atom, int, map};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -172,7 +173,7 @@ impl Sim {
                 (atom("connection_id"), int(id as i64)),
                 (atom("node_type"), atom("visible")),
             ]);
-            let msg = tuple(vec![atom("nodeup"), atom(y), info]);
+            let msg = term!({nodeup, (atom(y)), (info)});
             self.input(
                 x,
                 Input::Message {
@@ -204,7 +205,7 @@ impl Sim {
             for m in fire {
                 self.fire_down(m, atom("noconnection"));
             }
-            let msg = tuple(vec![atom("nodedown"), atom(y), map(vec![])]);
+            let msg = term!({nodedown, (atom(y)), (map(vec![]))});
             self.input(
                 x,
                 Input::Message {
@@ -233,15 +234,10 @@ impl Sim {
     fn fire_down(&mut self, m: Mon, reason: Term) {
         let object = match &m.target {
             Target::Pid(p) => Term::Pid(p.clone()),
-            Target::Server(n) => tuple(vec![atom("global_name_server"), Term::Atom(n.clone())]),
+            Target::Server(n) => term!({global_name_server, (Term::Atom(n.clone()))}),
         };
-        let msg = tuple(vec![
-            atom("DOWN"),
-            Term::Reference(Box::new(m.reference)),
-            atom("process"),
-            object,
-            reason,
-        ]);
+        let msg =
+            term!({DOWN, (Term::Reference(Box::new(m.reference))), process, (object), (reason)});
         self.queue.push_back(Envelope {
             from: m.watcher_node.clone(),
             to_node: m.watcher_node,
@@ -281,11 +277,7 @@ impl Sim {
     /// A gen_server call from user process `from` to `{global_name_server, node}`; the
     /// reply lands in the inbox as `{Tag, Reply}`.
     pub(super) fn call(&mut self, from: &Pid, node: &str, req: Term, tag: i64) {
-        let msg = tuple(vec![
-            atom("$gen_call"),
-            tuple(vec![Term::Pid(from.clone()), int(tag)]),
-            req,
-        ]);
+        let msg = term!({:"$gen_call", {(Term::Pid(from.clone())), (int(tag))}, (req)});
         let src = from.node.name.clone();
         if self.connect(&src, node) {
             self.queue.push_back(Envelope {
@@ -426,7 +418,7 @@ impl Sim {
             }
             Output::MonitorNode { node: n } => {
                 if !self.connect(node, &n.name) {
-                    let msg = tuple(vec![atom("nodedown"), Term::Atom(n)]);
+                    let msg = term!({nodedown, (Term::Atom(n))});
                     self.input(
                         node,
                         Input::Message {
@@ -465,7 +457,7 @@ impl Sim {
                         _ => atom("badarg"),
                     }
                 } else {
-                    tuple(vec![atom("badrpc"), atom("nodedown")])
+                    term!({badrpc, nodedown})
                 };
                 self.input(node, Input::RpcResult { token, result });
             }
@@ -473,7 +465,7 @@ impl Sim {
     }
 
     fn deliver_reply(&mut self, node: &str, from: GenFrom, reply: Term) {
-        let msg = tuple(vec![from.tag.clone(), reply]);
+        let msg = term!({(from.tag.clone()), (reply)});
         if let Some(addr) = self.role_of(&from.pid) {
             let n = from.pid.node.name.clone();
             self.post(node, Role::Server, &n, addr, msg, false);

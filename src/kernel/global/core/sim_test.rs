@@ -1,13 +1,15 @@
 //! Cluster scenarios on the simulated network ([`super::sim`]), several
 //! [`super::GlobalCore`]s talking the real protocol to each other.
 //!
-//! Reference: `lib/kernel/src/global.erl` (OTP 25.2.3) and the traces in
-//! `shared/protocol/traces/` (s4_probe.txt: a node joining a 3-node cluster;
-//! s2_kill_cp1.txt: `lost_connection`).
+//! Reference: `lib/kernel/src/global.erl` (OTP 25.2.3) and recordings of
+//! real OTP 25 nodes (a node joining a 3-node cluster; `lost_connection`
+//! after a kill), not kept in the repository; `tests/integration/global.rs`
+//! checks the same behaviour against BEAM.
 
 use super::sim::Sim;
 use super::{ApiRequest, Method};
-use crate::term::{Atom, InternalFun, Pid, Term, TermExt, atom, tuple};
+use crate::term;
+use crate::term::{Atom, InternalFun, Pid, Term, TermExt, atom};
 use std::time::Duration;
 
 const A: &str = "a@h";
@@ -97,13 +99,7 @@ fn two_nodes_sync_in_otp_order() {
             _ => None,
         })
         .expect("a set_lock call");
-    let want = tuple(vec![
-        atom("global"),
-        crate::term::list(vec![
-            Term::Pid(s.nodes[A].locker.clone()),
-            Term::Pid(s.nodes[B].locker.clone()),
-        ]),
-    ]);
+    let want = term!({global, [(Term::Pid(s.nodes[A].locker.clone())), (Term::Pid(s.nodes[B].locker.clone()))]});
     assert_eq!(lock, want);
     // ERTS orders pids by serial, number, node (`lists:sort/1` on OTP 25):
     // <b.2.0> < <a.7.0>, whatever the node names.
@@ -203,9 +199,9 @@ fn lock_semantics() {
     let h1 = s.spawn(A);
     let h2 = s.spawn(B);
     let h3 = s.spawn(B);
-    let id = |req: &Pid| tuple(vec![atom("res"), Term::Pid(req.clone())]);
-    let shared = tuple(vec![atom("res"), atom("shared")]);
-    let set = |i: Term| tuple(vec![atom("set_lock"), i]);
+    let id = |req: &Pid| term!({res, (Term::Pid(req.clone()))});
+    let shared = term!({res, shared});
+    let set = |i: Term| term!({set_lock, (i)});
     s.call(&h1, B, set(id(&h1)), 1);
     settle(&mut s);
     assert_eq!(s.reply_for(&h1, 1), Some(atom("true")));
@@ -216,11 +212,11 @@ fn lock_semantics() {
     assert_eq!(s.reply_for(&h2, 2), Some(atom("false")));
     assert_eq!(s.reply_for(&h1, 3), Some(atom("true")));
     // del_lock removes only the caller; a non-holder's del_lock is a no-op.
-    s.call(&h2, B, tuple(vec![atom("del_lock"), id(&h1)]), 4);
+    s.call(&h2, B, term!({del_lock, (id(&h1))}), 4);
     settle(&mut s);
     assert_eq!(s.reply_for(&h2, 4), Some(atom("true")));
     assert_eq!(s.core(B).locks().len(), 1);
-    s.call(&h1, B, tuple(vec![atom("del_lock"), id(&h1)]), 5);
+    s.call(&h1, B, term!({del_lock, (id(&h1))}), 5);
     settle(&mut s);
     assert!(s.core(B).locks().is_empty());
     // Same requester id from two processes: shared; released when both go.
@@ -275,10 +271,7 @@ fn clash_random_exit() {
 fn clash_random_notify() {
     let (s, pa, pb) = clash(|_| Method::RandomNotify.to_fun());
     assert!(s.kills.is_empty());
-    assert!(
-        s.inbox
-            .contains(&(pb, tuple(vec![atom("global_name_conflict"), atom("x")])))
-    );
+    assert!(s.inbox.contains(&(pb, term!({global_name_conflict, x}))));
     for n in [A, B] {
         assert_eq!(s.core(n).whereis(&atom("x")), Some(&pa));
     }
@@ -291,11 +284,7 @@ fn clash_notify_all() {
     let note = |to: &Pid, other: &Pid| {
         (
             to.clone(),
-            tuple(vec![
-                atom("global_name_conflict"),
-                atom("x"),
-                Term::Pid(other.clone()),
-            ]),
+            term!({global_name_conflict, x, (Term::Pid(other.clone()))}),
         )
     };
     assert!(s.inbox.contains(&note(&pb, &pa)));

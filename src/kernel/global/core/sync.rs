@@ -5,7 +5,7 @@
 //! `handle_nodedown/3` and the `prevent_overlapping_partitions` messages
 //! (`lost_connection`, `remove_connection`) of `lib/kernel/src/global.erl`.
 //!
-//! Message order of one sync between A and B (`traces/s4_probe.txt:164–264`):
+//! Message order of one sync between A and B (as real OTP 25 nodes exchange it; see `tests/integration/global.rs`):
 //! `init_connect` both ways, `his_the_locker` to the own locker,
 //! `init_connect_ack` both ways, lockers' `set_lock {global, [LA, LB]}`,
 //! `lock_set` (server as proxy), `lock_is_set`, `exchange` both ways,
@@ -19,6 +19,7 @@ use super::{
     Role, SaveOps, VERIFY_CONNECT_VSN, VSN, WaitLock, a, gen_cast, opt_tag_eq, resolve, tag_eq,
     undefined_or,
 };
+use crate::term;
 use crate::term::{Atom, Term, TermExt, int, list, map, tuple};
 
 /// A node name as `~p` / `~w` print it (`'r@127.0.0.1'`).
@@ -77,7 +78,7 @@ impl GlobalCore {
                     if vsn < PGPV_VSN {
                         a(n)
                     } else {
-                        tuple(vec![a(n), int(*v)])
+                        term!({(a(n)), (int(*v))})
                     }
                 })
                 .collect(),
@@ -91,13 +92,13 @@ impl GlobalCore {
             pairs.push((a(n), int(*v)));
         }
         for (n, v) in &self.pending {
-            pairs.push((tuple(vec![a("pending"), a(n)]), int(*v)));
+            pairs.push((term!({(a("pending")), (a(n))}), int(*v)));
         }
         for n in &self.removing {
-            pairs.push((tuple(vec![a("removing"), a(n)]), a("yes")));
+            pairs.push((term!({(a("removing")), (a(n))}), a("yes")));
         }
         for (n, c) in &self.conn_ids {
-            pairs.push((tuple(vec![a("connection_id"), a(n)]), c.clone()));
+            pairs.push((term!({(a("connection_id")), (a(n))}), c.clone()));
         }
         map(pairs)
     }
@@ -138,12 +139,11 @@ impl GlobalCore {
         nodes
             .iter()
             .filter_map(|t| match t {
-                Term::Atom(n) => Some(tuple(vec![t.clone(), int(self.node_vsn(&n.name))])),
+                Term::Atom(n) => Some(term!({(t.clone()), (int(self.node_vsn(&n.name)))})),
                 _ => match t.as_tuple() {
-                    Some([Term::Atom(n), v]) if v.as_i64() == Some(0) => Some(tuple(vec![
-                        Term::Atom(n.clone()),
-                        int(self.node_vsn(&n.name)),
-                    ])),
+                    Some([Term::Atom(n), v]) if v.as_i64() == Some(0) => {
+                        Some(term!({(Term::Atom(n.clone())), (int(self.node_vsn(&n.name)))}))
+                    }
                     Some([Term::Atom(_), v]) if v.as_i64().is_some() => Some(t.clone()),
                     _ => None,
                 },
@@ -172,7 +172,7 @@ impl GlobalCore {
     /// `sync_others/1`: one `sync_other/2` per node.
     fn sync_others(&mut self, nodes: &[String]) {
         for n in nodes {
-            let msg = gen_cast(tuple(vec![a("in_sync"), self.me_atom(), a("true")]));
+            let msg = gen_cast(term!({(a("in_sync")), (self.me_atom()), (a("true"))}));
             self.emit(Output::SyncOther {
                 node: Atom::from(n.as_str()),
                 msg,
@@ -210,23 +210,13 @@ impl GlobalCore {
             .and_then(|s| s.pre_connect.take());
         let tag = self.unique();
         self.session(&node).sync_tag_my = Some(tag.clone());
-        let init = tuple(vec![
-            a("init_connect"),
-            tuple(vec![int(VSN), tag.clone()]),
-            self.me_atom(),
-            tuple(vec![
-                a("locker"),
-                a("no_longer_a_pid"),
-                self.known_map_term(),
-                Term::Pid(self.cfg.locker.clone()),
-            ]),
-        ]);
+        let init = term!({(a("init_connect")), {(int(VSN)), (tag.clone())}, (self.me_atom()), {(a("locker")), (a("no_longer_a_pid")), (self.known_map_term()), (Term::Pid(self.cfg.locker.clone()))}});
         self.cast_to(Role::Server, &node, init);
         self.resolvers
             .insert(0, resolve::Resolver::new(node.clone(), tag));
         // resend_pre_connect/1: handle the init_connect that came first.
         if let Some((vsn, init_msg, his_tag)) = pre {
-            let v = tuple(vec![int(vsn), his_tag]);
+            let v = term!({(int(vsn)), (his_tag)});
             self.handle_init_connect(&v, node, init_msg);
         }
     }
@@ -287,13 +277,7 @@ impl GlobalCore {
         }
         let xcre = self.creation_extension + i64::from(self.cfg.creation) - MIN_64BIT_SMALL_INT;
         let op = self.unique();
-        let msg = tuple(vec![
-            a("lost_connection"),
-            self.me_atom(),
-            int(xcre),
-            op,
-            a(node),
-        ]);
+        let msg = term!({(a("lost_connection")), (self.me_atom()), (int(xcre)), (op), (a(node))});
         self.volatile_multicast(&msg, node);
     }
 
@@ -373,7 +357,8 @@ impl GlobalCore {
                     my_tag: my_tag.clone(),
                 });
                 if his_vsn >= VERIFY_CONNECT_VSN {
-                    let ack = tuple(vec![a("init_connect_ack"), self.me_atom(), his_tag, my_tag]);
+                    let ack =
+                        term!({(a("init_connect_ack")), (self.me_atom()), (his_tag), (my_tag)});
                     self.volatile_send(&node, ack);
                 }
                 self.pending.insert(node, his_vsn);
@@ -417,7 +402,7 @@ impl GlobalCore {
     }
 
     fn send_cancel_connect_message(&mut self, node: &str, his_tag: Term) {
-        let msg = tuple(vec![a("cancel_connect"), self.me_atom(), his_tag]);
+        let msg = term!({(a("cancel_connect")), (self.me_atom()), (his_tag)});
         self.volatile_send(node, msg);
     }
 
@@ -467,13 +452,7 @@ impl GlobalCore {
                 .and_then(|s| s.sync_tag_his.as_ref()),
         );
         let names = self.names.exchange_list();
-        let msg = tuple(vec![
-            a("exchange"),
-            self.me_atom(),
-            names,
-            list(vec![]),
-            his,
-        ]);
+        let msg = term!({(a("exchange")), (self.me_atom()), (names), [], (his)});
         self.cast_to(Role::Server, &node, msg);
         let s = self.session(&node);
         s.lock_id = Some(lock_id);
@@ -519,15 +498,7 @@ impl GlobalCore {
                 .get(&node)
                 .and_then(|s| s.sync_tag_his.as_ref()),
         );
-        let msg = tuple(vec![
-            a("resolved"),
-            self.me_atom(),
-            list(res),
-            known,
-            a("unused"),
-            self.names.ext_list(),
-            his,
-        ]);
+        let msg = term!({(a("resolved")), (self.me_atom()), (list(res)), (known), (a("unused")), (self.names.ext_list()), (his)});
         self.cast_to(Role::Server, &node, msg);
         let s = self.session(&node);
         if let Some(SaveOps::Resolved {
@@ -607,14 +578,7 @@ impl GlobalCore {
             self.cancel_locker(c, tag, None);
             self.sessions.remove(c);
         }
-        let new_msg = tuple(vec![
-            a("new_nodes"),
-            self.me_atom(),
-            list(ops.clone()),
-            names_ext.clone(),
-            list(new_nodes.clone()),
-            list(extra.clone()),
-        ]);
+        let new_msg = term!({(a("new_nodes")), (self.me_atom()), (list(ops.clone())), (names_ext.clone()), (list(new_nodes.clone())), (list(extra.clone()))});
         let old_msg = tuple(vec![
             a("new_nodes"),
             self.me_atom(),
@@ -710,7 +674,7 @@ impl GlobalCore {
             });
             "disconnected old"
         } else {
-            let m = tuple(vec![a("remove_connection"), self.me_atom()]);
+            let m = term!({(a("remove_connection")), (self.me_atom())});
             self.volatile_send(&rm, m);
             "requested disconnect from"
         };
