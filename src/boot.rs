@@ -240,6 +240,7 @@ impl NodeBuilder {
             start_pg: params.start_pg,
             init: self.init,
         };
+        let release_boot = kcfg.init.release_boot();
         let kernel = crate::kernel::start_with(&node, kcfg);
         let env = sys
             .apps()
@@ -252,6 +253,7 @@ impl NodeBuilder {
             env: AcConfig {
                 env,
                 cmdline: Vec::new(),
+                release_boot,
             },
             halt: self.halt.unwrap_or_else(erl_halt),
             locks: None,

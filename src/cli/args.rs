@@ -545,13 +545,21 @@ fn flag(erl: &mut ErlArgs, arg: &str, args: &[String]) -> Result<(), ArgsError> 
                     got: node.to_string(),
                 });
             }
-            if erl.node_name.as_ref().is_some_and(|n| n.long != long) {
-                return Err(ArgsError::Conflict("-name and -sname cannot both be given"));
+            // erl_distribution:start_link/0: -sname before -name, the
+            // first of several with a warning.
+            match &erl.node_name {
+                Some(n) if n.long == long => erl.warnings.push(format!(
+                    "Multiple -{name} given to erl, using the first, {:?}",
+                    n.name
+                )),
+                Some(n) if !n.long => {}
+                _ => {
+                    erl.node_name = Some(NodeName {
+                        name: node.to_string(),
+                        long,
+                    })
+                }
             }
-            erl.node_name = Some(NodeName {
-                name: node.to_string(),
-                long,
-            });
         }
         "setcookie" => match args {
             [] => return Err(missing(arg, "a cookie")),

@@ -71,14 +71,6 @@ fn valid_command_lines() {
                 ..d()
             },
         ),
-        // The same flag twice: the last wins.
-        (
-            "-sname a -sname b",
-            ErlArgs {
-                node_name: sname("b"),
-                ..d()
-            },
-        ),
         (
             "-setcookie secret",
             ErlArgs {
@@ -272,6 +264,29 @@ fn valid_command_lines() {
             },
         ),
         ("-extra", d()),
+        // erl_distribution: -sname wins over -name; of several, the first.
+        (
+            "-name a@h -sname b",
+            ErlArgs {
+                node_name: sname("b"),
+                ..d()
+            },
+        ),
+        (
+            "-sname b -name a@h",
+            ErlArgs {
+                node_name: sname("b"),
+                ..d()
+            },
+        ),
+        (
+            "-sname b -sname c",
+            ErlArgs {
+                node_name: sname("b"),
+                warnings: strings(&["Multiple -sname given to erl, using the first, \"b\""]),
+                ..d()
+            },
+        ),
         (
             "-pa ebin deps/ebin -sname a",
             ErlArgs {
@@ -446,10 +461,6 @@ fn invalid_command_lines() {
         (
             "-sname @host",
             "distro: -sname: expected a node name, got @host",
-        ),
-        (
-            "-sname a -name b@h",
-            "distro: -name and -sname cannot both be given",
         ),
         ("-setcookie", "distro: -setcookie needs a cookie"),
         (

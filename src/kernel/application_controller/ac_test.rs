@@ -71,6 +71,7 @@ async fn start_with_dependencies_which_applications_and_stop() {
     let cfg = AcConfig {
         env: vec![("b".into(), vec![("par".into(), int(10))])],
         cmdline: vec![("b".into(), "other".into(), int(20))],
+        release_boot: false,
     };
     let ac = ApplicationController::start(&node, &kernel.rpc, cfg, halt);
     let (a, _) = dier("a", &[]);
@@ -240,5 +241,33 @@ async fn the_published_view_is_current_when_a_call_returns() {
         ac.stop("a").await.unwrap();
         assert!(!ac.is_running("a"), "round {i}: stopped");
         assert_eq!(weight.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
+
+/// A configured application that is not loaded answers `get_env` only when
+/// the node booted from a release's boot script (which loads it), as on
+/// BEAM; kernel's own parameters answer either way.
+#[tokio::test]
+async fn configured_env_of_unloaded_apps_only_after_a_release_boot() {
+    for release_boot in [false, true] {
+        let node = Node::local("acenv@h");
+        let kernel = crate::kernel::start(&node);
+        let (halt, _) = halt_recorder();
+        let cfg = AcConfig {
+            env: vec![
+                ("lager".into(), vec![("colored".into(), atom("true"))]),
+                ("kernel".into(), vec![("net_ticktime".into(), int(20))]),
+            ],
+            cmdline: Vec::new(),
+            release_boot,
+        };
+        let ac = ApplicationController::start(&node, &kernel.rpc, cfg, halt);
+        settle().await;
+        assert_eq!(
+            ac.get_env("lager", "colored"),
+            release_boot.then(|| atom("true")),
+            "release_boot {release_boot}"
+        );
+        assert_eq!(ac.get_env("kernel", "net_ticktime"), Some(int(20)));
     }
 }

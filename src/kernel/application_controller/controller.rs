@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) config_env: Vec<(String, Vec<(String, Term)>)>,
     /// `-App Par Val`.
     pub(crate) cmdline_env: Vec<(String, String, Term)>,
+    /// [`super::AcConfig::release_boot`].
+    pub(crate) release_boot: bool,
     /// `length(which_applications())`: dist_ac's weight.
     pub(crate) weight: Arc<AtomicI64>,
     /// `[{Name, Descr, Vsn}]` of running / loaded applications.
@@ -139,7 +141,9 @@ pub(crate) fn start(node: &Node, shared: Arc<Shared>) -> Pid {
             ac.running.insert(0, (name.into(), RunId::CodeOnly));
             ac.started.insert(0, (name.into(), RestartType::Permanent));
         }
-        ac.shared.preload_configured_env();
+        if ac.shared.release_boot {
+            ac.shared.preload_configured_env();
+        }
         ac.publish();
         loop {
             let msg = p.recv().await;

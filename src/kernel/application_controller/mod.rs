@@ -62,6 +62,12 @@ pub struct AcConfig {
     pub env: Vec<(String, Vec<(String, Term)>)>,
     /// `-App Par Val` on the command line (override sys.config).
     pub cmdline: Vec<(String, String, Term)>,
+    /// The node boots from a release's boot script, which loads every
+    /// application of the release: the environment of every configured
+    /// application is readable from the start. Otherwise, as after `erl
+    /// -config`, only loaded applications (kernel, stdlib and those loaded
+    /// later) answer `application:get_env/2`.
+    pub release_boot: bool,
 }
 
 /// Why an application operation failed: the `{error, Reason}` OTP returns.
@@ -107,6 +113,7 @@ impl ApplicationController {
             env: Arc::new(RwLock::new(Default::default())),
             config_env: cfg.env,
             cmdline_env: cfg.cmdline,
+            release_boot: cfg.release_boot,
             weight: Arc::new(AtomicI64::new(2)),
             which: RwLock::new((Vec::new(), Vec::new())),
             start_types: RwLock::new(Default::default()),

@@ -42,6 +42,24 @@ pub struct InitArguments {
     pub plain: Vec<String>,
 }
 
+impl InitArguments {
+    /// Whether `-boot` names a release's boot script: one that loads every
+    /// application of the release (anything but OTP's own `start_clean`,
+    /// `start_sasl` and `no_dot_erlang`, which load kernel and stdlib).
+    pub fn release_boot(&self) -> bool {
+        self.arguments.iter().any(|(flag, values)| {
+            flag == "boot"
+                && values.first().is_some_and(|b| {
+                    let base = std::path::Path::new(b)
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("");
+                    !matches!(base, "start_clean" | "start_sasl" | "no_dot_erlang" | "")
+                })
+        })
+    }
+}
+
 /// `erlang:halt/1` requests: the exit status the node should stop with.
 #[derive(Debug, Clone)]
 pub struct HaltSignal {
