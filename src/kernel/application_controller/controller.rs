@@ -100,11 +100,7 @@ struct Ac {
 /// running as on a BEAM node (they count in the weight, see the module doc
 /// of [`super`]).
 pub(crate) fn start(node: &Node, shared: Arc<Shared>) -> Pid {
-    node.spawn(move |mut p| async move {
-        if p.register("application_controller").is_err() {
-            tracing::error!("application_controller is already registered");
-            return;
-        }
+    let pid = node.spawn(move |mut p| async move {
         p.trap_exit(true);
         let version = env!("CARGO_PKG_VERSION");
         let mut ac = Ac {
@@ -150,7 +146,17 @@ pub(crate) fn start(node: &Node, shared: Arc<Shared>) -> Pid {
             ac.handle(&mut p, msg).await;
             ac.publish();
         }
-    })
+    });
+    // Registered before start returns, so that a call right after the
+    // boot finds it (registering inside the process raced with them).
+    if !node
+        .inner
+        .register(&Atom::from("application_controller"), &pid)
+    {
+        tracing::error!("application_controller is already registered");
+        node.exit(&pid, atom("kill"));
+    }
+    pid
 }
 
 fn app_atom(s: &str) -> Term {
