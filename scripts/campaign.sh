@@ -15,6 +15,9 @@
 # The same seed runs with all-BEAM nodes (bbb) as the baseline; the two are
 # printed side by side. A failing event prints the command that replays it.
 #
+# --report prints the table of the runs already in CAMPAIGN_LOGDIR (e.g.
+# of runs cut short: every event's progress line counts) without running.
+#
 # --jobs N runs N clusters at once (seeds S, S+1, ...; the events split
 # between them); the mix and its baseline run one after the other unless
 # --jobs is 2 or more. Exit status: 1 when the mix has a violation the
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift ;;
         --jobs) jobs=$2; shift ;;
         --no-baseline) baseline= ;;
+        --report) report_only=1 ;;
         --ci) mix=dbb; events=3; seed=9 ;;
         -h | --help)
             sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -50,7 +54,11 @@ done
     echo "--mix: three letters of d (distro) and b (BEAM), e.g. dbb" >&2
     exit 2
 }
+report_only=${report_only:-0}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
+logdir=${CAMPAIGN_LOGDIR:-$(mktemp -d "${TMPDIR:-/tmp}/campaign.XXXXXX")}
+mkdir -p "$logdir"
+if [ "$report_only" = 0 ]; then
 cargo build --quiet --tests --bins || exit 2
 bin=$(cargo test --no-run --test integration --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*integration[^"]*\)".*/\1/p' | tail -1)
@@ -58,7 +66,6 @@ bin=$(cargo test --no-run --test integration --message-format=json 2>/dev/null |
     echo "no integration test binary" >&2
     exit 2
 }
-logdir=$(mktemp -d "${TMPDIR:-/tmp}/campaign.XXXXXX")
 # run MIX SEED EVENTS: one cluster; its log in $logdir/MIX.SEED.log
 run() {
     CAMPAIGN_MIX=$1 CAMPAIGN_SEED=$2 CAMPAIGN_EVENTS=$3 \
@@ -81,10 +88,15 @@ done
 parallel=$jobs
 [ -n "$baseline" ] && [ "$jobs" -ge 2 ] && parallel=$((jobs * 2))
 printf '%s\n' "${tasks[@]}" | xargs -P "$parallel" -L 1 bash -c 'run "$0" "$1" "$2"'
+fi
 # summary MIX: the side-by-side column of one mix, from its result lines
 summary() {
     local lines recs n med=- p95=-
-    lines=$(cat "$logdir/$1".*.log 2>/dev/null | grep -h '^CAMPAIGN-RESULT')
+    # Each cluster's final line, or its last progress line if it was cut short.
+    lines=$(for f in "$logdir/$1".*.log; do
+        [ -e "$f" ] || continue
+        grep -h '^CAMPAIGN-RESULT' "$f" || grep -h '^CAMPAIGN-PROGRESS' "$f" | tail -1
+    done)
     recs=$(grep -o 'recovery_ms=[0-9,]*' <<<"$lines" | cut -d= -f2 | tr ',' '\n' | grep . | sort -n)
     n=$(grep -c . <<<"$recs")
     if [ "$n" -gt 0 ]; then

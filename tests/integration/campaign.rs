@@ -572,6 +572,16 @@ impl Campaign {
                     self.label()
                 );
             }
+            println!(
+                "{}",
+                result_line(
+                    "CAMPAIGN-PROGRESS",
+                    &self.label(),
+                    seed,
+                    self.cgroups.is_some(),
+                    &self.stats
+                )
+            );
             self.restore().await;
         }
         self.heal();
@@ -611,9 +621,15 @@ async fn run() {
     };
     let partitions = c.cgroups.is_some();
     let s = c.run(events, seed).await;
+    println!("{}", result_line("CAMPAIGN-RESULT", &mix, seed, partitions, &s));
+}
+
+/// The line the script aggregates (also printed after every event, as
+/// `CAMPAIGN-PROGRESS`, so that a run cut short still counts).
+fn result_line(tag: &str, mix: &str, seed: u64, partitions: bool, s: &Stats) -> String {
     let rec: Vec<String> = s.recovery_ms.iter().map(u128::to_string).collect();
-    println!(
-        "CAMPAIGN-RESULT mix={mix} seed={seed} events={} at_most_one={} exactly_one={} global={} placement={} crashes={} resets={} partitions={partitions} failing={:?} recovery_ms={}",
+    format!(
+        "{tag} mix={mix} seed={seed} events={} at_most_one={} exactly_one={} global={} placement={} crashes={} resets={} partitions={partitions} failing={:?} recovery_ms={}",
         s.events,
         s.at_most_one,
         s.exactly_one,
@@ -623,5 +639,5 @@ async fn run() {
         s.resets,
         s.failing,
         rec.join(",")
-    );
+    )
 }
