@@ -233,7 +233,9 @@ impl Campaign {
         let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
             .into_iter()
             .map(PathBuf::from)
-            .find(|p| p.join("cgroup.procs").exists() && p.join("cgroup.subtree_control").exists())?;
+            .find(|p| {
+                p.join("cgroup.procs").exists() && p.join("cgroup.subtree_control").exists()
+            })?;
         let dirs = [0, 1, 2].map(|i| root.join(format!("{tag}_{i}")));
         for d in &dirs {
             std::fs::create_dir_all(d).ok()?;
@@ -299,7 +301,18 @@ impl Campaign {
         let mark = format!("{:#x}", 0x6d00 + self.mark);
         let c = self.chain.clone();
         iptables(&["-N", &c]);
-        iptables(&["-A", &c, "-m", "cgroup", "--path", &rel, "-j", "CONNMARK", "--set-mark", &mark]);
+        iptables(&[
+            "-A",
+            &c,
+            "-m",
+            "cgroup",
+            "--path",
+            &rel,
+            "-j",
+            "CONNMARK",
+            "--set-mark",
+            &mark,
+        ]);
         iptables(&["-A", &c, "-m", "connmark", "--mark", &mark, "-j", "DROP"]);
         iptables(&["-I", "OUTPUT", "-j", &c]);
         self.cut = Some(i);
@@ -621,7 +634,10 @@ async fn run() {
     };
     let partitions = c.cgroups.is_some();
     let s = c.run(events, seed).await;
-    println!("{}", result_line("CAMPAIGN-RESULT", &mix, seed, partitions, &s));
+    println!(
+        "{}",
+        result_line("CAMPAIGN-RESULT", &mix, seed, partitions, &s)
+    );
 }
 
 /// The line the script aggregates (also printed after every event, as

@@ -152,7 +152,8 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         for app in apps {
                             let runs = list.as_list().is_some_and(|l| {
                                 l.iter().any(|e| {
-                                    e.as_tuple().and_then(|t| t.first()) == Some(&Term::Atom(app.clone()))
+                                    e.as_tuple().and_then(|t| t.first())
+                                        == Some(&Term::Atom(app.clone()))
                                 })
                             });
                             if runs {

@@ -76,6 +76,9 @@ struct Outcome {
     after_cont: Vec<usize>,
     /// Whom `one` is connected to then (visible nodes).
     one_sees: Vec<usize>,
+    /// Where myapp runs after `one` is made to connect to the others again
+    /// (when the run heals).
+    after_heal: Option<Vec<usize>>,
     /// Where myapp runs after `one` is killed.
     after_kill: Vec<usize>,
     /// Whether two's and three's application controllers agree on where
@@ -87,13 +90,12 @@ struct Run {
     _cl: Cluster,
     n: [String; 3],
     observer: BeamNode,
-    one: One,
-    two: BeamNode,
-    three: BeamNode,
+    m: [One; 3],
 }
 
 impl Run {
-    async fn start(rust_one: bool) -> Option<Self> {
+    /// `rust[i]`: role i is a `distro --app myapp`, else a BEAM node.
+    async fn start(rust: [bool; 3]) -> Option<Self> {
         let otp = super::setup()?;
         let cl = Cluster::new(otp.clone(), false);
         let n = [name("one"), name("two"), name("three")];
@@ -107,38 +109,32 @@ impl Run {
                 .start_timeout(LONG),
         )
         .expect("observer node");
-        let (h2, h3) = (
-            cl.spawn_beam(&n[1], &env(&n, &n[1])),
-            cl.spawn_beam(&n[2], &env(&n, &n[2])),
-        );
-        let one = if rust_one {
-            One::Rust(cl.distro_bin(&n[0], &env(&n, &n[0]), "myapp"))
-        } else {
-            One::Beam(cl.spawn_beam(&n[0], &env(&n, &n[0])).await.unwrap())
-        };
-        let (two, three) = (h2.await.unwrap(), h3.await.unwrap());
-        let starts: Vec<_> = [
-            match &one {
-                One::Beam(b) => Some(b),
+        let beams: Vec<_> = (0..3)
+            .map(|i| (!rust[i]).then(|| cl.spawn_beam(&n[i], &env(&n, &n[i]))))
+            .collect();
+        let mut m = Vec::new();
+        for (i, h) in beams.into_iter().enumerate() {
+            m.push(match h {
+                Some(h) => One::Beam(h.await.unwrap()),
+                None => One::Rust(cl.distro_bin(&n[i], &env(&n, &n[i]), "myapp")),
+            });
+        }
+        let starts: Vec<_> = m
+            .iter()
+            .filter_map(|x| match x {
+                One::Beam(b) => Some(b.eval_start("application:start(myapp).").expect("eval")),
                 One::Rust(_) => None,
-            },
-            Some(&two),
-            Some(&three),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|b| b.eval_start("application:start(myapp).").expect("eval"))
-        .collect();
+            })
+            .collect();
         for s in starts {
             assert_eq!(block(|| s.wait(LONG)).expect("application:start"), "ok");
         }
+        let m: [One; 3] = m.try_into().ok().expect("three members");
         Some(Self {
             _cl: cl,
             n,
             observer,
-            one,
-            two,
-            three,
+            m,
         })
     }
 
@@ -166,14 +162,28 @@ impl Run {
     fn tails(&self) -> String {
         format!(
             "--- one ---\n{}\n--- two ---\n{}\n--- three ---\n{}",
-            self.one.tail(),
-            self.two.log().tail(30),
-            self.three.log().tail(30)
+            self.m[0].tail(),
+            self.m[1].tail(),
+            self.m[2].tail()
         )
     }
 
-    /// Waits until `f` gives the same value for 4 s in a row (polled every
-    /// 250 ms) and returns it.
+    /// Makes `one` connect to the two others again (a send, as any
+    /// traffic would).
+    fn reconnect_one(&self) {
+        for j in 1..3 {
+            let r = block(|| {
+                self.observer.eval(&format!(
+                    "rpc:call('{}', erlang, send, [{{stopped_test_nobody, '{}'}}, hello], 5000).",
+                    self.n[0], self.n[j]
+                ))
+            });
+            assert!(r.is_ok(), "{r:?}");
+        }
+    }
+
+    /// Waits until `f` gives the same value for 8 s in a row (longer than
+    /// the restart time; polled every 250 ms) and returns it.
     async fn settled<T: PartialEq + std::fmt::Debug>(&self, what: &str, f: impl Fn() -> T) -> T {
         let t0 = Instant::now();
         let mut last = f();
@@ -184,7 +194,7 @@ impl Run {
             if now != last {
                 last = now;
                 since = Instant::now();
-            } else if since.elapsed() >= Duration::from_secs(4) {
+            } else if since.elapsed() >= Duration::from_secs(8) {
                 return last;
             }
             assert!(
@@ -195,36 +205,67 @@ impl Run {
         }
     }
 
-    async fn run(mut self) -> Outcome {
+    async fn run(mut self, heal: bool) -> Outcome {
         until("myapp at one", LONG, || self.running(true) == [0]).await;
         // Stop `one` in a settled cluster, as the campaign does: global
         // synced at two and three (which includes `one`). Stopped in the
         // middle of global's first sync, a peer's locker may dial `one`
         // while it is stopped, and the connection completes on SIGCONT.
-        for b in [&self.two, &self.three] {
-            assert_eq!(block(|| b.eval_timeout("global:sync().", LONG)).unwrap(), "ok");
-        }
-        self.one.signal(libc::SIGSTOP);
+        // Stop `one` in a settled cluster, as the campaign does: the global
+        // name of myapp_server known at every node (global synced). Stopped
+        // in the middle of global's first sync, a peer's locker may send
+        // `lock_set` to `one` after timing it out (a `gen_server:cast`,
+        // which dials), and that connection completes on SIGCONT.
+        until("myapp_server's global name everywhere", LONG, || {
+            (0..3).all(|i| {
+                block(|| {
+                    self.observer.eval(&format!(
+                        "node(rpc:call('{}', global, whereis_name, [myapp_server], 5000)).",
+                        self.n[i]
+                    ))
+                })
+                .is_ok_and(|v| v == format!("'{}'", self.n[0]))
+            })
+        })
+        .await;
+        self.m[0].signal(libc::SIGSTOP);
         tokio::time::sleep(STOPPED).await;
-        self.one.signal(libc::SIGCONT);
+        self.m[0].signal(libc::SIGCONT);
         // The failover group starts myapp once the restart time has passed
-        // after its nodedown; wait for that, then for everything to settle.
-        until("myapp at two or three", LONG, || self.running(false).len() == 1).await;
+        // after its nodedown (8 to 10 s into the stop): wait past that,
+        // then for everything to settle.
+        tokio::time::sleep(Duration::from_secs(7)).await;
         let (after_cont, one_sees) = self
             .settled("after SIGCONT", || (self.running(true), self.sees(0)))
             .await;
         if !one_sees.is_empty() {
             eprintln!("one reconnected to {one_sees:?}\n{}", self.tails());
         }
-        self.one.kill();
+        let after_heal = if heal {
+            self.reconnect_one();
+            until("one connected to both", LONG, || self.sees(0) == [1, 2]).await;
+            Some(self.settled("after the heal", || self.running(true)).await)
+        } else {
+            None
+        };
+        self.m[0].kill();
         let after_kill = self.settled("after the kill", || self.running(false)).await;
         let entry = |b: &BeamNode| {
             block(|| {
-                b.eval("proplists:get_value(myapp, proplists:get_value(running, application:info())).")
+                b.eval(
+                    "proplists:get_value(myapp, proplists:get_value(running, application:info())).",
+                )
             })
             .unwrap_or_else(|e| e.to_string())
         };
-        let (e2, e3) = (entry(&self.two), entry(&self.three));
+        // A `distro` node's view is not asked: it counts as agreeing.
+        let entry = |i: usize| match (&self.m[i], &after_kill[..]) {
+            (One::Beam(b), _) => entry(b),
+            (One::Rust(_), [r]) if *r == i => "<distro>".to_owned(),
+            (One::Rust(_), [r]) => format!("{{distributed,'{}'}}", self.n[*r]),
+            (One::Rust(_), _) => "?".to_owned(),
+        };
+        let (e2, e3) = (entry(1), entry(2));
         let dist_acs_agree = match after_kill[..] {
             [1] => e2.starts_with('<') && e3 == format!("{{distributed,'{}'}}", self.n[1]),
             [2] => e3.starts_with('<') && e2 == format!("{{distributed,'{}'}}", self.n[2]),
@@ -236,6 +277,7 @@ impl Run {
         Outcome {
             after_cont,
             one_sees,
+            after_heal,
             after_kill,
             dist_acs_agree,
         }
@@ -247,12 +289,60 @@ impl Run {
 /// copy left after `one` is killed, the dist_acs in agreement).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_past_tick_time_like_beam() {
-    let Some(beam) = Run::start(false).await else {
+    let Some(beam) = Run::start([false; 3]).await else {
         return;
     };
-    let rust = Run::start(true).await.expect("same release");
-    let (beam, rust) = tokio::join!(beam.run(), rust.run());
+    let rust = Run::start([true, false, false])
+        .await
+        .expect("same release");
+    let (beam, rust) = tokio::join!(beam.run(false), rust.run(false));
     eprintln!("all-BEAM: {beam:?}\ndistro one: {rust:?}");
-    assert!(beam.dist_acs_agree && beam.after_kill.len() == 1, "{beam:?}");
+    assert!(
+        beam.dist_acs_agree && beam.after_kill.len() == 1,
+        "{beam:?}"
+    );
     assert_eq!(rust, beam);
+}
+
+/// The split the stop leaves (myapp at `one` and in the failover group)
+/// healed by `one` dialling the others: all-BEAM keeps both copies (OTP,
+/// erlang/otp#3365); with distro nodes the copy of lower priority stops,
+/// whichever side is distro (README, "Netsplits that heal").
+async fn heal(rust: [bool; 3]) {
+    let Some(r) = Run::start(rust).await else {
+        return;
+    };
+    let o = r.run(true).await;
+    eprintln!("{rust:?}: {o:?}");
+    assert_eq!(o.after_cont.len(), 2, "the stop split the cluster: {o:?}");
+    let expect = if rust == [false; 3] {
+        o.after_cont.clone()
+    } else {
+        vec![0]
+    };
+    assert_eq!(o.after_heal, Some(expect), "{o:?}");
+    // Not asserted: where myapp goes once `one` is killed after the heal.
+    // In the mixed cluster BEAM's global (prevent_overlapping_partitions)
+    // may drop `one` again a few seconds after the heal, and then nobody
+    // restarts myapp when `one` dies (see the report of issue 9).
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_healed_all_beam_keeps_both() {
+    heal([false; 3]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_healed_distro_one_takes_it_back_from_beam() {
+    heal([true, false, false]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_healed_distro_failover_group_gives_it_up_to_beam_one() {
+    heal([false, true, true]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_healed_all_distro() {
+    heal([true; 3]).await;
 }
