@@ -67,6 +67,7 @@ bin=$(cargo test --no-run --test integration --message-format=json 2>/dev/null |
     exit 2
 }
 # run MIX SEED EVENTS: one cluster; its log in $logdir/MIX.SEED.log
+# shellcheck disable=SC2317 # called through xargs
 run() {
     CAMPAIGN_MIX=$1 CAMPAIGN_SEED=$2 CAMPAIGN_EVENTS=$3 \
         "$bin" campaign::run --ignored --exact --nocapture --test-threads=1 \
@@ -87,6 +88,7 @@ for mx in "$mix" $baseline; do
 done
 parallel=$jobs
 [ -n "$baseline" ] && [ "$jobs" -ge 2 ] && parallel=$((jobs * 2))
+# shellcheck disable=SC2016 # expanded by the inner bash
 printf '%s\n' "${tasks[@]}" | xargs -P "$parallel" -L 1 bash -c 'run "$0" "$1" "$2"'
 fi
 # summary MIX: the side-by-side column of one mix, from its result lines
