@@ -321,10 +321,9 @@ async fn heal(rust: [bool; 3]) {
         vec![0]
     };
     assert_eq!(o.after_heal, Some(expect), "{o:?}");
-    // Not asserted: where myapp goes once `one` is killed after the heal.
-    // In the mixed cluster BEAM's global (prevent_overlapping_partitions)
-    // may drop `one` again a few seconds after the heal, and then nobody
-    // restarts myapp when `one` dies (see the report of issue 9).
+    // And the failover still works afterwards: `one` killed, one copy in
+    // the failover group, the BEAM dist_acs in agreement.
+    assert!(o.after_kill.len() == 1 && o.dist_acs_agree, "{o:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
