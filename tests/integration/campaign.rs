@@ -14,7 +14,8 @@
 //! - the recovery time, from the fault to the last change before the
 //!   cluster settled with one copy.
 //!
-//! Partitions need root: each node lives in a cgroup (v2) of its own, and
+//! Partitions need root: each node lives in a cgroup (v2) of its own (it
+//! is forked there, so that its listen socket is too), and
 //! an iptables chain marks every connection a partitioned node sends on
 //! (`CONNMARK` by `-m cgroup`) and drops the marked packets both ways.
 //! Loopback addresses stay as they are, so the partitioned node's process
@@ -74,13 +75,6 @@ enum Member {
 }
 
 impl Member {
-    fn pid(&self) -> u32 {
-        match self {
-            Self::Beam(b) => b.os_pid(),
-            Self::Distro(d) => d.pid(),
-        }
-    }
-
     fn alive(&mut self) -> bool {
         match self {
             Self::Beam(b) => b.is_alive(),
@@ -266,6 +260,18 @@ impl Campaign {
     /// runs `application:start(myapp)` in the background).
     fn start(&mut self, i: usize) {
         let me = self.n[i].clone();
+        // A socket stays in the cgroup its process was in when it was
+        // made, and a node makes its listen socket (which accepted
+        // connections inherit) and its first connections at boot: so the
+        // node is forked inside its cgroup. This process goes there for the
+        // spawn and comes back after.
+        let home = self.cgroups.as_ref().and_then(|cg| {
+            let root = cg[i].parent()?.to_owned();
+            let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+            let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
+            std::fs::write(cg[i].join("cgroup.procs"), std::process::id().to_string()).ok()?;
+            Some(root.join(path.trim_start_matches('/')))
+        });
         let m = match self.kinds[i] {
             Kind::Distro => Member::Distro(self.cl.distro_bin(&me, &env(&self.n, &me), "myapp")),
             Kind::Beam => {
@@ -276,8 +282,8 @@ impl Campaign {
                 Member::Beam(b)
             }
         };
-        if let Some(cg) = &self.cgroups {
-            let _ = std::fs::write(cg[i].join("cgroup.procs"), m.pid().to_string());
+        if let Some(home) = home {
+            let _ = std::fs::write(home.join("cgroup.procs"), std::process::id().to_string());
         }
         self.members[i] = Some(m);
     }
