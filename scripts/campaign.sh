@@ -90,6 +90,15 @@ parallel=$jobs
 [ -n "$baseline" ] && [ "$jobs" -ge 2 ] && parallel=$((jobs * 2))
 # shellcheck disable=SC2016 # expanded by the inner bash
 printf '%s\n' "${tasks[@]}" | xargs -P "$parallel" -L 1 bash -c 'run "$0" "$1" "$2"'
+# A cluster killed mid-partition leaves its iptables chain (campx<pid>x<n>):
+# remove those of test processes that are gone.
+for c in $(iptables -S 2>/dev/null | sed -n 's/^-N \(campx\([0-9]*\)x[0-9]*\)$/\1/p'); do
+    pid=${c#campx}
+    pid=${pid%%x*}
+    [ -d "/proc/$pid" ] && continue
+    while iptables -D OUTPUT -j "$c" 2>/dev/null; do :; done
+    iptables -F "$c" && iptables -X "$c"
+done
 fi
 # summary MIX: the side-by-side column of one mix, from its result lines
 summary() {
