@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
         --jobs) jobs=$2; shift ;;
         --no-baseline) baseline= ;;
         --report) report_only=1 ;;
-        --ci) mix=dbb; events=3; seed=9 ;;
+        --ci) mix=dbb; events=4; seed=9; jobs=2 ;;
         -h | --help)
             sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
