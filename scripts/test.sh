@@ -11,7 +11,8 @@
 # `cargo bench --no-run` (only if benches/ exists), the Docker images of the
 # container tests (scripts/images.sh, if a Docker engine answers), then every integration
 # test binary (tests/integration/main.rs and any other tests/*.rs) once per
-# OTP release, selected with DISTRO_OTP. All stages run even when one fails;
+# OTP release, selected with DISTRO_OTP, and the bounded fault campaign
+# (scripts/campaign.sh --ci, a few minutes). All stages run even when one fails;
 # a summary table follows, and the exit status is non-zero if anything failed.
 #
 # A missing OTP release fails the run under CI (CI=true) and is skipped with a
@@ -202,6 +203,14 @@ for r in "${releases[@]}"; do
         fi
     fi
 done
+
+# The bounded slice of the fault campaign (scripts/campaign.sh --ci): a
+# few events on a distro+BEAM cluster and the same seed all-BEAM, against
+# the first release; partitions only as root.
+if scripts/otp.sh "${releases[0]}" --check >/dev/null 2>&1; then
+    DISTRO_OTP=${releases[0]} stage "campaign --ci" \
+        timeout --kill-after=30s 8m scripts/campaign.sh --ci
+fi
 
 echo
 echo "==> summary"

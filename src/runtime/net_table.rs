@@ -113,6 +113,7 @@ impl crate::dist::connection::Host for Inner {
         if let Some(old) = closed {
             self.connection_down(peer, old, atom("connection_closed"));
         }
+        tracing::debug!(peer, "accepting a connection");
         let mut aborts = Vec::new();
         let answer = {
             let mut st = self.lock();

@@ -879,6 +879,7 @@ impl Inner {
     pub(crate) fn monitor_node(&self, pid: &Pid, node: &Atom) {
         self.with(|st, fx| {
             if !st.conns.contains_key(node) {
+                tracing::debug!(node = %node.name, pid = ?pid, "auto-connect on monitor_node");
                 let id = st.new_pending(node);
                 fx.connects.push((node.clone(), id));
             }

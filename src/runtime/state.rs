@@ -226,6 +226,7 @@ impl State {
         if !autoconnect {
             return;
         }
+        tracing::debug!(node = %node.name, ctrl = ?ctrl, "auto-connect on send");
         let id = self.new_pending(node);
         if let Some(c) = self.conns.get(node) {
             c.tx.send_charged(ctrl, charged);

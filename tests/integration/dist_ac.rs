@@ -15,6 +15,7 @@
 
 pub(crate) mod cluster;
 mod guide;
+mod stopped;
 
 use crate::support::{
     BeamNode, BeamOpts, DistroNode, DistroOpts, Epmd, require_elixir, require_otp,

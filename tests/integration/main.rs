@@ -8,6 +8,7 @@
 mod support;
 
 mod busy_limit;
+mod campaign;
 mod cli;
 mod containers;
 mod dist_ac;

@@ -123,6 +123,14 @@ pub enum Input {
     Unlocked,
     /// The answer to the outstanding [`Output::Whereis`]: the pid, if any.
     Whereis(Option<Term>),
+    /// The answer to an [`Output::AskRunning`]: `app` runs at `node` (not
+    /// in OTP: see [`Output::AskRunning`]).
+    RunsAt {
+        /// The node asked.
+        node: NodeName,
+        /// An application it runs.
+        app: Atom,
+    },
 }
 
 /// A command for the driver.
@@ -168,6 +176,16 @@ pub enum Output {
     },
     /// `dist_ac_took_control` to kernel_config.
     TookControl,
+    /// Beyond OTP (healing a partition): `rpc:call(Node,
+    /// application, which_applications, [])`, answered with an
+    /// [`Input::RunsAt`] for each of `apps` that runs there. Asked of a
+    /// node of higher priority that comes back while we run `apps`.
+    AskRunning {
+        /// The node that came back.
+        node: NodeName,
+        /// Applications we run that it may run too.
+        apps: Vec<Atom>,
+    },
     /// The boot sync is over (`ets:insert(ac_tab, {sync_dacs, ok})`).
     SyncDone,
     /// dist_ac exits (e.g. `{distribution_mismatch, App, Node}`); on BEAM
@@ -209,6 +227,8 @@ pub(super) enum Mail {
     Call(CallId, Call),
     /// `{internal_restart_appl, App}` from a `send_after` timer.
     RestartAppl(Atom),
+    /// [`Input::RunsAt`].
+    RunsAt(NodeName, Atom),
 }
 
 /// `{From, App, Bool, Nodes}` of `#state.p_reqs`.
@@ -323,6 +343,9 @@ pub struct DistAc {
     pub(super) t_reqs: Vec<(Atom, CallId)>,
     pub(super) s_reqs: Vec<(Atom, CallId)>,
     pub(super) p_reqs: Vec<PermitReq>,
+    /// Nodes that went down while this dist_ac ran (not in OTP): a nodeup
+    /// of one of them may heal a partition (`heal_nodeup`).
+    pub(super) lost: Vec<NodeName>,
     // process machinery
     pub(super) connected: Vec<NodeName>,
     pub(super) monitoring: bool,
@@ -355,6 +378,7 @@ impl DistAc {
             t_reqs: Vec::new(),
             s_reqs: Vec::new(),
             p_reqs: Vec::new(),
+            lost: Vec::new(),
             connected: Vec::new(),
             monitoring: false,
             mailbox: VecDeque::new(),
@@ -451,6 +475,7 @@ impl DistAc {
             Input::LockResult(ok) => return self.op_done(OpAnswer::Lock(ok)),
             Input::Unlocked => return self.op_done(OpAnswer::Unlocked),
             Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
+            Input::RunsAt { node, app } => Mail::RunsAt(node, app),
         };
         self.deliver(mail);
     }

@@ -439,11 +439,16 @@ fn s3_old_node_stops_its_instance() {
     let out = drain(&mut d);
     match &out[..] {
         [
+            // Beyond OTP: cp1 went down and is back while cp2 runs myapp;
+            // cp1 comes first, so cp2 asks whether it runs it (it does not
+            // yet: nothing more happens).
+            Output::AskRunning { node: asked, apps },
             Output::Send {
                 to: Dest::Name(n),
                 msg: DacMsg::NewNode { started, appls, .. },
             },
         ] => {
+            assert_eq!((asked, apps), (&a("cp1"), &vec![a("myapp")]));
             assert_eq!(n, &a("cp1"));
             assert_eq!(started, &vec![(a("cp2"), a("myapp"))]);
             assert_eq!(appls[0].id, ApplId::Local);
@@ -469,6 +474,97 @@ fn s3_old_node_stops_its_instance() {
             a("myapp"),
             ChangeReq::Started(a("cp1"))
         ))]
+    );
+}
+
+/// Beyond OTP, healing a partition: cp2 took myapp over while cp1 was
+/// apart; when cp1 is back, cp2 (second in the priority order) asks cp1
+/// whether it runs myapp, and on "yes" orders `{started, cp1}` for itself,
+/// which stops its copy, as the end of a takeover by cp1 would.
+#[test]
+fn healed_partition_loser_stops_its_copy() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    d.set_weight(2);
+    d.handle(t0, Input::NodeDown(a("cp1")));
+    let t1 = t0 + Duration::from_millis(5000);
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp3"),
+        }),
+    );
+    d.handle_timeout(t1);
+    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    drain(&mut d);
+    d.handle(t1, Input::NodeUp(a("cp1")));
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::AskRunning {
+            node: a("cp1"),
+            apps: vec![a("myapp")]
+        }]
+    );
+    d.handle(
+        t1,
+        Input::RunsAt {
+            node: a("cp1"),
+            app: a("myapp"),
+        },
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::ToAc(ToAc::ChangeReq(
+            a("myapp"),
+            ChangeReq::Started(a("cp1"))
+        ))]
+    );
+    assert_eq!(
+        d.appl("myapp").map(|x| x.id.clone()),
+        Some(ApplId::Distributed(a("cp1")))
+    );
+    // A node that never went down gets nothing of this.
+    d.handle(t1, Input::NodeUp(a("cp9")));
+    assert!(drain(&mut d).is_empty());
+}
+
+/// Beyond OTP, the winner's side: cp1 runs myapp and gets cp2 back after
+/// a nodedown: it sends cp2 the `dist_ac_app_started` that ends a takeover
+/// (BEAM's dist_ac and ours stop a copy they run on it).
+#[test]
+fn healed_partition_winner_tells_the_other_side() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    d.set_weight(2);
+    d.handle(t0, Input::NodeDown(a("cp1")));
+    let t1 = t0 + Duration::from_millis(5000);
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::Weight {
+            app: a("myapp"),
+            weight: 2,
+            node: a("cp3"),
+        }),
+    );
+    d.handle_timeout(t1);
+    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    drain(&mut d);
+    // cp3 (same group, larger name) was apart and comes back.
+    d.handle(t1, Input::NodeDown(a("cp3")));
+    drain(&mut d);
+    d.handle(t1, Input::NodeUp(a("cp3")));
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::Send {
+            to: Dest::Name(a("cp3")),
+            msg: DacMsg::AppStarted {
+                node: a("cp2"),
+                app: a("myapp"),
+                result: Ok(()),
+            },
+        }]
     );
 }
 

@@ -13,7 +13,9 @@ impl DistAc {
     /// One message taken from the mailbox by the gen_server loop.
     pub(super) fn handle_mail(&mut self, m: Mail) {
         match m {
-            Mail::Go | Mail::NodeUp(_) => {}
+            Mail::Go => {}
+            Mail::NodeUp(n) => self.heal_nodeup(&n),
+            Mail::RunsAt(n, app) => self.heal_runs_at(&n, &app),
             Mail::Dac(d) => self.handle_dac(d),
             Mail::NodeDown(n) => self.nodedown(&n),
             Mail::Ac(a) => self.handle_ac(a),
@@ -293,8 +295,87 @@ impl DistAc {
         // which nothing creates (start_appl/3 never throws {not_running, _}).
     }
 
+    /// Beyond OTP: healing a partition. OTP's dist_ac does nothing on a
+    /// nodeup, so after a partition heals both sides keep running the
+    /// application (erlang/otp#3365). Here, for each application running
+    /// locally whose `distributed` nodes include `node`:
+    ///
+    /// - if we come first in the priority order (earlier in the list; in
+    ///   the same group, the smaller name), we send `node` what the end of
+    ///   an ordinary takeover sends, `{dist_ac_app_started, Me, App, ok}`:
+    ///   its dist_ac (BEAM's or ours) records the application as running
+    ///   here and its application controller stops a copy it runs;
+    /// - if `node` comes first, we ask it (`rpc`) whether it runs the
+    ///   application, and stop ours when it does ([`Self::heal_runs_at`]).
+    ///
+    /// Only for a node that went down before (a partition, or a restart):
+    /// when a restarted node of higher priority takes the application over,
+    /// the answer may say it runs there, which is what the takeover's own
+    /// `dist_ac_app_started` says too.
+    fn heal_nodeup(&mut self, node: &NodeName) {
+        // Only a node that was here before: a new one learns where the
+        // application runs from the `dist_ac_new_node` exchange.
+        let Some(i) = self.lost.iter().position(|n| n == node) else {
+            return;
+        };
+        self.lost.remove(i);
+        let mut ask = Vec::new();
+        let me = self.me.clone();
+        let local: Vec<(Atom, crate::kernel::dist_ac::NodesSpec)> = self
+            .appls
+            .iter()
+            .filter(|a| a.id == ApplId::Local)
+            .map(|a| (a.name.clone(), a.nodes.clone()))
+            .collect();
+        for (app, nodes) in local {
+            let (Some(mine), Some(his)) = (priority(&nodes, &me), priority(&nodes, node)) else {
+                continue;
+            };
+            if mine < his {
+                tracing::info!(
+                    "dist_ac: {} reconnected while {} runs here: telling it (partition healed)",
+                    node.name,
+                    app.name
+                );
+                self.send(
+                    node,
+                    DacMsg::AppStarted {
+                        node: me.clone(),
+                        app,
+                        result: Ok(()),
+                    },
+                );
+            } else {
+                ask.push(app);
+            }
+        }
+        if !ask.is_empty() {
+            self.emit(Output::AskRunning {
+                node: node.clone(),
+                apps: ask,
+            });
+        }
+    }
+
+    /// `app` runs at `node`, which comes before us: stop our copy as the
+    /// end of a takeover by `node` would.
+    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom) {
+        let local = self.appl(&app.name).is_some_and(|a| a.id == ApplId::Local);
+        if local && self.connected.contains(node) {
+            tracing::warn!(
+                "dist_ac: {} also runs at {} (partition healed): stopping it here",
+                app.name,
+                node.name
+            );
+            self.app_started(node.clone(), app.clone(), Ok(()));
+        }
+    }
+
     /// `handle_info({nodedown, Node}, S)`.
     pub(super) fn nodedown(&mut self, node: &NodeName) {
+        if !self.lost.contains(node) {
+            self.lost.push(node.clone());
+        }
         let runnable: Vec<Atom> = self
             .appls
             .iter()
@@ -597,4 +678,15 @@ fn err2(tag: &str, app: &Atom) -> Term {
 fn is_error_tuple(t: &Term) -> bool {
     use crate::term::TermExt;
     matches!(t.as_tuple(), Some([e, _]) if e.as_atom() == Some("error"))
+}
+
+/// Where `node` stands in `nodes` (lower comes first): the index of its
+/// entry, then its name within a group.
+fn priority(nodes: &crate::kernel::dist_ac::NodesSpec, node: &NodeName) -> Option<(usize, String)> {
+    use crate::kernel::dist_ac::NodeSpec;
+    nodes.0.iter().enumerate().find_map(|(i, s)| match s {
+        NodeSpec::One(n) if n == node => Some((i, String::new())),
+        NodeSpec::Any(g) if g.contains(node) => Some((i, node.name.clone())),
+        _ => None,
+    })
 }

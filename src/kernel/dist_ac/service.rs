@@ -135,6 +135,37 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         p.send(kc, atom("dist_ac_took_control"));
                     }
                 }
+                Output::AskRunning { node, apps } => {
+                    // Answered through the mailbox, so that dist_ac goes on
+                    // meanwhile.
+                    let me = p.pid().clone();
+                    p.node().spawn(move |mut h: Process| async move {
+                        let r = crate::kernel::rpc::call(
+                            &mut h,
+                            &node.name,
+                            "application",
+                            "which_applications",
+                            vec![],
+                            Duration::from_secs(10),
+                        )
+                        .await;
+                        let Ok(list) = r else { return };
+                        for app in apps {
+                            let runs = list.as_list().is_some_and(|l| {
+                                l.iter().any(|e| {
+                                    e.as_tuple().and_then(|t| t.first())
+                                        == Some(&Term::Atom(app.clone()))
+                                })
+                            });
+                            if runs {
+                                h.send(
+                                    &me,
+                                    term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app))}),
+                                );
+                            }
+                        }
+                    });
+                }
                 Output::SyncDone => {
                     let _ = synced.send(true);
                 }
@@ -194,6 +225,14 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 }
                 Some([t, Term::Atom(n)]) if t.as_atom() == Some("nodedown") => {
                     Input::NodeDown(n.clone())
+                }
+                Some([t, Term::Atom(n), Term::Atom(app)])
+                    if t.as_atom() == Some("$distro_runs_at") =>
+                {
+                    Input::RunsAt {
+                        node: n.clone(),
+                        app: app.clone(),
+                    }
                 }
                 _ => {
                     tracing::trace!("dist_ac ignores {}", crate::term::Pretty(&msg));

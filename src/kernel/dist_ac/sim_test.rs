@@ -238,6 +238,23 @@ impl Sim {
                 .violations
                 .push(format!("dist_ac at {me} stopped: {reason}")),
             Output::Reply { call, reply } => self.replies.push((call, reply)),
+            Output::AskRunning { node, apps } => {
+                let runs = self
+                    .nodes
+                    .get(&node.name)
+                    .is_some_and(|n| n.alive && n.ac.running.is_some());
+                if runs {
+                    for app in apps {
+                        self.input(
+                            me,
+                            Input::RunsAt {
+                                node: node.clone(),
+                                app,
+                            },
+                        );
+                    }
+                }
+            }
             Output::TookControl | Output::SyncDone => {}
         }
     }

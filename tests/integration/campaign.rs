@@ -1,0 +1,665 @@
+//! The fault campaign of issue 9 (`scripts/campaign.sh` runs it): the
+//! seed's three-node cluster, `{myapp, 5000, [one, {two, three}]}` with
+//! `sync_nodes_optional` and `net_ticktime` 8, in any mix of `distro`
+//! binaries (d) and BEAM nodes (b), goes through a seeded random sequence
+//! of faults. After each one, once the cluster has settled, it checks:
+//!
+//! - at most one running copy of myapp;
+//! - exactly one when a permitted node is up;
+//! - `global:whereis_name(myapp_server)` the same on every node, and on the
+//!   node running myapp;
+//! - myapp where OTP's rules put it (at `one` when it is up and reachable,
+//!   else at two or three);
+//! - no node died that the campaign did not kill;
+//! - the recovery time, from the fault to the last change before the
+//!   cluster settled with one copy.
+//!
+//! Partitions need root: each node lives in a cgroup (v2) of its own (it
+//! is forked there, so that its listen socket is too), and
+//! an iptables chain marks every connection a partitioned node sends on
+//! (`CONNMARK` by `-m cgroup`) and drops the marked packets both ways.
+//! Loopback addresses stay as they are, so the partitioned node's process
+//! keeps running, ticking into the void. The heal removes the chain.
+//!
+//! After each event whatever is left apart is reconnected (a send from each
+//! node to each other one, as any traffic would), and a cluster that does
+//! not come back to one copy at the right place is restarted from scratch,
+//! so that one event's outcome does not decide the next ones'.
+//!
+//! Driven by environment variables (the script sets them): `CAMPAIGN_MIX`
+//! (`dbb`...), `CAMPAIGN_EVENTS`, `CAMPAIGN_SEED`. Prints one
+//! `CAMPAIGN-RESULT` line the script aggregates.
+
+use crate::dist_ac::cluster::{COOKIE, Cluster, LONG, block, unique};
+use crate::support::{BeamNode, BeamOpts, DistroNode, eval_term, require_otp};
+use distro::term::{Term, TermExt};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long the observed state must stay the same to count as settled.
+const STABLE: Duration = Duration::from_secs(9);
+/// The longest an event's outcome may take to settle.
+const SETTLE_LIMIT: Duration = Duration::from_secs(90);
+
+/// SplitMix64: the campaign's only source of randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn ms(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.below(hi - lo + 1))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Distro,
+    Beam,
+}
+
+enum Member {
+    Beam(BeamNode),
+    Distro(DistroNode),
+}
+
+impl Member {
+    fn alive(&mut self) -> bool {
+        match self {
+            Self::Beam(b) => b.is_alive(),
+            Self::Distro(d) => d.is_running(),
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Self::Beam(b) => drop(b.kill()),
+            Self::Distro(d) => drop(d.kill()),
+        }
+    }
+
+    fn signal(&mut self, sig: libc::c_int) {
+        let _ = match self {
+            Self::Beam(b) => b.signal(sig),
+            Self::Distro(d) => d.signal(sig),
+        };
+    }
+
+    fn log_contains(&self, needle: &str) -> bool {
+        match self {
+            Self::Beam(b) => b.log_contains(needle),
+            Self::Distro(d) => d.log_contains(needle),
+        }
+    }
+}
+
+/// The events, as the report names them.
+const EVENTS: [&str; 7] = [
+    "kill+restart",
+    "two killed",
+    "stop<tick",
+    "stop>tick",
+    "kill in takeover",
+    "partition one node",
+    "partition+heal one",
+];
+
+/// Per-invariant violation counts, crashes and recovery times.
+#[derive(Default, Debug)]
+struct Stats {
+    events: usize,
+    at_most_one: usize,
+    exactly_one: usize,
+    global: usize,
+    placement: usize,
+    crashes: usize,
+    resets: usize,
+    recovery_ms: Vec<u128>,
+    failing: Vec<usize>,
+}
+
+/// What the observer sees at one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct View {
+    runs: bool,
+    /// The node of `global:whereis_name(myapp_server)` there.
+    global: String,
+    /// The visible nodes it is connected to (roles).
+    sees: Vec<usize>,
+}
+
+struct Campaign {
+    cl: Cluster,
+    n: [String; 3],
+    kinds: [Kind; 3],
+    members: [Option<Member>; 3],
+    observer: BeamNode,
+    rng: Rng,
+    stats: Stats,
+    /// cgroup directories (when partitions are possible).
+    cgroups: Option<[PathBuf; 3]>,
+    chain: String,
+    /// The partitioned role, if any.
+    cut: Option<usize>,
+    stopped: Option<usize>,
+    mark: u32,
+}
+
+fn env(n: &[String; 3], me: &str) -> String {
+    let others: Vec<String> = n
+        .iter()
+        .filter(|x| *x != me)
+        .map(|x| format!("'{x}'"))
+        .collect();
+    format!(
+        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}",
+        n[0],
+        n[1],
+        n[2],
+        others.join(", ")
+    )
+}
+
+fn iptables(args: &[&str]) -> bool {
+    Command::new("iptables")
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+impl Campaign {
+    fn new(mix: &str, seed: u64) -> Option<Self> {
+        let otp = require_otp()?;
+        crate::support::rust_log::init();
+        let kinds: Vec<Kind> = mix
+            .chars()
+            .map(|c| if c == 'd' { Kind::Distro } else { Kind::Beam })
+            .collect();
+        let kinds: [Kind; 3] = kinds.try_into().expect("a mix of 3 nodes, e.g. dbb");
+        let cl = Cluster::new(otp.clone(), false);
+        let observer = BeamNode::start(
+            &cl.epmd,
+            BeamOpts::new("campobs")
+                .cookie(COOKIE)
+                .otp(otp)
+                .hidden()
+                .kernel("net_ticktime", "8")
+                .start_timeout(LONG),
+        )
+        .expect("observer node");
+        let tag = unique("camp");
+        let cgroups = Self::cgroups(&tag);
+        let n = [
+            format!("{}@127.0.0.1", unique("one")),
+            format!("{}@127.0.0.1", unique("two")),
+            format!("{}@127.0.0.1", unique("three")),
+        ];
+        Some(Self {
+            cl,
+            n,
+            kinds,
+            members: [None, None, None],
+            observer,
+            rng: Rng(seed),
+            stats: Stats::default(),
+            cgroups,
+            chain: tag.chars().take(28).collect(),
+            cut: None,
+            stopped: None,
+            mark: 0,
+        })
+    }
+
+    /// Three cgroups under the cgroup v2 root, if we may make them and
+    /// iptables has the cgroup match.
+    fn cgroups(tag: &str) -> Option<[PathBuf; 3]> {
+        let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| {
+                p.join("cgroup.procs").exists() && p.join("cgroup.subtree_control").exists()
+            })?;
+        let dirs = [0, 1, 2].map(|i| root.join(format!("{tag}_{i}")));
+        for d in &dirs {
+            std::fs::create_dir_all(d).ok()?;
+        }
+        let probe = format!("{tag}_0");
+        let rel = dirs[0].strip_prefix(&root).ok()?.display().to_string();
+        let ok = iptables(&["-N", &probe])
+            && iptables(&["-A", &probe, "-m", "cgroup", "--path", &rel, "-j", "RETURN"]);
+        iptables(&["-F", &probe]);
+        iptables(&["-X", &probe]);
+        if !ok {
+            for d in &dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+            return None;
+        }
+        Some(dirs)
+    }
+
+    fn label(&self) -> String {
+        self.kinds
+            .iter()
+            .map(|k| if *k == Kind::Distro { 'd' } else { 'b' })
+            .collect()
+    }
+
+    /// Starts role `i` (a `distro --app myapp`, or a BEAM node that then
+    /// runs `application:start(myapp)` in the background).
+    fn start(&mut self, i: usize) {
+        let me = self.n[i].clone();
+        // A socket stays in the cgroup its process was in when it was
+        // made, and a node makes its listen socket (which accepted
+        // connections inherit) and its first connections at boot: so the
+        // node is forked inside its cgroup. This process goes there for the
+        // spawn and comes back after.
+        let home = self.cgroups.as_ref().and_then(|cg| {
+            let root = cg[i].parent()?.to_owned();
+            let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+            let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
+            std::fs::write(cg[i].join("cgroup.procs"), std::process::id().to_string()).ok()?;
+            Some(root.join(path.trim_start_matches('/')))
+        });
+        let m = match self.kinds[i] {
+            Kind::Distro => Member::Distro(self.cl.distro_bin(&me, &env(&self.n, &me), "myapp")),
+            Kind::Beam => {
+                let opts = self.cl.beam_opts(&me, &env(&self.n, &me));
+                let b = block(|| BeamNode::start(&self.cl.epmd, opts)).expect("BEAM node");
+                block(|| b.eval("spawn(fun() -> application:start(myapp) end), ok."))
+                    .expect("start myapp");
+                Member::Beam(b)
+            }
+        };
+        if let Some(home) = home {
+            let _ = std::fs::write(home.join("cgroup.procs"), std::process::id().to_string());
+        }
+        self.members[i] = Some(m);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut m) = self.members[i].take() {
+            m.kill();
+        }
+        if self.stopped == Some(i) {
+            self.stopped = None;
+        }
+    }
+
+    /// Isolates role `i`: every connection it sends on is marked, marked
+    /// packets are dropped.
+    fn cut(&mut self, i: usize) {
+        let Some(cg) = &self.cgroups else { return };
+        let root = cg[i].parent().expect("cgroup root").to_owned();
+        let rel = cg[i].strip_prefix(&root).unwrap().display().to_string();
+        self.mark += 1;
+        let mark = format!("{:#x}", 0x6d00 + self.mark);
+        let c = self.chain.clone();
+        iptables(&["-N", &c]);
+        iptables(&[
+            "-A",
+            &c,
+            "-m",
+            "cgroup",
+            "--path",
+            &rel,
+            "-j",
+            "CONNMARK",
+            "--set-mark",
+            &mark,
+        ]);
+        iptables(&["-A", &c, "-m", "connmark", "--mark", &mark, "-j", "DROP"]);
+        iptables(&["-I", "OUTPUT", "-j", &c]);
+        self.cut = Some(i);
+    }
+
+    fn heal(&mut self) {
+        if self.cut.take().is_some() {
+            let c = self.chain.clone();
+            while iptables(&["-D", "OUTPUT", "-j", &c]) {}
+            iptables(&["-F", &c]);
+            iptables(&["-X", &c]);
+        }
+    }
+
+    /// What every running, reachable member looks like from the observer.
+    fn views(&self) -> [Option<View>; 3] {
+        [0, 1, 2].map(|i| {
+            if self.members[i].is_none() || self.cut == Some(i) || self.stopped == Some(i) {
+                return None;
+            }
+            let n = &self.n[i];
+            let t = block(|| {
+                eval_term(
+                    &self.observer,
+                    &format!(
+                        "{{case rpc:call('{n}', application, which_applications, [], 5000) of \
+                         Apps when is_list(Apps) -> lists:keymember(myapp, 1, Apps); _ -> badrpc end, \
+                         case rpc:call('{n}', global, whereis_name, [myapp_server], 5000) of \
+                         P when is_pid(P) -> node(P); Other -> Other end, \
+                         rpc:call('{n}', erlang, nodes, [], 5000)}}"
+                    ),
+                )
+            });
+            let el = t.as_tuple().unwrap_or(&[]).to_vec();
+            if el.len() != 3 || el[0].as_atom() == Some("badrpc") {
+                return None;
+            }
+            let nodes: Vec<Term> = el[2].as_list().map(|l| l.to_vec()).unwrap_or_default();
+            Some(View {
+                runs: el[0].as_atom() == Some("true"),
+                global: match &el[1] {
+                    Term::Atom(a) => a.name.clone(),
+                    other => format!("{other:?}"),
+                },
+                sees: (0..3)
+                    .filter(|&j| nodes.iter().any(|x| x.as_atom() == Some(self.n[j].as_str())))
+                    .collect(),
+            })
+        })
+    }
+
+    /// Polls until the views stay the same for [`STABLE`]; returns them and
+    /// when they last changed.
+    async fn settle(&self) -> ([Option<View>; 3], Instant) {
+        let t0 = Instant::now();
+        let mut last = self.views();
+        let mut changed = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = self.views();
+            if now != last {
+                last = now;
+                changed = Instant::now();
+            } else if changed.elapsed() >= STABLE || t0.elapsed() > SETTLE_LIMIT {
+                return (last, changed);
+            }
+        }
+    }
+
+    /// Checks the invariants once settled; true when all hold.
+    async fn check(&mut self, k: usize, what: &str, fault: Instant) -> bool {
+        let (v, changed) = self.settle().await;
+        let mut bad = Vec::new();
+        for i in 0..3 {
+            if let Some(m) = self.members[i].as_mut()
+                && !m.alive()
+            {
+                self.stats.crashes += 1;
+                bad.push(format!("role {i} died on its own"));
+                self.members[i] = None;
+            }
+        }
+        let running: Vec<usize> = (0..3)
+            .filter(|&i| v[i].as_ref().is_some_and(|x| x.runs))
+            .collect();
+        let up: Vec<usize> = (0..3).filter(|&i| v[i].is_some()).collect();
+        if running.len() > 1 {
+            self.stats.at_most_one += 1;
+            bad.push(format!("myapp runs at {running:?}"));
+        }
+        if running.is_empty() && !up.is_empty() {
+            self.stats.exactly_one += 1;
+            bad.push(format!("myapp runs nowhere, up {up:?}"));
+        }
+        let globals: Vec<&str> = up
+            .iter()
+            .filter_map(|&i| v[i].as_ref().map(|x| x.global.as_str()))
+            .collect();
+        let agree = globals.windows(2).all(|w| w[0] == w[1]);
+        let at_runner = match running[..] {
+            [r] => globals.iter().all(|g| *g == self.n[r]),
+            _ => true,
+        };
+        if !agree || !at_runner {
+            self.stats.global += 1;
+            bad.push(format!("global names: {globals:?}"));
+        }
+        if let [r] = running[..] {
+            let one_up = v[0].is_some();
+            if (one_up && r != 0) || (!one_up && r == 0) {
+                self.stats.placement += 1;
+                bad.push(format!("myapp at role {r}, one up: {one_up}"));
+            }
+            self.stats
+                .recovery_ms
+                .push(changed.saturating_duration_since(fault).as_millis());
+        }
+        if !bad.is_empty() {
+            self.stats.failing.push(k);
+            eprintln!(
+                "[{}] event {k} ({what}): {}\n  views: {v:?}",
+                self.label(),
+                bad.join("; ")
+            );
+        } else {
+            eprintln!("[{}] event {k} ({what}): ok, at {running:?}", self.label());
+        }
+        bad.is_empty()
+    }
+
+    /// Reconnects every pair (a send from each node to each other one),
+    /// waits, and restarts everything if the cluster is not whole with one
+    /// copy at one.
+    async fn restore(&mut self) {
+        self.heal();
+        if let Some(i) = self.stopped.take()
+            && let Some(m) = self.members[i].as_mut()
+        {
+            m.signal(libc::SIGCONT);
+        }
+        for i in 0..3 {
+            if self.members[i].is_none() {
+                self.start(i);
+            }
+        }
+        for i in 0..3 {
+            for j in 0..3 {
+                if i != j {
+                    let _ = block(|| {
+                        self.observer.eval(&format!(
+                            "rpc:call('{}', erlang, send, [{{campaign_nobody, '{}'}}, hello], 5000).",
+                            self.n[i], self.n[j]
+                        ))
+                    });
+                }
+            }
+        }
+        let (v, _) = self.settle().await;
+        let whole = v.iter().enumerate().all(|(i, x)| {
+            x.as_ref()
+                .is_some_and(|x| x.runs == (i == 0) && x.sees.len() == 2 && x.global == self.n[0])
+        });
+        if !whole {
+            self.stats.resets += 1;
+            eprintln!("[{}] restarting the cluster: {v:?}", self.label());
+            for i in 0..3 {
+                self.kill(i);
+            }
+            for i in 0..3 {
+                self.start(i);
+            }
+            let _ = self.settle().await;
+        }
+    }
+
+    /// Runs event `k`; returns what it was and when the fault began.
+    async fn event(&mut self, k: usize) -> (String, Instant) {
+        let mut e = self.rng.below(EVENTS.len() as u64) as usize;
+        if e >= 5 && self.cgroups.is_none() {
+            e = 0; // no partitions without root and cgroup v2
+        }
+        let r = self.rng.below(3) as usize;
+        let what = format!("{} (role {r})", EVENTS[e]);
+        eprintln!("[{}] event {k}: {what}", self.label());
+        let t0 = Instant::now();
+        match e {
+            0 => {
+                self.kill(r);
+                tokio::time::sleep(self.rng.ms(0, 10_000)).await;
+                self.start(r);
+            }
+            1 => {
+                let s = (r + 1 + self.rng.below(2) as usize) % 3;
+                self.kill(r);
+                tokio::time::sleep(self.rng.ms(0, 3_000)).await;
+                self.kill(s);
+                tokio::time::sleep(self.rng.ms(0, 8_000)).await;
+                self.start(r);
+                tokio::time::sleep(self.rng.ms(0, 4_000)).await;
+                self.start(s);
+            }
+            2 | 3 => {
+                let d = if e == 2 {
+                    self.rng.ms(1_000, 5_000)
+                } else {
+                    self.rng.ms(10_500, 14_000)
+                };
+                if let Some(m) = self.members[r].as_mut() {
+                    m.signal(libc::SIGSTOP);
+                    self.stopped = Some(r);
+                }
+                tokio::time::sleep(d).await;
+                if let Some(m) = self.members[r].as_mut() {
+                    m.signal(libc::SIGCONT);
+                }
+                self.stopped = None;
+            }
+            4 => {
+                // one down, failover, one back: kill one of the two ends
+                // within the first second of the takeover.
+                self.kill(0);
+                let t = Instant::now();
+                while t.elapsed() < LONG && !self.views().iter().flatten().any(|v| v.runs) {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                self.start(0);
+                let t = Instant::now();
+                while t.elapsed() < LONG
+                    && !self.members[0]
+                        .as_ref()
+                        .is_some_and(|m| m.log_contains("StartType = {takeover"))
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                tokio::time::sleep(self.rng.ms(0, 1_000)).await;
+                let victim = if r == 0 {
+                    0
+                } else {
+                    (1..3)
+                        .find(|&i| self.views()[i].as_ref().is_some_and(|v| v.runs))
+                        .unwrap_or(r)
+                };
+                self.kill(victim);
+                tokio::time::sleep(self.rng.ms(0, 6_000)).await;
+                self.start(victim);
+            }
+            _ => {
+                self.cut(r);
+                tokio::time::sleep(self.rng.ms(10_500, 20_000)).await;
+                if e == 6 {
+                    self.heal();
+                }
+            }
+        }
+        (what, t0)
+    }
+
+    async fn run(mut self, events: usize, seed: u64) -> Stats {
+        for i in 0..3 {
+            self.start(i);
+        }
+        let _ = self.settle().await;
+        self.restore().await;
+        for k in 1..=events {
+            let (what, t0) = self.event(k).await;
+            self.stats.events += 1;
+            if !self.check(k, &what, t0).await {
+                eprintln!(
+                    "replay: scripts/campaign.sh --mix {} --seed {seed} --events {k}",
+                    self.label()
+                );
+            }
+            println!(
+                "{}",
+                result_line(
+                    "CAMPAIGN-PROGRESS",
+                    &self.label(),
+                    seed,
+                    self.cgroups.is_some(),
+                    &self.stats
+                )
+            );
+            self.restore().await;
+        }
+        self.heal();
+        for i in 0..3 {
+            self.kill(i);
+        }
+        if let Some(cg) = &self.cgroups {
+            for d in cg {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        std::mem::take(&mut self.stats)
+    }
+}
+
+impl Drop for Campaign {
+    fn drop(&mut self) {
+        self.heal();
+    }
+}
+
+/// `scripts/campaign.sh` runs this with `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the fault campaign: run by scripts/campaign.sh"]
+async fn run() {
+    let mix = std::env::var("CAMPAIGN_MIX").unwrap_or_else(|_| "dbb".into());
+    let events: usize = std::env::var("CAMPAIGN_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let seed: u64 = std::env::var("CAMPAIGN_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let Some(c) = Campaign::new(&mix, seed) else {
+        return;
+    };
+    let partitions = c.cgroups.is_some();
+    let s = c.run(events, seed).await;
+    println!(
+        "{}",
+        result_line("CAMPAIGN-RESULT", &mix, seed, partitions, &s)
+    );
+}
+
+/// The line the script aggregates (also printed after every event, as
+/// `CAMPAIGN-PROGRESS`, so that a run cut short still counts).
+fn result_line(tag: &str, mix: &str, seed: u64, partitions: bool, s: &Stats) -> String {
+    let rec: Vec<String> = s.recovery_ms.iter().map(u128::to_string).collect();
+    format!(
+        "{tag} mix={mix} seed={seed} events={} at_most_one={} exactly_one={} global={} placement={} crashes={} resets={} partitions={partitions} failing={:?} recovery_ms={}",
+        s.events,
+        s.at_most_one,
+        s.exactly_one,
+        s.global,
+        s.placement,
+        s.crashes,
+        s.resets,
+        s.failing,
+        rec.join(",")
+    )
+}
