@@ -383,9 +383,14 @@ fn dist_config(params: &KernelParams, sys: &SysConfig) -> Config {
             _ => None,
         })
         .collect();
+    let heal_partitions = sys
+        .get("kernel", "distro_heal_partitions")
+        .and_then(|t| t.as_bool())
+        .unwrap_or(false);
     Config {
         distributed,
         permissions,
+        heal_partitions,
     }
 }
 

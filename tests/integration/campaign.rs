@@ -162,8 +162,15 @@ fn env(n: &[String; 3], me: &str) -> String {
         .filter(|x| *x != me)
         .map(|x| format!("'{x}'"))
         .collect();
+    // `--heal` (CAMPAIGN_HEAL=1): distro's healing beyond OTP; BEAM nodes
+    // ignore the parameter.
+    let heal = if std::env::var("CAMPAIGN_HEAL").is_ok_and(|v| v == "1") {
+        ", {distro_heal_partitions, true}"
+    } else {
+        ""
+    };
     format!(
-        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}",
+        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}{heal}",
         n[0],
         n[1],
         n[2],

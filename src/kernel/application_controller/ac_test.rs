@@ -165,6 +165,7 @@ async fn dist_ac_alone_starts_the_app_here() {
                     nodes: NodesSpec(vec![NodeSpec::One(atom_of("solo@h"))]),
                 }],
                 permissions: vec![],
+                heal_partitions: false,
             },
             start_dist_ac: None,
             sync: None,

@@ -214,6 +214,13 @@ pub struct Config {
     pub distributed: Vec<DistEntry>,
     /// kernel `permissions` (`[{App, Bool}]`).
     pub permissions: Vec<(Atom, bool)>,
+    /// kernel `distro_heal_partitions` (default `false`: OTP's behaviour,
+    /// both sides of a healed partition keep the application). When
+    /// `true`, a node that comes back after a partition makes the copy of
+    /// lower priority stop (README, "Netsplits that heal"); the
+    /// application's global names may then be left unregistered (see
+    /// there), which is why it is not the default.
+    pub heal_partitions: bool,
 }
 
 /// A message in the mailbox (inputs handled by the main loop).

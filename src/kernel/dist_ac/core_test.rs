@@ -35,6 +35,7 @@ pub(super) fn cp_config() -> Config {
             ]),
         }],
         permissions: Vec::new(),
+        heal_partitions: true,
     }
 }
 
@@ -554,6 +555,7 @@ fn healed_partition_winner_tells_the_other_side() {
     // cp3 (same group, larger name) was apart and comes back.
     d.handle(t1, Input::NodeDown(a("cp3")));
     drain(&mut d);
+    let mut off = d.clone();
     d.handle(t1, Input::NodeUp(a("cp3")));
     assert_eq!(
         drain(&mut d),
@@ -566,6 +568,10 @@ fn healed_partition_winner_tells_the_other_side() {
             },
         }]
     );
+    // Without distro_heal_partitions, OTP's behaviour: nothing.
+    off.config.heal_partitions = false;
+    off.handle(t1, Input::NodeUp(a("cp3")));
+    assert_eq!(drain(&mut off), vec![]);
 }
 
 /// NOTES.md e.1 pitfall 10: a `Nodes` list that differs (here only in

@@ -319,6 +319,9 @@ impl DistAc {
             return;
         };
         self.lost.remove(i);
+        if !self.config.heal_partitions {
+            return;
+        }
         let mut ask = Vec::new();
         let me = self.me.clone();
         let local: Vec<(Atom, crate::kernel::dist_ac::NodesSpec)> = self

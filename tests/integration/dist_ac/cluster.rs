@@ -266,6 +266,7 @@ impl Cluster {
                 dist: Config {
                     distributed: dist,
                     permissions: vec![],
+                    heal_partitions: false,
                 },
                 start_dist_ac: None,
                 sync,

@@ -61,7 +61,7 @@ fn env(n: &[String; 3], me: &str) -> String {
         .map(|x| format!("'{x}'"))
         .collect();
     format!(
-        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}",
+        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}, {{distro_heal_partitions, true}}",
         n[0],
         n[1],
         n[2],
