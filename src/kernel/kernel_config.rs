@@ -9,7 +9,7 @@
 //!
 //! Nothing is waited for when `sync_nodes_timeout` is unset. With
 //! `infinity`, every listed node is waited for. Only connections are
-//! waited for, not global or dist_ac sync (NOTES.md e.1 pitfall 19).
+//! waited for, not global or dist_ac sync (`kernel_config.erl`).
 //!
 //! [`SyncWait`] is the sans-IO part (`rec_nodes/2`, `check_up/3`); [`run`]
 //! is the process.

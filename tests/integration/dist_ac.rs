@@ -344,7 +344,7 @@ async fn two_rust_nodes_and_one_beam() {
     until("the Rust cp2 stops", LONG, || !cp2.runs()).await;
 }
 
-/// `distributed` lists that differ only in order (NOTES.md e.1 pitfall 10):
+/// `distributed` lists that differ only in order (`dist_ac.erl`'s `equal_nodes/2`):
 /// whichever dist_ac first receives the other's `dist_ac_app_loaded` exits
 /// `distribution_mismatch`. (a) the BEAM node loads myapp, the Rust one
 /// does not: the Rust dist_ac stops and halts its node; (b) the Rust node

@@ -574,7 +574,7 @@ fn healed_partition_winner_tells_the_other_side() {
     assert_eq!(drain(&mut off), vec![]);
 }
 
-/// NOTES.md e.1 pitfall 10: a `Nodes` list that differs (here only in
+/// `dist_ac.erl`'s `equal_nodes/2`: a `Nodes` list that differs (here only in
 /// order) makes dist_ac exit `{distribution_mismatch, App, Node}`.
 #[test]
 fn distribution_mismatch_stops_dist_ac() {
@@ -617,7 +617,7 @@ fn distribution_mismatch_stops_dist_ac() {
     assert!(drain(&mut d).is_empty());
 }
 
-/// NOTES.md d.6 / e.1 pitfall 11: a `dist_ac_new_node` with `Started = []`
+/// `dist_ac.erl`'s `dist_ac_new_node` handling: a `dist_ac_new_node` with `Started = []`
 /// is an introduction outside `wait_dacs/4` (answered once) and a reply
 /// inside it (not answered): two nodes never ping-pong.
 #[test]

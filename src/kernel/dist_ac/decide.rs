@@ -5,7 +5,7 @@
 //! (lines 779–1151), with each nested `receive` turned into a
 //! [`DecisionWait`] state.
 //!
-//! Walk of the priority list (NOTES.md §d.4): a plain node entry that is
+//! Walk of the priority list (`dist_ac.erl`, `find_start_node/4`): a plain node entry that is
 //! permitted wins; for a tuple of equal-priority nodes, if none of them
 //! already runs the app, every permitted node sends its weight (number of
 //! running applications) to the others and collects theirs, and all of them

@@ -667,7 +667,7 @@ fn failover_every_order_goes_to_cp2_after_the_restart_time() {
 }
 
 /// Equal priority is decided by weight: cp2 runs one more application, so
-/// the lighter cp3 gets myapp (NOTES.md d.4, `find_any_node/5`).
+/// the lighter cp3 gets myapp (`dist_ac.erl`, `find_any_node/5`).
 #[test]
 fn failover_goes_to_the_lighter_node() {
     let mut sim = Sim::new(&["cp1", "cp2", "cp3"]);
