@@ -39,7 +39,7 @@ mirror=${DISTRO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 releases=(25 27 29)
 apt_packages=(erlang-nox erlang-ssl erlang-src erlang-dev elixir debootstrap debian-archive-keyring
     build-essential pkg-config ca-certificates curl shellcheck erlang-jinterface
-    default-jdk-headless)
+    default-jdk-headless iptables)
 # Installed into every chroot (Debian's elixir depends on the erlang-* it
 # needs: crypto, inets, parsetools, public-key, tools).
 # erlang-ssl (which pulls erlang-crypto and erlang-public-key) for TLS
