@@ -81,7 +81,10 @@ fn name_node(cl: &DockerCluster, at: &str) -> String {
     .unwrap_or_else(|e| format!("{e}"))
 }
 
-fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Outcome {
+/// `None` when, in an all-Elixir cluster, OTP's own dist_ac started the
+/// app at both two and three (a weight race of OTP's, seen once in CI on
+/// OTP 27): that baseline run is reported and skipped, never a distro one.
+fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Option<Outcome> {
     let ticktime = ["-kernel", "net_ticktime", "4"];
     let mut cl = DockerCluster::new(label, Naming::Short, &ticktime).expect("cluster");
     let all = ["one", "two", "three"];
@@ -113,8 +116,13 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Outcome 
         })
         .unwrap_or_else(|e| panic!("{label}: two never saw one down: {e:#}\n{}", cl.tails()));
     let nodedown = t0.elapsed();
-    cl.until_only(APP, "three", &["two", "three"], "one cut off")
-        .unwrap();
+    if let Err(e) = cl.until_only(APP, "three", &["two", "three"], "one cut off") {
+        if !distro_at_one && cl.running(APP, &["two", "three"]) == ["two", "three"] {
+            eprintln!("{label}: OTP's dist_ac started the app at two and three: baseline skipped");
+            return None;
+        }
+        panic!("{e:#}");
+    }
     let failover = t0.elapsed();
 
     match fault {
@@ -149,7 +157,7 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Outcome 
         std::thread::sleep(Duration::from_millis(200));
     };
     let after_heal = cl.running(APP, &all);
-    Outcome {
+    Some(Outcome {
         nodedown,
         failover,
         one_still_runs,
@@ -157,7 +165,7 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Outcome 
         after_heal,
         name_at,
         logs: cl.tails(),
-    }
+    })
 }
 
 /// `docker pause`/`unpause` and `docker network disconnect`/`connect` of
@@ -183,6 +191,10 @@ fn pause_and_partition_distro_vs_beam() {
         run(&label, fault, distro, otp.number())
     });
     for ((fault, distro), o) in variants.iter().zip(&outcomes) {
+        let Some(o) = o else {
+            assert!(!distro, "a distro run is never skipped");
+            continue;
+        };
         eprintln!(
             "{} {fault:?} one, {:<15} nodedown at two {}, app at three {}; \
              one still runs it: {}, one sees {}; after two pings one: app at {:?}, \
@@ -199,6 +211,7 @@ fn pause_and_partition_distro_vs_beam() {
     }
     // The same story everywhere (see the module docs).
     for ((fault, distro), o) in variants.iter().zip(&outcomes) {
+        let Some(o) = o else { continue };
         let what = format!("{fault:?}, {}", who(*distro));
         assert!(o.one_still_runs, "{what}: one lost its instance\n{o:?}");
         assert_eq!(o.one_sees, "[]", "{what}: one reconnected by itself\n{o:?}");
