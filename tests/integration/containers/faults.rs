@@ -81,9 +81,11 @@ fn name_node(cl: &DockerCluster, at: &str) -> String {
     .unwrap_or_else(|e| format!("{e}"))
 }
 
-/// `None` when, in an all-Elixir cluster, OTP's own dist_ac started the
-/// app at both two and three (a weight race of OTP's, seen once in CI on
-/// OTP 27): that baseline run is reported and skipped, never a distro one.
+/// `None` when an all-Elixir cluster (the baseline) ends in a state of
+/// OTP's own making that the comparison cannot use: its dist_ac started
+/// the app at both two and three, or its `global` never agreed on the name
+/// after the heal (both seen on OTP 27 under load). That baseline run is
+/// reported and skipped; a run with distro never is.
 fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Option<Outcome> {
     let ticktime = ["-kernel", "net_ticktime", "4"];
     let mut cl = DockerCluster::new(label, Naming::Short, &ticktime).expect("cluster");
@@ -149,11 +151,19 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Option<O
         if seen.iter().all(|s| s == &seen[0] && s != "undefined") {
             break seen;
         }
-        assert!(
-            t1.elapsed() < LONG,
-            "{label}: global never agreed on Distro.DistroCal: {seen:?}\n{}",
-            cl.tails()
-        );
+        if t1.elapsed() >= LONG {
+            if !distro_at_one {
+                // OTP's own global after a partition (seen on OTP 27).
+                eprintln!(
+                    "{label}: OTP's global never agreed on Distro.DistroCal: {seen:?}: baseline skipped"
+                );
+                return None;
+            }
+            panic!(
+                "{label}: global never agreed on Distro.DistroCal: {seen:?}\n{}",
+                cl.tails()
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     };
     let after_heal = cl.running(APP, &all);
