@@ -58,6 +58,21 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// An EPMD on a free port of its own, stopped when dropped.
+fn private_epmd() -> (u16, Killed) {
+    let port = free_port();
+    let epmd = Killed(
+        Command::new("epmd")
+            .args(["-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("epmd runs (install erlang)"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    (port, epmd)
+}
+
 fn registered(epmd_port: u16, name: &str) -> bool {
     Command::new("epmd")
         .args(["-port", &epmd_port.to_string(), "-names"])
@@ -150,17 +165,8 @@ impl TlsFiles {
 /// all with `extra` arguments (TLS distribution's, or none).
 fn round(quick: bool, extra: &[String], tag: &str) -> Round {
     let cookie = "distro_bench";
-    let epmd_port = free_port();
+    let (epmd_port, _epmd) = private_epmd();
     let env_port = epmd_port.to_string();
-    let _epmd = Killed(
-        Command::new("epmd")
-            .args(["-port", &env_port])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("epmd runs (install erlang)"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
     let tag = format!("{tag}_{}", std::process::id());
     let beam_name = format!("bench_beam_{tag}");
     let distro_name = format!("bench_distro_{tag}");
@@ -311,17 +317,8 @@ struct Load {
 
 fn load_round(quick: bool) -> Load {
     let cookie = "distro_bench";
-    let epmd_port = free_port();
+    let (epmd_port, _epmd) = private_epmd();
     let env_port = epmd_port.to_string();
-    let _epmd = Killed(
-        Command::new("epmd")
-            .args(["-port", &env_port])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("epmd runs (install erlang)"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
     let dir = tempfile::tempdir().expect("temp dir");
     for f in ["interop_driver.erl", "bench_target.erl"] {
         let ok = Command::new("erlc")

@@ -157,11 +157,6 @@ struct Campaign {
 }
 
 fn env(n: &[String; 3], me: &str) -> String {
-    let others: Vec<String> = n
-        .iter()
-        .filter(|x| *x != me)
-        .map(|x| format!("'{x}'"))
-        .collect();
     // `--heal` (CAMPAIGN_HEAL=1): distro's healing beyond OTP; BEAM nodes
     // ignore the parameter.
     let heal = if std::env::var("CAMPAIGN_HEAL").is_ok_and(|v| v == "1") {
@@ -169,12 +164,13 @@ fn env(n: &[String; 3], me: &str) -> String {
     } else {
         ""
     };
-    format!(
-        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}{heal}",
-        n[0],
-        n[1],
-        n[2],
-        others.join(", ")
+    crate::dist_ac::cluster::cluster_env(
+        "myapp",
+        n,
+        me,
+        "optional",
+        5000,
+        &format!(", {{net_ticktime, 8}}{heal}"),
     )
 }
 

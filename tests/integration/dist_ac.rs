@@ -487,20 +487,8 @@ async fn seed_walkthrough_with_elixir_nodes() {
     eprintln!("[{}] Elixir {elixir}", label(&otp));
     let cl = Cluster::new(otp.clone(), false);
     let n = [name("one"), name("two"), name("three")];
-    let env = |me: &str| {
-        let others: Vec<String> = n
-            .iter()
-            .filter(|x| *x != me)
-            .map(|x| format!("'{x}'"))
-            .collect();
-        format!(
-            "{{distributed, [{{distro, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}",
-            n[0],
-            n[1],
-            n[2],
-            others.join(", ")
-        )
-    };
+    let env =
+        |me: &str| crate::dist_ac::cluster::cluster_env("distro", &n, me, "optional", 5000, "");
     let two = cl.elixir(&n[1], &env(&n[1]));
     let three = cl.elixir(&n[2], &env(&n[2]));
     let sync = SyncNodes {

@@ -55,20 +55,35 @@ pub(crate) fn spec(app: &str, n: &[String; 3]) -> DistEntry {
     }
 }
 
-/// The kernel env of a BEAM node of the cluster `n`, as in cpN.config.
-pub(crate) fn beam_env(n: &[String; 3], me: &str) -> String {
+/// The kernel env of node `me` of the three-node cluster `n`:
+/// `{distributed, [{App, 5000, [N1, {N2, N3}]}]}`, `sync_nodes_<sync>` of
+/// the other two, `sync_nodes_timeout`, then `extra` (terms, each after a
+/// comma).
+pub(crate) fn cluster_env(
+    app: &str,
+    n: &[String; 3],
+    me: &str,
+    sync: &str,
+    timeout_ms: u32,
+    extra: &str,
+) -> String {
     let others: Vec<String> = n
         .iter()
         .filter(|x| *x != me)
         .map(|x| format!("'{x}'"))
         .collect();
     format!(
-        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_mandatory, [{}]}}, {{sync_nodes_timeout, 30000}}",
+        "{{distributed, [{{{app}, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_{sync}, [{}]}}, {{sync_nodes_timeout, {timeout_ms}}}{extra}",
         n[0],
         n[1],
         n[2],
         others.join(", ")
     )
+}
+
+/// The kernel env of a BEAM node of the cluster `n`, as in cpN.config.
+pub(crate) fn beam_env(n: &[String; 3], me: &str) -> String {
+    cluster_env("myapp", n, me, "mandatory", 30000, "")
 }
 
 /// Runs blocking harness code (eval, start) without stalling the Rust nodes.

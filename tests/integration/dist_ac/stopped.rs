@@ -55,17 +55,13 @@ impl One {
 
 /// The seed's kernel env with net_ticktime 8.
 fn env(n: &[String; 3], me: &str) -> String {
-    let others: Vec<String> = n
-        .iter()
-        .filter(|x| *x != me)
-        .map(|x| format!("'{x}'"))
-        .collect();
-    format!(
-        "{{distributed, [{{myapp, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}, {{net_ticktime, 8}}, {{distro_heal_partitions, true}}",
-        n[0],
-        n[1],
-        n[2],
-        others.join(", ")
+    crate::dist_ac::cluster::cluster_env(
+        "myapp",
+        n,
+        me,
+        "optional",
+        5000,
+        ", {net_ticktime, 8}, {distro_heal_partitions, true}",
     )
 }
 

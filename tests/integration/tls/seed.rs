@@ -31,20 +31,8 @@ async fn seed_walkthrough_over_tls() {
             "",
         )
     };
-    let env = |me: &str| {
-        let others: Vec<String> = n
-            .iter()
-            .filter(|x| *x != me)
-            .map(|x| format!("'{x}'"))
-            .collect();
-        format!(
-            "{{distributed, [{{distro, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_optional, [{}]}}, {{sync_nodes_timeout, 5000}}",
-            n[0],
-            n[1],
-            n[2],
-            others.join(", ")
-        )
-    };
+    let env =
+        |me: &str| crate::dist_ac::cluster::cluster_env("distro", &n, me, "optional", 5000, "");
     let two = cl.elixir_with(&n[1], &env(&n[1]), opt(&n[1]).beam_args());
     let three = cl.elixir_with(&n[2], &env(&n[2]), opt(&n[2]).beam_args());
     let one_opt = opt(&n[0]);
