@@ -14,9 +14,9 @@
 
 #![no_main]
 
-use distro::term::exact_eq;
 use distro::config::{KernelParams, SysConfig};
 use distro::term::Term;
+use distro::term::exact_eq;
 use distro::term::text::{parse_term, parse_terms, to_text};
 use libfuzzer_sys::fuzz_target;
 

@@ -9,7 +9,9 @@
 
 #![no_main]
 
-use distro::kernel::dist_ac::{Config, DacMsg, DistAc, DistEntry, Input, NodeSpec, NodesSpec, RestartTime};
+use distro::kernel::dist_ac::{
+    Config, DacMsg, DistAc, DistEntry, Input, NodeSpec, NodesSpec, RestartTime,
+};
 use distro::term::{Atom, Limits, atom, decode_prefix_with};
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
@@ -26,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
             ]),
         }],
         permissions: vec![],
+        // The input's first bit also runs the partition-healing paths.
+        heal_partitions: data.first().is_some_and(|b| b & 1 == 1),
     };
     let mut d = DistAc::new(Atom::from("b@h"), atom("pid"), cfg);
     d.handle(t0, Input::NodeUp(Atom::from("a@h")));
