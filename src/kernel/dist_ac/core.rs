@@ -130,6 +130,18 @@ pub enum Input {
         node: NodeName,
         /// An application it runs.
         app: Atom,
+        /// Whether that node is a distro node (`erlang:system_info(machine)`
+        /// is `"distro"`), which heals partitions itself, or a BEAM node,
+        /// which does not.
+        distro: bool,
+    },
+    /// The [`Output::RemoteTakeover`] of `app` by `node` answered `ok`:
+    /// the application runs there now.
+    TookOver {
+        /// The node that took it over.
+        node: NodeName,
+        /// The application.
+        app: Atom,
     },
 }
 
@@ -177,14 +189,30 @@ pub enum Output {
     /// `dist_ac_took_control` to kernel_config.
     TookControl,
     /// Beyond OTP (healing a partition): `rpc:call(Node,
-    /// application, which_applications, [])`, answered with an
-    /// [`Input::RunsAt`] for each of `apps` that runs there. Asked of a
-    /// node of higher priority that comes back while we run `apps`.
+    /// application, which_applications, [])` and `rpc:call(Node, erlang,
+    /// system_info, [machine])`, answered with an [`Input::RunsAt`] for
+    /// each of `apps` that runs there. Asked of a node of the `distributed`
+    /// list that comes back (after a nodedown) while we run `apps`.
     AskRunning {
         /// The node that came back.
         node: NodeName,
         /// Applications we run that it may run too.
         apps: Vec<Atom>,
+    },
+    /// Beyond OTP (healing a partition, we lose to a BEAM node): after
+    /// `{dist_ac_app_started, Me, App, ok}` made `node` stop its copy and
+    /// record the application as running here, have it take the
+    /// application over, as `application:takeover(App, Type)` called there
+    /// does: `rpc:call(Node, application, takeover, [App, Type])`, with
+    /// the restart type its application controller started `app` with
+    /// (`application:info()`). Answered with
+    /// [`Input::TookOver`] when it answers `ok` (`node`'s dist_ac tells only
+    /// its `known` nodes, which no longer include us).
+    RemoteTakeover {
+        /// The node of higher priority.
+        node: NodeName,
+        /// The application.
+        app: Atom,
     },
     /// The boot sync is over (`ets:insert(ac_tab, {sync_dacs, ok})`).
     SyncDone,
@@ -235,7 +263,9 @@ pub(super) enum Mail {
     /// `{internal_restart_appl, App}` from a `send_after` timer.
     RestartAppl(Atom),
     /// [`Input::RunsAt`].
-    RunsAt(NodeName, Atom),
+    RunsAt(NodeName, Atom, bool),
+    /// [`Input::TookOver`].
+    TookOver(NodeName, Atom),
 }
 
 /// `{From, App, Bool, Nodes}` of `#state.p_reqs`.
@@ -353,6 +383,11 @@ pub struct DistAc {
     /// Nodes that went down while this dist_ac ran (not in OTP): a nodeup
     /// of one of them may heal a partition (`heal_nodeup`).
     pub(super) lost: Vec<NodeName>,
+    /// Healing takeovers under way here (not in OTP): `(App, From)`. OTP's
+    /// dist_ac tells only its `known` nodes that the application runs
+    /// here, and a node apart for a while is no longer one of them, so
+    /// `From` is told on its own.
+    pub(super) healing: Vec<(Atom, NodeName)>,
     // process machinery
     pub(super) connected: Vec<NodeName>,
     pub(super) monitoring: bool,
@@ -379,6 +414,7 @@ impl DistAc {
             tmp_locals: Vec::new(),
             remote_started: Vec::new(),
             known: Vec::new(),
+            healing: Vec::new(),
             started: Vec::new(),
             tmp_weights: Vec::new(),
             dist_loaded: Vec::new(),
@@ -482,7 +518,8 @@ impl DistAc {
             Input::LockResult(ok) => return self.op_done(OpAnswer::Lock(ok)),
             Input::Unlocked => return self.op_done(OpAnswer::Unlocked),
             Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
-            Input::RunsAt { node, app } => Mail::RunsAt(node, app),
+            Input::RunsAt { node, app, distro } => Mail::RunsAt(node, app, distro),
+            Input::TookOver { node, app } => Mail::TookOver(node, app),
         };
         self.deliver(mail);
     }

@@ -412,20 +412,7 @@ fn s3_restart_cp1_takes_over() {
 fn s3_old_node_stops_its_instance() {
     let t0 = Instant::now();
     let mut d = standby("cp2", t0);
-    d.set_weight(2);
-    d.handle(t0, Input::NodeDown(a("cp1")));
-    let t1 = t0 + Duration::from_millis(5000);
-    d.handle(
-        t1,
-        Input::Dac(DacMsg::Weight {
-            app: a("myapp"),
-            weight: 2,
-            node: a("cp3"),
-        }),
-    );
-    d.handle_timeout(t1);
-    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
-    drain(&mut d);
+    let t1 = cp2_runs_after_cp1_down(&mut d, t0);
     // cp1 comes back, introduces itself; cp2 answers with what runs here.
     d.handle(t1, Input::NodeUp(a("cp1")));
     d.handle(
@@ -478,14 +465,9 @@ fn s3_old_node_stops_its_instance() {
     );
 }
 
-/// Beyond OTP, healing a partition: cp2 took myapp over while cp1 was
-/// apart; when cp1 is back, cp2 (second in the priority order) asks cp1
-/// whether it runs myapp, and on "yes" orders `{started, cp1}` for itself,
-/// which stops its copy, as the end of a takeover by cp1 would.
-#[test]
-fn healed_partition_loser_stops_its_copy() {
-    let t0 = Instant::now();
-    let mut d = standby("cp2", t0);
+/// cp2 (a standby of the guide's cluster) after cp1 went down: myapp
+/// failed over to it 5 s later and runs here. Returns the time it started.
+fn cp2_runs_after_cp1_down(d: &mut DistAc, t0: Instant) -> Instant {
     d.set_weight(2);
     d.handle(t0, Input::NodeDown(a("cp1")));
     let t1 = t0 + Duration::from_millis(5000);
@@ -499,7 +481,21 @@ fn healed_partition_loser_stops_its_copy() {
     );
     d.handle_timeout(t1);
     d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
-    drain(&mut d);
+    drain(d);
+    t1
+}
+
+/// Beyond OTP, healing a partition, the loser's side: cp2 took myapp over
+/// while cp1 was apart; when cp1 is back, cp2 (second in the priority
+/// order) asks cp1 whether it runs myapp. A distro cp1 heals it itself;
+/// a BEAM cp1 is told that myapp runs here (it stops its copy) and is
+/// asked to take it over (`application:takeover/2`), so that its new
+/// instance registers its global names again.
+#[test]
+fn healed_partition_loser_has_the_winner_take_over() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    let t1 = cp2_runs_after_cp1_down(&mut d, t0);
     d.handle(t1, Input::NodeUp(a("cp1")));
     assert_eq!(
         drain(&mut d),
@@ -508,67 +504,110 @@ fn healed_partition_loser_stops_its_copy() {
             apps: vec![a("myapp")]
         }]
     );
-    d.handle(
+    let runs_at = |distro| Input::RunsAt {
+        node: a("cp1"),
+        app: a("myapp"),
+        distro,
+    };
+    let mut beam = d.clone();
+    d.handle(t1, runs_at(true));
+    assert_eq!(drain(&mut d), vec![]);
+    assert_eq!(d.appl("myapp").map(|x| x.id.clone()), Some(ApplId::Local));
+
+    beam.handle(t1, runs_at(false));
+    assert_eq!(
+        drain(&mut beam),
+        vec![
+            Output::Send {
+                to: Dest::Name(a("cp1")),
+                msg: DacMsg::AppStarted {
+                    node: a("cp2"),
+                    app: a("myapp"),
+                    result: Ok(()),
+                },
+            },
+            Output::RemoteTakeover {
+                node: a("cp1"),
+                app: a("myapp")
+            }
+        ]
+    );
+    // cp1's takeover answered ok (its dist_ac_app_started goes to its
+    // known nodes only, no longer including us): our copy stops.
+    beam.handle(
         t1,
-        Input::RunsAt {
+        Input::TookOver {
             node: a("cp1"),
             app: a("myapp"),
         },
     );
     assert_eq!(
-        drain(&mut d),
+        drain(&mut beam),
         vec![Output::ToAc(ToAc::ChangeReq(
             a("myapp"),
             ChangeReq::Started(a("cp1"))
         ))]
-    );
-    assert_eq!(
-        d.appl("myapp").map(|x| x.id.clone()),
-        Some(ApplId::Distributed(a("cp1")))
     );
     // A node that never went down gets nothing of this.
     d.handle(t1, Input::NodeUp(a("cp9")));
     assert!(drain(&mut d).is_empty());
 }
 
-/// Beyond OTP, the winner's side: cp1 runs myapp and gets cp2 back after
-/// a nodedown: it sends cp2 the `dist_ac_app_started` that ends a takeover
-/// (BEAM's dist_ac and ours stop a copy they run on it).
+/// Beyond OTP, the winner's side: cp2 runs myapp and gets cp3 (same
+/// group, larger name) back after a nodedown. When cp3 runs it too, cp2
+/// stops its copy and takes myapp over from cp3: its new instance
+/// registers the global names again, and its `dist_ac_app_started` stops
+/// cp3's copy (BEAM's dist_ac and ours). Without
+/// `distro_heal_partitions`, OTP's behaviour: nothing.
 #[test]
-fn healed_partition_winner_tells_the_other_side() {
+fn healed_partition_winner_takes_it_over() {
     let t0 = Instant::now();
     let mut d = standby("cp2", t0);
-    d.set_weight(2);
-    d.handle(t0, Input::NodeDown(a("cp1")));
-    let t1 = t0 + Duration::from_millis(5000);
-    d.handle(
-        t1,
-        Input::Dac(DacMsg::Weight {
-            app: a("myapp"),
-            weight: 2,
-            node: a("cp3"),
-        }),
-    );
-    d.handle_timeout(t1);
-    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
-    drain(&mut d);
-    // cp3 (same group, larger name) was apart and comes back.
+    let t1 = cp2_runs_after_cp1_down(&mut d, t0);
     d.handle(t1, Input::NodeDown(a("cp3")));
     drain(&mut d);
     let mut off = d.clone();
     d.handle(t1, Input::NodeUp(a("cp3")));
     assert_eq!(
         drain(&mut d),
-        vec![Output::Send {
+        vec![Output::AskRunning {
+            node: a("cp3"),
+            apps: vec![a("myapp")]
+        }]
+    );
+    d.handle(
+        t1,
+        Input::RunsAt {
+            node: a("cp3"),
+            app: a("myapp"),
+            distro: false,
+        },
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![
+            Output::ToAc(ToAc::ChangeReq(a("myapp"), ChangeReq::Started(a("cp3")))),
+            Output::ToAc(ToAc::ChangeReq(
+                a("myapp"),
+                ChangeReq::Takeover(a("cp3"), None)
+            )),
+        ]
+    );
+    d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
+    let out = drain(&mut d);
+    assert!(
+        out.contains(&Output::Send {
             to: Dest::Name(a("cp3")),
             msg: DacMsg::AppStarted {
                 node: a("cp2"),
                 app: a("myapp"),
                 result: Ok(()),
             },
-        }]
+        }),
+        "{out:?}"
     );
-    // Without distro_heal_partitions, OTP's behaviour: nothing.
+    assert_eq!(d.appl("myapp").map(|x| x.id.clone()), Some(ApplId::Local));
+
     off.config.heal_partitions = false;
     off.handle(t1, Input::NodeUp(a("cp3")));
     assert_eq!(drain(&mut off), vec![]);

@@ -15,7 +15,13 @@ impl DistAc {
         match m {
             Mail::Go => {}
             Mail::NodeUp(n) => self.heal_nodeup(&n),
-            Mail::RunsAt(n, app) => self.heal_runs_at(&n, &app),
+            Mail::RunsAt(n, app, distro) => self.heal_runs_at(&n, &app, distro),
+            Mail::TookOver(n, app) => {
+                // A BEAM node took over from us what ran on both sides.
+                if self.appl(&app.name).is_some_and(|a| a.id == ApplId::Local) {
+                    self.app_started(n, app, Ok(()));
+                }
+            }
             Mail::Dac(d) => self.handle_dac(d),
             Mail::NodeDown(n) => self.nodedown(&n),
             Mail::Ac(a) => self.handle_ac(a),
@@ -67,6 +73,37 @@ impl DistAc {
                     Err(t) => t.clone(),
                 };
                 self.del_t_reqs(&app, &res_t);
+                // A healing takeover: the other side may not be known.
+                let (done, keep) = std::mem::take(&mut self.healing)
+                    .into_iter()
+                    .partition(|(a, _)| *a == app);
+                self.healing = keep;
+                let done: Vec<(Atom, NodeName)> = done;
+                if !done.is_empty() {
+                    // The other side, and every node of the application
+                    // that is connected but no longer known.
+                    let nodes = self.find_nodes(&app).flat();
+                    let tell: Vec<NodeName> = self
+                        .connected
+                        .iter()
+                        .filter(|n| nodes.contains(n) && !self.known.contains(n))
+                        .chain(done.iter().map(|(_, n)| n))
+                        .fold(Vec::new(), |mut v, n| {
+                            if !v.contains(n) && *n != self.me {
+                                v.push(n.clone());
+                            }
+                            v
+                        });
+                    let me = self.me.clone();
+                    self.send_all(
+                        &tell,
+                        &DacMsg::AppStarted {
+                            node: me,
+                            app: app.clone(),
+                            result: res.clone(),
+                        },
+                    );
+                }
                 if let Some(a) = self.appl_mut(&app) {
                     a.id = if res.is_ok() {
                         ApplId::Local
@@ -297,24 +334,15 @@ impl DistAc {
 
     /// Beyond OTP: healing a partition. OTP's dist_ac does nothing on a
     /// nodeup, so after a partition heals both sides keep running the
-    /// application (erlang/otp#3365). Here, for each application running
-    /// locally whose `distributed` nodes include `node`:
-    ///
-    /// - if we come first in the priority order (earlier in the list; in
-    ///   the same group, the smaller name), we send `node` what the end of
-    ///   an ordinary takeover sends, `{dist_ac_app_started, Me, App, ok}`:
-    ///   its dist_ac (BEAM's or ours) records the application as running
-    ///   here and its application controller stops a copy it runs;
-    /// - if `node` comes first, we ask it (`rpc`) whether it runs the
-    ///   application, and stop ours when it does ([`Self::heal_runs_at`]).
+    /// application (erlang/otp#3365). Here, when a node that went down
+    /// comes back, we ask it ([`Output::AskRunning`]) whether it runs the
+    /// applications we run whose `distributed` nodes include it; the
+    /// answers go to [`Self::heal_runs_at`].
     ///
     /// Only for a node that went down before (a partition, or a restart):
-    /// when a restarted node of higher priority takes the application over,
-    /// the answer may say it runs there, which is what the takeover's own
-    /// `dist_ac_app_started` says too.
+    /// a new one learns where the application runs from the
+    /// `dist_ac_new_node` exchange.
     fn heal_nodeup(&mut self, node: &NodeName) {
-        // Only a node that was here before: a new one learns where the
-        // application runs from the `dist_ac_new_node` exchange.
         let Some(i) = self.lost.iter().position(|n| n == node) else {
             return;
         };
@@ -322,36 +350,14 @@ impl DistAc {
         if !self.config.heal_partitions {
             return;
         }
-        let mut ask = Vec::new();
         let me = self.me.clone();
-        let local: Vec<(Atom, crate::kernel::dist_ac::NodesSpec)> = self
+        let ask: Vec<Atom> = self
             .appls
             .iter()
             .filter(|a| a.id == ApplId::Local)
-            .map(|a| (a.name.clone(), a.nodes.clone()))
+            .filter(|a| priority(&a.nodes, &me).is_some() && priority(&a.nodes, node).is_some())
+            .map(|a| a.name.clone())
             .collect();
-        for (app, nodes) in local {
-            let (Some(mine), Some(his)) = (priority(&nodes, &me), priority(&nodes, node)) else {
-                continue;
-            };
-            if mine < his {
-                tracing::info!(
-                    "dist_ac: {} reconnected while {} runs here: telling it (partition healed)",
-                    node.name,
-                    app.name
-                );
-                self.send(
-                    node,
-                    DacMsg::AppStarted {
-                        node: me.clone(),
-                        app,
-                        result: Ok(()),
-                    },
-                );
-            } else {
-                ask.push(app);
-            }
-        }
         if !ask.is_empty() {
             self.emit(Output::AskRunning {
                 node: node.clone(),
@@ -360,17 +366,78 @@ impl DistAc {
         }
     }
 
-    /// `app` runs at `node`, which comes before us: stop our copy as the
-    /// end of a takeover by `node` would.
-    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom) {
-        let local = self.appl(&app.name).is_some_and(|a| a.id == ApplId::Local);
-        if local && self.connected.contains(node) {
+    /// `app` runs here and at `node` too (a partition healed). The copy
+    /// that stays is the one of higher priority (earlier in the
+    /// `distributed` list; in the same group, the smaller name), and it
+    /// stays through an ordinary takeover: its node starts a new instance
+    /// with start type `{takeover, Other}`, whose processes register their
+    /// global names again (the clash resolution of `global` may have
+    /// killed the ones of either side), then `dist_ac_app_started` stops
+    /// the other copy. Who drives it:
+    ///
+    /// - we come first: we stop our copy as if `node` ran it and take the
+    ///   application over from `node` (BEAM's dist_ac and ours stop their
+    ///   copy on our `dist_ac_app_started`);
+    /// - `node` comes first and is a BEAM node: we send it
+    ///   `{dist_ac_app_started, Me, App, ok}` (it stops its copy and
+    ///   records the application as running here), then call
+    ///   `application:takeover/2` there ([`Output::RemoteTakeover`]);
+    /// - `node` comes first and is a distro node: it drives.
+    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom, distro: bool) {
+        let Some(a) = self.appl(&app.name) else {
+            return;
+        };
+        if a.id != ApplId::Local || !self.connected.contains(node) {
+            return;
+        }
+        let (Some(mine), Some(his)) = (priority(&a.nodes, &self.me), priority(&a.nodes, node))
+        else {
+            return;
+        };
+        if mine < his {
             tracing::warn!(
-                "dist_ac: {} also runs at {} (partition healed): stopping it here",
+                "dist_ac: {} also runs at {} (partition healed): taking it over from there",
                 app.name,
                 node.name
             );
+            // Our copy stops as if `node` had taken over...
             self.app_started(node.clone(), app.clone(), Ok(()));
+            // ...and we take it over from `node`, as takeover_application does.
+            self.tell_ac(ToAc::ChangeReq(
+                app.clone(),
+                ChangeReq::Takeover(node.clone(), None),
+            ));
+            if let Some(a) = self.appl_mut(app) {
+                a.id = ApplId::TakeoverRequested;
+            }
+            self.healing.push((app.clone(), node.clone()));
+        } else if !distro {
+            tracing::warn!(
+                "dist_ac: {} also runs at {} (partition healed): {} takes it over from here",
+                app.name,
+                node.name,
+                node.name
+            );
+            let me = self.me.clone();
+            self.send(
+                node,
+                DacMsg::AppStarted {
+                    node: me,
+                    app: app.clone(),
+                    result: Ok(()),
+                },
+            );
+            self.emit(Output::RemoteTakeover {
+                node: node.clone(),
+                app: app.clone(),
+            });
+        } else {
+            tracing::info!(
+                "dist_ac: {} also runs at {} (partition healed): {} takes it over",
+                app.name,
+                node.name,
+                node.name
+            );
         }
     }
 

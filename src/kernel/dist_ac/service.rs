@@ -12,7 +12,7 @@
 
 use super::core::{Call, CallId, Config, Dest, DistAc, Input, Output};
 use super::locks::Locks;
-use super::msg::{DacMsg, FromAc, NodesSpec, RestartTime, ToAc};
+use super::msg::{DacMsg, FromAc, NodeName, NodesSpec, RestartTime, ToAc};
 use crate::kernel::application_controller::{HaltFn, RestartType};
 use crate::runtime::{GenCall, GenFrom, Node, Process};
 use crate::term;
@@ -140,29 +140,30 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                     // meanwhile.
                     let me = p.pid().clone();
                     p.node().spawn(move |mut h: Process| async move {
-                        let r = crate::kernel::rpc::call(
-                            &mut h,
-                            &node.name,
-                            "application",
-                            "which_applications",
-                            vec![],
-                            Duration::from_secs(10),
-                        )
-                        .await;
-                        let Ok(list) = r else { return };
-                        for app in apps {
-                            let runs = list.as_list().is_some_and(|l| {
-                                l.iter().any(|e| {
-                                    e.as_tuple().and_then(|t| t.first())
-                                        == Some(&Term::Atom(app.clone()))
-                                })
-                            });
-                            if runs {
-                                h.send(
-                                    &me,
-                                    term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app))}),
-                                );
-                            }
+                        let Some(running) = ask_running(&mut h, &node, &apps).await else {
+                            return;
+                        };
+                        let machine =
+                            rpc_call(&mut h, &node, "erlang", "system_info", vec![atom("machine")])
+                                .await;
+                        let distro = machine.as_ref().and_then(TermExt::as_text).as_deref()
+                            == Some("distro");
+                        for app in running {
+                            h.send(
+                                &me,
+                                term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app)), (crate::term::boolean(distro))}),
+                            );
+                        }
+                    });
+                }
+                Output::RemoteTakeover { node, app } => {
+                    let me = p.pid().clone();
+                    p.node().spawn(move |mut h: Process| async move {
+                        if remote_takeover(&mut h, &node, &app).await {
+                            h.send(
+                                &me,
+                                term!({:"$distro_took_over", (Term::Atom(node)), (Term::Atom(app))}),
+                            );
                         }
                     });
                 }
@@ -226,10 +227,19 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 Some([t, Term::Atom(n)]) if t.as_atom() == Some("nodedown") => {
                     Input::NodeDown(n.clone())
                 }
-                Some([t, Term::Atom(n), Term::Atom(app)])
+                Some([t, Term::Atom(n), Term::Atom(app), Term::Atom(d)])
                     if t.as_atom() == Some("$distro_runs_at") =>
                 {
                     Input::RunsAt {
+                        node: n.clone(),
+                        app: app.clone(),
+                        distro: d.name == "true",
+                    }
+                }
+                Some([t, Term::Atom(n), Term::Atom(app)])
+                    if t.as_atom() == Some("$distro_took_over") =>
+                {
+                    Input::TookOver {
                         node: n.clone(),
                         app: app.clone(),
                     }
@@ -417,4 +427,77 @@ impl DistAcHandle {
         });
         run.await.unwrap_or(Err(TakeoverError::Aborted))
     }
+}
+
+/// `rpc:call(Node, M, F, A)` for the healing of partitions (10 s, as
+/// dist_ac's own rpc calls); `None` when it fails.
+async fn rpc_call(
+    h: &mut Process,
+    node: &NodeName,
+    m: &str,
+    f: &str,
+    a: Vec<Term>,
+) -> Option<Term> {
+    crate::kernel::rpc::call(h, &node.name, m, f, a, Duration::from_secs(10))
+        .await
+        .ok()
+}
+
+/// Which of `apps` run at `node` (`application:which_applications()`).
+async fn ask_running(h: &mut Process, node: &NodeName, apps: &[Atom]) -> Option<Vec<Atom>> {
+    let list = rpc_call(h, node, "application", "which_applications", vec![]).await?;
+    let running: Vec<String> = list
+        .as_list()?
+        .iter()
+        .filter_map(|e| e.elem(0).and_then(TermExt::as_atom).map(str::to_owned))
+        .collect();
+    Some(
+        apps.iter()
+            .filter(|a| running.contains(&a.name))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// [`Output::RemoteTakeover`]: `application:takeover(App, Type)` at
+/// `node`, with the restart type its application controller started `app`
+/// with (`{started, [{App, Type}]}` of `application:info()`; `temporary`,
+/// OTP's default, when it cannot be read).
+async fn remote_takeover(h: &mut Process, node: &NodeName, app: &Atom) -> bool {
+    let info = rpc_call(h, node, "application", "info", vec![]).await;
+    let restart_type = info
+        .as_ref()
+        .and_then(|i| keyfind(i, "started"))
+        .and_then(|started| keyfind(&started, &app.name))
+        .and_then(|t| t.as_atom().map(Atom::from))
+        .unwrap_or_else(|| Atom::from("temporary"));
+    let r = rpc_call(
+        h,
+        node,
+        "application",
+        "takeover",
+        vec![Term::Atom(app.clone()), Term::Atom(restart_type)],
+    )
+    .await;
+    let ok = r.as_ref().and_then(TermExt::as_atom) == Some("ok");
+    if !ok {
+        tracing::warn!(
+            "dist_ac: application:takeover({}) at {} (partition healed) answered {}",
+            app.name,
+            node.name,
+            r.as_ref().map_or_else(
+                || "nothing".to_owned(),
+                |t| crate::term::Pretty(t).to_string()
+            )
+        );
+    }
+    ok
+}
+
+/// The value of `{Key, Value}` in a list (`proplists:get_value/2`).
+fn keyfind(list: &Term, key: &str) -> Option<Term> {
+    list.as_list()?
+        .iter()
+        .find(|e| e.elem(0).and_then(TermExt::as_atom) == Some(key))
+        .and_then(|e| e.elem(1).cloned())
 }

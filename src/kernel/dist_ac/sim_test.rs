@@ -250,11 +250,15 @@ impl Sim {
                             Input::RunsAt {
                                 node: node.clone(),
                                 app,
+                                distro: true,
                             },
                         );
                     }
                 }
             }
+            Output::RemoteTakeover { node, app } => self.violations.push(format!(
+                "{me} asked {node} (a distro node) to take {app} over"
+            )),
             Output::TookControl | Output::SyncDone => {}
         }
     }

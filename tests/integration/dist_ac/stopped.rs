@@ -73,8 +73,9 @@ struct Outcome {
     /// Whom `one` is connected to then (visible nodes).
     one_sees: Vec<usize>,
     /// Where myapp runs after `one` is made to connect to the others again
-    /// (when the run heals).
-    after_heal: Option<Vec<usize>>,
+    /// (when the run heals), and the node of `myapp_server`'s global name
+    /// as each node sees it then.
+    after_heal: Option<(Vec<usize>, [String; 3])>,
     /// Where myapp runs after `one` is killed.
     after_kill: Vec<usize>,
     /// Whether two's and three's application controllers agree on where
@@ -155,6 +156,20 @@ impl Run {
             .collect()
     }
 
+    /// `node(global:whereis_name(myapp_server))` at each node, over rpc.
+    fn global_at(&self) -> [String; 3] {
+        std::array::from_fn(|i| {
+            block(|| {
+                self.observer.eval(&format!(
+                    "(fun(P) when is_pid(P) -> node(P); (Other) -> Other end)\
+                     (rpc:call('{}', global, whereis_name, [myapp_server], 5000)).",
+                    self.n[i]
+                ))
+            })
+            .unwrap_or_else(|e| e.to_string())
+        })
+    }
+
     fn tails(&self) -> String {
         format!(
             "--- one ---\n{}\n--- two ---\n{}\n--- three ---\n{}",
@@ -212,16 +227,9 @@ impl Run {
         // in the middle of global's first sync, a peer's locker may send
         // `lock_set` to `one` after timing it out (a `gen_server:cast`,
         // which dials), and that connection completes on SIGCONT.
+        let at_one = format!("'{}'", self.n[0]);
         until("myapp_server's global name everywhere", LONG, || {
-            (0..3).all(|i| {
-                block(|| {
-                    self.observer.eval(&format!(
-                        "node(rpc:call('{}', global, whereis_name, [myapp_server], 5000)).",
-                        self.n[i]
-                    ))
-                })
-                .is_ok_and(|v| v == format!("'{}'", self.n[0]))
-            })
+            self.global_at().iter().all(|v| *v == at_one)
         })
         .await;
         self.m[0].signal(libc::SIGSTOP);
@@ -240,7 +248,10 @@ impl Run {
         let after_heal = if heal {
             self.reconnect_one();
             until("one connected to both", LONG, || self.sees(0) == [1, 2]).await;
-            Some(self.settled("after the heal", || self.running(true)).await)
+            Some(
+                self.settled("after the heal", || (self.running(true), self.global_at()))
+                    .await,
+            )
         } else {
             None
         };
@@ -303,20 +314,24 @@ async fn stopped_past_tick_time_like_beam() {
 /// The split the stop leaves (myapp at `one` and in the failover group)
 /// healed by `one` dialling the others: all-BEAM keeps both copies (OTP,
 /// erlang/otp#3365); with distro nodes the copy of lower priority stops,
-/// whichever side is distro (README, "Netsplits that heal").
+/// whichever side is distro, and `myapp_server`'s global name is at `one`
+/// on every node (README, "Netsplits that heal").
 async fn heal(rust: [bool; 3]) {
     let Some(r) = Run::start(rust).await else {
         return;
     };
+    let r_names = r.n.clone();
     let o = r.run(true).await;
     eprintln!("{rust:?}: {o:?}");
     assert_eq!(o.after_cont.len(), 2, "the stop split the cluster: {o:?}");
-    let expect = if rust == [false; 3] {
-        o.after_cont.clone()
+    let (runs, names) = o.after_heal.clone().expect("healed");
+    if rust == [false; 3] {
+        assert_eq!(runs, o.after_cont, "{o:?}");
     } else {
-        vec![0]
-    };
-    assert_eq!(o.after_heal, Some(expect), "{o:?}");
+        assert_eq!(runs, [0], "{o:?}");
+        let one = format!("'{}'", r_names[0]);
+        assert!(names.iter().all(|v| *v == one), "{o:?}");
+    }
     // And the failover still works afterwards: `one` killed, one copy in
     // the failover group, the BEAM dist_acs in agreement.
     assert!(o.after_kill.len() == 1 && o.dist_acs_agree, "{o:?}");
