@@ -15,8 +15,9 @@
 # The same seed runs with all-BEAM nodes (bbb) as the baseline; the two are
 # printed side by side. A failing event prints the command that replays it.
 #
-# --heal gives the distro nodes `-kernel distro_heal_partitions true`
-# (healing a partition beyond OTP; off by default, as in the product).
+# --no-heal gives the distro nodes `-kernel distro_heal_partitions false`
+# (OTP's behaviour after a partition: both copies keep running; distro
+# heals by default, README "Netsplits that heal").
 #
 # --report prints the table of the runs already in CAMPAIGN_LOGDIR (e.g.
 # of runs cut short: every event's progress line counts) without running.
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift ;;
         --jobs) jobs=$2; shift ;;
         --no-baseline) baseline= ;;
-        --heal) export CAMPAIGN_HEAL=1 ;;
+        --no-heal) export CAMPAIGN_HEAL=0 ;;
         --report) report_only=1 ;;
         --ci) mix=dbb; events=4; seed=9; jobs=2 ;;
         -h | --help)

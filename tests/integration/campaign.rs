@@ -157,10 +157,10 @@ struct Campaign {
 }
 
 fn env(n: &[String; 3], me: &str) -> String {
-    // `--heal` (CAMPAIGN_HEAL=1): distro's healing beyond OTP; BEAM nodes
-    // ignore the parameter.
-    let heal = if std::env::var("CAMPAIGN_HEAL").is_ok_and(|v| v == "1") {
-        ", {distro_heal_partitions, true}"
+    // `--no-heal` (CAMPAIGN_HEAL=0): without distro's healing beyond OTP
+    // (on by default); BEAM nodes ignore the parameter.
+    let heal = if std::env::var("CAMPAIGN_HEAL").is_ok_and(|v| v == "0") {
+        ", {distro_heal_partitions, false}"
     } else {
         ""
     };

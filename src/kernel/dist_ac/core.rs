@@ -130,10 +130,8 @@ pub enum Input {
         node: NodeName,
         /// An application it runs.
         app: Atom,
-        /// Whether that node is a distro node (`erlang:system_info(machine)`
-        /// is `"distro"`), which heals partitions itself, or a BEAM node,
-        /// which does not.
-        distro: bool,
+        /// What that node is.
+        peer: Peer,
     },
     /// The [`Output::RemoteTakeover`] of `app` by `node` answered `ok`:
     /// the application runs there now.
@@ -142,6 +140,23 @@ pub enum Input {
         node: NodeName,
         /// The application.
         app: Atom,
+    },
+}
+
+/// The node an [`Output::AskRunning`] asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// A distro node (`erlang:system_info(machine)` is `"distro"`): it
+    /// heals partitions too.
+    Distro,
+    /// A BEAM node, which does not.
+    Beam {
+        /// Whether its dist_ac counts us among its known nodes
+        /// (`dist_ac:get_known_nodes()`): it does after it restarted (its
+        /// dist_ac introduced itself), not after a partition (nodedown took
+        /// us out). When it does, its own takeover is what ends the second
+        /// copy.
+        knows_us: bool,
     },
 }
 
@@ -189,8 +204,9 @@ pub enum Output {
     /// `dist_ac_took_control` to kernel_config.
     TookControl,
     /// Beyond OTP (healing a partition): `rpc:call(Node,
-    /// application, which_applications, [])` and `rpc:call(Node, erlang,
-    /// system_info, [machine])`, answered with an [`Input::RunsAt`] for
+    /// application, which_applications, [])`, `rpc:call(Node, erlang,
+    /// system_info, [machine])` and, of a BEAM node, `rpc:call(Node,
+    /// dist_ac, get_known_nodes, [])`, answered with an [`Input::RunsAt`] for
     /// each of `apps` that runs there. Asked of a node of the `distributed`
     /// list that comes back (after a nodedown) while we run `apps`.
     AskRunning {
@@ -242,12 +258,11 @@ pub struct Config {
     pub distributed: Vec<DistEntry>,
     /// kernel `permissions` (`[{App, Bool}]`).
     pub permissions: Vec<(Atom, bool)>,
-    /// kernel `distro_heal_partitions` (default `false`: OTP's behaviour,
-    /// both sides of a healed partition keep the application). When
-    /// `true`, a node that comes back after a partition makes the copy of
-    /// lower priority stop (README, "Netsplits that heal"); the
-    /// application's global names may then be left unregistered (see
-    /// there), which is why it is not the default.
+    /// kernel `distro_heal_partitions` (default `true`): when a node comes
+    /// back after a partition and both sides run the application, one
+    /// copy stays, where the priority order puts it, through an ordinary
+    /// takeover (README, "Netsplits that heal"). `false` is OTP's
+    /// behaviour: both copies keep running.
     pub heal_partitions: bool,
 }
 
@@ -263,7 +278,7 @@ pub(super) enum Mail {
     /// `{internal_restart_appl, App}` from a `send_after` timer.
     RestartAppl(Atom),
     /// [`Input::RunsAt`].
-    RunsAt(NodeName, Atom, bool),
+    RunsAt(NodeName, Atom, Peer),
     /// [`Input::TookOver`].
     TookOver(NodeName, Atom),
 }
@@ -518,7 +533,7 @@ impl DistAc {
             Input::LockResult(ok) => return self.op_done(OpAnswer::Lock(ok)),
             Input::Unlocked => return self.op_done(OpAnswer::Unlocked),
             Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
-            Input::RunsAt { node, app, distro } => Mail::RunsAt(node, app, distro),
+            Input::RunsAt { node, app, peer } => Mail::RunsAt(node, app, peer),
             Input::TookOver { node, app } => Mail::TookOver(node, app),
         };
         self.deliver(mail);

@@ -4,7 +4,7 @@
 //! messages are written out below): every command it gives is compared
 //! with what the recorded BEAM dist_ac did at the same point.
 
-use super::core::{Call, Config, Dest, DistAc, DistEntry, Input, Output};
+use super::core::{Call, Config, Dest, DistAc, DistEntry, Input, Output, Peer};
 use super::msg::*;
 use crate::term;
 use crate::term::{Atom, Pid, Term, atom};
@@ -504,17 +504,21 @@ fn healed_partition_loser_has_the_winner_take_over() {
             apps: vec![a("myapp")]
         }]
     );
-    let runs_at = |distro| Input::RunsAt {
+    let runs_at = |peer| Input::RunsAt {
         node: a("cp1"),
         app: a("myapp"),
-        distro,
+        peer,
     };
     let mut beam = d.clone();
-    d.handle(t1, runs_at(true));
-    assert_eq!(drain(&mut d), vec![]);
-    assert_eq!(d.appl("myapp").map(|x| x.id.clone()), Some(ApplId::Local));
+    // A BEAM cp1 that knows us restarted and is taking over: nothing either.
+    for peer in [Peer::Distro, Peer::Beam { knows_us: true }] {
+        let mut d = d.clone();
+        d.handle(t1, runs_at(peer));
+        assert_eq!(drain(&mut d), vec![]);
+        assert_eq!(d.appl("myapp").map(|x| x.id.clone()), Some(ApplId::Local));
+    }
 
-    beam.handle(t1, runs_at(false));
+    beam.handle(t1, runs_at(Peer::Beam { knows_us: false }));
     assert_eq!(
         drain(&mut beam),
         vec![
@@ -580,7 +584,7 @@ fn healed_partition_winner_takes_it_over() {
         Input::RunsAt {
             node: a("cp3"),
             app: a("myapp"),
-            distro: false,
+            peer: Peer::Beam { knows_us: false },
         },
     );
     assert_eq!(

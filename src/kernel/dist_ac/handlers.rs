@@ -3,7 +3,7 @@
 //! (lines 296–707) and the helpers they use (`load/2`, `unload/2`,
 //! `permit/6`, `req_del_node/3`, ...).
 
-use super::core::{Call, CallId, DistAc, Mail, Output, PermitReq, TimerMsg, Wait};
+use super::core::{Call, CallId, DistAc, Mail, Output, Peer, PermitReq, TimerMsg, Wait};
 use super::decide::{After, StartType};
 use super::msg::{Appl, ApplId, ChangeReq, DacMsg, FromAc, NodeName, Perm, ToAc};
 use crate::term;
@@ -15,7 +15,7 @@ impl DistAc {
         match m {
             Mail::Go => {}
             Mail::NodeUp(n) => self.heal_nodeup(&n),
-            Mail::RunsAt(n, app, distro) => self.heal_runs_at(&n, &app, distro),
+            Mail::RunsAt(n, app, peer) => self.heal_runs_at(&n, &app, peer),
             Mail::TookOver(n, app) => {
                 // A BEAM node took over from us what ran on both sides.
                 if self.appl(&app.name).is_some_and(|a| a.id == ApplId::Local) {
@@ -382,8 +382,11 @@ impl DistAc {
     ///   `{dist_ac_app_started, Me, App, ok}` (it stops its copy and
     ///   records the application as running here), then call
     ///   `application:takeover/2` there ([`Output::RemoteTakeover`]);
-    /// - `node` comes first and is a distro node: it drives.
-    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom, distro: bool) {
+    /// - `node` comes first and is a distro node: it drives;
+    /// - `node` comes first and its dist_ac knows us: it restarted and is
+    ///   taking the application over (its `dist_ac_app_started` stops our
+    ///   copy), not a partition.
+    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom, peer: Peer) {
         let Some(a) = self.appl(&app.name) else {
             return;
         };
@@ -411,7 +414,7 @@ impl DistAc {
                 a.id = ApplId::TakeoverRequested;
             }
             self.healing.push((app.clone(), node.clone()));
-        } else if !distro {
+        } else if peer == (Peer::Beam { knows_us: false }) {
             tracing::warn!(
                 "dist_ac: {} also runs at {} (partition healed): {} takes it over from here",
                 app.name,
@@ -431,7 +434,7 @@ impl DistAc {
                 node: node.clone(),
                 app: app.clone(),
             });
-        } else {
+        } else if peer == Peer::Distro {
             tracing::info!(
                 "dist_ac: {} also runs at {} (partition healed): {} takes it over",
                 app.name,

@@ -30,7 +30,7 @@ mod core_test;
 #[cfg(test)]
 mod sim_test;
 
-pub use self::core::{Call, CallId, Config, Dest, DistAc, DistEntry, Input, Output, Wait};
+pub use self::core::{Call, CallId, Config, Dest, DistAc, DistEntry, Input, Output, Peer, Wait};
 pub use decide::{After, DecisionWait, StartType};
 pub use locks::Locks;
 pub use msg::{

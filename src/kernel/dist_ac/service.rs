@@ -10,7 +10,7 @@
 //! rpcs and replies. While it waits for a lock or an rpc, other messages
 //! stay in its mailbox — exactly as the gen_server's do on BEAM.
 
-use super::core::{Call, CallId, Config, Dest, DistAc, Input, Output};
+use super::core::{Call, CallId, Config, Dest, DistAc, Input, Output, Peer};
 use super::locks::Locks;
 use super::msg::{DacMsg, FromAc, NodeName, NodesSpec, RestartTime, ToAc};
 use crate::kernel::application_controller::{HaltFn, RestartType};
@@ -143,15 +143,11 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         let Some(running) = ask_running(&mut h, &node, &apps).await else {
                             return;
                         };
-                        let machine =
-                            rpc_call(&mut h, &node, "erlang", "system_info", vec![atom("machine")])
-                                .await;
-                        let distro = machine.as_ref().and_then(TermExt::as_text).as_deref()
-                            == Some("distro");
+                        let peer = peer(&mut h, &node).await;
                         for app in running {
                             h.send(
                                 &me,
-                                term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app)), (crate::term::boolean(distro))}),
+                                term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app)), (peer_term(peer))}),
                             );
                         }
                     });
@@ -233,7 +229,11 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                     Input::RunsAt {
                         node: n.clone(),
                         app: app.clone(),
-                        distro: d.name == "true",
+                        peer: match d.name.as_str() {
+                            "distro" => Peer::Distro,
+                            "known" => Peer::Beam { knows_us: true },
+                            _ => Peer::Beam { knows_us: false },
+                        },
                     }
                 }
                 Some([t, Term::Atom(n), Term::Atom(app)])
@@ -441,6 +441,31 @@ async fn rpc_call(
     crate::kernel::rpc::call(h, &node.name, m, f, a, Duration::from_secs(10))
         .await
         .ok()
+}
+
+/// What `node` is ([`Peer`]).
+async fn peer(h: &mut Process, node: &NodeName) -> Peer {
+    let machine = rpc_call(h, node, "erlang", "system_info", vec![atom("machine")]).await;
+    if machine.as_ref().and_then(TermExt::as_text).as_deref() == Some("distro") {
+        return Peer::Distro;
+    }
+    let me = Term::Atom(h.node().name().clone());
+    let known = rpc_call(h, node, "dist_ac", "get_known_nodes", vec![]).await;
+    Peer::Beam {
+        knows_us: known
+            .as_ref()
+            .and_then(|k| k.as_list().map(|l| l.contains(&me)))
+            .unwrap_or(false),
+    }
+}
+
+/// A [`Peer`] through the mailbox.
+fn peer_term(p: Peer) -> Term {
+    atom(match p {
+        Peer::Distro => "distro",
+        Peer::Beam { knows_us: true } => "known",
+        Peer::Beam { knows_us: false } => "apart",
+    })
 }
 
 /// Which of `apps` run at `node` (`application:which_applications()`).

@@ -12,7 +12,7 @@
 //! `lib/kernel/test/application_SUITE.erl` (cp1, cp2, cp3; the app moves
 //! cp1 → cp2 → cp3 on failures and back to cp1 by takeover).
 
-use super::core::{Dest, DistAc, Input, Output};
+use super::core::{Dest, DistAc, Input, Output, Peer};
 use super::core_test::{a, cp_config, pid};
 use super::msg::*;
 use crate::term;
@@ -250,7 +250,7 @@ impl Sim {
                             Input::RunsAt {
                                 node: node.clone(),
                                 app,
-                                distro: true,
+                                peer: Peer::Distro,
                             },
                         );
                     }
