@@ -35,6 +35,7 @@
 use crate::term;
 mod app;
 mod controller;
+mod core;
 mod master;
 
 #[cfg(test)]
