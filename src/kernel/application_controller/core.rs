@@ -408,6 +408,7 @@ impl AcCore {
     }
 
     /// The start type of `app` if its master runs here.
+    #[cfg(test)]
     pub(crate) fn runs_here(&self, app: &str) -> Option<&StartType> {
         match find(&self.running, app) {
             Some(RunId::Master(_)) => find(&self.start_types, app),

@@ -35,11 +35,13 @@
 use crate::term;
 mod app;
 mod controller;
-mod core;
+pub(crate) mod core;
 mod master;
 
 #[cfg(test)]
 mod ac_test;
+#[cfg(test)]
+mod core_test;
 
 pub(crate) use app::DynApplication;
 pub use app::{
