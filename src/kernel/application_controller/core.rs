@@ -107,7 +107,8 @@ impl Request {
             return Self::ControlApplication { app: app.name };
         }
         let name = |t: &Term| t.as_atom().map(str::to_owned);
-        match (req.as_atom(), req.as_tuple()) {
+        // Tagged tuples are read as the atom too, as before the core.
+        match (req.tuple_tag().or(req.as_atom()), req.as_tuple()) {
             (Some("which_applications"), _) => Self::WhichApplications,
             (Some("loaded_applications"), _) => Self::LoadedApplications,
             (_, Some([t, a])) => match (t.as_atom(), name(a)) {

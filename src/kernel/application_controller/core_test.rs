@@ -595,6 +595,10 @@ fn requests_parse_from_the_call_terms() {
         (term!(which_applications), Request::WhichApplications),
         (term!(loaded_applications), Request::LoadedApplications),
         (
+            term!({which_applications, (int(5000))}),
+            Request::WhichApplications,
+        ),
+        (
             term!({load_application, a}),
             Request::Load {
                 app: "a".into(),
