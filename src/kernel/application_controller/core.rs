@@ -417,6 +417,16 @@ impl AcCore {
         }
     }
 
+    /// Where the AC believes `app` runs: `Some(None)` here, `Some(Some(N))`
+    /// at `N` (`{distributed, N}`; `[]` after `stop_it` is `None`).
+    #[cfg(test)]
+    pub(crate) fn runs_at(&self, app: &str) -> Option<Option<Atom>> {
+        match find(&self.running, app)? {
+            RunId::Distributed(n) => Some(Some(n.clone().unwrap_or_else(|| Atom::from("[]")))),
+            RunId::Master(_) | RunId::CodeOnly => Some(None),
+        }
+    }
+
     fn entry(&self, name: &str) -> Option<Term> {
         find(&self.loaded, name)
             .map(|l| term!({(atom(name)), (charlist(&l.descr)), (charlist(&l.vsn))}))

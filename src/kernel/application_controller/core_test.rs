@@ -287,18 +287,15 @@ fn restart_types_decide_what_an_exit_does() {
 #[test]
 fn controlled_load_and_start_go_through_dist_ac() {
     let mut c = core();
-    load(&mut c, 1, "myapp", spec(&[], false));
-    let mut c2 = core();
     let control = Request::from_term(&ToAc::ControlApplication(a("myapp")).to_term());
     assert_eq!(
-        call(&mut c2, 1, dac(), control.clone()),
+        call(&mut c, 1, dac(), control.clone()),
         vec![Output::Link(dac()), reply(1, atom("true"))]
     );
     assert_eq!(
-        call(&mut c2, 2, dac(), control),
+        call(&mut c, 2, dac(), control),
         vec![reply(2, atom("false"))]
     );
-    let mut c = c2;
     assert_eq!(
         load(&mut c, 3, "myapp", spec(&[], false)),
         vec![

@@ -655,6 +655,15 @@ fn expect_at(node: &'static str) -> impl Fn(&Sim) {
                 "{} is stuck",
                 n.name
             );
+            // Every AC knows where it runs (`{distributed, Node}`).
+            let want = if n.name == node { None } else { Some(a(node)) };
+            assert_eq!(
+                s.nodes[&n.name].ac.runs_at("myapp"),
+                Some(want),
+                "the AC at {}; log:\n{}",
+                n.name,
+                s.log.join("\n")
+            );
         }
     }
 }
