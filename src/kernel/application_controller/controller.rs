@@ -10,7 +10,7 @@
 //! `which_applications`, `{control_application, App}`,
 //! `{permit_application, App, Bool}`), so a BEAM node can make them too.
 //!
-//! This process is the driver of [`AcCore`] (`core.rs`), which makes every
+//! This process is the driver of [`AcCore`] (`core/`), which makes every
 //! decision: it turns mailbox terms into [`Input`]s and carries out the
 //! [`Output`]s in order — replies, `ac_*` messages to dist_ac, application
 //! masters started and stopped (a stop is awaited, as OTP's AC blocks in

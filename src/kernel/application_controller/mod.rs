@@ -11,7 +11,7 @@
 //! ```
 //!
 //! * The application controller process is a driver around a sans-IO
-//!   core (`core.rs`, the decisions of `application_controller.erl`), the
+//!   core (`core/`, the decisions of `application_controller.erl`), the
 //!   same core the dist_ac simulation runs on every simulated node.
 //! * An [`Application`] is registered with [`ApplicationController::add`]
 //!   (the Rust stand-in for an `.app` file on the code path), then loaded
