@@ -14,6 +14,22 @@ use crate::term;
 use crate::term::{Pid, Term, TermExt, atom};
 use std::sync::Arc;
 
+/// Reads a master's report `{application_started, App, {ok, Master} |
+/// {error, R}}` (what [`run`] sends): the application and the master or `R`.
+pub(crate) fn parse_started(msg: &Term) -> Option<(String, Result<Pid, Term>)> {
+    let [tag, Term::Atom(app), res] = msg.as_tuple()? else {
+        return None;
+    };
+    if tag.as_atom() != Some("application_started") {
+        return None;
+    }
+    let result = match (res.tuple_tag(), res.elem(1)) {
+        (Some("ok"), Some(Term::Pid(m))) => Ok(m.clone()),
+        (_, r) => Err(r.cloned().unwrap_or_else(|| atom("undefined"))),
+    };
+    Some((app.name.clone(), result))
+}
+
 /// The body of an application master process.
 pub(crate) async fn run(
     mut p: Process,

@@ -10,6 +10,9 @@
 //!                          application masters ─ Application::start/prep_stop/stop
 //! ```
 //!
+//! * The application controller process is a driver around a sans-IO
+//!   core (`core/`, the decisions of `application_controller.erl`), the
+//!   same core the dist_ac simulation runs on every simulated node.
 //! * An [`Application`] is registered with [`ApplicationController::add`]
 //!   (the Rust stand-in for an `.app` file on the code path), then loaded
 //!   and started by name.
@@ -35,10 +38,13 @@
 use crate::term;
 mod app;
 mod controller;
+pub(crate) mod core;
 mod master;
 
 #[cfg(test)]
 mod ac_test;
+#[cfg(test)]
+mod core_test;
 
 pub(crate) use app::DynApplication;
 pub use app::{

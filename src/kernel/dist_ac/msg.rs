@@ -601,6 +601,17 @@ impl ToAc {
         })
     }
 
+    /// Parses the request of a call to the AC from dist_ac: only
+    /// `{control_application, App}` ([`ToAc::ControlApplication`]).
+    pub fn from_call(req: &Term) -> Option<Self> {
+        match req.as_tuple()? {
+            [t, Term::Atom(app)] if t.as_atom() == Some("control_application") => {
+                Some(Self::ControlApplication(app.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// The message as the Erlang AC receives it (`ControlApplication` is a
     /// call; its request term is returned).
     pub fn to_term(&self) -> Term {
@@ -714,8 +725,12 @@ mod tests {
             ToAc::ChangeReq(app.clone(), ChangeReq::NotRunning),
         ];
         for m in to_ac {
-            assert_eq!(ToAc::from_term(&m.to_term()), Some(m));
+            assert_eq!(ToAc::from_term(&m.to_term()), Some(m.clone()));
+            assert_eq!(ToAc::from_call(&m.to_term()), None);
         }
+        let control = ToAc::ControlApplication(app.clone());
+        assert_eq!(ToAc::from_call(&control.to_term()), Some(control.clone()));
+        assert_eq!(ToAc::from_term(&control.to_term()), None);
         let from_ac = [
             FromAc::LoadReq(app.clone()),
             FromAc::StartReq(app.clone()),

@@ -1,7 +1,14 @@
 //! Deterministic cluster simulation of dist_ac (virtual time, in-memory
-//! network with per-pair FIFO order, a model application controller and
-//! OTP's lock-table semantics), and an exhaustive enumeration of message
-//! delivery orders for 2–3 nodes.
+//! network with per-pair FIFO order, OTP's lock-table semantics), and an
+//! exhaustive enumeration of message delivery orders for 2–3 nodes.
+//!
+//! Each simulated node runs the real cores of both processes: dist_ac
+//! ([`DistAc`]) and the application controller ([`AcCore`]), wired as the
+//! drivers wire them. What dist_ac tells the AC is handled at once (the AC
+//! never waits on dist_ac); what the AC tells dist_ac, and an application
+//! master's `application_started`, travel on the node's local FIFO channel.
+//! Masters start at once and stop at once; the boot script loads myapp and,
+//! once loaded, starts it (`temporary`).
 //!
 //! References (as raft-rs cites the paper): the expected placements are
 //! what OTP 25 did in the golden recordings (not kept in the repository) — recording s1_boot (start at the first
@@ -15,8 +22,10 @@
 use super::core::{Dest, DistAc, Input, Output, Peer};
 use super::core_test::{a, cp_config, pid};
 use super::msg::*;
+use crate::kernel::application_controller::StartType;
+use crate::kernel::application_controller::core::{self as ac, AcCore, CallId, LoadSpec, Request};
 use crate::term;
-use crate::term::{Atom, Term, TermExt};
+use crate::term::{Atom, Pid, Term, TermExt};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -30,37 +39,40 @@ enum Ev {
     Down(Atom),
     /// AC → dist_ac.
     Ac(FromAc),
-    /// The AC's starter finished (`application_started`): run it here.
-    Started(StartType0),
+    /// An application master → AC: `{application_started, App, {ok, Master}}`.
+    Started(String, Pid),
 }
 
-/// Start type as the model AC used it.
-#[derive(Debug, Clone, PartialEq)]
-enum StartType0 {
-    Normal,
-    Takeover(Atom),
-}
+/// The boot script's calls to the AC.
+const LOAD: CallId = 1;
+const START: CallId = 2;
+/// dist_ac's `control_application` calls.
+const CONTROL: CallId = 3;
 
-/// The model application controller of one node (application_controller.erl's
-/// handling of a distributed application, lines 1050–1160).
-#[derive(Debug, Clone, Default)]
-struct AcModel {
-    /// Running here, with the start type.
-    running: Option<StartType0>,
-    /// What the AC believes: `{distributed, Node}`.
-    elsewhere: Option<Atom>,
-    /// Every start made here (for the "nobody started it" checks).
-    starts: Vec<StartType0>,
+/// myapp's `.app` file: no dependencies, no start phases (a failover
+/// starts it `normal`).
+fn myapp_spec() -> LoadSpec {
+    LoadSpec {
+        description: "myapp".into(),
+        vsn: "1".into(),
+        applications: Vec::new(),
+        env: Vec::new(),
+        has_phases: false,
+    }
 }
 
 #[derive(Debug, Clone)]
 struct SimNode {
     dac: DistAc,
-    ac: AcModel,
+    ac: AcCore,
     alive: bool,
     /// A `set_lock` with infinite retries waiting for the lock.
     waiting_lock: Option<(Term, Vec<Atom>)>,
     extra_weight: i64,
+    /// Every master started here (for the "nobody started it" checks).
+    starts: Vec<StartType>,
+    /// Masters started so far (their pids' ids).
+    masters: u32,
 }
 
 /// Resource → (requester id, holders).
@@ -133,18 +145,25 @@ impl Sim {
             name.to_owned(),
             SimNode {
                 dac,
-                ac: AcModel::default(),
+                ac: AcCore::new(a(name), "1"),
                 alive: true,
                 waiting_lock: None,
                 extra_weight,
+                starts: Vec::new(),
+                masters: 0,
             },
         );
         for o in &others {
             self.push(name, &o.name, Ev::Up(a(name)));
         }
+        // dist_ac takes control of myapp first (a call to the AC).
         self.input(name, Input::Go);
-        // application:load(myapp) from the boot script: AC → dist_ac.
-        self.push(name, name, Ev::Ac(FromAc::LoadReq(a("myapp"))));
+        // application:load(myapp) from the boot script.
+        let req = Request::Load {
+            app: "myapp".into(),
+            spec: Some(myapp_spec()),
+        };
+        self.ac_input(name, ac_call(LOAD, "init", name, req));
     }
 
     /// `kill -9`: in-flight messages from it still arrive, then nodedown.
@@ -167,7 +186,7 @@ impl Sim {
 
     fn weight(&self, name: &str) -> i64 {
         let n = &self.nodes[name];
-        2 + n.extra_weight + i64::from(n.ac.running.is_some())
+        n.ac.weight() + n.extra_weight
     }
 
     fn input(&mut self, name: &str, input: Input) {
@@ -205,7 +224,11 @@ impl Sim {
                     self.push(me, &to, Ev::Dac(msg));
                 }
             }
-            Output::ToAc(m) => self.ac(me, m),
+            Output::ToAc(ToAc::ControlApplication(app)) => {
+                let req = Request::ControlApplication { app: app.name };
+                self.ac_input(me, ac_call(CONTROL, "dist_ac", me, req));
+            }
+            Output::ToAc(m) => self.ac_input(me, ac::Input::DistAc(m)),
             Output::SetLock { id, nodes, retries } => {
                 if self.try_lock(me, &id, &nodes) {
                     self.input(me, Input::LockResult(true));
@@ -242,7 +265,7 @@ impl Sim {
                 let runs = self
                     .nodes
                     .get(&node.name)
-                    .is_some_and(|n| n.alive && n.ac.running.is_some());
+                    .is_some_and(|n| n.alive && n.ac.runs_here("myapp").is_some());
                 if runs {
                     for app in apps {
                         self.input(
@@ -306,41 +329,56 @@ impl Sim {
         }
     }
 
-    /// The model AC receiving what dist_ac tells it.
-    fn ac(&mut self, me: &str, m: ToAc) {
-        match m {
-            ToAc::ControlApplication(_) => {}
-            ToAc::LoadReply(app) => self.push(me, me, Ev::Ac(FromAc::StartReq(app))),
-            ToAc::StartReply(_, r) => match r {
-                StartReply::StartIt => self.push(me, me, Ev::Started(StartType0::Normal)),
-                StartReply::Takeover(n) => self.push(me, me, Ev::Started(StartType0::Takeover(n))),
-                StartReply::Started(n) => self.node(me).ac.elsewhere = Some(n),
-                StartReply::NotStarted | StartReply::Error(_) => {}
-            },
-            ToAc::ChangeReq(app, r) => match r {
-                ChangeReq::Started(n) => {
-                    let ac = &mut self.node(me).ac;
-                    ac.running = None;
-                    ac.elsewhere = Some(n);
-                }
-                ChangeReq::StartIt | ChangeReq::Failover(..) | ChangeReq::Takeover(..) => {
-                    if self.node(me).ac.running.is_some() {
-                        self.push(me, me, Ev::Ac(FromAc::Run(app, Ok(()))));
-                    } else {
-                        // No start_phases in myapp: failover starts `normal`.
-                        let ty = match r {
-                            ChangeReq::Takeover(n, _) => StartType0::Takeover(n),
-                            _ => StartType0::Normal,
-                        };
-                        self.push(me, me, Ev::Started(ty));
-                    }
-                }
-                ChangeReq::StopIt => {
-                    self.node(me).ac.running = None;
-                    self.push(me, me, Ev::Ac(FromAc::NotRun(app)));
-                }
-                ChangeReq::NotRunning => self.node(me).ac.elsewhere = None,
-            },
+    /// The AC core of `me` handling `input`.
+    fn ac_input(&mut self, me: &str, input: ac::Input) {
+        self.node(me).ac.handle(input);
+        while let Some(o) = self.node(me).ac.poll_output() {
+            self.ac_output(me, o);
+        }
+    }
+
+    /// What the driver of the AC does with an output.
+    fn ac_output(&mut self, me: &str, o: ac::Output) {
+        self.log.push(format!("  {me} AC -> {o:?}"));
+        match o {
+            ac::Output::ToDistAc { to, msg } => {
+                assert_eq!(Term::Pid(to), pid(me), "the AC talks to its own dist_ac");
+                self.push(me, me, Ev::Ac(msg));
+            }
+            ac::Output::StartMaster { app, typ } => {
+                let n = self.node(me);
+                n.starts.push(typ);
+                n.masters += 1;
+                let master = Pid {
+                    node: a(me),
+                    id: 1000 + n.masters,
+                    serial: 0,
+                    creation: 1,
+                };
+                self.push(me, me, Ev::Started(app, master));
+            }
+            // The boot script starts myapp once it is loaded.
+            ac::Output::Reply { call: LOAD, reply } => {
+                assert_eq!(reply, term!(ok), "load at {me}");
+                let req = Request::Start {
+                    app: "myapp".into(),
+                    restart_type: Ok(crate::kernel::application_controller::RestartType::Temporary),
+                };
+                self.ac_input(me, ac_call(START, "init", me, req));
+            }
+            ac::Output::Reply { call: START, reply } => {
+                assert_eq!(reply, term!(ok), "start at {me}");
+            }
+            ac::Output::Halt { reason } | ac::Output::Terminate { reason, .. } => self
+                .violations
+                .push(format!("the AC at {me} stopped: {reason}")),
+            // Masters stop at once; links, env and other replies are the
+            // driver's business.
+            ac::Output::Reply { .. }
+            | ac::Output::StopMaster { .. }
+            | ac::Output::Link(_)
+            | ac::Output::Load { .. }
+            | ac::Output::SetPermission { .. } => {}
         }
     }
 
@@ -391,13 +429,13 @@ impl Sim {
             Ev::Up(n) => self.input(&to, Input::NodeUp(n)),
             Ev::Down(n) => self.input(&to, Input::NodeDown(n)),
             Ev::Ac(m) => self.input(&to, Input::Ac(m)),
-            Ev::Started(ty) => {
-                let n = self.node(&to);
-                n.ac.running = Some(ty.clone());
-                n.ac.elsewhere = None;
-                n.ac.starts.push(ty);
-                self.input(&to, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
-            }
+            Ev::Started(app, master) => self.ac_input(
+                &to,
+                ac::Input::MasterStarted {
+                    app,
+                    result: Ok(master),
+                },
+            ),
         }
         self.check_overlap();
         self.retry_locks();
@@ -407,16 +445,16 @@ impl Sim {
     /// takeover and the old one has not been told yet (OTP starts the new
     /// instance before it stops the old one, s3 lines 354–415).
     fn check_overlap(&mut self) {
-        let running: Vec<(String, StartType0)> = self
+        let running: Vec<(String, StartType)> = self
             .nodes
             .iter()
             .filter(|(_, n)| n.alive)
-            .filter_map(|(k, n)| n.ac.running.clone().map(|t| (k.clone(), t)))
+            .filter_map(|(k, n)| n.ac.runs_here("myapp").map(|t| (k.clone(), t.clone())))
             .collect();
         if running.len() > 1
             && !running
                 .iter()
-                .any(|(_, t)| matches!(t, StartType0::Takeover(_)))
+                .any(|(_, t)| matches!(t, StartType::Takeover(_)))
         {
             self.violations
                 .push(format!("two instances without a takeover: {running:?}"));
@@ -453,7 +491,7 @@ impl Sim {
     fn running_at(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.alive && n.ac.running.is_some())
+            .filter(|(_, n)| n.alive && n.ac.runs_here("myapp").is_some())
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -469,6 +507,23 @@ impl Sim {
         )
         .replace(&format!("{:?}", self.t0), "t0")
     }
+}
+
+/// A call to the AC of `node` from its process `from` (`init`, `dist_ac`).
+fn ac_call(id: CallId, from: &str, node: &str, req: Request) -> ac::Input {
+    let caller = match from {
+        "dist_ac" => match pid(node) {
+            Term::Pid(p) => p,
+            _ => unreachable!("pid/1 makes pids"),
+        },
+        _ => Pid {
+            node: a(node),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        },
+    };
+    ac::Input::Call { id, caller, req }
 }
 
 /// Result of exploring all orders.
@@ -604,6 +659,15 @@ fn expect_at(node: &'static str) -> impl Fn(&Sim) {
                 "{} is stuck",
                 n.name
             );
+            // Every AC knows where it runs (`{distributed, Node}`).
+            let want = if n.name == node { None } else { Some(a(node)) };
+            assert_eq!(
+                s.nodes[&n.name].ac.runs_at("myapp"),
+                Some(want),
+                "the AC at {}; log:\n{}",
+                n.name,
+                s.log.join("\n")
+            );
         }
     }
 }
@@ -621,7 +685,7 @@ fn boot_three_nodes_every_order_starts_at_cp1() {
     assert!(out.states > 1000, "{out:?}");
     let mut s = sim.clone();
     s.settle();
-    assert_eq!(s.nodes["cp1"].ac.starts, vec![StartType0::Normal]);
+    assert_eq!(s.nodes["cp1"].starts, vec![StartType::Normal]);
 }
 
 /// Two nodes `[cp1, {cp2, cp3}]` with cp3 absent: every delivery order of
@@ -663,9 +727,9 @@ fn failover_every_order_goes_to_cp2_after_the_restart_time() {
     let mut out = Explored::default();
     explore_all(&sim, 40, &mut HashSet::new(), &mut out, &|s: &Sim| {
         expect_at("cp2")(s);
-        assert_eq!(s.nodes["cp2"].ac.starts, vec![StartType0::Normal]);
+        assert_eq!(s.nodes["cp2"].starts, vec![StartType::Normal]);
         assert!(s.now >= killed_at + Duration::from_millis(5000));
-        assert!(s.nodes["cp3"].ac.starts.is_empty());
+        assert!(s.nodes["cp3"].starts.is_empty());
     });
     assert!(out.states > 10, "{out:?}");
 }
@@ -696,10 +760,7 @@ fn restart_of_cp1_takes_over_in_every_order() {
     let mut out = Explored::default();
     explore_all(&sim, 40, &mut HashSet::new(), &mut out, &|s: &Sim| {
         expect_at("cp1")(s);
-        assert_eq!(
-            s.nodes["cp1"].ac.starts,
-            vec![StartType0::Takeover(a("cp2"))]
-        );
+        assert_eq!(s.nodes["cp1"].starts, vec![StartType::Takeover(a("cp2"))]);
     });
     assert!(out.states > 50, "{out:?}");
 }
@@ -731,8 +792,8 @@ fn cp1_back_within_the_restart_time_gets_it_and_nobody_else_starts_it() {
     let mut out = Explored::default();
     explore_all(&sim, 40, &mut HashSet::new(), &mut out, &|s: &Sim| {
         expect_at("cp1")(s);
-        assert!(s.nodes["cp2"].ac.starts.is_empty(), "cp2 started it");
-        assert!(s.nodes["cp3"].ac.starts.is_empty(), "cp3 started it");
+        assert!(s.nodes["cp2"].starts.is_empty(), "cp2 started it");
+        assert!(s.nodes["cp3"].starts.is_empty(), "cp3 started it");
     });
 }
 
@@ -859,8 +920,8 @@ fn permit_false_moves_the_app_and_permit_true_takes_it_back() {
     explore_all(&sim, 30, &mut HashSet::new(), &mut out, &|s: &Sim| {
         expect_at("cp1")(s);
         assert_eq!(
-            s.nodes["cp1"].ac.starts.last(),
-            Some(&StartType0::Takeover(a(&holder)))
+            s.nodes["cp1"].starts.last(),
+            Some(&StartType::Takeover(a(&holder)))
         );
         assert!(s.replies.contains(&(2, atom("ok"))), "{:?}", s.replies);
     });
