@@ -271,6 +271,14 @@ pub trait NameRegistry: Send + Sync + 'static {
     /// `Module:register_name(Name, Pid)`: `true` for `yes`.
     fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool>;
 
+    /// `global:re_register_name(Name, Pid)`: registers `name` for `pid`
+    /// even while another process holds it (what a takeover needs: the old
+    /// instance may still hold the name). A registry without such an
+    /// operation only registers (the default: `register_name`).
+    fn re_register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
+        self.register_name(name, pid)
+    }
+
     /// `Module:unregister_name(Name)`.
     fn unregister_name(&self, name: Term) -> BoxFuture<'static, ()>;
 

@@ -406,6 +406,16 @@ impl crate::behaviours::gen_server::NameRegistry for Global {
         Box::pin(async move { g.register_name(name, &pid).await.unwrap_or(false) })
     }
 
+    /// `global:re_register_name/2`: the default resolver
+    /// (`random_exit_name`) settles a clash.
+    fn re_register_name(&self, name: Term, pid: Pid) -> futures::future::BoxFuture<'static, bool> {
+        let g = self.clone();
+        Box::pin(async move {
+            let method = Method::RandomExit.to_fun();
+            g.re_register_name(name, &pid, method).await.is_ok()
+        })
+    }
+
     fn unregister_name(&self, name: Term) -> futures::future::BoxFuture<'static, ()> {
         let g = self.clone();
         Box::pin(async move {
