@@ -14,10 +14,12 @@
 //! `Distro.DistroCal.add/2` does in Elixir.
 
 use super::call_global;
-use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
+use crate::behaviours::gen_server::{
+    CallReply, GenFrom, GenServer, Init, NameRegistry, ServerName,
+};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
-    AppContext, AppSpec, AppStartError, Application, GlobalNames, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, StartType, Started,
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
@@ -51,13 +53,17 @@ pub fn handle_request(req: &Term) -> Term {
 /// `:global.re_register_name/2`, since at a takeover the old instance still
 /// holds it.
 struct DistroCal {
-    global: Arc<dyn GlobalNames>,
+    global: Arc<dyn NameRegistry>,
 }
 
 impl GenServer for DistroCal {
     async fn init(&mut self, p: &mut Process) -> Init {
         // :yes = :global.re_register_name(__MODULE__, self())
-        if !self.global.re_register_name(SERVER, p.pid()).await {
+        if !self
+            .global
+            .re_register_name(atom(SERVER), p.pid().clone())
+            .await
+        {
             tracing::debug!("{SERVER} is not registered globally");
         }
         Init::Ok
@@ -88,7 +94,7 @@ impl GenServer for DistroCal {
 
 /// `Supervisor.start_link([Distro.DistroCal], strategy: :one_for_one, name:
 /// Distro.Supervisor)`.
-fn supervisor_spec(global: Arc<dyn GlobalNames>) -> SupSpec {
+fn supervisor_spec(global: Arc<dyn NameRegistry>) -> SupSpec {
     // Elixir's Supervisor.init/2 result, which Supervisor.Default returns.
     let child_map = crate::term::map(vec![
         (atom("id"), atom(SERVER)),

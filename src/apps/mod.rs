@@ -14,10 +14,10 @@ pub mod myapp;
 mod apps_test;
 
 use crate::behaviours::gen_server::{NameRegistry, StartError};
-use crate::kernel::application_controller::{ApplicationController, GlobalNames};
+use crate::kernel::application_controller::ApplicationController;
 use crate::kernel::rex::{Class, Exception};
 use crate::runtime::Node;
-use crate::term::{Atom, Pid, Term, TermExt, atom, list, uint};
+use crate::term::{Atom, Pid, Term, atom, list, uint};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +45,7 @@ fn start_error(e: StartError) -> Term {
 /// `{Reason, {Module, call, [{global, Name}, Request | Timeout]}}`.
 async fn call_global(
     node: &Node,
-    global: &dyn GlobalNames,
+    global: &dyn NameRegistry,
     name: &str,
     req: Term,
     caller_module: &'static str,
@@ -62,7 +62,7 @@ async fn call_global(
         class: Class::Exit,
         reason: term!({(reason), {(atom(caller_module)), call, (list(args.clone()))}}),
     };
-    let Some(pid) = global.whereis_name(name) else {
+    let Some(pid) = global.whereis_name(&atom(name)) else {
         return Err(exit(atom("noproc")));
     };
     match node.client().call(pid, req, timeout).await {
@@ -73,32 +73,29 @@ async fn call_global(
 
 /// `{global, Name}` for a server that must win its name even while an
 /// older instance still holds it (at a takeover the old node stops its
-/// instance only after the new one started): registering is
-/// `global:re_register_name/2`.
-pub(crate) struct ReRegister(pub(crate) Arc<dyn GlobalNames>);
+/// instance only after the new one started): registering is the wrapped
+/// registry's `re_register_name` (`global:re_register_name/2`); the rest
+/// goes to it unchanged.
+pub(crate) struct ReRegister(pub(crate) Arc<dyn NameRegistry>);
 
 impl NameRegistry for ReRegister {
     fn module(&self) -> Atom {
-        Atom::from("global")
+        self.0.module()
     }
 
     fn register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
-        let g = self.0.clone();
-        Box::pin(async move {
-            match name.as_atom() {
-                Some(n) => g.re_register_name(n, &pid).await,
-                None => false,
-            }
-        })
+        self.0.re_register_name(name, pid)
     }
 
-    fn unregister_name(&self, _name: Term) -> BoxFuture<'static, ()> {
-        // Only used when `init` fails, which these servers' never does; the
-        // name goes with the process anyway.
-        Box::pin(async {})
+    fn re_register_name(&self, name: Term, pid: Pid) -> BoxFuture<'static, bool> {
+        self.0.re_register_name(name, pid)
+    }
+
+    fn unregister_name(&self, name: Term) -> BoxFuture<'static, ()> {
+        self.0.unregister_name(name)
     }
 
     fn whereis_name(&self, name: &Term) -> Option<Pid> {
-        name.as_atom().and_then(|n| self.0.whereis_name(n))
+        self.0.whereis_name(name)
     }
 }

@@ -9,10 +9,12 @@
 //! starts as `{failover, Node}` and each phase is logged, as on BEAM.
 
 use super::call_global;
-use crate::behaviours::gen_server::{CallReply, GenFrom, GenServer, Init, ServerName};
+use crate::behaviours::gen_server::{
+    CallReply, GenFrom, GenServer, Init, NameRegistry, ServerName,
+};
 use crate::behaviours::supervisor::{self, ChildSpec, Mfa, SupSpec};
 use crate::kernel::application_controller::{
-    AppContext, AppSpec, AppStartError, Application, GlobalNames, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, StartType, Started,
 };
 use crate::kernel::rex::Exception;
 use crate::runtime::Process;
@@ -41,13 +43,17 @@ impl MyApp {
 
 /// `myapp_server` (state `#{}`, as the Erlang module's).
 struct MyAppServer {
-    global: Arc<dyn GlobalNames>,
+    global: Arc<dyn NameRegistry>,
 }
 
 impl GenServer for MyAppServer {
     async fn init(&mut self, p: &mut Process) -> Init {
         // yes = global:re_register_name(myapp_server, self())
-        if !self.global.re_register_name(SERVER, p.pid()).await {
+        if !self
+            .global
+            .re_register_name(atom(SERVER), p.pid().clone())
+            .await
+        {
             tracing::debug!("{SERVER} is not registered globally");
         }
         Init::Ok

@@ -139,14 +139,13 @@ pub async fn start_applications(
 ) -> Result<Applications, kernel_config::KernelConfigError> {
     let ac = application_controller::ApplicationController::start(
         node,
-        &kernel.rpc,
+        kernel,
         cfg.env,
         cfg.halt.clone(),
     );
     let want_dac = cfg
         .start_dist_ac
         .unwrap_or(!cfg.dist.distributed.is_empty());
-    ac.set_global_names(Arc::new(kernel.global.clone()));
     let dac = want_dac.then(|| {
         let locks = cfg.locks.unwrap_or_else(|| Arc::new(kernel.global.clone()));
         dist_ac::service::start(

@@ -261,8 +261,11 @@ fn unexpected<S: ?Sized>(callback: &str, pid: &Pid, msg: &Term) {
 }
 
 /// A name service for `{via, Module, Name}` (the `register_name/2`,
-/// `unregister_name/1`, `whereis_name/1` of `Module`). `global` is one:
-/// `ServerName::via(kernel.global.clone(), name)` is `{global, Name}`.
+/// `unregister_name/1`, `whereis_name/1` of `Module`), and the crate's one
+/// route to cluster-wide names. `global` is one:
+/// `ServerName::via(kernel.global.clone(), name)` is `{global, Name}`, and
+/// applications get it as `AppContext::global` (with
+/// `AppContext::global_name` for a server that re-registers its name).
 pub trait NameRegistry: Send + Sync + 'static {
     /// The module in `{via, Module, Name}`; a registry whose module is
     /// `global` is shown as `{global, Name}`.

@@ -73,7 +73,7 @@ async fn start_with_dependencies_which_applications_and_stop() {
         cmdline: vec![("b".into(), "other".into(), int(20))],
         release_boot: false,
     };
-    let ac = ApplicationController::start(&node, &kernel.rpc, cfg, halt);
+    let ac = ApplicationController::start(&node, &kernel, cfg, halt);
     let (a, _) = dier("a", &[]);
     let (b, _) = dier("b", &["a"]);
     ac.add(a);
@@ -120,7 +120,7 @@ async fn a_permanent_application_that_dies_stops_the_node_a_temporary_one_does_n
     let node = Node::local("ac2@h");
     let kernel = crate::kernel::start(&node);
     let (halt, halts) = halt_recorder();
-    let ac = ApplicationController::start(&node, &kernel.rpc, AcConfig::default(), halt);
+    let ac = ApplicationController::start(&node, &kernel, AcConfig::default(), halt);
     let (t, ttop) = dier("t", &[]);
     let (p, ptop) = dier("p", &[]);
     ac.add(t);
@@ -231,7 +231,7 @@ async fn the_published_view_is_current_when_a_call_returns() {
     let node = Node::local("ac@h");
     let kernel = crate::kernel::start(&node);
     let (halt, _) = halt_recorder();
-    let ac = ApplicationController::start(&node, &kernel.rpc, AcConfig::default(), halt);
+    let ac = ApplicationController::start(&node, &kernel, AcConfig::default(), halt);
     let (a, _) = dier("a", &[]);
     ac.add(a);
     let weight = ac.weight();
@@ -262,7 +262,7 @@ async fn configured_env_of_unloaded_apps_only_after_a_release_boot() {
             cmdline: Vec::new(),
             release_boot,
         };
-        let ac = ApplicationController::start(&node, &kernel.rpc, cfg, halt);
+        let ac = ApplicationController::start(&node, &kernel, cfg, halt);
         settle().await;
         assert_eq!(
             ac.get_env("lager", "colored"),

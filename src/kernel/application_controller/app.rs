@@ -3,6 +3,7 @@
 //! [`lib/kernel/src/application.erl`](https://github.com/erlang/otp/blob/OTP-25.2.3/lib/kernel/src/application.erl))
 //! and the [`AppSpec`] that stands for the `.app` file.
 
+use crate::behaviours::gen_server::{NameRegistry, ServerName};
 use crate::kernel::rex::Registry;
 use crate::runtime::Node;
 use crate::term;
@@ -164,53 +165,6 @@ impl From<Pid> for Started {
     }
 }
 
-/// The port to `global`'s name registry that applications use
-/// (`global:re_register_name/2`, `global:whereis_name/1`).
-pub trait GlobalNames: Send + Sync + 'static {
-    /// Registers `name` for `pid` cluster-wide, replacing an older holder
-    /// (what a takeover needs: the old instance may still hold it, s3).
-    fn re_register_name(&self, name: &str, pid: &Pid) -> BoxFuture<'static, bool>;
-    /// The pid registered under `name`, cluster-wide.
-    fn whereis_name(&self, name: &str) -> Option<Pid>;
-}
-
-/// A [`GlobalNames`] that only registers names on this node (until a
-/// `global` service is plugged in with
-/// [`super::ApplicationController::set_global_names`]).
-#[derive(Debug, Clone)]
-pub struct LocalNames(pub Node);
-
-impl GlobalNames for LocalNames {
-    fn re_register_name(&self, name: &str, pid: &Pid) -> BoxFuture<'static, bool> {
-        let ok = match self.0.whereis(name) {
-            Some(p) => p == *pid,
-            None => false,
-        };
-        Box::pin(async move { ok })
-    }
-
-    fn whereis_name(&self, name: &str) -> Option<Pid> {
-        self.0.whereis(name)
-    }
-}
-
-/// The node's `global`: `re_register_name` with `random_exit_name` as the
-/// resolver, `whereis_name` from the local table.
-impl GlobalNames for crate::kernel::global::Global {
-    fn re_register_name(&self, name: &str, pid: &Pid) -> BoxFuture<'static, bool> {
-        let g = self.clone();
-        let (name, pid) = (atom(name), pid.clone());
-        Box::pin(async move {
-            let method = crate::kernel::global::Method::RandomExit.to_fun();
-            g.re_register_name(name, &pid, method).await.is_ok()
-        })
-    }
-
-    fn whereis_name(&self, name: &str) -> Option<Pid> {
-        Self::whereis_name(self, &atom(name))
-    }
-}
-
 /// What an application's callbacks can use.
 #[derive(Clone)]
 pub struct AppContext {
@@ -220,8 +174,9 @@ pub struct AppContext {
     pub app: String,
     /// Functions served over rpc (add the application's own).
     pub rpc: Registry,
-    /// Cluster-wide names.
-    pub global: Arc<dyn GlobalNames>,
+    /// Cluster-wide names: the node's `global` (`kernel.global`), as a
+    /// [`NameRegistry`] (`re_register_name`, `whereis_name`, ...).
+    pub global: Arc<dyn NameRegistry>,
     pub(crate) env: Arc<RwLock<super::controller::EnvTable>>,
     /// The application master, in [`Application::start`].
     pub(crate) master: Option<Pid>,
@@ -252,15 +207,12 @@ impl AppContext {
     }
 
     /// `{global, Name}` through [`AppContext::global`], for
-    /// [`ServerName::via`](crate::behaviours::gen_server::ServerName::via):
+    /// [`ServerName::via`]:
     /// the server registers with `global:re_register_name/2` (it wins the
     /// name even while an older instance still holds it, as at a takeover)
     /// and is found with `global:whereis_name/1`.
-    pub fn global_name(&self, name: &str) -> crate::behaviours::gen_server::ServerName {
-        crate::behaviours::gen_server::ServerName::Via(
-            Arc::new(crate::apps::ReRegister(self.global.clone())),
-            atom(name),
-        )
+    pub fn global_name(&self, name: &str) -> ServerName {
+        ServerName::via(crate::apps::ReRegister(self.global.clone()), atom(name))
     }
 }
 

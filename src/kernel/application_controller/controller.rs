@@ -64,7 +64,7 @@ pub(crate) struct Shared {
     /// The start type each running application was started with.
     pub(crate) start_types: RwLock<HashMap<String, StartType>>,
     pub(crate) rpc: Registry,
-    pub(crate) global: RwLock<Arc<dyn super::app::GlobalNames>>,
+    pub(crate) global: Arc<dyn crate::behaviours::gen_server::NameRegistry>,
     pub(crate) halt: HaltFn,
 }
 
@@ -252,12 +252,7 @@ impl Driver {
             node: p.node().clone(),
             app: app.to_owned(),
             rpc: self.shared.rpc.clone(),
-            global: self
-                .shared
-                .global
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            global: self.shared.global.clone(),
             env: self.shared.env.clone(),
             master: None,
         }

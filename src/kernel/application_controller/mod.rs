@@ -48,11 +48,11 @@ mod core_test;
 
 pub(crate) use app::DynApplication;
 pub use app::{
-    AppContext, AppSpec, AppStartError, Application, GlobalNames, LocalNames, RestartType,
-    StartResult, StartType, Started,
+    AppContext, AppSpec, AppStartError, Application, RestartType, StartResult, StartType, Started,
 };
 pub use controller::{HaltFn, default_halt};
 
+use crate::kernel::Kernel;
 use crate::kernel::rex::Registry;
 use crate::runtime::{CallError, Node};
 use crate::term::{Atom, Term, TermExt, atom};
@@ -112,8 +112,10 @@ pub(crate) async fn call(
 impl ApplicationController {
     /// Starts the `application_controller` process on `node` and registers
     /// `application:which_applications/0,1`, `application:loaded_applications/0`
-    /// and `application:get_env/2` in `rpc`.
-    pub fn start(node: &Node, rpc: &Registry, cfg: AcConfig, halt: HaltFn) -> Self {
+    /// and `application:get_env/2` in the kernel's rpc registry.
+    /// Applications get the kernel's `global` as [`AppContext::global`].
+    pub fn start(node: &Node, kernel: &Kernel, cfg: AcConfig, halt: HaltFn) -> Self {
+        let rpc = &kernel.rpc;
         let shared = Arc::new(Shared {
             available: RwLock::new(Default::default()),
             env: Arc::new(RwLock::new(Default::default())),
@@ -124,7 +126,7 @@ impl ApplicationController {
             which: RwLock::new((Vec::new(), Vec::new())),
             start_types: RwLock::new(Default::default()),
             rpc: rpc.clone(),
-            global: RwLock::new(Arc::new(LocalNames(node.clone()))),
+            global: Arc::new(kernel.global.clone()),
             halt,
         });
         controller::start(node, shared.clone());
@@ -165,15 +167,6 @@ impl ApplicationController {
             node: node.clone(),
             shared,
         }
-    }
-
-    /// Plugs in the cluster-wide name service applications use.
-    pub fn set_global_names(&self, g: Arc<dyn GlobalNames>) {
-        *self
-            .shared
-            .global
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = g;
     }
 
     /// Makes `app` available for loading (puts its `.app` on the "code path").
