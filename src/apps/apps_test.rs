@@ -134,3 +134,33 @@ async fn too_many_kills_stop_the_node_of_a_permanent_app() {
         ]
     );
 }
+
+/// `AppContext::global_name`'s registry registers with
+/// `global:re_register_name/2` through the one `NameRegistry` route: it
+/// takes a name over from a live holder, where `register_name` says `no`.
+#[tokio::test]
+async fn the_global_name_of_an_app_takes_the_name_over_from_its_holder() {
+    use crate::behaviours::gen_server::{NameRegistry, ServerName};
+    let node = Node::local("apps4@h");
+    let kernel = crate::kernel::start(&node);
+    let idle = || {
+        node.spawn(|mut p: crate::runtime::Process| async move {
+            let _ = p.recv().await;
+        })
+    };
+    let (old, new) = (idle(), idle());
+    let name = atom("apps4_server");
+    let global: Arc<dyn NameRegistry> = Arc::new(kernel.global.clone());
+    assert!(global.register_name(name.clone(), old.clone()).await);
+    assert!(!global.register_name(name.clone(), new.clone()).await);
+    let reg = super::ReRegister(global.clone());
+    assert_eq!(
+        ServerName::via(super::ReRegister(global.clone()), name.clone()).to_term(),
+        crate::term!({global, apps4_server})
+    );
+    assert!(reg.register_name(name.clone(), new.clone()).await);
+    assert_eq!(reg.whereis_name(&name), Some(new.clone()));
+    assert_eq!(kernel.global.whereis_name(&name), Some(new));
+    reg.unregister_name(name.clone()).await;
+    assert_eq!(kernel.global.whereis_name(&name), None);
+}
