@@ -98,8 +98,8 @@ pub mod runtime;
 pub mod term;
 
 pub use behaviours::gen_server::{
-    self, CallExit, CallReply, Client, GenFrom, GenServer, Init, Next, ServerName, ServerRef,
-    Timeout,
+    self, CallExit, CallReply, Client, GenFrom, GenServer, Init, NameRegistry, Next, ServerName,
+    ServerRef, Timeout,
 };
 pub use behaviours::supervisor::{self, ChildSpec, SupSpec};
 pub use boot::{BootError, NodeBuilder, Running};
@@ -126,7 +126,7 @@ pub mod internal {
 /// What an application needs, in one import: `use distro::prelude::*;`.
 pub mod prelude {
     pub use crate::behaviours::gen_server::{
-        self, CallReply, Client, GenFrom, GenServer, Init, Next, ServerName,
+        self, CallReply, Client, GenFrom, GenServer, Init, NameRegistry, Next, ServerName,
     };
     pub use crate::behaviours::supervisor::{self, ChildSpec, SupSpec};
     pub use crate::kernel::application_controller::{
