@@ -132,7 +132,7 @@ rows=("$(summary "$mix")")
 [ -n "$baseline" ] && rows+=("$(summary "$baseline")")
 for r in "${rows[@]}"; do printf '%12s' "${r%% *}"; done
 printf '\n'
-names=("events" "viol: more than one copy" "viol: no copy" "viol: global names" "viol: placement" "crashes" "cluster restarts" "recovery median (ms)" "recovery p95 (ms)" "partitions")
+names=("events" "viol: more than one copy" "viol: no copy" "viol: global names" "viol: placement" "crashes" "unhealed: cluster restarts" "recovery median (ms)" "recovery p95 (ms)" "partitions")
 for ((f = 1; f <= ${#names[@]}; f++)); do
     printf '%-26s' "${names[$((f - 1))]}"
     for r in "${rows[@]}"; do
