@@ -195,6 +195,27 @@ impl Applications {
                 })
             }),
         );
+        if let Some(dac) = self.dist_ac.clone() {
+            // dist_ac:get_known_nodes/0 (a distro node healing a partition
+            // asks it, as of a BEAM node).
+            rpc.register(
+                "dist_ac",
+                "get_known_nodes",
+                0,
+                Arc::new(move |_node, _args| {
+                    let dac = dac.clone();
+                    Box::pin(async move {
+                        Ok(crate::term::list(
+                            dac.known_nodes()
+                                .await
+                                .into_iter()
+                                .map(Term::Atom)
+                                .collect(),
+                        ))
+                    })
+                }),
+            );
+        }
         let apps = self.clone();
         rpc.register(
             "application",

@@ -123,8 +123,8 @@ pub enum Input {
     Unlocked,
     /// The answer to the outstanding [`Output::Whereis`]: the pid, if any.
     Whereis(Option<Term>),
-    /// The answer to an [`Output::AskRunning`]: `app` runs at `node` (not
-    /// in OTP: see [`Output::AskRunning`]).
+    /// An answer to an [`Output::AskPeer`]: `app` runs at `node` (not in
+    /// OTP).
     RunsAt {
         /// The node asked.
         node: NodeName,
@@ -132,6 +132,12 @@ pub enum Input {
         app: Atom,
         /// What that node is.
         peer: Peer,
+    },
+    /// The first answer to an [`Output::AskPeer`]: `node`'s dist_ac does not
+    /// count us among its known nodes.
+    Unknown {
+        /// The node asked.
+        node: NodeName,
     },
     /// The [`Output::RemoteTakeover`] of `app` by `node` answered `ok`:
     /// the application runs there now.
@@ -143,7 +149,7 @@ pub enum Input {
     },
 }
 
-/// The node an [`Output::AskRunning`] asked.
+/// The node an [`Output::AskPeer`] asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     /// A distro node (`erlang:system_info(machine)` is `"distro"`): it
@@ -203,13 +209,18 @@ pub enum Output {
     },
     /// `dist_ac_took_control` to kernel_config.
     TookControl,
-    /// Beyond OTP (healing a partition): `rpc:call(Node,
-    /// application, which_applications, [])`, `rpc:call(Node, erlang,
-    /// system_info, [machine])` and, of a BEAM node, `rpc:call(Node,
-    /// dist_ac, get_known_nodes, [])`, answered with an [`Input::RunsAt`] for
-    /// each of `apps` that runs there. Asked of a node of the `distributed`
-    /// list that comes back (after a nodedown) while we run `apps`.
-    AskRunning {
+    /// Beyond OTP (healing a partition): asked of a node of the
+    /// `distributed` lists that comes back after a nodedown. First
+    /// `rpc:call(Node, dist_ac, get_known_nodes, [])` (which waits until
+    /// its dist_ac is past its boot sync), answered with [`Input::Unknown`]
+    /// when we are not among them (a partition took each side out of the
+    /// other's known nodes, and OTP's dist_ac leaves it so, deciding later
+    /// failovers without it); then, when `apps` is not empty,
+    /// `rpc:call(Node, application, which_applications, [])` and
+    /// `rpc:call(Node, erlang, system_info, [machine])`, answered with an
+    /// [`Input::RunsAt`] for each of `apps` that runs there, whose
+    /// [`Peer::Beam`] `knows_us` comes from that same first answer.
+    AskPeer {
         /// The node that came back.
         node: NodeName,
         /// Applications we run that it may run too.
@@ -281,6 +292,8 @@ pub(super) enum Mail {
     RunsAt(NodeName, Atom, Peer),
     /// [`Input::TookOver`].
     TookOver(NodeName, Atom),
+    /// [`Input::Unknown`].
+    Unknown(NodeName),
 }
 
 /// `{From, App, Bool, Nodes}` of `#state.p_reqs`.
@@ -403,6 +416,9 @@ pub struct DistAc {
     /// here, and a node apart for a while is no longer one of them, so
     /// `From` is told on its own.
     pub(super) healing: Vec<(Atom, NodeName)>,
+    /// Nodes we introduced ourselves to again after a partition (not in
+    /// OTP): their `dist_ac_new_node` reply makes them known again.
+    pub(super) reintroduced: Vec<NodeName>,
     // process machinery
     pub(super) connected: Vec<NodeName>,
     pub(super) monitoring: bool,
@@ -430,6 +446,7 @@ impl DistAc {
             remote_started: Vec::new(),
             known: Vec::new(),
             healing: Vec::new(),
+            reintroduced: Vec::new(),
             started: Vec::new(),
             tmp_weights: Vec::new(),
             dist_loaded: Vec::new(),
@@ -535,6 +552,7 @@ impl DistAc {
             Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
             Input::RunsAt { node, app, peer } => Mail::RunsAt(node, app, peer),
             Input::TookOver { node, app } => Mail::TookOver(node, app),
+            Input::Unknown { node } => Mail::Unknown(node),
         };
         self.deliver(mail);
     }

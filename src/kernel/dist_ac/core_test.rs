@@ -430,7 +430,7 @@ fn s3_old_node_stops_its_instance() {
             // Beyond OTP: cp1 went down and is back while cp2 runs myapp;
             // cp1 comes first, so cp2 asks whether it runs it (it does not
             // yet: nothing more happens).
-            Output::AskRunning { node: asked, apps },
+            Output::AskPeer { node: asked, apps },
             Output::Send {
                 to: Dest::Name(n),
                 msg: DacMsg::NewNode { started, appls, .. },
@@ -499,7 +499,7 @@ fn healed_partition_loser_has_the_winner_take_over() {
     d.handle(t1, Input::NodeUp(a("cp1")));
     assert_eq!(
         drain(&mut d),
-        vec![Output::AskRunning {
+        vec![Output::AskPeer {
             node: a("cp1"),
             apps: vec![a("myapp")]
         }]
@@ -557,6 +557,52 @@ fn healed_partition_loser_has_the_winner_take_over() {
     assert!(drain(&mut d).is_empty());
 }
 
+/// Beyond OTP, after a partition: cp1 no longer counts cp2 among its known
+/// nodes (nodedown took it out, on both sides). cp2 introduces itself again
+/// as at boot, and cp1's answer makes cp1 known at cp2 again, so later
+/// failovers are decided with it.
+#[test]
+fn healed_partition_reacquaints_both_sides() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    let t1 = cp2_runs_after_cp1_down(&mut d, t0);
+    assert!(!d.known.contains(&a("cp1")));
+    d.handle(t1, Input::NodeUp(a("cp1")));
+    drain(&mut d);
+    d.handle(t1, Input::Unknown { node: a("cp1") });
+    match &drain(&mut d)[..] {
+        [
+            Output::Send {
+                to: Dest::Name(n),
+                msg: DacMsg::NewNode { node, started, .. },
+            },
+        ] => {
+            assert_eq!((n, node), (&a("cp1"), &a("cp2")));
+            assert!(started.is_empty(), "an introduction");
+        }
+        o => panic!("{o:?}"),
+    }
+    let reply = || {
+        Input::Dac(DacMsg::NewNode {
+            vsn: 1,
+            node: a("cp1"),
+            appls: vec![appl(ApplId::Undefined, &[("cp1", Perm::True)])],
+            started: vec![(a("cp1"), a("myapp"))],
+        })
+    };
+    d.handle(t1, reply());
+    assert!(drain(&mut d).is_empty());
+    assert_eq!(d.known.iter().filter(|n| **n == a("cp1")).count(), 1);
+    assert!(
+        d.appl("myapp")
+            .is_some_and(|x| x.run.contains(&(a("cp1"), Perm::True)))
+    );
+    // A second reply (or one from a node we did not introduce ourselves
+    // to) is ignored, as OTP's main loop ignores it.
+    d.handle(t1, reply());
+    assert_eq!(d.known.iter().filter(|n| **n == a("cp1")).count(), 1);
+}
+
 /// Beyond OTP, the winner's side: cp2 runs myapp and gets cp3 (same
 /// group, larger name) back after a nodedown. When cp3 runs it too, cp2
 /// stops its copy and takes myapp over from cp3: its new instance
@@ -574,7 +620,7 @@ fn healed_partition_winner_takes_it_over() {
     d.handle(t1, Input::NodeUp(a("cp3")));
     assert_eq!(
         drain(&mut d),
-        vec![Output::AskRunning {
+        vec![Output::AskPeer {
             node: a("cp3"),
             apps: vec![a("myapp")]
         }]

@@ -16,6 +16,26 @@ impl DistAc {
             Mail::Go => {}
             Mail::NodeUp(n) => self.heal_nodeup(&n),
             Mail::RunsAt(n, app, peer) => self.heal_runs_at(&n, &app, peer),
+            Mail::Unknown(n) => {
+                // Introduce ourselves again (dist_ac_new_node with
+                // Started = [], as at boot): it adds us to its known nodes
+                // and answers with its own, which makes it known here.
+                if self.connected.contains(&n) {
+                    let (me, appls) = (self.me.clone(), self.appls.clone());
+                    self.send(
+                        &n,
+                        DacMsg::NewNode {
+                            vsn: 1,
+                            node: me,
+                            appls,
+                            started: vec![],
+                        },
+                    );
+                    if !self.reintroduced.contains(&n) {
+                        self.reintroduced.push(n);
+                    }
+                }
+            }
             Mail::TookOver(n, app) => {
                 // A BEAM node took over from us what ran on both sides.
                 if self.appl(&app.name).is_some_and(|a| a.id == ApplId::Local) {
@@ -173,7 +193,18 @@ impl DistAc {
                 ..
             } => {
                 // Only an introduction (Started = []) reaches the main loop;
-                // a reply is consumed by wait_dacs/4 or ignored.
+                // a reply is consumed by wait_dacs/4 or ignored, except the
+                // reply of a node we introduced ourselves to again after a
+                // partition (not in OTP): it is known again.
+                if let Some(i) = self.reintroduced.iter().position(|n| *n == node) {
+                    self.reintroduced.remove(i);
+                    if !self.known.contains(&node) {
+                        self.appls =
+                            super::sync::dist_merge(std::mem::take(&mut self.appls), &his, &node);
+                        self.known.insert(0, node);
+                    }
+                    return;
+                }
                 if !started.is_empty() {
                     return;
                 }
@@ -195,7 +226,12 @@ impl DistAc {
                     },
                 );
                 self.appls = super::sync::dist_merge(std::mem::take(&mut self.appls), &his, &node);
-                self.known.insert(0, node);
+                // OTP adds it even when it is known already; after a
+                // partition both sides of a distro pair introduce
+                // themselves again, so only once here.
+                if !self.known.contains(&node) {
+                    self.known.insert(0, node);
+                }
             }
             DacMsg::AppStarted { node, app, result } => self.app_started(node, app, result),
             DacMsg::AppStopped { app } => {
@@ -335,7 +371,7 @@ impl DistAc {
     /// Beyond OTP: healing a partition. OTP's dist_ac does nothing on a
     /// nodeup, so after a partition heals both sides keep running the
     /// application (erlang/otp#3365). Here, when a node that went down
-    /// comes back, we ask it ([`Output::AskRunning`]) whether it runs the
+    /// comes back, we ask it ([`Output::AskPeer`]) whether it runs the
     /// applications we run whose `distributed` nodes include it; the
     /// answers go to [`Self::heal_runs_at`].
     ///
@@ -351,19 +387,17 @@ impl DistAc {
             return;
         }
         let me = self.me.clone();
-        let ask: Vec<Atom> = self
+        let apps: Vec<Atom> = self
             .appls
             .iter()
             .filter(|a| a.id == ApplId::Local)
             .filter(|a| priority(&a.nodes, &me).is_some() && priority(&a.nodes, node).is_some())
             .map(|a| a.name.clone())
             .collect();
-        if !ask.is_empty() {
-            self.emit(Output::AskRunning {
-                node: node.clone(),
-                apps: ask,
-            });
-        }
+        self.emit(Output::AskPeer {
+            node: node.clone(),
+            apps,
+        });
     }
 
     /// `app` runs here and at `node` too (a partition healed). The copy

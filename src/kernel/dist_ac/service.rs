@@ -135,15 +135,27 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         p.send(kc, atom("dist_ac_took_control"));
                     }
                 }
-                Output::AskRunning { node, apps } => {
+                Output::AskPeer { node, apps } => {
                     // Answered through the mailbox, so that dist_ac goes on
                     // meanwhile.
                     let me = p.pid().clone();
                     p.node().spawn(move |mut h: Process| async move {
+                        let mine = Term::Atom(h.node().name().clone());
+                        // Before anything we send makes us known there.
+                        let knows_us =
+                            rpc_call(&mut h, &node, "dist_ac", "get_known_nodes", vec![])
+                                .await
+                                .and_then(|k| k.as_list().map(|l| l.contains(&mine)));
+                        if knows_us == Some(false) {
+                            h.send(&me, term!({:"$distro_unknown", (Term::Atom(node.clone()))}));
+                        }
+                        if apps.is_empty() {
+                            return;
+                        }
                         let Some(running) = ask_running(&mut h, &node, &apps).await else {
                             return;
                         };
-                        let peer = peer(&mut h, &node).await;
+                        let peer = peer(&mut h, &node, knows_us.unwrap_or(false)).await;
                         for app in running {
                             h.send(
                                 &me,
@@ -235,6 +247,9 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                             _ => Peer::Beam { knows_us: false },
                         },
                     }
+                }
+                Some([t, Term::Atom(n)]) if t.as_atom() == Some("$distro_unknown") => {
+                    Input::Unknown { node: n.clone() }
                 }
                 Some([t, Term::Atom(n), Term::Atom(app)])
                     if t.as_atom() == Some("$distro_took_over") =>
@@ -443,19 +458,14 @@ async fn rpc_call(
         .ok()
 }
 
-/// What `node` is ([`Peer`]).
-async fn peer(h: &mut Process, node: &NodeName) -> Peer {
+/// What `node` is ([`Peer`]); `knows_us`: whether its dist_ac counted us
+/// among its known nodes.
+async fn peer(h: &mut Process, node: &NodeName, knows_us: bool) -> Peer {
     let machine = rpc_call(h, node, "erlang", "system_info", vec![atom("machine")]).await;
     if machine.as_ref().and_then(TermExt::as_text).as_deref() == Some("distro") {
-        return Peer::Distro;
-    }
-    let me = Term::Atom(h.node().name().clone());
-    let known = rpc_call(h, node, "dist_ac", "get_known_nodes", vec![]).await;
-    Peer::Beam {
-        knows_us: known
-            .as_ref()
-            .and_then(|k| k.as_list().map(|l| l.contains(&me)))
-            .unwrap_or(false),
+        Peer::Distro
+    } else {
+        Peer::Beam { knows_us }
     }
 }
 

@@ -261,7 +261,15 @@ impl Sim {
                 .violations
                 .push(format!("dist_ac at {me} stopped: {reason}")),
             Output::Reply { call, reply } => self.replies.push((call, reply)),
-            Output::AskRunning { node, apps } => {
+            Output::AskPeer { node, apps } => {
+                // get_known_nodes waits for the boot sync; a node still in
+                // it answers later (not modelled: no answer).
+                let unknown = self.nodes.get(&node.name).is_some_and(|n| {
+                    n.alive && n.dac.sync_done && !n.dac.known.iter().any(|k| k.name == me)
+                });
+                if unknown {
+                    self.input(me, Input::Unknown { node: node.clone() });
+                }
                 let runs = self
                     .nodes
                     .get(&node.name)
