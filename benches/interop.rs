@@ -280,11 +280,13 @@ fn load_target(rt: &tokio::runtime::Runtime, name: &str, cookie: &str, epmd_port
         node.spawn(|mut p| async move {
             p.register("bench_echo").expect("bench_echo");
             loop {
-                let msg = p.recv().await;
-                if let Some(call) = GenCall::parse(&msg) {
-                    p.reply(&call.from, call.request);
-                } else if let Some([Term::Pid(from), tag, m]) = msg.as_tuple() {
-                    p.send(from, tuple(vec![tag.clone(), m.clone()]));
+                match GenCall::take(p.recv().await) {
+                    Ok(call) => p.reply(&call.from, call.request),
+                    Err(msg) => {
+                        if let Some([Term::Pid(from), tag, m]) = msg.as_tuple() {
+                            p.send(from, tuple(vec![tag.clone(), m.clone()]));
+                        }
+                    }
                 }
             }
         });

@@ -225,9 +225,10 @@ impl Ac {
     }
 
     async fn handle(&mut self, p: &mut Process, msg: Term) {
-        if let Some(call) = GenCall::parse(&msg) {
-            return self.handle_call(p, call).await;
-        }
+        let msg = match GenCall::take(msg) {
+            Ok(call) => return self.handle_call(p, call).await,
+            Err(msg) => msg,
+        };
         match ToAc::from_term(&msg) {
             Some(ToAc::LoadReply(app)) => {
                 if let Some(i) = self.loading.iter().position(|(a, _)| *a == app.name) {
