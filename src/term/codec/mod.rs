@@ -82,6 +82,7 @@ mod error;
 mod inflate;
 mod tags;
 
+pub use encode::Field;
 pub use error::{DecodeError, EncodeError};
 
 use super::Term;
@@ -182,6 +183,13 @@ pub fn encode_with(term: &Term, out: &mut Vec<u8>, limits: &Limits) -> Result<()
 /// Appends the encoding of `term` without the version byte.
 pub fn encode_body(term: &Term, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     encode::encode_term(term, out, Limits::default().max_depth)
+}
+
+/// Appends the encoding of the tuple of `fields` without the version
+/// byte: the bytes [`encode_body`] writes for the tuple term of the same
+/// elements, without building that term.
+pub fn encode_tuple_body(fields: &[Field<'_>], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    encode::encode_tuple(fields, out, Limits::default().max_depth)
 }
 
 /// Encodes `term` with the version byte into a new vector.
