@@ -693,7 +693,16 @@ impl Inner {
         let (mut to, mut msg) = (to, msg);
         loop {
             match self.route(from, to, msg, SendMode::Try { connect: true }) {
-                Routed::Sent | Routed::NotConnected => return,
+                Routed::Sent | Routed::NotConnected => {
+                    // A send costs reductions, as in BEAM: a process that
+                    // sends in a loop yields now and then. Without it the
+                    // connection's writer, woken into this worker's LIFO
+                    // slot (where no idle worker can steal it), would wait
+                    // until the queue is busy, and sender and writer would
+                    // take turns on one core instead of running on two.
+                    tokio::task::coop::consume_budget().await;
+                    return;
+                }
                 Routed::Busy(_, dest, back, wait) => {
                     wait.until_not_busy().await;
                     (to, msg) = (dest, back);
