@@ -311,7 +311,7 @@ impl Defragmenter {
                     };
                     self.total -= done.bytes.len();
                     self.reserved -= done.reserved;
-                    decode_body(&done.bytes, false, limits).map(Some)
+                    decode_reassembled(done.bytes, limits).map(Some)
                 } else {
                     Ok(None)
                 }
@@ -336,6 +336,29 @@ impl Defragmenter {
             self.reserved -= p.reserved;
         }
     }
+}
+
+/// Binaries of at least this many bytes that end a reassembled message
+/// become the message's binary in the reassembly buffer itself.
+const MOVE_TAIL_BINARY: usize = 64 * 1024;
+
+/// [`decode_body`] for a reassembled message, whose buffer we own: a large
+/// binary at its end (the request of a call carrying 10 MiB) is moved into
+/// the term, not copied out of the buffer.
+fn decode_reassembled(body: Vec<u8>, limits: &Limits) -> Result<Control, FrameError> {
+    let (ctrl, n) = term::decode_prefix_with(&body, false, limits)?;
+    let msg = if n == body.len() {
+        None
+    } else {
+        match term::decode_owned_with(body, n, MOVE_TAIL_BINARY, limits) {
+            Ok(m) => Some(m),
+            Err(DecodeError::TrailingBytes { count, .. }) => {
+                return Err(FrameError::Trailing(count));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(Control::from_owned_terms(ctrl, msg)?)
 }
 
 /// Decodes a control term and its optional message term.
