@@ -486,31 +486,30 @@ async fn run<H, R, W>(
                         host.deliver_all(&peer_atom, &mut batch);
                         batch_bytes = 0;
                     }
-                    match frames.next_packet() {
-                        Ok(Some(Packet::Tick)) => {}
-                        Ok(Some(Packet::Data(d))) => match {
+                    let decoded = match frames.next_packet() {
+                        Ok(Some(Packet::Tick)) => continue,
+                        Ok(Some(Packet::Data(d))) => {
                             batch_bytes += d.len();
                             defrag.decode_packet(d, &limits)
-                        } {
-                            Ok(Some(c)) => batch.push(c),
-                            Ok(None) => {}
-                            Err(e @ FrameError::ReassemblyTooLarge { .. }) => {
-                                host.deliver_all(&peer_atom, &mut batch);
-                                tracing::error!(
-                                    "** Closing distribution channel from {peer}: {e} **"
-                                );
-                                return atom("invalid_data");
-                            }
-                            Err(e) => tracing::error!(
-                                "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
-                            ),
-                        },
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             host.deliver_all(&peer_atom, &mut batch);
                             tracing::error!("** Closing distribution channel from {peer}: {e} **");
                             return atom("invalid_data");
                         }
+                    };
+                    match decoded {
+                        Ok(Some(c)) => batch.push(c),
+                        Ok(None) => {}
+                        Err(e @ FrameError::ReassemblyTooLarge { .. }) => {
+                            host.deliver_all(&peer_atom, &mut batch);
+                            tracing::error!("** Closing distribution channel from {peer}: {e} **");
+                            return atom("invalid_data");
+                        }
+                        Err(e) => tracing::error!(
+                            "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
+                        ),
                     }
                 }
                 if !batch.is_empty() {

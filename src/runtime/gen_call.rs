@@ -84,7 +84,7 @@ impl GenCall {
     /// Recognises a gen call message, copying what it keeps of it (see
     /// [`GenCall::take`] to move it instead).
     pub fn parse(msg: &Term) -> Option<Self> {
-        let (pid, tag, request) = GenCall::peek(msg)?;
+        let (pid, tag, request) = Self::peek(msg)?;
         Some(Self {
             from: GenFrom {
                 pid: pid.clone(),
