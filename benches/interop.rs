@@ -26,11 +26,11 @@
 //! `cargo bench --bench interop -- --quick` runs a shorter measurement;
 //! `-- --load` runs only the load round.
 //!
-//! Profiling recipe: `perf record -g -p <pid>` on either target while the
-//! bench runs (`DISTRO_BENCH_PAUSE=1` is not needed: the load round takes
-//! long enough), then `perf report --no-children`; or build with
-//! `CARGO_PROFILE_BENCH_DEBUG=true` and run the distro side under
-//! `valgrind --tool=callgrind` for instruction counts.
+//! Profiling recipe (README, "Benchmarks"): the load round's distro target
+//! runs in this process, so `perf record -F 2000 -o /tmp/perf.data
+//! target/release/deps/interop-<hash> --load --quick`, then
+//! `perf report -i /tmp/perf.data --comm tokio-rt-worker --sort dso,sym`;
+//! `perf record -g -p <pid>` attaches to the BEAM target.
 //! Needs `erl`, `erlc` and `epmd` on PATH (OTP 25 on Debian 12).
 
 #[path = "../src/dist/tls/test_pki.rs"]
@@ -280,11 +280,13 @@ fn load_target(rt: &tokio::runtime::Runtime, name: &str, cookie: &str, epmd_port
         node.spawn(|mut p| async move {
             p.register("bench_echo").expect("bench_echo");
             loop {
-                let msg = p.recv().await;
-                if let Some(call) = GenCall::parse(&msg) {
-                    p.reply(&call.from, call.request);
-                } else if let Some([Term::Pid(from), tag, m]) = msg.as_tuple() {
-                    p.send(from, tuple(vec![tag.clone(), m.clone()]));
+                match GenCall::take(p.recv().await) {
+                    Ok(call) => p.reply(&call.from, call.request),
+                    Err(msg) => {
+                        if let Some([Term::Pid(from), tag, m]) = msg.as_tuple() {
+                            p.send(from, tuple(vec![tag.clone(), m.clone()]));
+                        }
+                    }
                 }
             }
         });

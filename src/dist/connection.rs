@@ -55,6 +55,14 @@ pub trait Host: Send + Sync + 'static {
     fn connection_down(&self, peer: &str, id: u64, reason: Term);
     /// A control message arrived from `peer`.
     fn deliver(&self, peer: &crate::term::Atom, ctrl: Control);
+    /// Control messages that arrived from `peer` together (one read), in
+    /// order; `ctrls` is left empty. A host may handle them in one go (one
+    /// lock of its table instead of one per message).
+    fn deliver_all(&self, peer: &crate::term::Atom, ctrls: &mut Vec<Control>) {
+        for c in ctrls.drain(..) {
+            self.deliver(peer, c);
+        }
+    }
     /// Where `node` listens (an EPMD lookup).
     fn resolve(
         &self,
@@ -383,6 +391,11 @@ pub struct Running {
     pub socket: Option<std::net::TcpStream>,
 }
 
+/// Most control messages the reader hands to the host at once.
+const DELIVER_BATCH: usize = 64;
+/// Packet bytes after which the reader hands its batch over.
+const DELIVER_BATCH_BYTES: usize = 16 * 1024;
+
 /// Largest batch of queued messages written with one syscall.
 const WRITE_BATCH: usize = 256 * 1024;
 /// Batches of at most `4 * WRITE_BATCH` bytes in a row after which the
@@ -461,29 +474,47 @@ async fn run<H, R, W>(
         tokio::spawn(async move {
             let mut frames = FrameReader::with_leftover(leftover).with_limit(max);
             let mut defrag = Defragmenter::default().with_limit(max);
+            // The messages of one read are decoded first and handed over
+            // together: at most DELIVER_BATCH of them, of at most
+            // DELIVER_BATCH_BYTES together (large messages go one by one,
+            // so that their buffers are reused rather than piled up).
+            let mut batch: Vec<Control> = Vec::with_capacity(DELIVER_BATCH);
+            let mut batch_bytes = 0usize;
             loop {
                 loop {
-                    match frames.next_packet() {
-                        Ok(Some(Packet::Tick)) => {}
-                        Ok(Some(Packet::Data(d))) => match defrag.decode_packet(d, &limits) {
-                            Ok(Some(c)) => host.deliver(&peer_atom, c),
-                            Ok(None) => {}
-                            Err(e @ FrameError::ReassemblyTooLarge { .. }) => {
-                                tracing::error!(
-                                    "** Closing distribution channel from {peer}: {e} **"
-                                );
-                                return atom("invalid_data");
-                            }
-                            Err(e) => tracing::error!(
-                                "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
-                            ),
-                        },
+                    if batch.len() >= DELIVER_BATCH || batch_bytes >= DELIVER_BATCH_BYTES {
+                        host.deliver_all(&peer_atom, &mut batch);
+                        batch_bytes = 0;
+                    }
+                    let decoded = match frames.next_packet() {
+                        Ok(Some(Packet::Tick)) => continue,
+                        Ok(Some(Packet::Data(d))) => {
+                            batch_bytes += d.len();
+                            defrag.decode_packet(d, &limits)
+                        }
                         Ok(None) => break,
                         Err(e) => {
+                            host.deliver_all(&peer_atom, &mut batch);
                             tracing::error!("** Closing distribution channel from {peer}: {e} **");
                             return atom("invalid_data");
                         }
+                    };
+                    match decoded {
+                        Ok(Some(c)) => batch.push(c),
+                        Ok(None) => {}
+                        Err(e @ FrameError::ReassemblyTooLarge { .. }) => {
+                            host.deliver_all(&peer_atom, &mut batch);
+                            tracing::error!("** Closing distribution channel from {peer}: {e} **");
+                            return atom("invalid_data");
+                        }
+                        Err(e) => tracing::error!(
+                            "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
+                        ),
                     }
+                }
+                if !batch.is_empty() {
+                    host.deliver_all(&peer_atom, &mut batch);
+                    batch_bytes = 0;
                 }
                 match rd.read_buf(frames.buffer()).await {
                     Ok(0) | Err(_) => return atom("connection_closed"),

@@ -8,7 +8,7 @@
 
 use super::DFlags;
 use crate::term;
-use crate::term::{Atom, Pid, Reference, Term, TermExt, int, uint};
+use crate::term::{Atom, Field, Pid, Reference, Term, TermExt, int, uint};
 
 /// A process addressed by pid or by registered name (`ToProc` / `FromProc`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -266,6 +266,76 @@ fn payload(op: &'static str, msg: Option<Term>) -> Result<Term, ControlError> {
 }
 
 impl Control {
+    /// [`Control::from_terms`] taking the control tuple by value: the
+    /// pids and references of a message send (`SEND`, `SEND_SENDER`,
+    /// `REG_SEND`, `ALIAS_SEND`) are moved out of it, not cloned.
+    pub fn from_owned_terms(mut ctrl: Term, msg: Option<Term>) -> Result<Self, ControlError> {
+        let Some(msg) = msg else {
+            return Self::from_terms(&ctrl, None);
+        };
+        let Term::Tuple(t) = &mut ctrl else {
+            return Self::from_terms(&ctrl, Some(msg));
+        };
+        let take_pid = |p: &mut Pid| {
+            std::mem::replace(
+                p,
+                Pid {
+                    node: Atom::from(""),
+                    id: 0,
+                    serial: 0,
+                    creation: 0,
+                },
+            )
+        };
+        match t.elements.as_mut_slice() {
+            [Term::FixInteger(op), Term::Atom(_), Term::Pid(to)] if op.value == 2 => {
+                Ok(Self::Send {
+                    from: None,
+                    to: take_pid(to),
+                    msg,
+                })
+            }
+            [Term::FixInteger(op), from, Term::Pid(to)] if op.value == 22 => Ok(Self::Send {
+                from: match from {
+                    Term::Pid(f) => Some(take_pid(f)),
+                    _ => None,
+                },
+                to: take_pid(to),
+                msg,
+            }),
+            [
+                Term::FixInteger(op),
+                Term::Pid(from),
+                Term::Atom(_),
+                Term::Atom(name),
+            ] if op.value == 6 => Ok(Self::RegSend {
+                from: take_pid(from),
+                name: std::mem::replace(name, Atom::from("")),
+                msg,
+            }),
+            [
+                Term::FixInteger(op),
+                Term::Pid(from),
+                Term::Reference(alias),
+            ] if op.value == 33 => {
+                let alias = std::mem::replace(
+                    &mut **alias,
+                    Reference {
+                        node: Atom::from(""),
+                        id: Vec::new(),
+                        creation: 0,
+                    },
+                );
+                Ok(Self::AliasSend {
+                    from: take_pid(from),
+                    alias,
+                    msg,
+                })
+            }
+            _ => Self::from_terms(&ctrl, Some(msg)),
+        }
+    }
+
     /// Builds the typed message from the decoded control tuple and the
     /// optional message term that followed it.
     pub fn from_terms(ctrl: &Term, msg: Option<Term>) -> Result<Self, ControlError> {
@@ -481,6 +551,47 @@ impl Control {
                 }
             }
             other => return Err(ControlError::UnknownOp(other)),
+        })
+    }
+
+    /// The control tuple of a message send (`SEND`, `SEND_SENDER`,
+    /// `REG_SEND`, `ALIAS_SEND`) as fields to encode in place, and the
+    /// message: what [`Control::to_terms`] gives for them, without cloning
+    /// pids into a new tuple for every message. `None` for other
+    /// operations.
+    pub fn send_fields(&self, flags: DFlags) -> Option<([Field<'_>; 4], usize, &Term)> {
+        const PAD: Field<'static> = Field::Int(0);
+        Some(match self {
+            Self::Send {
+                from: Some(from),
+                to,
+                msg,
+            } if flags.contains(DFlags::SEND_SENDER) => (
+                [Field::Int(22), Field::Pid(from), Field::Pid(to), PAD],
+                3,
+                msg,
+            ),
+            Self::Send { to, msg, .. } => (
+                [Field::Int(2), Field::Atom(""), Field::Pid(to), PAD],
+                3,
+                msg,
+            ),
+            Self::RegSend { from, name, msg } => (
+                [
+                    Field::Int(6),
+                    Field::Pid(from),
+                    Field::Atom(""),
+                    Field::Atom(&name.name),
+                ],
+                4,
+                msg,
+            ),
+            Self::AliasSend { from, alias, msg } => (
+                [Field::Int(33), Field::Pid(from), Field::Ref(alias), PAD],
+                3,
+                msg,
+            ),
+            _ => return None,
         })
     }
 

@@ -311,7 +311,7 @@ impl Defragmenter {
                     };
                     self.total -= done.bytes.len();
                     self.reserved -= done.reserved;
-                    decode_body(&done.bytes, false, limits).map(Some)
+                    decode_reassembled(done.bytes, limits).map(Some)
                 } else {
                     Ok(None)
                 }
@@ -338,6 +338,29 @@ impl Defragmenter {
     }
 }
 
+/// Binaries of at least this many bytes that end a reassembled message
+/// become the message's binary in the reassembly buffer itself.
+const MOVE_TAIL_BINARY: usize = 64 * 1024;
+
+/// [`decode_body`] for a reassembled message, whose buffer we own: a large
+/// binary at its end (the request of a call carrying 10 MiB) is moved into
+/// the term, not copied out of the buffer.
+fn decode_reassembled(body: Vec<u8>, limits: &Limits) -> Result<Control, FrameError> {
+    let (ctrl, n) = term::decode_prefix_with(&body, false, limits)?;
+    let msg = if n == body.len() {
+        None
+    } else {
+        match term::decode_owned_with(body, n, MOVE_TAIL_BINARY, limits) {
+            Ok(m) => Some(m),
+            Err(DecodeError::TrailingBytes { count, .. }) => {
+                return Err(FrameError::Trailing(count));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(Control::from_owned_terms(ctrl, msg)?)
+}
+
 /// Decodes a control term and its optional message term.
 fn decode_body(body: &[u8], with_version: bool, limits: &Limits) -> Result<Control, FrameError> {
     let (ctrl, n) = term::decode_prefix_with(body, with_version, limits)?;
@@ -351,7 +374,7 @@ fn decode_body(body: &[u8], with_version: bool, limits: &Limits) -> Result<Contr
         }
         Some(msg)
     };
-    Ok(Control::from_terms(&ctrl, msg)?)
+    Ok(Control::from_owned_terms(ctrl, msg)?)
 }
 
 /// Appends the frame(s) carrying `ctrl` to `out`: one pass-through frame, or
@@ -363,8 +386,43 @@ pub fn encode_control(
     sequence: &mut u64,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
+    if let Some((fields, n, msg)) = ctrl.send_fields(flags) {
+        return encode_packet(Ctrl::Fields(&fields[..n]), Some(msg), flags, sequence, out);
+    }
     let (c, m) = ctrl.to_terms(flags);
     encode_terms(&c, m, flags, sequence, out)
+}
+
+/// A control tuple to encode: a term, or the fields of one.
+#[derive(Clone, Copy)]
+enum Ctrl<'a> {
+    Term(&'a Term),
+    Fields(&'a [term::Field<'a>]),
+}
+
+impl Ctrl<'_> {
+    /// Appends the tuple without the version byte.
+    fn encode_body(self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match self {
+            Self::Term(t) => term::encode_body(t, out),
+            Self::Fields(f) => term::encode_tuple_body(f, out),
+        }
+    }
+
+    /// Appends the version byte and the tuple.
+    fn encode(self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match self {
+            Self::Term(t) => term::encode(t, out),
+            Self::Fields(f) => {
+                out.push(131);
+                let r = term::encode_tuple_body(f, out);
+                if r.is_err() {
+                    out.pop();
+                }
+                r
+            }
+        }
+    }
 }
 
 /// Like [`encode_control`] for an already built control tuple and message.
@@ -383,15 +441,26 @@ pub fn encode_terms(
     sequence: &mut u64,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
+    encode_packet(Ctrl::Term(ctrl), msg, flags, sequence, out)
+}
+
+fn encode_packet(
+    ctrl: Ctrl<'_>,
+    msg: Option<&Term>,
+    flags: DFlags,
+    sequence: &mut u64,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     let start = out.len();
     let fragments = flags.contains(DFlags::FRAGMENTS);
     let encoded = if fragments {
         out.extend_from_slice(&[0, 0, 0, 0, 131, 68, 0]);
-        term::encode_body(ctrl, out)
+        ctrl.encode_body(out)
             .and_then(|()| msg.map_or(Ok(()), |m| term::encode_body(m, out)))
     } else {
         out.extend_from_slice(&[0, 0, 0, 0, 112]);
-        term::encode(ctrl, out).and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
+        ctrl.encode(out)
+            .and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
     };
     if let Err(e) = encoded {
         out.truncate(start);
@@ -499,6 +568,80 @@ mod tests {
         let (frames, back) = roundtrip(&c, DFlags::OURS & !DFlags::FRAGMENTS);
         assert_eq!(frames, 1);
         assert_eq!(back, c);
+    }
+
+    /// Sends are encoded from their fields, without building the control
+    /// tuple; the bytes are those of the built tuple, with and without
+    /// `SEND_SENDER` and fragments, and they decode (moving the pids out of
+    /// the decoded tuple) to the same message.
+    #[test]
+    fn sends_encode_as_their_control_tuples() {
+        let pid = |n: u32| Pid {
+            node: Atom::from("node@host"),
+            id: n,
+            serial: 2,
+            creation: 3,
+        };
+        let alias = crate::term::Reference {
+            node: Atom::from("node@host"),
+            id: vec![1, 2, 3],
+            creation: 3,
+        };
+        let payload = crate::term!({hello, [a, 300], (binary(vec![5; 100]))});
+        let sends = [
+            Control::Send {
+                from: Some(pid(1)),
+                to: pid(2),
+                msg: payload.clone(),
+            },
+            Control::Send {
+                from: None,
+                to: pid(2),
+                msg: payload.clone(),
+            },
+            Control::RegSend {
+                from: pid(1),
+                name: Atom::from("bench_sink"),
+                msg: payload.clone(),
+            },
+            Control::AliasSend {
+                from: pid(1),
+                alias,
+                msg: binary(vec![9; 3 * FRAGMENT_SIZE]),
+            },
+        ];
+        for flags in [
+            DFlags::OURS,
+            DFlags::OURS & !DFlags::SEND_SENDER,
+            DFlags::OURS & !DFlags::FRAGMENTS,
+        ] {
+            for c in &sends {
+                assert!(c.send_fields(flags).is_some());
+                let (mut fast, mut built) = (vec![1, 2], vec![1, 2]);
+                let (mut s1, mut s2) = (0, 0);
+                encode_control(c, flags, &mut s1, &mut fast).unwrap();
+                let (ctrl, m) = c.to_terms(flags);
+                encode_terms(&ctrl, m, flags, &mut s2, &mut built).unwrap();
+                assert_eq!(fast, built, "{} with {flags:?}", c.op_name());
+                let (_, back) = roundtrip(c, flags);
+                let expected = match c {
+                    Control::Send { to, msg, .. } if !flags.contains(DFlags::SEND_SENDER) => {
+                        Control::Send {
+                            from: None,
+                            to: to.clone(),
+                            msg: msg.clone(),
+                        }
+                    }
+                    c => c.clone(),
+                };
+                assert_eq!(back, expected);
+            }
+        }
+        let link = Control::Link {
+            from: pid(1),
+            to: pid(2),
+        };
+        assert!(link.send_fields(DFlags::OURS).is_none());
     }
 
     /// The fragments written in place are byte for byte those of cutting

@@ -19,9 +19,12 @@ pub fn start(node: &Node) -> crate::term::Pid {
         }
         loop {
             let msg = p.recv().await;
-            let Some(call) = GenCall::parse(&msg) else {
-                tracing::trace!("net_kernel ignores {}", crate::term::Pretty(&msg));
-                continue;
+            let call = match GenCall::take(msg) {
+                Ok(call) => call,
+                Err(msg) => {
+                    tracing::trace!("net_kernel ignores {}", crate::term::Pretty(&msg));
+                    continue;
+                }
             };
             let reply = handle_call(p.node(), &call.request);
             p.reply(&call.from, reply);

@@ -399,11 +399,14 @@ impl Rex {
     /// One message, as `rpc:handle_call/3`, `handle_cast/2` and
     /// `handle_info/2` treat it.
     async fn handle(&mut self, p: &mut Process, msg: Term) {
-        if let Some(call) = GenCall::parse(&msg) {
-            return self
-                .handle_call(p, call.request, ReplyTo::Gen(call.from))
-                .await;
-        }
+        let msg = match GenCall::take(msg) {
+            Ok(call) => {
+                return self
+                    .handle_call(p, call.request, ReplyTo::Gen(call.from))
+                    .await;
+            }
+            Err(msg) => msg,
+        };
         match msg.as_tuple() {
             Some([cast, req]) if cast.as_atom() == Some("$gen_cast") => self.handle_cast(p, req),
             Some([Term::Atom(t), Term::Reference(r), kind, _, reason])

@@ -32,8 +32,43 @@ pub struct GenCall {
 }
 
 impl GenCall {
-    /// Recognises a gen call message.
-    pub fn parse(msg: &Term) -> Option<Self> {
+    /// Takes a gen call message apart without copying its request (a
+    /// 10 MiB binary in a call stays where the decoder put it); any other
+    /// message comes back unchanged.
+    pub fn take(mut msg: Term) -> Result<Self, Term> {
+        let Term::Tuple(t) = &mut msg else {
+            return Err(msg);
+        };
+        let [Term::Atom(a), Term::Tuple(from), request] = t.elements.as_mut_slice() else {
+            return Err(msg);
+        };
+        if a.name != "$gen_call" {
+            return Err(msg);
+        }
+        let [Term::Pid(pid), tag] = from.elements.as_mut_slice() else {
+            return Err(msg);
+        };
+        // What is left behind is dropped with the message's shell.
+        let hole = || Term::from(crate::term::List::nil());
+        let no_pid = Pid {
+            node: Atom::from(""),
+            id: 0,
+            serial: 0,
+            creation: 0,
+        };
+        let (pid, tag, request) = (
+            std::mem::replace(pid, no_pid),
+            std::mem::replace(tag, hole()),
+            std::mem::replace(request, hole()),
+        );
+        Ok(Self {
+            from: GenFrom { pid, tag },
+            request,
+        })
+    }
+
+    /// The caller's pid and the request of a gen call message, borrowed.
+    fn peek(msg: &Term) -> Option<(&Pid, &Term, &Term)> {
         let [Term::Atom(tag), from, request] = msg.as_tuple()? else {
             return None;
         };
@@ -43,6 +78,13 @@ impl GenCall {
         let [Term::Pid(pid), tag] = from.as_tuple()? else {
             return None;
         };
+        Some((pid, tag, request))
+    }
+
+    /// Recognises a gen call message, copying what it keeps of it (see
+    /// [`GenCall::take`] to move it instead).
+    pub fn parse(msg: &Term) -> Option<Self> {
+        let (pid, tag, request) = Self::peek(msg)?;
         Some(Self {
             from: GenFrom {
                 pid: pid.clone(),
@@ -197,6 +239,10 @@ mod tests {
         assert_eq!(call.request, atom("req"));
         assert_eq!(alias_of(&call.from.tag), Some(&r));
         assert_eq!(GenCall::parse(&atom("x")), None);
+        assert_eq!(GenCall::take(msg.clone()), Ok(call));
+        assert_eq!(GenCall::take(atom("x")), Err(atom("x")));
+        let not_a_call = term!({:"$gen_call", {x, (tag.clone())}, req});
+        assert_eq!(GenCall::take(not_a_call.clone()), Err(not_a_call));
         // OTP 26+ multi_call: [[alias|Alias]|Mon].
         let mc = Term::ImproperList(ImproperList::from((vec![tag.clone()], atom("mon"))));
         assert_eq!(alias_of(&mc), Some(&r));

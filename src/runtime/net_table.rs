@@ -286,6 +286,22 @@ impl crate::dist::connection::Host for Inner {
         }
     }
 
+    /// One lock of the table for the whole batch, released only around a
+    /// spawn request (which runs outside it, before the messages after it).
+    fn deliver_all(&self, peer: &Atom, ctrls: &mut Vec<Control>) {
+        let mut rest = ctrls.drain(..);
+        loop {
+            let spawn = self.with(|st, fx| {
+                rest.by_ref()
+                    .find_map(|c| st.handle_control(&self.name, self.creation, peer, c, fx))
+            });
+            match spawn {
+                Some(req) => self.handle_spawn_request(peer, req),
+                None => return,
+            }
+        }
+    }
+
     fn resolve(
         &self,
         node: &str,

@@ -447,18 +447,18 @@ impl Node {
         noconnect: bool,
     ) -> &'static str {
         let from = self.inner.ids.node_pid();
-        let mut msg = msg;
+        let (mut to, mut msg) = (to, msg);
         loop {
             let mode = SendMode::Try {
                 connect: !noconnect,
             };
-            match self.inner.route(&from, to.clone(), msg, mode) {
+            match self.inner.route(&from, to, msg, mode) {
                 Routed::Sent => return "ok",
                 Routed::NotConnected => return "noconnect",
                 Routed::Busy(..) if nosuspend => return "nosuspend",
-                Routed::Busy(_, back, wait) => {
+                Routed::Busy(_, dest, back, wait) => {
                     wait.until_not_busy().await;
-                    msg = back;
+                    (to, msg) = (dest, back);
                 }
             }
         }
@@ -690,13 +690,22 @@ impl Inner {
     /// the wait; the send then goes wherever the node routes it now (a new
     /// connection, or a new attempt).
     pub(crate) async fn send_wait_from(&self, from: &Pid, to: Dest, msg: Term) {
-        let mut msg = msg;
+        let (mut to, mut msg) = (to, msg);
         loop {
-            match self.route(from, to.clone(), msg, SendMode::Try { connect: true }) {
-                Routed::Sent | Routed::NotConnected => return,
-                Routed::Busy(_, back, wait) => {
+            match self.route(from, to, msg, SendMode::Try { connect: true }) {
+                Routed::Sent | Routed::NotConnected => {
+                    // A send costs reductions, as in BEAM: a process that
+                    // sends in a loop yields now and then. Without it the
+                    // connection's writer, woken into this worker's LIFO
+                    // slot (where no idle worker can steal it), would wait
+                    // until the queue is busy, and sender and writer would
+                    // take turns on one core instead of running on two.
+                    tokio::task::coop::consume_budget().await;
+                    return;
+                }
+                Routed::Busy(_, dest, back, wait) => {
                     wait.until_not_busy().await;
-                    msg = back;
+                    (to, msg) = (dest, back);
                 }
             }
         }
@@ -706,7 +715,7 @@ impl Inner {
     pub(crate) fn send_nosuspend_from(&self, from: &Pid, to: Dest, msg: Term) -> Result<(), Busy> {
         match self.route(from, to, msg, SendMode::Try { connect: true }) {
             Routed::Sent | Routed::NotConnected => Ok(()),
-            Routed::Busy(node, msg, _) => Err(Busy { node, msg }),
+            Routed::Busy(node, _, msg, _) => Err(Busy { node, msg }),
         }
     }
 
@@ -788,7 +797,8 @@ impl Inner {
                         Ok(false) => Routed::NotConnected,
                         Err(busy) => {
                             let (ctrl, wait) = *busy;
-                            Routed::Busy(node, message_of(ctrl), wait)
+                            let (dest, msg) = dest_and_message(&node, ctrl);
+                            Routed::Busy(node, dest, msg, wait)
                         }
                     }
                 }
@@ -908,20 +918,24 @@ pub(crate) enum SendMode {
 pub(crate) enum Routed {
     /// Delivered, queued, or dropped as BEAM drops it (no such process).
     Sent,
-    /// Not sent: the connection to this node is busy; the message, and a
-    /// way to wait until the connection is not.
-    Busy(Atom, Term, crate::dist::queue::BusyWait),
+    /// Not sent: the connection to this node is busy; the destination and
+    /// the message back, and a way to wait until the connection is not.
+    Busy(Atom, Dest, Term, crate::dist::queue::BusyWait),
     /// Not sent: no connection and `noconnect`.
     NotConnected,
 }
 
-/// The message a `SEND`/`REG_SEND`/`ALIAS_SEND` carries.
-fn message_of(ctrl: Control) -> Term {
+/// The destination and message of a `SEND`/`REG_SEND`/`ALIAS_SEND` to
+/// `node` (the send taken apart again, for a retry).
+fn dest_and_message(node: &Atom, ctrl: Control) -> (Dest, Term) {
     match ctrl {
-        Control::Send { msg, .. }
-        | Control::RegSend { msg, .. }
-        | Control::AliasSend { msg, .. } => msg,
+        Control::Send { to, msg, .. } => (Dest::Pid(to), msg),
+        Control::RegSend { name, msg, .. } => (Dest::Remote(name, node.clone()), msg),
+        Control::AliasSend { alias, msg, .. } => (Dest::Alias(alias), msg),
         // `route` only builds the three above.
-        _ => crate::term::atom("undefined"),
+        _ => (
+            Dest::Name(Atom::from("undefined")),
+            crate::term::atom("undefined"),
+        ),
     }
 }

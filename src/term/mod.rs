@@ -25,8 +25,8 @@ mod order;
 pub mod text;
 
 pub use codec::{
-    DecodeError, EncodeError, Limits, decode, decode_prefix, decode_prefix_with, encode,
-    encode_body, encode_to_vec,
+    DecodeError, EncodeError, Field, Limits, decode, decode_owned_with, decode_prefix,
+    decode_prefix_with, encode, encode_body, encode_to_vec, encode_tuple_body,
 };
 pub use display::Pretty;
 pub use eetf::{

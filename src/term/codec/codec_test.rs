@@ -657,3 +657,58 @@ fn map_keys_holding_maps() {
     let back = decode(&bytes).unwrap();
     assert_eq!(encode_to_vec(&back), Ok(bytes));
 }
+
+/// `decode_owned_with` gives the terms `decode_prefix_with` gives; a large
+/// binary that ends the buffer becomes the buffer itself (its allocation
+/// is kept), anything else is copied as usual.
+#[test]
+fn owned_decode_moves_the_tail_binary_into_the_term() {
+    let big = vec![5u8; 200_000];
+    let call = term!({:"$gen_call", {(Term::Pid(pid("a@h", 1, 0, 1))), x}, (crate::term::binary(big.clone()))});
+    let cases = [
+        // The binary ends the buffer and is large: moved.
+        (call.clone(), true),
+        (crate::term::binary(big.clone()), true),
+        (
+            Term::ImproperList(crate::term::ImproperList::from((
+                vec![term!(a)],
+                crate::term::binary(big.clone()),
+            ))),
+            true,
+        ),
+        // A proper list ends with NIL_EXT; a small binary is copied.
+        (term!([(crate::term::binary(big.clone()))]), false),
+        (term!({a, (crate::term::binary(vec![1; 10]))}), false),
+        // A binary last in a map: decoded again, copying.
+        (term!(#{k => (crate::term::binary(big.clone()))}), false),
+    ];
+    for (t, moved) in cases {
+        let mut bytes = vec![9, 9, 9];
+        encode_body(&t, &mut bytes).unwrap();
+        let buffer_at = bytes.as_ptr();
+        let back = decode_owned_with(bytes, 3, 64 * 1024, &Limits::default()).unwrap();
+        assert_eq!(back, t);
+        let mut leaf = &back;
+        while let Some(last) = match leaf {
+            Term::Tuple(x) => x.elements.last(),
+            Term::ImproperList(l) => Some(&*l.last),
+            Term::List(l) => l.elements.last(),
+            Term::Map(m) => m.map.values().next(),
+            _ => None,
+        } {
+            leaf = last;
+        }
+        let Term::Binary(b) = leaf else {
+            panic!("{t:?}")
+        };
+        assert_eq!(b.bytes.as_ptr() == buffer_at, moved, "{t:?}");
+    }
+    // Bytes after the term are refused, as by `decode`.
+    let mut bytes = Vec::new();
+    encode_body(&call, &mut bytes).unwrap();
+    bytes.push(0);
+    assert!(matches!(
+        decode_owned_with(bytes, 0, 1, &Limits::default()),
+        Err(DecodeError::TrailingBytes { count: 1, .. })
+    ));
+}

@@ -89,6 +89,10 @@ pub(crate) struct Decoder<'a> {
     pos: usize,
     max_depth: usize,
     pending: usize,
+    /// With [`Decoder::leave_tail_binary`]: the smallest binary left in
+    /// place, and where the one left starts.
+    tail_min: Option<usize>,
+    tail_at: Option<usize>,
 }
 
 impl<'a> Decoder<'a> {
@@ -99,11 +103,32 @@ impl<'a> Decoder<'a> {
             pos,
             max_depth,
             pending: 0,
+            tail_min: None,
+            tail_at: None,
         }
+    }
+
+    /// A `BINARY_EXT` of at least `min` bytes that ends the buffer is not
+    /// copied: it is decoded as an empty binary, and [`Decoder::run_tail`]
+    /// says where its bytes start, for a caller that owns the buffer to
+    /// move them in instead.
+    pub(crate) fn leave_tail_binary(mut self, min: usize) -> Self {
+        self.tail_min = Some(min);
+        self
+    }
+
+    /// [`Decoder::run`], and where the binary left in place starts.
+    pub(crate) fn run_tail(mut self) -> Result<(Term, usize, Option<usize>), DecodeError> {
+        let (t, end) = self.run_mut()?;
+        Ok((t, end, self.tail_at))
     }
 
     /// Decodes the term; returns it and the offset just past it.
     pub(crate) fn run(mut self) -> Result<(Term, usize), DecodeError> {
+        self.run_mut()
+    }
+
+    fn run_mut(&mut self) -> Result<(Term, usize), DecodeError> {
         let mut stack: Vec<Frame> = Vec::new();
         'values: loop {
             if !stack.is_empty() {
@@ -246,8 +271,16 @@ impl<'a> Decoder<'a> {
                 }
                 BINARY_EXT => {
                     let n = self.u32("BINARY_EXT length")?;
+                    let start = self.pos;
                     let bytes = self.take(n as usize, "BINARY_EXT bytes")?;
-                    Term::Binary(Binary::from(bytes))
+                    if self.tail_min.is_some_and(|min| bytes.len() >= min)
+                        && self.pos == self.buf.len()
+                    {
+                        self.tail_at = Some(start);
+                        Term::Binary(Binary::from(Vec::new()))
+                    } else {
+                        Term::Binary(Binary::from(bytes))
+                    }
                 }
                 BIT_BINARY_EXT => self.bit_binary(at)?,
                 SMALL_TUPLE_EXT => {

@@ -29,7 +29,9 @@
 use super::error::EncodeError;
 use super::tags::*;
 use crate::term::order::cmp_map_keys;
-use crate::term::{Atom, BigInteger, BitBinary, ImproperList, InternalFun, List, Map, Pid, Term};
+use crate::term::{
+    Atom, BigInteger, BitBinary, ImproperList, InternalFun, List, Map, Pid, Reference, Term,
+};
 use num_bigint::Sign;
 use num_traits::ToPrimitive;
 
@@ -67,6 +69,41 @@ pub(crate) fn encode_term(
     result
 }
 
+/// One element of a tuple written by [`encode_tuple`]: a term, or a pid,
+/// atom, reference or small integer encoded straight from its parts, so
+/// that a distribution control tuple (`{22, From, To}`) is written without
+/// building (and cloning into) a term first.
+#[derive(Debug, Clone, Copy)]
+pub enum Field<'a> {
+    /// Any term.
+    Term(&'a Term),
+    /// A pid.
+    Pid(&'a Pid),
+    /// An atom, by its text.
+    Atom(&'a str),
+    /// A reference.
+    Ref(&'a Reference),
+    /// An integer.
+    Int(i32),
+}
+
+/// Appends the encoding (no version byte) of the tuple of `fields` to
+/// `out`; the same bytes as the tuple term of the same elements. On error
+/// `out` is left as it was.
+pub(crate) fn encode_tuple(
+    fields: &[Field<'_>],
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let mut enc = Encoder { out, max_depth };
+    let result = enc.tuple_fields(fields);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
 struct Encoder<'o> {
     out: &'o mut Vec<u8>,
     max_depth: usize,
@@ -74,14 +111,48 @@ struct Encoder<'o> {
 
 impl<'a> Encoder<'_> {
     fn run(&mut self, term: &'a Term) -> Result<(), EncodeError> {
-        let mut jobs = Vec::with_capacity(32);
-        jobs.push(Job::Term(term, 0));
+        // A leaf (a binary, an atom, a pid...) needs no work stack: the
+        // stack is allocated only once the root has children.
+        let mut jobs = Vec::new();
+        self.term(term, 0, &mut jobs)?;
+        self.drain(jobs)
+    }
+
+    fn drain(&mut self, mut jobs: Vec<Job<'a>>) -> Result<(), EncodeError> {
+        jobs.reserve(32);
         while let Some(job) = jobs.pop() {
             match job {
                 Job::Term(t, depth) => self.term(t, depth, &mut jobs)?,
                 Job::Byte(b) => self.small_int(b),
                 Job::Nil => self.out.push(NIL_EXT),
                 Job::FunSize(at) => self.patch_size(at)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn tuple_fields(&mut self, fields: &[Field<'_>]) -> Result<(), EncodeError> {
+        match u8::try_from(fields.len()) {
+            Ok(small) => self.out.extend_from_slice(&[SMALL_TUPLE_EXT, small]),
+            Err(_) => {
+                self.out.push(LARGE_TUPLE_EXT);
+                self.len32(fields.len(), "tuple")?;
+            }
+        }
+        for f in fields {
+            match *f {
+                Field::Term(t) => {
+                    let inner = self.deeper(0)?;
+                    let mut jobs = Vec::new();
+                    self.term(t, inner, &mut jobs)?;
+                    if !jobs.is_empty() {
+                        self.drain(jobs)?;
+                    }
+                }
+                Field::Pid(p) => self.pid(p)?,
+                Field::Atom(a) => self.atom_text(a)?,
+                Field::Ref(r) => self.reference(r)?,
+                Field::Int(i) => self.int(i),
             }
         }
         Ok(())
@@ -123,19 +194,7 @@ impl<'a> Encoder<'_> {
                 }
                 self.out.extend_from_slice(&p.creation.to_be_bytes());
             }
-            Term::Reference(r) => {
-                if r.id.len() > MAX_REF_WORDS {
-                    return Err(EncodeError::ReferenceTooLong { words: r.id.len() });
-                }
-                self.out.push(NEWER_REFERENCE_EXT);
-                self.out
-                    .extend_from_slice(&(r.id.len() as u16).to_be_bytes());
-                self.atom(&r.node)?;
-                self.out.extend_from_slice(&r.creation.to_be_bytes());
-                for word in &r.id {
-                    self.out.extend_from_slice(&word.to_be_bytes());
-                }
-            }
+            Term::Reference(r) => self.reference(r)?,
             Term::ExternalFun(f) => {
                 self.out.push(EXPORT_EXT);
                 self.atom(&f.module)?;
@@ -195,13 +254,17 @@ impl<'a> Encoder<'_> {
     }
 
     fn atom(&mut self, atom: &Atom) -> Result<(), EncodeError> {
-        let name = atom.name.as_bytes();
+        self.atom_text(&atom.name)
+    }
+
+    fn atom_text(&mut self, text: &str) -> Result<(), EncodeError> {
+        let name = text.as_bytes();
         // At most 4 bytes per character, so 255 characters fit in 1020 bytes.
         if name.len() > MAX_ATOM_CHARS {
-            let chars = atom.name.chars().count();
+            let chars = text.chars().count();
             if chars > MAX_ATOM_CHARS {
                 return Err(EncodeError::AtomTooLong {
-                    prefix: atom.name.chars().take(32).collect(),
+                    prefix: text.chars().take(32).collect(),
                     chars,
                 });
             }
@@ -247,6 +310,21 @@ impl<'a> Encoder<'_> {
         }
         self.out.push(u8::from(sign == Sign::Minus));
         self.out.extend_from_slice(&digits);
+        Ok(())
+    }
+
+    fn reference(&mut self, r: &Reference) -> Result<(), EncodeError> {
+        if r.id.len() > MAX_REF_WORDS {
+            return Err(EncodeError::ReferenceTooLong { words: r.id.len() });
+        }
+        self.out.push(NEWER_REFERENCE_EXT);
+        self.out
+            .extend_from_slice(&(r.id.len() as u16).to_be_bytes());
+        self.atom(&r.node)?;
+        self.out.extend_from_slice(&r.creation.to_be_bytes());
+        for word in &r.id {
+            self.out.extend_from_slice(&word.to_be_bytes());
+        }
         Ok(())
     }
 

@@ -82,6 +82,7 @@ mod error;
 mod inflate;
 mod tags;
 
+pub use encode::Field;
 pub use error::{DecodeError, EncodeError};
 
 use super::Term;
@@ -163,6 +164,71 @@ pub fn decode_prefix_with(
     decode::Decoder::new(bytes, pos, limits.max_depth).run()
 }
 
+/// Decodes the term (no version byte) that starts at `start` and ends
+/// `bytes`, moving a binary of at least `min` bytes that ends `bytes` into
+/// the term instead of copying it: the bytes before it are shifted out of
+/// the vector, which becomes the binary. For a message reassembled from
+/// fragments (a call carrying 10 MiB) the buffer it was reassembled in
+/// becomes the binary. Decodes as [`decode_prefix_with`] does otherwise;
+/// bytes after the term are an error.
+pub fn decode_owned_with(
+    mut bytes: Vec<u8>,
+    start: usize,
+    min: usize,
+    limits: &Limits,
+) -> Result<Term, DecodeError> {
+    let len = bytes.len();
+    let copying = |bytes: &[u8]| {
+        let (t, n) = decode_prefix_with(bytes.get(start..).unwrap_or_default(), false, limits)?;
+        trailing(t, start + n, len)
+    };
+    if bytes.get(start) == Some(&tags::COMPRESSED) {
+        return copying(&bytes);
+    }
+    let (mut t, n, tail) = decode::Decoder::new(&bytes, start, limits.max_depth)
+        .leave_tail_binary(min)
+        .run_tail()?;
+    let Some(at) = tail else {
+        return trailing(t, n, len);
+    };
+    match rightmost_leaf(&mut t) {
+        Some(Term::Binary(b)) if b.bytes.is_empty() => {
+            bytes.drain(..at);
+            b.bytes = bytes;
+            Ok(t)
+        }
+        // The binary sits where the rightmost leaf cannot be told (in a
+        // map): decode again, copying.
+        _ => copying(&bytes),
+    }
+}
+
+fn trailing(t: Term, n: usize, len: usize) -> Result<Term, DecodeError> {
+    if n == len {
+        Ok(t)
+    } else {
+        Err(DecodeError::TrailingBytes {
+            offset: n,
+            count: len - n,
+        })
+    }
+}
+
+/// The term whose encoding comes last in `t`'s: the last element of a
+/// tuple, the tail of an improper list, recursively (`None` past a map or
+/// a proper list, whose encodings end otherwise or in an order not kept).
+fn rightmost_leaf(t: &mut Term) -> Option<&mut Term> {
+    let mut t = t;
+    loop {
+        t = match t {
+            Term::Tuple(x) => x.elements.last_mut()?,
+            Term::ImproperList(l) => &mut l.last,
+            Term::Binary(_) => return Some(t),
+            _ => return None,
+        };
+    }
+}
+
 /// Appends `131` and the encoding of `term` to `out`.
 pub fn encode(term: &Term, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     encode_with(term, out, &Limits::default())
@@ -182,6 +248,13 @@ pub fn encode_with(term: &Term, out: &mut Vec<u8>, limits: &Limits) -> Result<()
 /// Appends the encoding of `term` without the version byte.
 pub fn encode_body(term: &Term, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     encode::encode_term(term, out, Limits::default().max_depth)
+}
+
+/// Appends the encoding of the tuple of `fields` without the version
+/// byte: the bytes [`encode_body`] writes for the tuple term of the same
+/// elements, without building that term.
+pub fn encode_tuple_body(fields: &[Field<'_>], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    encode::encode_tuple(fields, out, Limits::default().max_depth)
 }
 
 /// Encodes `term` with the version byte into a new vector.

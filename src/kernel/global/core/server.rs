@@ -15,9 +15,10 @@ impl GlobalCore {
     // ----------------------------------------------------------------
 
     pub(super) fn server_message(&mut self, msg: Term) {
-        if let Some(call) = GenCall::parse(&msg) {
-            return self.handle_call(call.request, call.from);
-        }
+        let msg = match GenCall::take(msg) {
+            Ok(call) => return self.handle_call(call.request, call.from),
+            Err(msg) => msg,
+        };
         if let Some([tag, m]) = msg.as_tuple() {
             if tag.as_atom() == Some("$gen_cast") {
                 return self.handle_cast(m.clone());
