@@ -69,7 +69,7 @@ pub(crate) fn encode_term(
     result
 }
 
-/// One element of a tuple written by [`encode_tuple`]: a term, or a pid,
+/// One element of a tuple written by `encode_tuple`: a term, or a pid,
 /// atom, reference or small integer encoded straight from its parts, so
 /// that a distribution control tuple (`{22, From, To}`) is written without
 /// building (and cloning into) a term first.
