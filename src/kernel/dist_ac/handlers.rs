@@ -440,13 +440,7 @@ impl DistAc {
             // Our copy stops as if `node` had taken over...
             self.app_started(node.clone(), app.clone(), Ok(()));
             // ...and we take it over from `node`, as takeover_application does.
-            self.tell_ac(ToAc::ChangeReq(
-                app.clone(),
-                ChangeReq::Takeover(node.clone(), None),
-            ));
-            if let Some(a) = self.appl_mut(app) {
-                a.id = ApplId::TakeoverRequested;
-            }
+            self.order_takeover(app, node, None);
             self.healing.push((app.clone(), node.clone()));
         } else if peer == (Peer::Beam { knows_us: false }) {
             tracing::warn!(
@@ -475,6 +469,19 @@ impl DistAc {
                 node.name,
                 node.name
             );
+        }
+    }
+
+    /// `ac_takeover(req, App, Node, RestartType)` of
+    /// `handle_call({takeover_application, ...})`: the application
+    /// controller starts `app` with start type `{takeover, from}`.
+    fn order_takeover(&mut self, app: &Atom, from: &NodeName, restart_type: Option<Atom>) {
+        self.tell_ac(ToAc::ChangeReq(
+            app.clone(),
+            ChangeReq::Takeover(from.clone(), restart_type),
+        ));
+        if let Some(a) = self.appl_mut(app) {
+            a.id = ApplId::TakeoverRequested;
         }
     }
 
@@ -636,13 +643,7 @@ impl DistAc {
             Call::TakeoverApplication { app, restart_type } => {
                 match self.appl(&app.name).map(|a| a.id.clone()) {
                     Some(ApplId::Distributed(n)) => {
-                        self.tell_ac(ToAc::ChangeReq(
-                            app.clone(),
-                            ChangeReq::Takeover(n, Some(restart_type)),
-                        ));
-                        if let Some(a) = self.appl_mut(&app) {
-                            a.id = ApplId::TakeoverRequested;
-                        }
+                        self.order_takeover(&app, &n, Some(restart_type));
                         self.t_reqs.insert(0, (app, id));
                     }
                     Some(ApplId::Local) => self.reply(id, err2("already_running_locally", &app)),
