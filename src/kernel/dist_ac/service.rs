@@ -155,7 +155,9 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         let Some(running) = ask_running(&mut h, &node, &apps).await else {
                             return;
                         };
-                        let peer = peer(&mut h, &node, knows_us.unwrap_or(false)).await;
+                        // Unanswered: as if it knew us (a BEAM node is then
+                        // left to itself, OTP's behaviour).
+                        let peer = peer(&mut h, &node, knows_us.unwrap_or(true)).await;
                         for app in running {
                             h.send(
                                 &me,
