@@ -425,9 +425,21 @@ impl DockerCluster {
         self.node(name).start()
     }
 
-    /// `docker pause` of node `name`.
+    /// `docker pause` of node `name`. runc gives up freezing a cgroup that
+    /// does not settle in time ("unable to freeze", seen once under load)
+    /// and thaws it again: that is tried again, twice.
     pub(crate) fn pause(&self, name: &str) -> anyhow::Result<()> {
-        Ok(self.rt.block_on(self.node(name).container.pause())?)
+        let mut tries = 0;
+        loop {
+            match self.rt.block_on(self.node(name).container.pause()) {
+                Err(e) if tries < 2 && e.to_string().contains("unable to freeze") => {
+                    tries += 1;
+                    eprintln!("docker pause {name}: {e}; trying again");
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                r => return Ok(r?),
+            }
+        }
     }
 
     /// `docker unpause` of node `name`.
