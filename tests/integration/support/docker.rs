@@ -427,15 +427,15 @@ impl DockerCluster {
 
     /// `docker pause` of node `name`. runc gives up freezing a cgroup that
     /// does not settle in time ("unable to freeze", seen once under load)
-    /// and thaws it again: that is tried again, twice.
+    /// and thaws it again: that is tried again, up to four times.
     pub(crate) fn pause(&self, name: &str) -> anyhow::Result<()> {
         let mut tries = 0;
         loop {
             match self.rt.block_on(self.node(name).container.pause()) {
-                Err(e) if tries < 2 && e.to_string().contains("unable to freeze") => {
+                Err(e) if tries < 4 && e.to_string().contains("unable to freeze") => {
                     tries += 1;
                     eprintln!("docker pause {name}: {e}; trying again");
-                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    std::thread::sleep(std::time::Duration::from_secs(1));
                 }
                 r => return Ok(r?),
             }
