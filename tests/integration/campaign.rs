@@ -157,12 +157,12 @@ struct Campaign {
 }
 
 fn env(n: &[String; 3], me: &str) -> String {
-    // `--no-heal` (CAMPAIGN_HEAL=0): without distro's healing beyond OTP
-    // (on by default); BEAM nodes ignore the parameter.
+    // distro's healing beyond OTP, unless `--no-heal` (CAMPAIGN_HEAL=0);
+    // BEAM nodes ignore the parameter.
     let heal = if std::env::var("CAMPAIGN_HEAL").is_ok_and(|v| v == "0") {
         ", {distro_heal_partitions, false}"
     } else {
-        ""
+        ", {distro_heal_partitions, true}"
     };
     crate::dist_ac::cluster::cluster_env(
         "myapp",

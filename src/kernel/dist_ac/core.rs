@@ -269,11 +269,11 @@ pub struct Config {
     pub distributed: Vec<DistEntry>,
     /// kernel `permissions` (`[{App, Bool}]`).
     pub permissions: Vec<(Atom, bool)>,
-    /// kernel `distro_heal_partitions` (default `true`): when a node comes
-    /// back after a partition and both sides run the application, one
-    /// copy stays, where the priority order puts it, through an ordinary
-    /// takeover (README, "Netsplits that heal"). `false` is OTP's
-    /// behaviour: both copies keep running.
+    /// kernel `distro_heal_partitions` (default `false`, OTP's behaviour:
+    /// both copies keep running): when a node comes back after a partition
+    /// and both sides run the application, one copy stays, where the
+    /// priority order puts it, through an ordinary takeover (README,
+    /// "Netsplits that heal", also for why it is not the default).
     pub heal_partitions: bool,
 }
 

@@ -55,7 +55,14 @@ impl One {
 
 /// The seed's kernel env with net_ticktime 8.
 fn env(n: &[String; 3], me: &str) -> String {
-    crate::dist_ac::cluster::cluster_env("myapp", n, me, "optional", 5000, ", {net_ticktime, 8}")
+    crate::dist_ac::cluster::cluster_env(
+        "myapp",
+        n,
+        me,
+        "optional",
+        5000,
+        ", {net_ticktime, 8}, {distro_heal_partitions, true}",
+    )
 }
 
 /// What one run observed, by role (0 = one, 1 = two, 2 = three).
