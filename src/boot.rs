@@ -386,7 +386,7 @@ fn dist_config(params: &KernelParams, sys: &SysConfig) -> Config {
     let heal_partitions = sys
         .get("kernel", "distro_heal_partitions")
         .and_then(|t| t.as_bool())
-        .unwrap_or(false);
+        .unwrap_or(true);
     Config {
         distributed,
         permissions,

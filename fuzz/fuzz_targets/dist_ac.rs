@@ -10,7 +10,7 @@
 #![no_main]
 
 use distro::kernel::dist_ac::{
-    Config, DacMsg, DistAc, DistEntry, Input, NodeSpec, NodesSpec, RestartTime,
+    Config, DacMsg, DistAc, DistEntry, Input, NodeSpec, NodesSpec, Peer, RestartTime,
 };
 use distro::term::{Atom, Limits, atom, decode_prefix_with};
 use libfuzzer_sys::fuzz_target;
@@ -47,6 +47,34 @@ fuzz_target!(|data: &[u8]| {
             2 => d.handle(now, Input::LockResult(op & 0x80 != 0)),
             3 => d.handle(now, Input::Unlocked),
             4 => d.handle_timeout(now),
+            // The healing answers, in any order and at any time.
+            5 => d.handle(
+                now,
+                Input::RunsAt {
+                    node: Atom::from("a@h"),
+                    app: Atom::from("myapp"),
+                    peer: match op >> 6 {
+                        0 => Peer::Distro,
+                        1 => Peer::Beam { knows_us: true },
+                        _ => Peer::Beam { knows_us: false },
+                    },
+                },
+            ),
+            6 => d.handle(
+                now,
+                Input::Stopped {
+                    node: Atom::from(if op & 0x80 != 0 { "a@h" } else { "b@h" }),
+                    app: Atom::from("myapp"),
+                },
+            ),
+            7 => d.handle(
+                now,
+                Input::TookOver {
+                    node: Atom::from("a@h"),
+                    app: Atom::from("myapp"),
+                    ok: op & 0x80 != 0,
+                },
+            ),
             _ => {}
         }
         rest = tail;

@@ -139,10 +139,19 @@ pub enum Input {
         /// The node asked.
         node: NodeName,
     },
-    /// The [`Output::RemoteTakeover`] of `app` by `node` answered `ok`:
-    /// the application runs there now.
+    /// The answer to an [`Output::RemoteTakeover`] of `app` by `node`.
     TookOver {
-        /// The node that took it over.
+        /// The node asked to take it over.
+        node: NodeName,
+        /// The application.
+        app: Atom,
+        /// Whether it answered `ok` (the application runs there now).
+        ok: bool,
+    },
+    /// The answer to an [`Output::AwaitStopped`]: `app` no longer runs at
+    /// `node` (or `node` did not answer, or the wait ran out).
+    Stopped {
+        /// The node watched (this one, or the other side).
         node: NodeName,
         /// The application.
         app: Atom,
@@ -226,15 +235,30 @@ pub enum Output {
         /// Applications we run that it may run too.
         apps: Vec<Atom>,
     },
-    /// Beyond OTP (healing a partition, we lose to a BEAM node): after
-    /// `{dist_ac_app_started, Me, App, ok}` made `node` stop its copy and
-    /// record the application as running here, have it take the
-    /// application over, as `application:takeover(App, Type)` called there
-    /// does: `rpc:call(Node, application, takeover, [App, Type])`, with
-    /// the restart type its application controller started `app` with
-    /// (`application:info()`). Answered with
-    /// [`Input::TookOver`] when it answers `ok` (`node`'s dist_ac tells only
-    /// its `known` nodes, which no longer include us).
+    /// Beyond OTP (healing a partition): wait until `app` no longer runs
+    /// at `node` (this node or the other side): `which_applications` of
+    /// `node`'s application controller, asked again every 100 ms until
+    /// `app` is not among them, `node` does not answer, or 30 s pass.
+    /// Answered with [`Input::Stopped`]. The copy that stays starts its new
+    /// instance only after the other one is gone: a process of the other
+    /// copy that `global` killed in its name clash and its supervisor
+    /// restarted would otherwise register the name again, over the new
+    /// instance's, and take it away when that copy stops.
+    AwaitStopped {
+        /// Where `app` is stopping.
+        node: NodeName,
+        /// The application.
+        app: Atom,
+    },
+    /// Beyond OTP (healing a partition, we lose to a BEAM node): after our
+    /// copy stopped and `{dist_ac_app_started, Me, App, ok}` made `node`
+    /// stop its copy and record the application as running here, have it
+    /// take the application over, as `application:takeover(App, Type)`
+    /// called there does: `rpc:call(Node, application, takeover, [App,
+    /// Type])`, with the restart type its application controller started
+    /// `app` with (`application:info()`). Answered with [`Input::TookOver`]
+    /// (`node`'s dist_ac tells only its `known` nodes, which no longer
+    /// include us).
     RemoteTakeover {
         /// The node of higher priority.
         node: NodeName,
@@ -269,11 +293,11 @@ pub struct Config {
     pub distributed: Vec<DistEntry>,
     /// kernel `permissions` (`[{App, Bool}]`).
     pub permissions: Vec<(Atom, bool)>,
-    /// kernel `distro_heal_partitions` (default `false`, OTP's behaviour:
-    /// both copies keep running): when a node comes back after a partition
-    /// and both sides run the application, one copy stays, where the
-    /// priority order puts it, through an ordinary takeover (README,
-    /// "Netsplits that heal", also for why it is not the default).
+    /// kernel `distro_heal_partitions` (default `true`; `false` is OTP's
+    /// behaviour: both copies keep running): when a node comes back after
+    /// a partition and both sides run the application, one copy stays,
+    /// where the priority order puts it, through an ordinary takeover
+    /// (README, "Netsplits that heal").
     pub heal_partitions: bool,
 }
 
@@ -291,7 +315,9 @@ pub(super) enum Mail {
     /// [`Input::RunsAt`].
     RunsAt(NodeName, Atom, Peer),
     /// [`Input::TookOver`].
-    TookOver(NodeName, Atom),
+    TookOver(NodeName, Atom, bool),
+    /// [`Input::Stopped`].
+    Stopped(NodeName, Atom),
     /// [`Input::Unknown`].
     Unknown(NodeName),
 }
@@ -416,6 +442,9 @@ pub struct DistAc {
     /// here, and a node apart for a while is no longer one of them, so
     /// `From` is told on its own.
     pub(super) healing: Vec<(Atom, NodeName)>,
+    /// Healing stops under way (not in OTP): `(App, Other)`, waiting for
+    /// an [`Input::Stopped`] before the copy that stays starts again.
+    pub(super) heal_stops: Vec<(Atom, NodeName)>,
     /// Nodes we introduced ourselves to again after a partition (not in
     /// OTP): their `dist_ac_new_node` reply makes them known again.
     pub(super) reintroduced: Vec<NodeName>,
@@ -446,6 +475,7 @@ impl DistAc {
             remote_started: Vec::new(),
             known: Vec::new(),
             healing: Vec::new(),
+            heal_stops: Vec::new(),
             reintroduced: Vec::new(),
             started: Vec::new(),
             tmp_weights: Vec::new(),
@@ -551,7 +581,8 @@ impl DistAc {
             Input::Unlocked => return self.op_done(OpAnswer::Unlocked),
             Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
             Input::RunsAt { node, app, peer } => Mail::RunsAt(node, app, peer),
-            Input::TookOver { node, app } => Mail::TookOver(node, app),
+            Input::TookOver { node, app, ok } => Mail::TookOver(node, app, ok),
+            Input::Stopped { node, app } => Mail::Stopped(node, app),
             Input::Unknown { node } => Mail::Unknown(node),
         };
         self.deliver(mail);

@@ -488,9 +488,10 @@ fn cp2_runs_after_cp1_down(d: &mut DistAc, t0: Instant) -> Instant {
 /// Beyond OTP, healing a partition, the loser's side: cp2 took myapp over
 /// while cp1 was apart; when cp1 is back, cp2 (second in the priority
 /// order) asks cp1 whether it runs myapp. A distro cp1 heals it itself;
-/// a BEAM cp1 is told that myapp runs here (it stops its copy) and is
-/// asked to take it over (`application:takeover/2`), so that its new
-/// instance registers its global names again.
+/// for a BEAM cp1, cp2's copy stops first; then cp1 is told that myapp
+/// runs here (it stops its copy) and is asked to take it over
+/// (`application:takeover/2`), so that its new instance registers its
+/// global names again.
 #[test]
 fn healed_partition_loser_has_the_winner_take_over() {
     let t0 = Instant::now();
@@ -519,6 +520,26 @@ fn healed_partition_loser_has_the_winner_take_over() {
     }
 
     beam.handle(t1, runs_at(Peer::Beam { knows_us: false }));
+    // Our copy stops first, and we wait until it is gone...
+    assert_eq!(
+        drain(&mut beam),
+        vec![
+            Output::ToAc(ToAc::ChangeReq(a("myapp"), ChangeReq::Started(a("cp1")))),
+            Output::AwaitStopped {
+                node: a("cp2"),
+                app: a("myapp")
+            },
+        ]
+    );
+    let mut refused = beam.clone();
+    beam.handle(
+        t1,
+        Input::Stopped {
+            node: a("cp2"),
+            app: a("myapp"),
+        },
+    );
+    // ...then cp1 stops its copy and takes it over.
     assert_eq!(
         drain(&mut beam),
         vec![
@@ -537,20 +558,52 @@ fn healed_partition_loser_has_the_winner_take_over() {
         ]
     );
     // cp1's takeover answered ok (its dist_ac_app_started goes to its
-    // known nodes only, no longer including us): our copy stops.
+    // known nodes only, no longer including us): nothing more to do.
+    let mut failed = beam.clone();
     beam.handle(
         t1,
         Input::TookOver {
             node: a("cp1"),
             app: a("myapp"),
+            ok: true,
+        },
+    );
+    assert_eq!(drain(&mut beam), vec![]);
+    assert_eq!(
+        beam.appl("myapp").map(|x| x.id.clone()),
+        Some(ApplId::Distributed(a("cp1")))
+    );
+    // It did not take it over: both copies are stopped, ours starts again.
+    failed.handle(
+        t1,
+        Input::TookOver {
+            node: a("cp1"),
+            app: a("myapp"),
+            ok: false,
         },
     );
     assert_eq!(
-        drain(&mut beam),
+        drain(&mut failed),
         vec![Output::ToAc(ToAc::ChangeReq(
             a("myapp"),
-            ChangeReq::Started(a("cp1"))
+            ChangeReq::Takeover(a("cp1"), None)
         ))]
+    );
+    // cp1 went down while ours stopped: the nodedown decides; the late
+    // Stopped asks nothing of cp1.
+    refused.handle(t1, Input::NodeDown(a("cp1")));
+    drain(&mut refused);
+    refused.handle(
+        t1,
+        Input::Stopped {
+            node: a("cp2"),
+            app: a("myapp"),
+        },
+    );
+    assert!(
+        !drain(&mut refused)
+            .iter()
+            .any(|o| matches!(o, Output::RemoteTakeover { .. } | Output::Send { .. })),
     );
     // A node that never went down gets nothing of this.
     d.handle(t1, Input::NodeUp(a("cp9")));
@@ -604,10 +657,10 @@ fn healed_partition_reacquaints_both_sides() {
 }
 
 /// Beyond OTP, the winner's side: cp2 runs myapp and gets cp3 (same
-/// group, larger name) back after a nodedown. When cp3 runs it too, cp2
-/// stops its copy and takes myapp over from cp3: its new instance
-/// registers the global names again, and its `dist_ac_app_started` stops
-/// cp3's copy (BEAM's dist_ac and ours). Without
+/// group, larger name) back after a nodedown. When cp3 runs it too, both
+/// copies stop (cp2's `dist_ac_app_started` stops cp3's, BEAM's dist_ac
+/// and ours alike), and once cp3's is gone cp2 takes myapp over from cp3:
+/// its new instance registers the global names again. Without
 /// `distro_heal_partitions`, OTP's behaviour: nothing.
 #[test]
 fn healed_partition_winner_takes_it_over() {
@@ -633,15 +686,50 @@ fn healed_partition_winner_takes_it_over() {
             peer: Peer::Beam { knows_us: false },
         },
     );
+    // Both copies stop: ours as if cp3 ran it, cp3's on our word...
     assert_eq!(
         drain(&mut d),
         vec![
             Output::ToAc(ToAc::ChangeReq(a("myapp"), ChangeReq::Started(a("cp3")))),
-            Output::ToAc(ToAc::ChangeReq(
-                a("myapp"),
-                ChangeReq::Takeover(a("cp3"), None)
-            )),
+            Output::Send {
+                to: Dest::Name(a("cp3")),
+                msg: DacMsg::AppStarted {
+                    node: a("cp2"),
+                    app: a("myapp"),
+                    result: Ok(()),
+                },
+            },
+            Output::AwaitStopped {
+                node: a("cp3"),
+                app: a("myapp")
+            },
         ]
+    );
+    // ...a Stopped of another node or application is not the one awaited...
+    for (node, app) in [("cp1", "myapp"), ("cp3", "other")] {
+        d.handle(
+            t1,
+            Input::Stopped {
+                node: a(node),
+                app: a(app),
+            },
+        );
+        assert_eq!(drain(&mut d), vec![]);
+    }
+    // ...and once cp3's is gone, ours starts again as a takeover.
+    d.handle(
+        t1,
+        Input::Stopped {
+            node: a("cp3"),
+            app: a("myapp"),
+        },
+    );
+    assert_eq!(
+        drain(&mut d),
+        vec![Output::ToAc(ToAc::ChangeReq(
+            a("myapp"),
+            ChangeReq::Takeover(a("cp3"), None)
+        ))]
     );
     d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
     let out = drain(&mut d);

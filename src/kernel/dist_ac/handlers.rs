@@ -36,12 +36,8 @@ impl DistAc {
                     }
                 }
             }
-            Mail::TookOver(n, app) => {
-                // A BEAM node took over from us what ran on both sides.
-                if self.appl(&app.name).is_some_and(|a| a.id == ApplId::Local) {
-                    self.app_started(n, app, Ok(()));
-                }
-            }
+            Mail::TookOver(n, app, ok) => self.heal_took_over(&n, &app, ok),
+            Mail::Stopped(n, app) => self.heal_stopped(&n, &app),
             Mail::Dac(d) => self.handle_dac(d),
             Mail::NodeDown(n) => self.nodedown(&n),
             Mail::Ac(a) => self.handle_ac(a),
@@ -406,13 +402,16 @@ impl DistAc {
     /// stays through an ordinary takeover: its node starts a new instance
     /// with start type `{takeover, Other}`, whose processes register their
     /// global names again (the clash resolution of `global` may have
-    /// killed the ones of either side), then `dist_ac_app_started` stops
-    /// the other copy. Who drives it:
+    /// killed the ones of either side). Both copies stop first
+    /// ([`Output::AwaitStopped`]), so that no process of the other copy
+    /// registers a name over the new instance's. Who drives it:
     ///
-    /// - we come first: we stop our copy as if `node` ran it and take the
-    ///   application over from `node` (BEAM's dist_ac and ours stop their
-    ///   copy on our `dist_ac_app_started`);
-    /// - `node` comes first and is a BEAM node: we send it
+    /// - we come first: our copy stops as if `node` ran it, and our
+    ///   `dist_ac_app_started` stops `node`'s (BEAM's dist_ac and ours
+    ///   alike); once it is gone there, we take the application over from
+    ///   `node`, as `takeover_application` does ([`Self::heal_stopped`]);
+    /// - `node` comes first and is a BEAM node: our copy stops as if
+    ///   `node` ran it; once it is gone, we send `node`
     ///   `{dist_ac_app_started, Me, App, ok}` (it stops its copy and
     ///   records the application as running here), then call
     ///   `application:takeover/2` there ([`Output::RemoteTakeover`]);
@@ -431,25 +430,16 @@ impl DistAc {
         else {
             return;
         };
+        let me = self.me.clone();
         if mine < his {
             tracing::warn!(
-                "dist_ac: {} also runs at {} (partition healed): taking it over from there",
+                "dist_ac: {} also runs at {} (partition healed): stopping both copies, then taking it over from there",
                 app.name,
                 node.name
             );
-            // Our copy stops as if `node` had taken over...
+            // Our copy stops as if `node` had taken over, and `node`'s
+            // stops on our word that it runs here.
             self.app_started(node.clone(), app.clone(), Ok(()));
-            // ...and we take it over from `node`, as takeover_application does.
-            self.order_takeover(app, node, None);
-            self.healing.push((app.clone(), node.clone()));
-        } else if peer == (Peer::Beam { knows_us: false }) {
-            tracing::warn!(
-                "dist_ac: {} also runs at {} (partition healed): {} takes it over from here",
-                app.name,
-                node.name,
-                node.name
-            );
-            let me = self.me.clone();
             self.send(
                 node,
                 DacMsg::AppStarted {
@@ -458,10 +448,16 @@ impl DistAc {
                     result: Ok(()),
                 },
             );
-            self.emit(Output::RemoteTakeover {
-                node: node.clone(),
-                app: app.clone(),
-            });
+            self.await_stopped(app, node, node);
+        } else if peer == (Peer::Beam { knows_us: false }) {
+            tracing::warn!(
+                "dist_ac: {} also runs at {} (partition healed): stopping it here, then {} takes it over",
+                app.name,
+                node.name,
+                node.name
+            );
+            self.app_started(node.clone(), app.clone(), Ok(()));
+            self.await_stopped(app, node, &me);
         } else if peer == Peer::Distro {
             tracing::info!(
                 "dist_ac: {} also runs at {} (partition healed): {} takes it over",
@@ -469,6 +465,82 @@ impl DistAc {
                 node.name,
                 node.name
             );
+        }
+    }
+
+    /// Waits for `app` to stop at `at` in the healing with `other`.
+    fn await_stopped(&mut self, app: &Atom, other: &NodeName, at: &NodeName) {
+        self.heal_stops.retain(|(a, _)| a != app);
+        self.heal_stops.push((app.clone(), other.clone()));
+        self.emit(Output::AwaitStopped {
+            node: at.clone(),
+            app: app.clone(),
+        });
+    }
+
+    /// [`Input::Stopped`](super::core::Input::Stopped): the copy at `at`
+    /// is gone; the one of higher priority starts again, unless something
+    /// else moved the application meanwhile (a nodedown of the other side
+    /// fails it over, a takeover) and it no longer runs at the other side
+    /// by our records.
+    fn heal_stopped(&mut self, at: &NodeName, app: &Atom) {
+        let other = if *at == self.me {
+            self.heal_stops.iter().find(|(a, _)| a == app)
+        } else {
+            self.heal_stops.iter().find(|(a, n)| a == app && n == at)
+        };
+        let Some((_, other)) = other.cloned() else {
+            return;
+        };
+        self.heal_stops.retain(|(a, _)| a != app);
+        let still = self
+            .appl(&app.name)
+            .is_some_and(|a| a.id == ApplId::Distributed(other.clone()));
+        if !still || !self.connected.contains(&other) {
+            return;
+        }
+        if *at == self.me {
+            // Ours is gone: `other` (a BEAM node) takes it over.
+            let me = self.me.clone();
+            self.send(
+                &other,
+                DacMsg::AppStarted {
+                    node: me,
+                    app: app.clone(),
+                    result: Ok(()),
+                },
+            );
+            self.emit(Output::RemoteTakeover {
+                node: other,
+                app: app.clone(),
+            });
+        } else {
+            // Both are gone: ours starts again, as a takeover from `other`.
+            self.order_takeover(app, &other, None);
+            self.healing.push((app.clone(), other));
+        }
+    }
+
+    /// [`Input::TookOver`](super::core::Input::TookOver): the BEAM node of
+    /// higher priority answered the takeover we asked of it. When it did
+    /// not take the application over, both copies are stopped: ours
+    /// starts again (a takeover from that node), so that one runs.
+    fn heal_took_over(&mut self, node: &NodeName, app: &Atom, ok: bool) {
+        let Some(a) = self.appl(&app.name) else {
+            return;
+        };
+        if ok {
+            if a.id == ApplId::Local {
+                self.app_started(node.clone(), app.clone(), Ok(()));
+            }
+        } else if a.id == ApplId::Distributed(node.clone()) && self.connected.contains(node) {
+            tracing::warn!(
+                "dist_ac: {} did not take {} over (partition healed): starting it here again",
+                node.name,
+                app.name
+            );
+            self.order_takeover(app, node, None);
+            self.healing.push((app.clone(), node.clone()));
         }
     }
 

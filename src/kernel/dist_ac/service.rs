@@ -169,12 +169,25 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 Output::RemoteTakeover { node, app } => {
                     let me = p.pid().clone();
                     p.node().spawn(move |mut h: Process| async move {
-                        if remote_takeover(&mut h, &node, &app).await {
-                            h.send(
-                                &me,
-                                term!({:"$distro_took_over", (Term::Atom(node)), (Term::Atom(app))}),
-                            );
-                        }
+                        let ok = atom(if remote_takeover(&mut h, &node, &app).await {
+                            "true"
+                        } else {
+                            "false"
+                        });
+                        h.send(
+                            &me,
+                            term!({:"$distro_took_over", (Term::Atom(node)), (Term::Atom(app)), (ok)}),
+                        );
+                    });
+                }
+                Output::AwaitStopped { node, app } => {
+                    let me = p.pid().clone();
+                    p.node().spawn(move |mut h: Process| async move {
+                        await_stopped(&mut h, &node, &app).await;
+                        h.send(
+                            &me,
+                            term!({:"$distro_stopped", (Term::Atom(node)), (Term::Atom(app))}),
+                        );
                     });
                 }
                 Output::SyncDone => {
@@ -253,10 +266,19 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 Some([t, Term::Atom(n)]) if t.as_atom() == Some("$distro_unknown") => {
                     Input::Unknown { node: n.clone() }
                 }
-                Some([t, Term::Atom(n), Term::Atom(app)])
+                Some([t, Term::Atom(n), Term::Atom(app), ok])
                     if t.as_atom() == Some("$distro_took_over") =>
                 {
                     Input::TookOver {
+                        node: n.clone(),
+                        app: app.clone(),
+                        ok: ok.as_atom() == Some("true"),
+                    }
+                }
+                Some([t, Term::Atom(n), Term::Atom(app)])
+                    if t.as_atom() == Some("$distro_stopped") =>
+                {
+                    Input::Stopped {
                         node: n.clone(),
                         app: app.clone(),
                     }
@@ -516,7 +538,13 @@ async fn remote_takeover(h: &mut Process, node: &NodeName, app: &Atom) -> bool {
         vec![Term::Atom(app.clone()), Term::Atom(restart_type)],
     )
     .await;
-    let ok = r.as_ref().and_then(TermExt::as_atom) == Some("ok");
+    // `{error, {already_running_locally, App}}`: it runs there.
+    let ok = r.as_ref().and_then(TermExt::as_atom) == Some("ok")
+        || r.as_ref()
+            .and_then(|t| t.elem(1))
+            .and_then(|e| e.elem(0))
+            .and_then(TermExt::as_atom)
+            == Some("already_running_locally");
     if !ok {
         tracing::warn!(
             "dist_ac: application:takeover({}) at {} (partition healed) answered {}",
@@ -529,6 +557,47 @@ async fn remote_takeover(h: &mut Process, node: &NodeName, app: &Atom) -> bool {
         );
     }
     ok
+}
+
+/// [`Output::AwaitStopped`]: asks `node`'s application controller for
+/// `which_applications` every 100 ms until `app` is not among them (BEAM's
+/// answers only after a stop under way is over), `node` does not answer,
+/// or 30 s pass.
+async fn await_stopped(h: &mut Process, node: &NodeName, app: &Atom) {
+    let ac: crate::runtime::Dest = if *node == *h.node().name() {
+        crate::runtime::Dest::Name(Atom::from("application_controller"))
+    } else {
+        crate::runtime::Dest::Remote(Atom::from("application_controller"), node.clone())
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let running = match h
+            .call(
+                ac.clone(),
+                atom("which_applications"),
+                Duration::from_secs(10),
+            )
+            .await
+        {
+            Ok(list) => list.as_list().is_some_and(|l| {
+                l.iter()
+                    .any(|e| e.elem(0).and_then(TermExt::as_atom) == Some(app.name.as_str()))
+            }),
+            Err(_) => false,
+        };
+        if !running {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                "dist_ac: {} still runs at {} after 30 s (partition healed)",
+                app.name,
+                node.name
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The value of `{Key, Value}` in a list (`proplists:get_value/2`).

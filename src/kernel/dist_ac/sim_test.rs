@@ -290,6 +290,9 @@ impl Sim {
             Output::RemoteTakeover { node, app } => self.violations.push(format!(
                 "{me} asked {node} (a distro node) to take {app} over"
             )),
+            // Masters stop at once here, and a stop ordered by a message
+            // still on its way is not modelled: answered at once.
+            Output::AwaitStopped { node, app } => self.input(me, Input::Stopped { node, app }),
             Output::TookControl | Output::SyncDone => {}
         }
     }

@@ -15,10 +15,21 @@
 //! three, until two pings one. Then `global` finds `Distro.DistroCal`
 //! registered on both sides and kills the pid of the larger node name
 //! (three's, `random_exit_name`); three's supervisor restarts it and its
-//! `init` re-registers the name, so the name ends at three while the app
-//! keeps running at one **and** three: dist_ac never reconciles the two
-//! instances after a netsplit (erlang/otp#3365). distro does exactly what
-//! OTP does here, step by step; the fault issue asks it to do better.
+//! `init` re-registers the name.
+//!
+//! * All Elixir: the name ends at three while the app keeps running at one
+//!   **and** three: OTP's dist_ac never reconciles the two instances after
+//!   a netsplit (erlang/otp#3365).
+//! * distro as one heals it (`distro_heal_partitions`, on by default): one
+//!   comes first in the `distributed` list, so both copies stop, and once
+//!   three's is gone one takes the app over: the app runs at one only and
+//!   `Distro.DistroCal` is registered at one on every node.
+//!
+//! The failover between two and three is OTP's own (both Elixir). When
+//! their dist_acs start the app at both (a race of OTP's, seen on OTP 25
+//! and 27 under load), the run says nothing about distro: a baseline run is
+//! reported and skipped, a distro run is tried again once on a new
+//! cluster.
 
 use super::*;
 use crate::support::docker::{Kind, Naming};
@@ -81,12 +92,11 @@ fn name_node(cl: &DockerCluster, at: &str) -> String {
     .unwrap_or_else(|e| format!("{e}"))
 }
 
-/// `None` when an all-Elixir cluster (the baseline) ends in a state of
-/// OTP's own making that the comparison cannot use: its dist_ac started
-/// the app at both two and three, or its `global` never agreed on the name
-/// after the heal (both seen on OTP 27 under load). That baseline run is
-/// reported and skipped; a run with distro never is.
-fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Option<Outcome> {
+/// `Err` when the cluster ends in a state of OTP's own making that the
+/// comparison cannot use: the Elixir nodes' dist_acs started the app at
+/// both two and three, or (all Elixir) `global` never agreed on the name
+/// after the heal (both seen on OTP 27 under load).
+fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<Outcome, String> {
     let ticktime = ["-kernel", "net_ticktime", "4"];
     let mut cl = DockerCluster::new(label, Naming::Short, &ticktime).expect("cluster");
     let all = ["one", "two", "three"];
@@ -119,9 +129,10 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Option<O
         .unwrap_or_else(|e| panic!("{label}: two never saw one down: {e:#}\n{}", cl.tails()));
     let nodedown = t0.elapsed();
     if let Err(e) = cl.until_only(APP, "three", &["two", "three"], "one cut off") {
-        if !distro_at_one && cl.running(APP, &["two", "three"]) == ["two", "three"] {
-            eprintln!("{label}: OTP's dist_ac started the app at two and three: baseline skipped");
-            return None;
+        if cl.running(APP, &["two", "three"]) == ["two", "three"] {
+            return Err(format!(
+                "{label}: OTP's dist_ac started the app at two and three"
+            ));
         }
         panic!("{e:#}");
     }
@@ -148,26 +159,28 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Option<O
     let t1 = Instant::now();
     let name_at = loop {
         let seen = all.map(|n| name_node(&cl, n));
-        if seen.iter().all(|s| s == &seen[0] && s != "undefined") {
+        let agreed = seen.iter().all(|s| s == &seen[0] && s != "undefined");
+        // distro heals: until its takeover is over (app at one only).
+        if agreed && (!distro_at_one || cl.running(APP, &all) == ["one"]) {
             break seen;
         }
         if t1.elapsed() >= LONG {
             if !distro_at_one {
                 // OTP's own global after a partition (seen on OTP 27).
-                eprintln!(
-                    "{label}: OTP's global never agreed on Distro.DistroCal: {seen:?}: baseline skipped"
-                );
-                return None;
+                return Err(format!(
+                    "{label}: OTP's global never agreed on Distro.DistroCal: {seen:?}"
+                ));
             }
             panic!(
-                "{label}: global never agreed on Distro.DistroCal: {seen:?}\n{}",
+                "{label}: no single copy with its name after the heal: names {seen:?}, app at {:?}\n{}",
+                cl.running(APP, &all),
                 cl.tails()
             );
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     let after_heal = cl.running(APP, &all);
-    Some(Outcome {
+    Ok(Outcome {
         nodedown,
         failover,
         one_still_runs,
@@ -198,7 +211,19 @@ fn pause_and_partition_distro_vs_beam() {
     };
     let outcomes = in_parallel(&variants, |&(fault, distro)| {
         let label = format!("{fault:?}, {}", who(distro));
-        run(&label, fault, distro, otp.number())
+        let mut r = run(&label, fault, distro, otp.number());
+        if let (true, Err(e)) = (distro, &r) {
+            eprintln!("{e}: tried again on a new cluster");
+            r = run(&format!("{label} (again)"), fault, distro, otp.number());
+        }
+        match r {
+            Ok(o) => Some(o),
+            Err(e) if !distro => {
+                eprintln!("{e}: baseline skipped");
+                None
+            }
+            Err(e) => panic!("{e}, twice"),
+        }
     });
     for ((fault, distro), o) in variants.iter().zip(&outcomes) {
         let Some(o) = o else {
@@ -219,13 +244,23 @@ fn pause_and_partition_distro_vs_beam() {
             o.name_at[0],
         );
     }
-    // The same story everywhere (see the module docs).
+    // The same story up to the heal; then distro keeps one copy (see the
+    // module docs).
     for ((fault, distro), o) in variants.iter().zip(&outcomes) {
         let Some(o) = o else { continue };
         let what = format!("{fault:?}, {}", who(*distro));
         assert!(o.one_still_runs, "{what}: one lost its instance\n{o:?}");
         assert_eq!(o.one_sees, "[]", "{what}: one reconnected by itself\n{o:?}");
-        assert_eq!(o.after_heal, ["one", "three"], "{what}\n{o:?}");
-        assert_eq!(o.name_at[0], "three@three", "{what}\n{o:?}");
+        if *distro {
+            assert_eq!(o.after_heal, ["one"], "{what}\n{o:?}");
+            assert_eq!(
+                o.name_at,
+                ["one@one", "one@one", "one@one"],
+                "{what}\n{o:?}"
+            );
+        } else {
+            assert_eq!(o.after_heal, ["one", "three"], "{what}\n{o:?}");
+            assert_eq!(o.name_at[0], "three@three", "{what}\n{o:?}");
+        }
     }
 }
