@@ -128,22 +128,19 @@ impl Application for Distro {
     }
 
     fn load(&self, ctx: AppContext) {
-        let global = ctx.global.clone();
-        ctx.rpc.register(
+        ctx.rpc.register_with(
             SERVER,
             "add",
             2,
-            Arc::new(move |node, args| {
-                let global = global.clone();
-                Box::pin(async move {
-                    let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
-                        return Err(Exception::badarg());
-                    };
-                    // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
-                    let req = term!({cal, (x.clone()), (y.clone())});
-                    call_global(&node, global.as_ref(), SERVER, req, "Elixir.GenServer").await
-                })
-            }),
+            ctx.global.clone(),
+            |global, node, args| async move {
+                let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
+                    return Err(Exception::badarg());
+                };
+                // Distro.DistroCal.add/2: GenServer.call({:global, ...}, {:cal, X, Y}).
+                let req = term!({cal, (x.clone()), (y.clone())});
+                call_global(&node, global.as_ref(), SERVER, req, "Elixir.GenServer").await
+            },
         );
     }
 

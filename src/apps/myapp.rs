@@ -89,22 +89,18 @@ impl Application for MyApp {
     }
 
     fn load(&self, ctx: AppContext) {
-        let global = ctx.global.clone();
-        // myapp_server:add(X, Y) -> gen_server:call({global, myapp_server}, {add, X, Y}).
-        ctx.rpc.register(
+        ctx.rpc.register_with(
             SERVER,
             "add",
             2,
-            Arc::new(move |node, args| {
-                let global = global.clone();
-                Box::pin(async move {
-                    let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
-                        return Err(Exception::badarg());
-                    };
-                    let req = term!({add, (x.clone()), (y.clone())});
-                    call_global(&node, global.as_ref(), SERVER, req, "gen_server").await
-                })
-            }),
+            ctx.global.clone(),
+            |global, node, args| async move {
+                let (Some(x), Some(y)) = (args.first(), args.get(1)) else {
+                    return Err(Exception::badarg());
+                };
+                let req = term!({add, (x.clone()), (y.clone())});
+                call_global(&node, global.as_ref(), SERVER, req, "gen_server").await
+            },
         );
     }
 

@@ -170,72 +170,63 @@ impl Applications {
     /// permit` running as a hidden node) can act on this one.
     fn serve_rpc(&self, rpc: &rex::Registry) {
         use crate::term::{Term, TermExt, atom};
-        let error = |reason: Term| term!({error, (reason)});
-        let apps = self.clone();
-        rpc.register(
+        fn error(reason: Term) -> Term {
+            term!({error, (reason)})
+        }
+        rpc.register_with(
             "application",
             "takeover",
             2,
-            Arc::new(move |_node, args| {
-                let apps = apps.clone();
-                Box::pin(async move {
-                    let (Some(app), Some(rt)) = (
-                        args.first().and_then(TermExt::as_atom),
-                        args.get(1)
-                            .and_then(TermExt::as_atom)
-                            .and_then(application_controller::RestartType::parse),
-                    ) else {
-                        return Err(rex::Exception::badarg());
-                    };
-                    Ok(match apps.takeover(app, rt).await {
-                        Ok(()) => atom("ok"),
-                        Err(dist_ac::TakeoverError::Error(r)) => error(r),
-                        Err(dist_ac::TakeoverError::Aborted) => error(atom("aborted")),
-                    })
+            self.clone(),
+            |apps, _, args| async move {
+                let (Some(app), Some(rt)) = (
+                    args.first().and_then(TermExt::as_atom),
+                    args.get(1)
+                        .and_then(TermExt::as_atom)
+                        .and_then(application_controller::RestartType::parse),
+                ) else {
+                    return Err(rex::Exception::badarg());
+                };
+                Ok(match apps.takeover(app, rt).await {
+                    Ok(()) => atom("ok"),
+                    Err(dist_ac::TakeoverError::Error(r)) => error(r),
+                    Err(dist_ac::TakeoverError::Aborted) => error(atom("aborted")),
                 })
-            }),
+            },
         );
         if let Some(dac) = self.dist_ac.clone() {
             // dist_ac:get_known_nodes/0 (a distro node healing a partition
             // asks it, as of a BEAM node).
-            rpc.register(
+            rpc.register_with(
                 "dist_ac",
                 "get_known_nodes",
                 0,
-                Arc::new(move |_node, _args| {
-                    let dac = dac.clone();
-                    Box::pin(async move {
-                        Ok(crate::term::list(
-                            dac.known_nodes()
-                                .await
-                                .into_iter()
-                                .map(Term::Atom)
-                                .collect(),
-                        ))
-                    })
-                }),
+                dac,
+                |dac, _, _| async move {
+                    let known = dac.known_nodes().await;
+                    Ok(crate::term::list(
+                        known.into_iter().map(Term::Atom).collect(),
+                    ))
+                },
             );
         }
-        let apps = self.clone();
-        rpc.register(
+        rpc.register_with(
             "application",
             "permit",
             2,
-            Arc::new(move |_node, args| {
-                let apps = apps.clone();
-                Box::pin(async move {
-                    let (Some(app), Some(on)) = (
-                        args.first().and_then(TermExt::as_atom),
-                        args.get(1).and_then(TermExt::as_bool),
-                    ) else {
-                        return Err(rex::Exception::badarg());
-                    };
-                    Ok(match apps.permit(app, on).await {
-                        Ok(()) => atom("ok"),
-                        Err(application_controller::AppError(r)) => error(r),
-                    })
+            self.clone(),
+            |apps, _, args| async move {
+                let (Some(app), Some(on)) = (
+                    args.first().and_then(TermExt::as_atom),
+                    args.get(1).and_then(TermExt::as_bool),
+                ) else {
+                    return Err(rex::Exception::badarg());
+                };
+                Ok(match apps.permit(app, on).await {
+                    Ok(()) => atom("ok"),
+                    Err(application_controller::AppError(r)) => error(r),
                 })
-            }),
+            },
         );
     }
 

@@ -176,6 +176,28 @@ impl Registry {
         }
     }
 
+    /// Registers an async function of `state` (a handle, cloned for each
+    /// call), the node and the argument list.
+    pub fn register_with<S, F, Fut>(
+        &self,
+        module: &str,
+        function: &str,
+        arity: usize,
+        state: S,
+        f: F,
+    ) where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Node, Vec<Term>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = RpcResult> + Send + 'static,
+    {
+        self.register(
+            module,
+            function,
+            arity,
+            Arc::new(move |node, args| Box::pin(f(state.clone(), node, args))),
+        );
+    }
+
     /// Registers a synchronous function.
     pub fn register_sync(
         &self,

@@ -267,15 +267,12 @@ impl Pg {
         }
         for (f, join) in [("join", true), ("leave", false)] {
             for arity in [2, 3] {
-                let pg = self.clone();
-                rpc.register(
+                rpc.register_with(
                     "pg",
                     f,
                     arity,
-                    Arc::new(move |_, args| {
-                        let pg = pg.clone();
-                        Box::pin(async move { pg.rpc_join_leave(join, args).await })
-                    }),
+                    self.clone(),
+                    move |pg, _, args| async move { pg.rpc_join_leave(join, args).await },
                 );
             }
         }

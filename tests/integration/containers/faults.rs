@@ -53,6 +53,9 @@ struct Outcome {
     one_still_runs: bool,
     /// After the fault ended, before any ping: `nodes()` at one.
     one_sees: String,
+    /// Two's ping → every node agrees on the name (and, with distro, the
+    /// app runs at one only).
+    healed: Duration,
     /// After two pinged one and global settled: where the app runs.
     after_heal: Vec<String>,
     /// After the heal: the node of `Distro.DistroCal` as one, two and
@@ -150,12 +153,15 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<O
     let one_sees = cl.rpc("one", "erlang", "nodes", "[]");
 
     // Heal: two pings one; global merges and resolves the name clash.
+    let t_ping = Instant::now();
     let pong = cl.rpc("two", "net_adm", "ping", &format!("['{one_node}']"));
     assert_eq!(pong, "pong", "{label}: two pinging one after the fault");
     // Past global's merge, its clash resolution and the losing side's
     // supervisor restart (whose init re-registers the name), then until
     // every node agrees on the name.
-    std::thread::sleep(Duration::from_secs(4));
+    if !distro_at_one {
+        std::thread::sleep(Duration::from_secs(4));
+    }
     let t1 = Instant::now();
     let name_at = loop {
         let seen = all.map(|n| name_node(&cl, n));
@@ -179,8 +185,10 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<O
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    let healed = t_ping.elapsed();
     let after_heal = cl.running(APP, &all);
     Ok(Outcome {
+        healed,
         nodedown,
         failover,
         one_still_runs,
@@ -233,7 +241,7 @@ fn pause_and_partition_distro_vs_beam() {
         eprintln!(
             "{} {fault:?} one, {:<15} nodedown at two {}, app at three {}; \
              one still runs it: {}, one sees {}; after two pings one: app at {:?}, \
-             DistroCal at {}",
+             DistroCal at {} (agreed after {})",
             tag(&otp),
             who(*distro),
             secs(o.nodedown),
@@ -242,6 +250,7 @@ fn pause_and_partition_distro_vs_beam() {
             o.one_sees,
             o.after_heal,
             o.name_at[0],
+            secs(o.healed),
         );
     }
     // The same story up to the heal; then distro keeps one copy (see the
