@@ -15,9 +15,9 @@
 # The same seed runs with all-BEAM nodes (bbb) as the baseline; the two are
 # printed side by side. A failing event prints the command that replays it.
 #
-# The distro nodes run with `{distro_heal_partitions, true}` (README,
-# "Netsplits that heal"); --no-heal gives them `false`, OTP's behaviour
-# after a partition (both copies keep running), as in the product's default.
+# The distro nodes heal partitions (`distro_heal_partitions`, on by
+# default; README, "Netsplits that heal"); --no-heal gives them `false`,
+# OTP's behaviour after a partition (both copies keep running).
 #
 # --report prints the table of the runs already in CAMPAIGN_LOGDIR (e.g.
 # of runs cut short: every event's progress line counts) without running.
