@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
                         1 => Peer::Beam { knows_us: true },
                         _ => Peer::Beam { knows_us: false },
                     },
+                    asked: u64::from(op >> 5 & 1),
                 },
             ),
             6 => d.handle(

@@ -132,6 +132,8 @@ pub enum Input {
         app: Atom,
         /// What that node is.
         peer: Peer,
+        /// The question's [`Output::AskPeer`] `asked`.
+        asked: u64,
     },
     /// The first answer to an [`Output::AskPeer`]: `node`'s dist_ac does not
     /// count us among its known nodes.
@@ -234,6 +236,11 @@ pub enum Output {
         node: NodeName,
         /// Applications we run that it may run too.
         apps: Vec<Atom>,
+        /// Given back in each [`Input::RunsAt`]: how many healings had
+        /// begun here when this was asked. An answer that a healing with
+        /// that node begun since overtook is stale (a connection that went
+        /// down and up again asks twice) and is ignored.
+        asked: u64,
     },
     /// Beyond OTP (healing a partition): wait until `app` no longer runs
     /// at `node` (this node or the other side): `which_applications` of
@@ -313,7 +320,7 @@ pub(super) enum Mail {
     /// `{internal_restart_appl, App}` from a `send_after` timer.
     RestartAppl(Atom),
     /// [`Input::RunsAt`].
-    RunsAt(NodeName, Atom, Peer),
+    RunsAt(NodeName, Atom, Peer, u64),
     /// [`Input::TookOver`].
     TookOver(NodeName, Atom, bool),
     /// [`Input::Stopped`].
@@ -445,6 +452,10 @@ pub struct DistAc {
     /// Healing stops under way (not in OTP): `(App, Other)`, waiting for
     /// an [`Input::Stopped`] before the copy that stays starts again.
     pub(super) heal_stops: Vec<(Atom, NodeName)>,
+    /// Healings begun here (not in OTP): how many, and the last one with
+    /// each node, `(App, Node, Number)`, against stale [`Input::RunsAt`].
+    pub(super) heals_begun: u64,
+    pub(super) last_heal: Vec<(Atom, NodeName, u64)>,
     /// Nodes we introduced ourselves to again after a partition (not in
     /// OTP): their `dist_ac_new_node` reply makes them known again.
     pub(super) reintroduced: Vec<NodeName>,
@@ -476,6 +487,8 @@ impl DistAc {
             known: Vec::new(),
             healing: Vec::new(),
             heal_stops: Vec::new(),
+            heals_begun: 0,
+            last_heal: Vec::new(),
             reintroduced: Vec::new(),
             started: Vec::new(),
             tmp_weights: Vec::new(),
@@ -580,7 +593,12 @@ impl DistAc {
             Input::LockResult(ok) => return self.op_done(OpAnswer::Lock(ok)),
             Input::Unlocked => return self.op_done(OpAnswer::Unlocked),
             Input::Whereis(pid) => return self.op_done(OpAnswer::Whereis(pid)),
-            Input::RunsAt { node, app, peer } => Mail::RunsAt(node, app, peer),
+            Input::RunsAt {
+                node,
+                app,
+                peer,
+                asked,
+            } => Mail::RunsAt(node, app, peer, asked),
             Input::TookOver { node, app, ok } => Mail::TookOver(node, app, ok),
             Input::Stopped { node, app } => Mail::Stopped(node, app),
             Input::Unknown { node } => Mail::Unknown(node),

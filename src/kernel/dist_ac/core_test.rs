@@ -430,7 +430,9 @@ fn s3_old_node_stops_its_instance() {
             // Beyond OTP: cp1 went down and is back while cp2 runs myapp;
             // cp1 comes first, so cp2 asks whether it runs it (it does not
             // yet: nothing more happens).
-            Output::AskPeer { node: asked, apps },
+            Output::AskPeer {
+                node: asked, apps, ..
+            },
             Output::Send {
                 to: Dest::Name(n),
                 msg: DacMsg::NewNode { started, appls, .. },
@@ -502,13 +504,15 @@ fn healed_partition_loser_has_the_winner_take_over() {
         drain(&mut d),
         vec![Output::AskPeer {
             node: a("cp1"),
-            apps: vec![a("myapp")]
+            apps: vec![a("myapp")],
+            asked: 0,
         }]
     );
     let runs_at = |peer| Input::RunsAt {
         node: a("cp1"),
         app: a("myapp"),
         peer,
+        asked: 0,
     };
     let mut beam = d.clone();
     // A BEAM cp1 that knows us restarted and is taking over: nothing either.
@@ -675,7 +679,8 @@ fn healed_partition_winner_takes_it_over() {
         drain(&mut d),
         vec![Output::AskPeer {
             node: a("cp3"),
-            apps: vec![a("myapp")]
+            apps: vec![a("myapp")],
+            asked: 0,
         }]
     );
     d.handle(
@@ -684,6 +689,7 @@ fn healed_partition_winner_takes_it_over() {
             node: a("cp3"),
             app: a("myapp"),
             peer: Peer::Beam { knows_us: false },
+            asked: 0,
         },
     );
     // Both copies stop: ours as if cp3 ran it, cp3's on our word...
@@ -745,6 +751,30 @@ fn healed_partition_winner_takes_it_over() {
         "{out:?}"
     );
     assert_eq!(d.appl("myapp").map(|x| x.id.clone()), Some(ApplId::Local));
+
+    // A second answer to a question asked before this healing began (the
+    // connection went down and up again meanwhile) is stale: our new
+    // instance stays. One asked after it counts.
+    let runs_at = |asked| Input::RunsAt {
+        node: a("cp3"),
+        app: a("myapp"),
+        peer: Peer::Beam { knows_us: false },
+        asked,
+    };
+    d.handle(t1, runs_at(0));
+    assert_eq!(drain(&mut d), vec![]);
+    d.handle(t1, Input::NodeDown(a("cp3")));
+    d.handle(t1, Input::NodeUp(a("cp3")));
+    let asked = match &drain(&mut d)[..] {
+        [.., Output::AskPeer { asked, .. }] => *asked,
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(asked, 1);
+    d.handle(t1, runs_at(asked));
+    assert!(drain(&mut d).contains(&Output::AwaitStopped {
+        node: a("cp3"),
+        app: a("myapp")
+    }));
 
     off.config.heal_partitions = false;
     off.handle(t1, Input::NodeUp(a("cp3")));

@@ -15,7 +15,7 @@ impl DistAc {
         match m {
             Mail::Go => {}
             Mail::NodeUp(n) => self.heal_nodeup(&n),
-            Mail::RunsAt(n, app, peer) => self.heal_runs_at(&n, &app, peer),
+            Mail::RunsAt(n, app, peer, asked) => self.heal_runs_at(&n, &app, peer, asked),
             Mail::Unknown(n) => {
                 // Introduce ourselves again (dist_ac_new_node with
                 // Started = [], as at boot): it adds us to its known nodes
@@ -393,6 +393,7 @@ impl DistAc {
         self.emit(Output::AskPeer {
             node: node.clone(),
             apps,
+            asked: self.heals_begun,
         });
     }
 
@@ -419,7 +420,19 @@ impl DistAc {
     /// - `node` comes first and its dist_ac knows us: it restarted and is
     ///   taking the application over (its `dist_ac_app_started` stops our
     ///   copy), not a partition.
-    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom, peer: Peer) {
+    fn heal_runs_at(&mut self, node: &NodeName, app: &Atom, peer: Peer, asked: u64) {
+        let stale = self
+            .last_heal
+            .iter()
+            .any(|(a, n, k)| a == app && n == node && *k >= asked);
+        if stale {
+            tracing::debug!(
+                "dist_ac: {} at {}: an answer asked before the last healing with it, ignored",
+                app.name,
+                node.name
+            );
+            return;
+        }
         let Some(a) = self.appl(&app.name) else {
             return;
         };
@@ -468,8 +481,13 @@ impl DistAc {
         }
     }
 
-    /// Waits for `app` to stop at `at` in the healing with `other`.
+    /// Waits for `app` to stop at `at` in the healing with `other` (a
+    /// healing begins).
     fn await_stopped(&mut self, app: &Atom, other: &NodeName, at: &NodeName) {
+        self.last_heal.retain(|(a, n, _)| !(a == app && n == other));
+        self.last_heal
+            .push((app.clone(), other.clone(), self.heals_begun));
+        self.heals_begun += 1;
         self.heal_stops.retain(|(a, _)| a != app);
         self.heal_stops.push((app.clone(), other.clone()));
         self.emit(Output::AwaitStopped {

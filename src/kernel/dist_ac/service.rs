@@ -135,7 +135,7 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         p.send(kc, atom("dist_ac_took_control"));
                     }
                 }
-                Output::AskPeer { node, apps } => {
+                Output::AskPeer { node, apps, asked } => {
                     // Answered through the mailbox, so that dist_ac goes on
                     // meanwhile.
                     let me = p.pid().clone();
@@ -161,7 +161,7 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         for app in running {
                             h.send(
                                 &me,
-                                term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app)), (peer_term(peer))}),
+                                term!({:"$distro_runs_at", (Term::Atom(node.clone())), (Term::Atom(app)), (peer_term(peer)), (crate::term::int(i64::try_from(asked).unwrap_or(i64::MAX)))}),
                             );
                         }
                     });
@@ -250,7 +250,7 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 Some([t, Term::Atom(n)]) if t.as_atom() == Some("nodedown") => {
                     Input::NodeDown(n.clone())
                 }
-                Some([t, Term::Atom(n), Term::Atom(app), Term::Atom(d)])
+                Some([t, Term::Atom(n), Term::Atom(app), Term::Atom(d), asked])
                     if t.as_atom() == Some("$distro_runs_at") =>
                 {
                     Input::RunsAt {
@@ -261,6 +261,10 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                             "known" => Peer::Beam { knows_us: true },
                             _ => Peer::Beam { knows_us: false },
                         },
+                        asked: asked
+                            .as_i64()
+                            .and_then(|k| u64::try_from(k).ok())
+                            .unwrap_or(0),
                     }
                 }
                 Some([t, Term::Atom(n)]) if t.as_atom() == Some("$distro_unknown") => {

@@ -261,7 +261,7 @@ impl Sim {
                 .violations
                 .push(format!("dist_ac at {me} stopped: {reason}")),
             Output::Reply { call, reply } => self.replies.push((call, reply)),
-            Output::AskPeer { node, apps } => {
+            Output::AskPeer { node, apps, asked } => {
                 // get_known_nodes waits for the boot sync; a node still in
                 // it answers later (not modelled: no answer).
                 let unknown = self.nodes.get(&node.name).is_some_and(|n| {
@@ -282,6 +282,7 @@ impl Sim {
                                 node: node.clone(),
                                 app,
                                 peer: Peer::Distro,
+                                asked,
                             },
                         );
                     }
