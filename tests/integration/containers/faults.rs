@@ -164,12 +164,24 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<O
         std::thread::sleep(Duration::from_secs(4));
     }
     let t1 = Instant::now();
+    // With distro, the heal is over once the app runs at one only with its
+    // name there, and stays so for 2 s: the views are taken one node after
+    // the other, so a single look can straddle the healing (one's old
+    // instance seen before it stops, three's after).
+    let mut since: Option<Instant> = None;
     let name_at = loop {
         let seen = all.map(|n| name_node(&cl, n));
         let agreed = seen.iter().all(|s| s == &seen[0] && s != "undefined");
-        // distro heals: until its takeover is over (app at one only).
-        if agreed && (!distro_at_one || cl.running(APP, &all) == ["one"]) {
+        if agreed && !distro_at_one {
             break seen;
+        }
+        if agreed && cl.running(APP, &all) == ["one"] {
+            let at = *since.get_or_insert_with(Instant::now);
+            if at.elapsed() >= Duration::from_secs(2) {
+                break seen;
+            }
+        } else {
+            since = None;
         }
         if t1.elapsed() >= LONG {
             if !distro_at_one {
@@ -186,7 +198,8 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<O
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let healed = t_ping.elapsed();
+    // Up to the first look at the final state.
+    let healed = since.map_or_else(|| t_ping.elapsed(), |at| at - t_ping);
     let after_heal = cl.running(APP, &all);
     Ok(Outcome {
         healed,
