@@ -135,7 +135,8 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<O
     if let Err(e) = cl.until_only(APP, "three", &["two", "three"], "one cut off") {
         if cl.running(APP, &["two", "three"]) == ["two", "three"] {
             return Err(format!(
-                "{label}: OTP's dist_ac started the app at two and three"
+                "{label}: OTP's dist_ac started the app at two and three\n{}",
+                cl.tails()
             ));
         }
         panic!("{e:#}");
