@@ -29,8 +29,8 @@
 //! The failover between two and three is OTP's own (both Elixir). When
 //! their dist_acs start the app at both (a race of OTP's, seen on OTP 25
 //! and 27 under load), the run says nothing about distro: a baseline run is
-//! reported and skipped, a distro run is tried again once on a new
-//! cluster.
+//! reported and skipped, a distro run is tried again on a new cluster (up
+//! to three tries).
 
 use super::*;
 use crate::support::docker::{Kind, Naming};
@@ -235,17 +235,27 @@ fn pause_and_partition_distro_vs_beam() {
     let outcomes = in_parallel(&variants, |&(fault, distro)| {
         let label = format!("{fault:?}, {}", who(distro));
         let mut r = run(&label, fault, distro, otp.number());
-        if let (true, Err(e)) = (distro, &r) {
-            eprintln!("{e}: tried again on a new cluster");
-            r = run(&format!("{label} (again)"), fault, distro, otp.number());
+        for attempt in 2..=3 {
+            match &r {
+                Err(e) if distro => {
+                    eprintln!("{e}\n{label}: tried again on a new cluster");
+                    r = run(
+                        &format!("{label} (try {attempt})"),
+                        fault,
+                        distro,
+                        otp.number(),
+                    );
+                }
+                _ => break,
+            }
         }
         match r {
             Ok(o) => Some(o),
             Err(e) if !distro => {
-                eprintln!("{e}: baseline skipped");
+                eprintln!("{e}\n{label}: baseline skipped");
                 None
             }
-            Err(e) => panic!("{e}, twice"),
+            Err(e) => panic!("{e}\n{label}: three times"),
         }
     });
     for ((fault, distro), o) in variants.iter().zip(&outcomes) {
