@@ -141,6 +141,14 @@ pub enum Input {
         /// The node asked.
         node: NodeName,
     },
+    /// The first answer to an [`Output::AskPeer`] of a distro node: its
+    /// dist_ac counts us among its known nodes (it saw no nodedown of us,
+    /// while we did of it). When we do not count it, we introduce ourselves
+    /// again (a distro dist_ac does not count a known node twice).
+    KnowsUs {
+        /// The node asked.
+        node: NodeName,
+    },
     /// The answer to an [`Output::RemoteTakeover`] of `app` by `node`.
     TookOver {
         /// The node asked to take it over.
@@ -223,13 +231,14 @@ pub enum Output {
     /// Beyond OTP (healing a partition): asked of a node of the
     /// `distributed` lists that comes back after a nodedown. First
     /// `rpc:call(Node, dist_ac, get_known_nodes, [])` (which waits until
-    /// its dist_ac is past its boot sync), answered with [`Input::Unknown`]
-    /// when we are not among them (a partition took each side out of the
-    /// other's known nodes, and OTP's dist_ac leaves it so, deciding later
-    /// failovers without it); then, when `apps` is not empty,
-    /// `rpc:call(Node, application, which_applications, [])` and
-    /// `rpc:call(Node, erlang, system_info, [machine])`, answered with an
-    /// [`Input::RunsAt`] for each of `apps` that runs there, whose
+    /// its dist_ac is past its boot sync) and `rpc:call(Node, erlang,
+    /// system_info, [machine])`, answered with [`Input::Unknown`] when we
+    /// are not among them (a partition took each side out of the other's
+    /// known nodes, and OTP's dist_ac leaves it so, deciding later
+    /// failovers without it), or [`Input::KnowsUs`] when we are and it is
+    /// a distro node; then, when `apps` is not empty,
+    /// `rpc:call(Node, application, which_applications, [])`, answered
+    /// with an [`Input::RunsAt`] for each of `apps` that runs there, whose
     /// [`Peer::Beam`] `knows_us` comes from that same first answer.
     AskPeer {
         /// The node that came back.
@@ -327,6 +336,8 @@ pub(super) enum Mail {
     Stopped(NodeName, Atom),
     /// [`Input::Unknown`].
     Unknown(NodeName),
+    /// [`Input::KnowsUs`].
+    KnowsUs(NodeName),
 }
 
 /// `{From, App, Bool, Nodes}` of `#state.p_reqs`.
@@ -602,6 +613,7 @@ impl DistAc {
             Input::TookOver { node, app, ok } => Mail::TookOver(node, app, ok),
             Input::Stopped { node, app } => Mail::Stopped(node, app),
             Input::Unknown { node } => Mail::Unknown(node),
+            Input::KnowsUs { node } => Mail::KnowsUs(node),
         };
         self.deliver(mail);
     }

@@ -660,6 +660,56 @@ fn healed_partition_reacquaints_both_sides() {
     assert_eq!(d.known.iter().filter(|n| **n == a("cp1")).count(), 1);
 }
 
+/// Beyond OTP: a distro cp1 saw no nodedown of cp2 (it was SIGSTOPped past
+/// the tick time), so it still counts cp2 while cp2 no longer counts cp1.
+/// cp2 introduces itself again to a distro node that knows it only when cp2
+/// does not know that node; cp2's own dist_ac takes an introduction from a
+/// node it knows without counting it twice.
+#[test]
+fn healed_partition_known_on_one_side_only() {
+    let t0 = Instant::now();
+    let mut d = standby("cp2", t0);
+    let t1 = cp2_runs_after_cp1_down(&mut d, t0);
+    d.handle(t1, Input::NodeUp(a("cp1")));
+    drain(&mut d);
+    d.handle(t1, Input::KnowsUs { node: a("cp1") });
+    assert!(
+        matches!(
+            &drain(&mut d)[..],
+            [Output::Send { to: Dest::Name(n), msg: DacMsg::NewNode { started, .. } }]
+                if *n == a("cp1") && started.is_empty()
+        ),
+        "an introduction"
+    );
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::NewNode {
+            vsn: 1,
+            node: a("cp1"),
+            appls: vec![appl(ApplId::Undefined, &[("cp1", Perm::True)])],
+            started: vec![],
+        }),
+    );
+    drain(&mut d);
+    assert!(d.known.contains(&a("cp1")));
+    // Known on both sides now: nothing more.
+    d.handle(t1, Input::KnowsUs { node: a("cp1") });
+    assert_eq!(drain(&mut d), vec![]);
+    // An introduction from a known node (a distro peer reacquainting
+    // itself): answered, not counted twice.
+    d.handle(
+        t1,
+        Input::Dac(DacMsg::NewNode {
+            vsn: 1,
+            node: a("cp1"),
+            appls: vec![],
+            started: vec![],
+        }),
+    );
+    assert_eq!(drain(&mut d).len(), 1);
+    assert_eq!(d.known.iter().filter(|n| **n == a("cp1")).count(), 1);
+}
+
 /// Beyond OTP, the winner's side: cp2 runs myapp and gets cp3 (same
 /// group, larger name) back after a nodedown. When cp3 runs it too, both
 /// copies stop (cp2's `dist_ac_app_started` stops cp3's, BEAM's dist_ac

@@ -16,24 +16,13 @@ impl DistAc {
             Mail::Go => {}
             Mail::NodeUp(n) => self.heal_nodeup(&n),
             Mail::RunsAt(n, app, peer, asked) => self.heal_runs_at(&n, &app, peer, asked),
-            Mail::Unknown(n) => {
-                // Introduce ourselves again (dist_ac_new_node with
-                // Started = [], as at boot): it adds us to its known nodes
-                // and answers with its own, which makes it known here.
-                if self.connected.contains(&n) {
-                    let (me, appls) = (self.me.clone(), self.appls.clone());
-                    self.send(
-                        &n,
-                        DacMsg::NewNode {
-                            vsn: 1,
-                            node: me,
-                            appls,
-                            started: vec![],
-                        },
-                    );
-                    if !self.reintroduced.contains(&n) {
-                        self.reintroduced.push(n);
-                    }
+            // Introduce ourselves again (dist_ac_new_node with Started =
+            // [], as at boot): it adds us to its known nodes and answers
+            // with its own, which makes it known here.
+            Mail::Unknown(n) => self.reintroduce(n),
+            Mail::KnowsUs(n) => {
+                if !self.known.contains(&n) {
+                    self.reintroduce(n);
                 }
             }
             Mail::TookOver(n, app, ok) => self.heal_took_over(&n, &app, ok),
@@ -362,6 +351,28 @@ impl DistAc {
         }
         // req_start_app/2 only acts on `{false, App, true, Name}` entries,
         // which nothing creates (start_appl/3 never throws {not_running, _}).
+    }
+
+    /// Beyond OTP: after a partition, `dist_ac_new_node` with Started = []
+    /// to `n` (as at boot); its answer makes it known here
+    /// (`reintroduced`).
+    fn reintroduce(&mut self, n: NodeName) {
+        if !self.connected.contains(&n) {
+            return;
+        }
+        let (me, appls) = (self.me.clone(), self.appls.clone());
+        self.send(
+            &n,
+            DacMsg::NewNode {
+                vsn: 1,
+                node: me,
+                appls,
+                started: vec![],
+            },
+        );
+        if !self.reintroduced.contains(&n) {
+            self.reintroduced.push(n);
+        }
     }
 
     /// Beyond OTP: healing a partition. OTP's dist_ac does nothing on a

@@ -146,8 +146,17 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                             rpc_call(&mut h, &node, "dist_ac", "get_known_nodes", vec![])
                                 .await
                                 .and_then(|k| k.as_list().map(|l| l.contains(&mine)));
-                        if knows_us == Some(false) {
-                            h.send(&me, term!({:"$distro_unknown", (Term::Atom(node.clone()))}));
+                        // Unanswered: as if it knew us (a BEAM node is then
+                        // left to itself, OTP's behaviour).
+                        let peer = peer(&mut h, &node, knows_us.unwrap_or(true)).await;
+                        match (knows_us, peer) {
+                            (Some(false), _) => {
+                                h.send(&me, term!({:"$distro_unknown", (Term::Atom(node.clone()))}));
+                            }
+                            (Some(true), Peer::Distro) => {
+                                h.send(&me, term!({:"$distro_knows_us", (Term::Atom(node.clone()))}));
+                            }
+                            _ => {}
                         }
                         if apps.is_empty() {
                             return;
@@ -155,9 +164,6 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                         let Some(running) = ask_running(&mut h, &node, &apps).await else {
                             return;
                         };
-                        // Unanswered: as if it knew us (a BEAM node is then
-                        // left to itself, OTP's behaviour).
-                        let peer = peer(&mut h, &node, knows_us.unwrap_or(true)).await;
                         for app in running {
                             h.send(
                                 &me,
@@ -269,6 +275,9 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                 }
                 Some([t, Term::Atom(n)]) if t.as_atom() == Some("$distro_unknown") => {
                     Input::Unknown { node: n.clone() }
+                }
+                Some([t, Term::Atom(n)]) if t.as_atom() == Some("$distro_knows_us") => {
+                    Input::KnowsUs { node: n.clone() }
                 }
                 Some([t, Term::Atom(n), Term::Atom(app), ok])
                     if t.as_atom() == Some("$distro_took_over") =>

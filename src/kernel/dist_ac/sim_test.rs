@@ -267,8 +267,14 @@ impl Sim {
                 let unknown = self.nodes.get(&node.name).is_some_and(|n| {
                     n.alive && n.dac.sync_done && !n.dac.known.iter().any(|k| k.name == me)
                 });
+                let synced = self
+                    .nodes
+                    .get(&node.name)
+                    .is_some_and(|n| n.alive && n.dac.sync_done);
                 if unknown {
                     self.input(me, Input::Unknown { node: node.clone() });
+                } else if synced {
+                    self.input(me, Input::KnowsUs { node: node.clone() });
                 }
                 let runs = self
                     .nodes
