@@ -76,6 +76,9 @@ struct Outcome {
     /// (when the run heals), and the node of `myapp_server`'s global name
     /// as each node sees it then.
     after_heal: Option<(Vec<usize>, [String; 3])>,
+    /// After the heal: `(i, j)` where `dist_ac:get_known_nodes()` at i
+    /// lacks j.
+    unknown_after_heal: Vec<(usize, usize)>,
     /// Where myapp runs after `one` is killed.
     after_kill: Vec<usize>,
     /// Whether two's and three's application controllers agree on where
@@ -170,6 +173,25 @@ impl Run {
         })
     }
 
+    /// `(i, j)` where i's dist_ac does not count j among its known nodes.
+    fn unknown_pairs(&self) -> Vec<(usize, usize)> {
+        let known: Vec<String> = (0..3)
+            .map(|i| {
+                block(|| {
+                    self.observer.eval(&format!(
+                        "rpc:call('{}', dist_ac, get_known_nodes, [], 5000).",
+                        self.n[i]
+                    ))
+                })
+                .unwrap_or_default()
+            })
+            .collect();
+        (0..3)
+            .flat_map(|i| (0..3).map(move |j| (i, j)))
+            .filter(|&(i, j)| i != j && !known[i].contains(&format!("'{}'", self.n[j])))
+            .collect()
+    }
+
     fn tails(&self) -> String {
         format!(
             "--- one ---\n{}\n--- two ---\n{}\n--- three ---\n{}",
@@ -255,6 +277,11 @@ impl Run {
         } else {
             None
         };
+        let unknown_after_heal = if heal {
+            self.unknown_pairs()
+        } else {
+            Vec::new()
+        };
         self.m[0].kill();
         let after_kill = self.settled("after the kill", || self.running(false)).await;
         let entry = |b: &BeamNode| {
@@ -285,6 +312,7 @@ impl Run {
             after_cont,
             one_sees,
             after_heal,
+            unknown_after_heal,
             after_kill,
             dist_acs_agree,
         }
@@ -331,6 +359,10 @@ async fn heal(rust: [bool; 3]) {
         assert_eq!(runs, [0], "{o:?}");
         let one = format!("'{}'", r_names[0]);
         assert!(names.iter().all(|v| *v == one), "{o:?}");
+        // Every dist_ac knows the two others again (a distro node
+        // introduces itself again to a node that lost it, and to a distro
+        // node it lost that kept it).
+        assert_eq!(o.unknown_after_heal, [], "{o:?}");
     }
     // And the failover still works afterwards: `one` killed, one copy in
     // the failover group, the BEAM dist_acs in agreement.
