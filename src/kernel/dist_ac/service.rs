@@ -142,10 +142,9 @@ async fn drive(mut p: Process, sc: ServiceConfig, synced: tokio::sync::watch::Se
                     p.node().spawn(move |mut h: Process| async move {
                         let mine = Term::Atom(h.node().name().clone());
                         // Before anything we send makes us known there.
-                        let knows_us =
-                            rpc_call(&mut h, &node, "dist_ac", "get_known_nodes", vec![])
-                                .await
-                                .and_then(|k| k.as_list().map(|l| l.contains(&mine)));
+                        let knows_us = known_nodes(&mut h, &node)
+                            .await
+                            .and_then(|k| k.as_list().map(|l| l.contains(&mine)));
                         // Unanswered: as if it knew us (a BEAM node is then
                         // left to itself, OTP's behaviour).
                         let peer = peer(&mut h, &node, knows_us.unwrap_or(true)).await;
@@ -493,6 +492,26 @@ async fn rpc_call(
     crate::kernel::rpc::call(h, &node.name, m, f, a, Duration::from_secs(10))
         .await
         .ok()
+}
+
+/// `dist_ac:get_known_nodes()` at `node`. Its dist_ac answers once it is
+/// free (past its boot sync, out of a start decision waiting on a lock or
+/// on its peers), which can take longer than one rpc's 10 s: asked again,
+/// up to a minute, while `node` stays connected.
+async fn known_nodes(h: &mut Process, node: &NodeName) -> Option<Term> {
+    for _ in 0..6 {
+        if let Some(k) = rpc_call(h, node, "dist_ac", "get_known_nodes", vec![]).await {
+            return Some(k);
+        }
+        if !h.node().nodes().contains(node) {
+            break;
+        }
+    }
+    tracing::warn!(
+        "dist_ac: {} did not say which nodes its dist_ac knows",
+        node.name
+    );
+    None
 }
 
 /// What `node` is ([`Peer`]); `knows_us`: whether its dist_ac counted us
