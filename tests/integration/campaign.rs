@@ -103,6 +103,13 @@ impl Member {
             Self::Distro(d) => d.log_contains(needle),
         }
     }
+
+    fn tail(&self, n: usize) -> String {
+        match self {
+            Self::Beam(b) => b.log().tail(n),
+            Self::Distro(d) => d.log().tail(n),
+        }
+    }
 }
 
 /// The events, as the report names them.
@@ -491,25 +498,41 @@ impl Campaign {
         // to each other (distro introduces itself again; it cannot do it
         // for two BEAM nodes, README "Netsplits that heal"), and a later
         // failover between them can start the app at both.
-        let apart: Vec<String> = (0..3)
-            .filter(|&i| {
-                let known = block(|| {
-                    self.observer.eval(&format!(
-                        "rpc:call('{}', dist_ac, get_known_nodes, [], 5000).",
-                        self.n[i]
-                    ))
+        // A dist_ac busy in a start decision answers late: up to 30 s.
+        let t = Instant::now();
+        let apart = loop {
+            let known: Vec<String> = (0..3)
+                .map(|i| {
+                    block(|| {
+                        self.observer.eval(&format!(
+                            "rpc:call('{}', dist_ac, get_known_nodes, [], 5000).",
+                            self.n[i]
+                        ))
+                    })
+                    .unwrap_or_default()
                 })
-                .unwrap_or_default();
-                (0..3).any(|j| j != i && !known.contains(&self.n[j]))
-            })
-            .map(|i| self.n[i].clone())
-            .collect();
+                .collect();
+            // (i, j): i's dist_ac does not know j (or did not answer).
+            let apart: Vec<(usize, usize)> = (0..3)
+                .flat_map(|i| (0..3).map(move |j| (i, j)))
+                .filter(|&(i, j)| i != j && !known[i].contains(&self.n[j]))
+                .collect();
+            if apart.is_empty() || !whole || t.elapsed() > Duration::from_secs(30) {
+                break apart;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
         if !whole || !apart.is_empty() {
             self.stats.resets += 1;
             eprintln!(
-                "[{}] restarting the cluster: {v:?}, dist_acs missing known nodes: {apart:?}",
+                "[{}] restarting the cluster: {v:?}, dist_ac at i not knowing j (roles): {apart:?}",
                 self.label()
             );
+            if whole {
+                for m in self.members.iter().flatten() {
+                    eprintln!("{}", m.tail(30));
+                }
+            }
             for i in 0..3 {
                 self.kill(i);
             }
