@@ -423,6 +423,11 @@ impl Campaign {
         if running.is_empty() && !up.is_empty() {
             self.stats.exactly_one += 1;
             bad.push(format!("myapp runs nowhere, up {up:?}"));
+            // Rare (a kill in a takeover), and what the nodes said is all
+            // there is to go on.
+            for m in self.members.iter().flatten() {
+                eprintln!("{}", m.tail(40));
+            }
         }
         let globals: Vec<&str> = up
             .iter()
