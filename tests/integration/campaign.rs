@@ -31,7 +31,7 @@
 //! (`dbb`...), `CAMPAIGN_EVENTS`, `CAMPAIGN_SEED`. Prints one
 //! `CAMPAIGN-RESULT` line the script aggregates.
 
-use crate::dist_ac::cluster::{COOKIE, Cluster, LONG, block, unique};
+use crate::dist_ac::cluster::{COOKIE, Cluster, LONG, block, unique, unknown_pairs};
 use crate::support::{BeamNode, BeamOpts, DistroNode, eval_term, require_otp};
 use distro::term::{Term, TermExt};
 use std::path::PathBuf;
@@ -506,22 +506,8 @@ impl Campaign {
         // A dist_ac busy in a start decision answers late: up to 30 s.
         let t = Instant::now();
         let apart = loop {
-            let known: Vec<String> = (0..3)
-                .map(|i| {
-                    block(|| {
-                        self.observer.eval(&format!(
-                            "rpc:call('{}', dist_ac, get_known_nodes, [], 5000).",
-                            self.n[i]
-                        ))
-                    })
-                    .unwrap_or_default()
-                })
-                .collect();
             // (i, j): i's dist_ac does not know j (or did not answer).
-            let apart: Vec<(usize, usize)> = (0..3)
-                .flat_map(|i| (0..3).map(move |j| (i, j)))
-                .filter(|&(i, j)| i != j && !known[i].contains(&self.n[j]))
-                .collect();
+            let apart = unknown_pairs(&self.observer, &self.n);
             if apart.is_empty() || !whole || t.elapsed() > Duration::from_secs(30) {
                 break apart;
             }

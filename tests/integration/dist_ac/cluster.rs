@@ -87,6 +87,27 @@ pub(crate) fn beam_env(n: &[String; 3], me: &str) -> String {
 }
 
 /// Runs blocking harness code (eval, start) without stalling the Rust nodes.
+/// `(i, j)` where the dist_ac of `n[i]` does not count `n[j]` among its
+/// known nodes (`dist_ac:get_known_nodes()` over rpc from `observer`; a
+/// dist_ac that does not answer in 5 s knows nobody).
+pub(crate) fn unknown_pairs(observer: &BeamNode, n: &[String; 3]) -> Vec<(usize, usize)> {
+    let known: Vec<String> = n
+        .iter()
+        .map(|node| {
+            block(|| {
+                observer.eval(&format!(
+                    "rpc:call('{node}', dist_ac, get_known_nodes, [], 5000)."
+                ))
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+    (0..3)
+        .flat_map(|i| (0..3).map(move |j| (i, j)))
+        .filter(|&(i, j)| i != j && !known[i].contains(&format!("'{}'", n[j])))
+        .collect()
+}
+
 pub(crate) fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }

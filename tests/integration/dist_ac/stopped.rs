@@ -173,25 +173,6 @@ impl Run {
         })
     }
 
-    /// `(i, j)` where i's dist_ac does not count j among its known nodes.
-    fn unknown_pairs(&self) -> Vec<(usize, usize)> {
-        let known: Vec<String> = (0..3)
-            .map(|i| {
-                block(|| {
-                    self.observer.eval(&format!(
-                        "rpc:call('{}', dist_ac, get_known_nodes, [], 5000).",
-                        self.n[i]
-                    ))
-                })
-                .unwrap_or_default()
-            })
-            .collect();
-        (0..3)
-            .flat_map(|i| (0..3).map(move |j| (i, j)))
-            .filter(|&(i, j)| i != j && !known[i].contains(&format!("'{}'", self.n[j])))
-            .collect()
-    }
-
     fn tails(&self) -> String {
         format!(
             "--- one ---\n{}\n--- two ---\n{}\n--- three ---\n{}",
@@ -278,7 +259,7 @@ impl Run {
             None
         };
         let unknown_after_heal = if heal {
-            self.unknown_pairs()
+            super::cluster::unknown_pairs(&self.observer, &self.n)
         } else {
             Vec::new()
         };
