@@ -547,14 +547,7 @@ fn healed_partition_loser_has_the_winner_take_over() {
     assert_eq!(
         drain(&mut beam),
         vec![
-            Output::Send {
-                to: Dest::Name(a("cp1")),
-                msg: DacMsg::AppStarted {
-                    node: a("cp2"),
-                    app: a("myapp"),
-                    result: Ok(()),
-                },
-            },
+            cp2_app_started_to("cp1"),
             Output::RemoteTakeover {
                 node: a("cp1"),
                 app: a("myapp")
@@ -747,14 +740,7 @@ fn healed_partition_winner_takes_it_over() {
         drain(&mut d),
         vec![
             Output::ToAc(ToAc::ChangeReq(a("myapp"), ChangeReq::Started(a("cp3")))),
-            Output::Send {
-                to: Dest::Name(a("cp3")),
-                msg: DacMsg::AppStarted {
-                    node: a("cp2"),
-                    app: a("myapp"),
-                    result: Ok(()),
-                },
-            },
+            cp2_app_started_to("cp3"),
             Output::AwaitStopped {
                 node: a("cp3"),
                 app: a("myapp")
@@ -789,17 +775,7 @@ fn healed_partition_winner_takes_it_over() {
     );
     d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
     let out = drain(&mut d);
-    assert!(
-        out.contains(&Output::Send {
-            to: Dest::Name(a("cp3")),
-            msg: DacMsg::AppStarted {
-                node: a("cp2"),
-                app: a("myapp"),
-                result: Ok(()),
-            },
-        }),
-        "{out:?}"
-    );
+    assert!(out.contains(&cp2_app_started_to("cp3")), "{out:?}");
     assert_eq!(d.appl("myapp").map(|x| x.id.clone()), Some(ApplId::Local));
 
     // A second answer to a question asked before this healing began (the
@@ -1111,5 +1087,18 @@ fn random_peer_input_never_panics() {
                 }
             }
         }
+    }
+}
+
+/// What cp2's dist_ac sends `to` when myapp runs at cp2:
+/// `{dist_ac_app_started, cp2, myapp, ok}`.
+fn cp2_app_started_to(to: &str) -> Output {
+    Output::Send {
+        to: Dest::Name(a(to)),
+        msg: DacMsg::AppStarted {
+            node: a("cp2"),
+            app: a("myapp"),
+            result: Ok(()),
+        },
     }
 }
