@@ -3,21 +3,31 @@
 #
 #   scripts/campaign.sh --mix dbb --events 50 --seed 7    dbb, then bbb with the same seed
 #   scripts/campaign.sh --mix ddd --events 200 --jobs 2   the events split over 2 clusters
+#   scripts/campaign.sh --mix ddbbb --events 40          five nodes, then bbbbb
 #   scripts/campaign.sh --ci                              the bounded slice of scripts/test.sh
 #
-# A cluster of three nodes (d = the distro binary, b = a BEAM node of the
-# release DISTRO_OTP selects), the seed's configuration with
+# A cluster of three to five nodes, one per letter of the mix (d = the
+# distro binary, b = a BEAM node of the release DISTRO_OTP selects), with
+# the seed's configuration ({myapp, 5000, [one, {two, three...}]}) with
 # sync_nodes_optional and net_ticktime 8, goes through --events seeded
 # random faults: kill -9 and restart, two nodes killed, SIGSTOP shorter and
 # longer than the tick time, a kill within the first second of a takeover,
-# a partition of one node with and without its heal (partitions need root:
-# cgroup v2 + iptables; without them those events become kill+restart).
-# The same seed runs with all-BEAM nodes (bbb) as the baseline; the two are
-# printed side by side. A failing event prints the command that replays it.
+# a partition of one node with and without its heal, and with four or five
+# nodes a partition into two groups (two nodes and the rest) and its heal
+# (partitions need root: cgroup v2 + iptables; without them those events
+# become kill+restart). The same seed runs with all-BEAM nodes (bbb...) as
+# the baseline; the two are printed side by side. A failing event prints
+# the command that replays it.
 #
 # The distro nodes heal partitions (`distro_heal_partitions`, on by
 # default; README, "Netsplits that heal"); --no-heal gives them `false`,
 # OTP's behaviour after a partition (both copies keep running).
+#
+# --only K[:R] runs only event kind K (0-7 in the order above: kill+restart,
+# two killed, stop<tick, stop>tick, kill in takeover, partition one node,
+# partition+heal one, partition+heal two groups), on role R (0 = one) if
+# given: a loop on one kind of fault,
+# e.g. --only 4:0 --events 30 (the seed still draws every delay).
 #
 # --report prints the table of the runs already in CAMPAIGN_LOGDIR (e.g.
 # of runs cut short: every event's progress line counts) without running.
@@ -42,6 +52,7 @@ while [ $# -gt 0 ]; do
         --jobs) jobs=$2; shift ;;
         --no-baseline) baseline= ;;
         --no-heal) export CAMPAIGN_HEAL=0 ;;
+        --only) export CAMPAIGN_ONLY=$2; shift ;;
         --report) report_only=1 ;;
         --ci) mix=dbb; events=4; seed=9; jobs=2 ;;
         -h | --help)
@@ -55,10 +66,12 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[[ $mix =~ ^[db]{3}$ ]] || {
-    echo "--mix: three letters of d (distro) and b (BEAM), e.g. dbb" >&2
+[[ $mix =~ ^[db]{3,5}$ ]] || {
+    echo "--mix: three to five letters of d (distro) and b (BEAM), e.g. dbb or ddbbb" >&2
     exit 2
 }
+# The baseline has as many nodes as the mix.
+[ -n "$baseline" ] && baseline=${mix//d/b}
 report_only=${report_only:-0}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 logdir=${CAMPAIGN_LOGDIR:-$(mktemp -d "${TMPDIR:-/tmp}/campaign.XXXXXX")}

@@ -1,7 +1,8 @@
 //! The fault campaign of issue 9 (`scripts/campaign.sh` runs it): the
-//! seed's three-node cluster, `{myapp, 5000, [one, {two, three}]}` with
-//! `sync_nodes_optional` and `net_ticktime` 8, in any mix of `distro`
-//! binaries (d) and BEAM nodes (b), goes through a seeded random sequence
+//! seed's cluster, `{myapp, 5000, [one, {two, three}]}` (with four or five
+//! nodes `[one, {two, three, four...}]`) with `sync_nodes_optional` and
+//! `net_ticktime` 8, in any mix of `distro` binaries (d) and BEAM nodes
+//! (b), goes through a seeded random sequence
 //! of faults. After each one, once the cluster has settled, it checks:
 //!
 //! - at most one running copy of myapp;
@@ -9,7 +10,7 @@
 //! - `global:whereis_name(myapp_server)` the same on every node, and on the
 //!   node running myapp;
 //! - myapp where OTP's rules put it (at `one` when it is up and reachable,
-//!   else at two or three);
+//!   else at another node);
 //! - no node died that the campaign did not kill;
 //! - the recovery time, from the fault to the last change before the
 //!   cluster settled with one copy.
@@ -19,16 +20,19 @@
 //! an iptables chain marks every connection a partitioned node sends on
 //! (`CONNMARK` by `-m cgroup`) and drops the marked packets both ways.
 //! Loopback addresses stay as they are, so the partitioned node's process
-//! keeps running, ticking into the void. The heal removes the chain.
+//! keeps running, ticking into the void. A partition into two groups marks
+//! instead what a node sends to the listen port of a node on the other
+//! side, so each side stays whole. The heal removes the chain.
 //!
 //! After each event whatever is left apart is reconnected (a send from each
 //! node to each other one, as any traffic would), and a cluster that does
 //! not come back to one copy at the right place, with every dist_ac knowing
-//! the other two, is restarted from scratch, so that one event's outcome
+//! the others, is restarted from scratch, so that one event's outcome
 //! does not decide the next ones'.
 //!
 //! Driven by environment variables (the script sets them): `CAMPAIGN_MIX`
-//! (`dbb`...), `CAMPAIGN_EVENTS`, `CAMPAIGN_SEED`. Prints one
+//! (`dbb`...), `CAMPAIGN_EVENTS`, `CAMPAIGN_SEED`, and `CAMPAIGN_ONLY`
+//! (`K` or `K:R`: only event kind `K` of [`EVENTS`], on role `R`). Prints one
 //! `CAMPAIGN-RESULT` line the script aggregates.
 
 use crate::dist_ac::cluster::{COOKIE, Cluster, LONG, block, unique, unknown_pairs};
@@ -112,8 +116,9 @@ impl Member {
     }
 }
 
-/// The events, as the report names them.
-const EVENTS: [&str; 7] = [
+/// The events, as the report names them. Three nodes draw from the first
+/// seven (two groups of three nodes are one node and the rest).
+const EVENTS: [&str; 8] = [
     "kill+restart",
     "two killed",
     "stop<tick",
@@ -121,7 +126,11 @@ const EVENTS: [&str; 7] = [
     "kill in takeover",
     "partition one node",
     "partition+heal one",
+    "partition+heal two groups",
 ];
+
+/// The roles' names, in the priority order of `distributed`.
+const ROLES: [&str; 5] = ["one", "two", "three", "four", "five"];
 
 /// Per-invariant violation counts, crashes and recovery times.
 #[derive(Default, Debug)]
@@ -149,22 +158,24 @@ struct View {
 
 struct Campaign {
     cl: Cluster,
-    n: [String; 3],
-    kinds: [Kind; 3],
-    members: [Option<Member>; 3],
+    n: Vec<String>,
+    kinds: Vec<Kind>,
+    members: Vec<Option<Member>>,
     observer: BeamNode,
     rng: Rng,
     stats: Stats,
     /// cgroup directories (when partitions are possible).
-    cgroups: Option<[PathBuf; 3]>,
+    cgroups: Option<Vec<PathBuf>>,
     chain: String,
-    /// The partitioned role, if any.
+    /// The role cut off from everything, if any.
     cut: Option<usize>,
+    /// A partition into two groups is in place (its chain is `chain`).
+    split: bool,
     stopped: Option<usize>,
     mark: u32,
 }
 
-fn env(n: &[String; 3], me: &str) -> String {
+fn env(n: &[String], me: &str) -> String {
     // distro's healing beyond OTP (the default), unless `--no-heal`
     // (CAMPAIGN_HEAL=0); BEAM nodes ignore the parameter.
     let heal = if std::env::var("CAMPAIGN_HEAL").is_ok_and(|v| v == "0") {
@@ -197,7 +208,10 @@ impl Campaign {
             .chars()
             .map(|c| if c == 'd' { Kind::Distro } else { Kind::Beam })
             .collect();
-        let kinds: [Kind; 3] = kinds.try_into().expect("a mix of 3 nodes, e.g. dbb");
+        assert!(
+            (3..=ROLES.len()).contains(&kinds.len()),
+            "a mix of 3 to 5 nodes, e.g. dbb"
+        );
         let cl = Cluster::new(otp.clone(), false);
         let observer = BeamNode::start(
             &cl.epmd,
@@ -210,38 +224,40 @@ impl Campaign {
         )
         .expect("observer node");
         let tag = unique("camp");
-        let cgroups = Self::cgroups(&tag);
-        let n = [
-            format!("{}@127.0.0.1", unique("one")),
-            format!("{}@127.0.0.1", unique("two")),
-            format!("{}@127.0.0.1", unique("three")),
-        ];
+        let cgroups = Self::cgroups(&tag, kinds.len());
+        let n: Vec<String> = ROLES[..kinds.len()]
+            .iter()
+            .map(|r| format!("{}@127.0.0.1", unique(r)))
+            .collect();
         Some(Self {
             cl,
             n,
+            members: kinds.iter().map(|_| None).collect(),
             kinds,
-            members: [None, None, None],
             observer,
             rng: Rng(seed),
             stats: Stats::default(),
             cgroups,
             chain: tag.chars().take(28).collect(),
             cut: None,
+            split: false,
             stopped: None,
             mark: 0,
         })
     }
 
-    /// Three cgroups under the cgroup v2 root, if we may make them and
+    /// A cgroup per role under the cgroup v2 root, if we may make them and
     /// iptables has the cgroup match.
-    fn cgroups(tag: &str) -> Option<[PathBuf; 3]> {
+    fn cgroups(tag: &str, roles: usize) -> Option<Vec<PathBuf>> {
         let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
             .into_iter()
             .map(PathBuf::from)
             .find(|p| {
                 p.join("cgroup.procs").exists() && p.join("cgroup.subtree_control").exists()
             })?;
-        let dirs = [0, 1, 2].map(|i| root.join(format!("{tag}_{i}")));
+        let dirs: Vec<PathBuf> = (0..roles)
+            .map(|i| root.join(format!("{tag}_{i}")))
+            .collect();
         for d in &dirs {
             std::fs::create_dir_all(d).ok()?;
         }
@@ -308,35 +324,99 @@ impl Campaign {
         }
     }
 
-    /// Isolates role `i`: every connection it sends on is marked, marked
-    /// packets are dropped.
-    fn cut(&mut self, i: usize) {
-        let Some(cg) = &self.cgroups else { return };
-        let root = cg[i].parent().expect("cgroup root").to_owned();
-        let rel = cg[i].strip_prefix(&root).unwrap().display().to_string();
+    /// Role `i`'s cgroup, as iptables' cgroup match names it.
+    fn cgroup_path(&self, i: usize) -> Option<String> {
+        let cg = self.cgroups.as_ref()?;
+        let root = cg[i].parent()?;
+        Some(cg[i].strip_prefix(root).ok()?.display().to_string())
+    }
+
+    /// Puts the campaign's chain in place: `marks` (iptables match
+    /// arguments) set a new connection mark, and packets of a marked
+    /// connection are dropped both ways (loopback's packets of both ends
+    /// pass OUTPUT).
+    fn drop_marked(&mut self, marks: &[Vec<String>]) {
         self.mark += 1;
         let mark = format!("{:#x}", 0x6d00 + self.mark);
         let c = self.chain.clone();
         iptables(&["-N", &c]);
-        iptables(&[
-            "-A",
-            &c,
-            "-m",
-            "cgroup",
-            "--path",
-            &rel,
-            "-j",
-            "CONNMARK",
-            "--set-mark",
-            &mark,
-        ]);
+        for m in marks {
+            let mut args: Vec<&str> = vec!["-A", &c];
+            args.extend(m.iter().map(String::as_str));
+            args.extend(["-j", "CONNMARK", "--set-mark", &mark]);
+            iptables(&args);
+        }
         iptables(&["-A", &c, "-m", "connmark", "--mark", &mark, "-j", "DROP"]);
         iptables(&["-I", "OUTPUT", "-j", &c]);
+    }
+
+    /// Isolates role `i`: every connection it sends on is marked, marked
+    /// packets are dropped.
+    fn cut(&mut self, i: usize) {
+        let Some(rel) = self.cgroup_path(i) else {
+            return;
+        };
+        self.drop_marked(&[vec!["-m".into(), "cgroup".into(), "--path".into(), rel]]);
         self.cut = Some(i);
     }
 
+    /// Splits the cluster into `group` and the other roles: a connection
+    /// between the two sides is marked by any packet that one side sends to
+    /// the other's listen port (its SYN, or a tick on it later), and its
+    /// packets are dropped. Each side stays whole, and the observer (a
+    /// hidden node) still sees both.
+    fn split(&mut self, group: &[usize]) {
+        if self.cgroups.is_none() {
+            return;
+        }
+        let ports: Vec<Option<i64>> = self
+            .n
+            .iter()
+            .map(|n| {
+                let name = n.split('@').next().unwrap_or(n);
+                block(|| {
+                    eval_term(
+                        &self.observer,
+                        &format!(
+                            "case erl_epmd:port_please(\"{name}\", {{127,0,0,1}}) of \
+                             {{port, P, _}} -> P; _ -> none end"
+                        ),
+                    )
+                })
+                .as_i64()
+            })
+            .collect();
+        let mut marks = Vec::new();
+        for x in 0..self.n.len() {
+            for (y, port) in ports.iter().enumerate() {
+                if group.contains(&x) == group.contains(&y) {
+                    continue;
+                }
+                let (Some(rel), Some(port)) = (self.cgroup_path(x), port) else {
+                    continue;
+                };
+                marks.push(
+                    [
+                        "-m",
+                        "cgroup",
+                        "--path",
+                        &rel,
+                        "-p",
+                        "tcp",
+                        "--dport",
+                        &port.to_string(),
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                );
+            }
+        }
+        self.drop_marked(&marks);
+        self.split = true;
+    }
+
     fn heal(&mut self) {
-        if self.cut.take().is_some() {
+        if self.cut.take().is_some() || std::mem::take(&mut self.split) {
             let c = self.chain.clone();
             while iptables(&["-D", "OUTPUT", "-j", &c]) {}
             iptables(&["-F", &c]);
@@ -345,8 +425,9 @@ impl Campaign {
     }
 
     /// What every running, reachable member looks like from the observer.
-    fn views(&self) -> [Option<View>; 3] {
-        [0, 1, 2].map(|i| {
+    fn views(&self) -> Vec<Option<View>> {
+        let all = 0..self.n.len();
+        all.clone().map(|i| {
             if self.members[i].is_none() || self.cut == Some(i) || self.stopped == Some(i) {
                 return None;
             }
@@ -374,16 +455,18 @@ impl Campaign {
                     Term::Atom(a) => a.name.clone(),
                     other => format!("{other:?}"),
                 },
-                sees: (0..3)
+                sees: all
+                    .clone()
                     .filter(|&j| nodes.iter().any(|x| x.as_atom() == Some(self.n[j].as_str())))
                     .collect(),
             })
         })
+        .collect()
     }
 
     /// Polls until the views stay the same for [`STABLE`]; returns them and
     /// when they last changed.
-    async fn settle(&self) -> ([Option<View>; 3], Instant) {
+    async fn settle(&self) -> (Vec<Option<View>>, Instant) {
         let t0 = Instant::now();
         let mut last = self.views();
         let mut changed = Instant::now();
@@ -403,7 +486,8 @@ impl Campaign {
     async fn check(&mut self, k: usize, what: &str, fault: Instant) -> bool {
         let (v, changed) = self.settle().await;
         let mut bad = Vec::new();
-        for i in 0..3 {
+        let all = 0..self.n.len();
+        for i in all.clone() {
             if let Some(m) = self.members[i].as_mut()
                 && !m.alive()
             {
@@ -412,10 +496,11 @@ impl Campaign {
                 self.members[i] = None;
             }
         }
-        let running: Vec<usize> = (0..3)
+        let running: Vec<usize> = all
+            .clone()
             .filter(|&i| v[i].as_ref().is_some_and(|x| x.runs))
             .collect();
-        let up: Vec<usize> = (0..3).filter(|&i| v[i].is_some()).collect();
+        let up: Vec<usize> = all.filter(|&i| v[i].is_some()).collect();
         if running.len() > 1 {
             self.stats.at_most_one += 1;
             bad.push(format!("myapp runs at {running:?}"));
@@ -475,13 +560,14 @@ impl Campaign {
         {
             m.signal(libc::SIGCONT);
         }
-        for i in 0..3 {
+        let len = self.n.len();
+        for i in 0..len {
             if self.members[i].is_none() {
                 self.start(i);
             }
         }
-        for i in 0..3 {
-            for j in 0..3 {
+        for i in 0..len {
+            for j in 0..len {
                 if i != j {
                     let _ = block(|| {
                         self.observer.eval(&format!(
@@ -494,10 +580,11 @@ impl Campaign {
         }
         let (v, _) = self.settle().await;
         let whole = v.iter().enumerate().all(|(i, x)| {
-            x.as_ref()
-                .is_some_and(|x| x.runs == (i == 0) && x.sees.len() == 2 && x.global == self.n[0])
+            x.as_ref().is_some_and(|x| {
+                x.runs == (i == 0) && x.sees.len() == len - 1 && x.global == self.n[0]
+            })
         });
-        // Every dist_ac knows the other two: OTP's dist_ac takes a node out
+        // Every dist_ac knows the others: OTP's dist_ac takes a node out
         // of its known nodes on nodedown and only a booting dist_ac
         // introduces itself, so after a split two BEAM nodes stay unknown
         // to each other (distro introduces itself again; it cannot do it
@@ -524,10 +611,10 @@ impl Campaign {
                     eprintln!("{}", m.tail(30));
                 }
             }
-            for i in 0..3 {
+            for i in 0..len {
                 self.kill(i);
             }
-            for i in 0..3 {
+            for i in 0..len {
                 self.start(i);
             }
             let _ = self.settle().await;
@@ -536,12 +623,33 @@ impl Campaign {
 
     /// Runs event `k`; returns what it was and when the fault began.
     async fn event(&mut self, k: usize) -> (String, Instant) {
-        let mut e = self.rng.below(EVENTS.len() as u64) as usize;
+        let len = self.n.len();
+        let kinds = if len > 3 {
+            EVENTS.len()
+        } else {
+            EVENTS.len() - 1
+        };
+        let mut e = self.rng.below(kinds as u64) as usize;
+        let mut r = self.rng.below(len as u64) as usize;
+        if let Some((kind, role)) = only() {
+            e = kind;
+            r = role.map_or(r, |role| role % len);
+        }
         if e >= 5 && self.cgroups.is_none() {
             e = 0; // no partitions without root and cgroup v2
         }
-        let r = self.rng.below(3) as usize;
-        let what = format!("{} (role {r})", EVENTS[e]);
+        // The other node killed, or the other one of the group split off
+        // (drawn only for those, so that the draws stay those of earlier
+        // campaigns for the same seed).
+        let s = if matches!(e, 1 | 7) {
+            (r + 1 + self.rng.below(len as u64 - 1) as usize) % len
+        } else {
+            r
+        };
+        let what = match e {
+            1 | 7 => format!("{} (roles {r}, {s})", EVENTS[e]),
+            _ => format!("{} (role {r})", EVENTS[e]),
+        };
         eprintln!("[{}] event {k}: {what}", self.label());
         let t0 = Instant::now();
         match e {
@@ -551,7 +659,6 @@ impl Campaign {
                 self.start(r);
             }
             1 => {
-                let s = (r + 1 + self.rng.below(2) as usize) % 3;
                 self.kill(r);
                 tokio::time::sleep(self.rng.ms(0, 3_000)).await;
                 self.kill(s);
@@ -597,13 +704,18 @@ impl Campaign {
                 let victim = if r == 0 {
                     0
                 } else {
-                    (1..3)
+                    (1..len)
                         .find(|&i| self.views()[i].as_ref().is_some_and(|v| v.runs))
                         .unwrap_or(r)
                 };
                 self.kill(victim);
                 tokio::time::sleep(self.rng.ms(0, 6_000)).await;
                 self.start(victim);
+            }
+            7 => {
+                self.split(&[r, s]);
+                tokio::time::sleep(self.rng.ms(10_500, 20_000)).await;
+                self.heal();
             }
             _ => {
                 self.cut(r);
@@ -617,7 +729,7 @@ impl Campaign {
     }
 
     async fn run(mut self, events: usize, seed: u64) -> Stats {
-        for i in 0..3 {
+        for i in 0..self.n.len() {
             self.start(i);
         }
         let _ = self.settle().await;
@@ -644,7 +756,7 @@ impl Campaign {
             self.restore().await;
         }
         self.heal();
-        for i in 0..3 {
+        for i in 0..self.n.len() {
             self.kill(i);
         }
         if let Some(cg) = &self.cgroups {
@@ -660,6 +772,34 @@ impl Drop for Campaign {
     fn drop(&mut self) {
         self.heal();
     }
+}
+
+/// `CAMPAIGN_ONLY` (`K` or `K:R`): only event kind `K`, on role `R` if given.
+fn only() -> Option<(usize, Option<usize>)> {
+    let v = std::env::var("CAMPAIGN_ONLY").ok()?;
+    let (k, r) = match v.split_once(':') {
+        Some((k, r)) => (k, Some(r)),
+        None => (v.as_str(), None),
+    };
+    let bad = || {
+        panic!(
+            "CAMPAIGN_ONLY={v}: K or K:R, K below {}, R below {}",
+            EVENTS.len(),
+            ROLES.len()
+        )
+    };
+    let k = k
+        .parse()
+        .ok()
+        .filter(|k| *k < EVENTS.len())
+        .unwrap_or_else(bad);
+    let r = r.map(|r| {
+        r.parse()
+            .ok()
+            .filter(|r| *r < ROLES.len())
+            .unwrap_or_else(bad)
+    });
+    Some((k, r))
 }
 
 /// `scripts/campaign.sh` runs this with `--ignored`.

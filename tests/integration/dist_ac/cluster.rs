@@ -55,28 +55,27 @@ pub(crate) fn spec(app: &str, n: &[String; 3]) -> DistEntry {
     }
 }
 
-/// The kernel env of node `me` of the three-node cluster `n`:
-/// `{distributed, [{App, 5000, [N1, {N2, N3}]}]}`, `sync_nodes_<sync>` of
-/// the other two, `sync_nodes_timeout`, then `extra` (terms, each after a
-/// comma).
+/// The kernel env of node `me` of the cluster `n` (three nodes in most
+/// tests): `{distributed, [{App, 5000, [N1, {N2, N3...}]}]}`,
+/// `sync_nodes_<sync>` of the others, `sync_nodes_timeout`, then `extra`
+/// (terms, each after a comma).
 pub(crate) fn cluster_env(
     app: &str,
-    n: &[String; 3],
+    n: &[String],
     me: &str,
     sync: &str,
     timeout_ms: u32,
     extra: &str,
 ) -> String {
-    let others: Vec<String> = n
-        .iter()
-        .filter(|x| *x != me)
-        .map(|x| format!("'{x}'"))
-        .collect();
+    let quoted = |x: &String| format!("'{x}'");
+    let others: Vec<String> = n.iter().filter(|x| *x != me).map(quoted).collect();
+    // The seed's priority list: the first node, then all the others at
+    // one level (`[one, {two, three}]` for three nodes).
+    let rest: Vec<String> = n[1..].iter().map(quoted).collect();
     format!(
-        "{{distributed, [{{{app}, 5000, ['{}', {{'{}', '{}'}}]}}]}}, {{sync_nodes_{sync}, [{}]}}, {{sync_nodes_timeout, {timeout_ms}}}{extra}",
+        "{{distributed, [{{{app}, 5000, ['{}', {{{}}}]}}]}}, {{sync_nodes_{sync}, [{}]}}, {{sync_nodes_timeout, {timeout_ms}}}{extra}",
         n[0],
-        n[1],
-        n[2],
+        rest.join(", "),
         others.join(", ")
     )
 }
@@ -90,7 +89,7 @@ pub(crate) fn beam_env(n: &[String; 3], me: &str) -> String {
 /// `(i, j)` where the dist_ac of `n[i]` does not count `n[j]` among its
 /// known nodes (`dist_ac:get_known_nodes()` over rpc from `observer`; a
 /// dist_ac that does not answer in 5 s knows nobody).
-pub(crate) fn unknown_pairs(observer: &BeamNode, n: &[String; 3]) -> Vec<(usize, usize)> {
+pub(crate) fn unknown_pairs(observer: &BeamNode, n: &[String]) -> Vec<(usize, usize)> {
     let known: Vec<String> = n
         .iter()
         .map(|node| {
@@ -102,8 +101,9 @@ pub(crate) fn unknown_pairs(observer: &BeamNode, n: &[String; 3]) -> Vec<(usize,
             .unwrap_or_default()
         })
         .collect();
-    (0..3)
-        .flat_map(|i| (0..3).map(move |j| (i, j)))
+    let len = n.len();
+    (0..len)
+        .flat_map(|i| (0..len).map(move |j| (i, j)))
         .filter(|&(i, j)| i != j && !known[i].contains(&format!("'{}'", n[j])))
         .collect()
 }
