@@ -32,7 +32,9 @@
 //!
 //! Driven by environment variables (the script sets them): `CAMPAIGN_MIX`
 //! (`dbb`...), `CAMPAIGN_EVENTS`, `CAMPAIGN_SEED`, and `CAMPAIGN_ONLY`
-//! (`K` or `K:R`: only event kind `K` of [`EVENTS`], on role `R`). Prints one
+//! (`K` or `K:R`: only event kind `K` of [`EVENTS`], on role `R`),
+//! `CAMPAIGN_TAIL` (log lines per member printed with a failure; a replay
+//! with `DISTRO_LOG=info,distro::kernel::dist_ac=debug` wants more). Prints one
 //! `CAMPAIGN-RESULT` line the script aggregates.
 
 use crate::dist_ac::cluster::{COOKIE, Cluster, LONG, block, unique, unknown_pairs};
@@ -511,7 +513,7 @@ impl Campaign {
             // Rare (a kill in a takeover), and what the nodes said is all
             // there is to go on.
             for m in self.members.iter().flatten() {
-                eprintln!("{}", m.tail(40));
+                eprintln!("{}", m.tail(tail_lines()));
             }
         }
         let globals: Vec<&str> = up
@@ -608,7 +610,7 @@ impl Campaign {
             );
             if whole {
                 for m in self.members.iter().flatten() {
-                    eprintln!("{}", m.tail(30));
+                    eprintln!("{}", m.tail(tail_lines()));
                 }
             }
             for i in 0..len {
@@ -772,6 +774,15 @@ impl Drop for Campaign {
     fn drop(&mut self) {
         self.heal();
     }
+}
+
+/// How many of each member's last log lines a failure prints
+/// (`CAMPAIGN_TAIL`, default 40; more for a replay with debug logs).
+fn tail_lines() -> usize {
+    std::env::var("CAMPAIGN_TAIL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
 }
 
 /// `CAMPAIGN_ONLY` (`K` or `K:R`): only event kind `K`, on role `R` if given.

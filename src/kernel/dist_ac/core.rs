@@ -444,6 +444,9 @@ pub struct DistAc {
     // #state{}
     pub(super) appls: Vec<Appl>,
     pub(super) tmp_locals: Vec<(Atom, i64, NodeName)>,
+    /// `[{Node, App}]`: where an application not started here runs.
+    /// Beyond OTP, at most one entry per application (see
+    /// [`Self::note_remote_started`]).
     pub(super) remote_started: Vec<(NodeName, Atom)>,
     pub(super) known: Vec<NodeName>,
     pub(super) started: Vec<Atom>,
@@ -655,6 +658,19 @@ impl DistAc {
     }
 
     // ----- process machinery -----------------------------------------
+
+    /// `[{Node, App} | RemoteStarted]`, with the application's older
+    /// entries dropped. OTP keeps them, and `keydelete/3` later removes
+    /// only the newest: after a takeover (cp3 ran the app, then cp1 took
+    /// it over) a node that heard of both keeps `{cp3, App}` once cp1's
+    /// entry is gone. When cp1 then went down, that node's failover
+    /// decision read "already running at cp3" and never sent its weight,
+    /// while cp3, which had stopped, waited for that weight for ever: the
+    /// application ran nowhere (the fault campaign, ddd seed 43).
+    pub(super) fn note_remote_started(&mut self, node: NodeName, app: Atom) {
+        self.remote_started.retain(|(_, a)| *a != app);
+        self.remote_started.insert(0, (node, app));
+    }
 
     pub(super) fn emit(&mut self, o: Output) {
         self.out.push_back(o);
@@ -891,7 +907,12 @@ impl DistAc {
             ) => {
                 self.appls = appls;
                 self.known = known;
-                self.remote_started = rstarted;
+                // `RStarted ++ HisStarted`: only the first entry of an
+                // application counts (`keysearch`), so keep only it.
+                self.remote_started.clear();
+                for (n, app) in rstarted.into_iter().rev() {
+                    self.note_remote_started(n, app);
+                }
                 self.sync_done = true;
                 self.emit(Output::SyncDone);
                 tracing::debug!(node = %self.me.name, known = ?self.known, "dist_ac synced");

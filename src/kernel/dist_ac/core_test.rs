@@ -364,6 +364,65 @@ fn s2_failover_cp3_waits_for_cp2() {
     );
 }
 
+/// The fault campaign's ddd seed 43: cp2 boots while cp3 runs myapp
+/// (cp3's answer says so), and cp1 takes it over before cp2 asks to start
+/// it. When cp1 goes down, cp2's failover must ask cp3 for its weight: a
+/// leftover `{cp3, myapp}` in remote_started made it decide "already
+/// running at cp3" while cp3, stopped, waited for cp2's weight for ever.
+#[test]
+fn failover_after_a_takeover_heard_of_before_the_start() {
+    let t0 = Instant::now();
+    let intro = |n: &str, started: Vec<(Atom, Atom)>| DacMsg::NewNode {
+        vsn: 1,
+        node: a(n),
+        appls: vec![appl(ApplId::Undefined, &[(n, Perm::True)])],
+        started,
+    };
+    let answers = vec![
+        intro("cp1", vec![]),
+        intro("cp3", vec![(a("cp3"), a("myapp"))]),
+    ];
+    let mut d = boot("cp2", t0, &["cp1", "cp3"], answers);
+    d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
+    for n in ["cp1", "cp3"] {
+        d.handle(t0, Input::Dac(loaded(n, true)));
+    }
+    d.handle(
+        t0,
+        Input::Dac(DacMsg::AppStarted {
+            node: a("cp1"),
+            app: a("myapp"),
+            result: Ok(()),
+        }),
+    );
+    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
+    d.handle(t0, Input::LockResult(true));
+    d.handle(t0, Input::Unlocked);
+    let out = drain(&mut d);
+    assert!(
+        out.contains(&Output::ToAc(ToAc::StartReply(
+            a("myapp"),
+            StartReply::Started(a("cp1"))
+        ))),
+        "{out:?}"
+    );
+    d.set_weight(2);
+    d.handle(t0, Input::NodeDown(a("cp1")));
+    let t1 = t0 + Duration::from_millis(5000);
+    d.handle_timeout(t1);
+    assert_eq!(
+        drain(&mut d),
+        vec![send(
+            "cp3",
+            DacMsg::Weight {
+                app: a("myapp"),
+                weight: 2,
+                node: a("cp2")
+            }
+        )]
+    );
+}
+
 /// recording s3_restart_cp1, cp1's view: the replies to its intros
 /// say myapp runs at cp2 (`[{cp2, myapp}]`), so the start decision answers
 /// `{takeover, cp2}`; once running it broadcasts `dist_ac_app_started`.

@@ -120,6 +120,7 @@ impl DecisionWait {
 }
 
 /// Result of `find_start_node/4`.
+#[derive(Debug)]
 enum Found {
     Ok(NodeName),
     AlreadyStarted(NodeName),
@@ -309,6 +310,7 @@ impl DistAc {
                     pending.remove(0);
                 }
                 _ => {
+                    tracing::debug!(node = %self.me.name, app = %start.app.name, ?pending, "dist_ac: waiting for weights");
                     return self.block(Wait::Deciding(Box::new(DecisionWait::CollectingWeights {
                         start: Box::new(start),
                         next_entry,
@@ -331,6 +333,7 @@ impl DistAc {
     /// The rest of `start_distributed/6` once the node is known.
     fn on_found(&mut self, start: Start, found: Found) {
         let (app, typ) = (start.app.clone(), start.typ);
+        tracing::debug!(node = %self.me.name, app = %app.name, ?typ, ?found, "dist_ac: start decision");
         match found {
             Found::Ok(n) if n == self.me => {
                 let req = typ == StartType::Req;
@@ -547,9 +550,7 @@ impl DistAc {
         }
         self.tmp_locals.retain(|(a, _, _)| *a != app);
         self.tmp_weights.retain(|(a, _)| *a != app);
-        if let Some(i) = self.remote_started.iter().position(|(_, a)| *a == app) {
-            self.remote_started.remove(i);
-        }
+        self.remote_started.retain(|(_, a)| *a != app);
         if !self.started.contains(&app) {
             self.started.insert(0, app.clone());
         }

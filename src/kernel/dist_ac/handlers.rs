@@ -32,6 +32,12 @@ impl DistAc {
             Mail::Ac(a) => self.handle_ac(a),
             Mail::Call(id, c) => self.handle_call(id, c),
             Mail::RestartAppl(app) => {
+                tracing::debug!(
+                    node = %self.me.name,
+                    app = %app.name,
+                    id = ?self.appl(&app.name).map(|a| &a.id),
+                    "dist_ac: restart time over"
+                );
                 // restart_appl/2: only while still {failover, _}.
                 if matches!(
                     self.appl(&app.name).map(|a| &a.id),
@@ -143,7 +149,7 @@ impl DistAc {
                 let known = self.known.clone();
                 self.send_all(&known, &DacMsg::AppStopped { app: app.clone() });
             }
-            ApplId::Distributed(n) => self.remote_started.insert(0, (n, app.clone())),
+            ApplId::Distributed(n) => self.note_remote_started(n, app.clone()),
             _ => {}
         }
         if let Some(a) = self.appl_mut(app) {
@@ -223,9 +229,7 @@ impl DistAc {
                 if let Some(a) = self.appl_mut(&app) {
                     a.id = ApplId::Undefined;
                 }
-                if let Some(i) = self.remote_started.iter().position(|(_, a)| *a == app) {
-                    self.remote_started.remove(i);
-                }
+                self.remote_started.retain(|(_, a)| *a != app);
             }
             DacMsg::Weight { app, weight, node } => {
                 let id = self.appl(&app.name).map(|a| a.id.clone());
@@ -324,7 +328,8 @@ impl DistAc {
         let known_here = self.appl(&app.name).is_some() && self.started.contains(&app);
         if !known_here {
             // Not started here yet: remember it.
-            self.remote_started.insert(0, (node, app));
+            tracing::debug!(node = %self.me.name, app = %app.name, at = %node.name, "dist_ac: started there before here");
+            self.note_remote_started(node, app);
             return;
         }
         let is_error = matches!(&result, Err(t) if is_error_tuple(t));
@@ -623,6 +628,13 @@ impl DistAc {
         if let Some(i) = self.known.iter().position(|n| n == node) {
             self.known.remove(i);
         }
+        tracing::debug!(
+            node = %self.me.name,
+            down = %node.name,
+            failover = ?his.iter().map(|a| &a.name.name).collect::<Vec<_>>(),
+            remote_started = ?self.remote_started,
+            "dist_ac: nodedown"
+        );
         // restart_appls/1
         for a in his.iter().rev() {
             self.send_after(a.restart_time, TimerMsg::RestartAppl(a.name.clone()));
