@@ -136,16 +136,16 @@ summary() {
     {
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         ev += v["events"]; a += v["at_most_one"]; e += v["exactly_one"]; g += v["global"]
-        p += v["placement"]; c += v["crashes"]; r += v["resets"]; part = v["partitions"]
+        p += v["placement"]; c += v["crashes"]; r += v["resets"]; t += v["two_after"]; part = v["partitions"]
     }
-    END { printf "%s %d %d %d %d %d %d %d %s %s %s\n", mix, ev, a, e, g, p, c, r, med, p95, part }' <<<"$lines"
+    END { printf "%s %d %d %d %d %d %d %d %d %s %s %s\n", mix, ev, a, e, g, p, c, r, t, med, p95, part }' <<<"$lines"
 }
 printf '\n%-26s' ""
 rows=("$(summary "$mix")")
 [ -n "$baseline" ] && rows+=("$(summary "$baseline")")
 for r in "${rows[@]}"; do printf '%12s' "${r%% *}"; done
 printf '\n'
-names=("events" "viol: more than one copy" "viol: no copy" "viol: global names" "viol: placement" "crashes" "unhealed: cluster restarts" "recovery median (ms)" "recovery p95 (ms)" "partitions")
+names=("events" "viol: more than one copy" "viol: no copy" "viol: global names" "viol: placement" "crashes" "unhealed: cluster restarts" "  two copies after reconn." "recovery median (ms)" "recovery p95 (ms)" "partitions")
 for ((f = 1; f <= ${#names[@]}; f++)); do
     printf '%-26s' "${names[$((f - 1))]}"
     for r in "${rows[@]}"; do
