@@ -766,22 +766,22 @@ impl Campaign {
             );
             self.restore().await;
         }
-        self.heal();
-        for i in 0..self.n.len() {
-            self.kill(i);
-        }
-        if let Some(cg) = &self.cgroups {
-            for d in cg {
-                let _ = std::fs::remove_dir(d);
-            }
-        }
+        // Drop heals, kills the members and removes the cgroups.
         std::mem::take(&mut self.stats)
     }
 }
 
 impl Drop for Campaign {
+    /// Also when a run panics: the chain goes, the members are killed, and
+    /// their (then empty) cgroups are removed.
     fn drop(&mut self) {
         self.heal();
+        for i in 0..self.n.len() {
+            self.kill(i);
+        }
+        for d in self.cgroups.iter().flatten() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
