@@ -125,19 +125,13 @@ fn s1_boot_cp1_matches_the_trace() {
     );
     d.handle(t0, Input::LockResult(true));
     assert_eq!(drain(&mut d), vec![Output::Whereis { node: a("cp3") }]);
-    let intro = |n: &str| DacMsg::NewNode {
-        vsn: 1,
-        node: a(n),
-        appls: vec![appl(ApplId::Undefined, &[(n, Perm::True)])],
-        started: vec![],
-    };
     d.handle(t0, Input::Whereis(Some(pid("cp3"))));
     assert_eq!(
         drain(&mut d),
         vec![
             Output::Send {
                 to: Dest::Pid(pid("cp3")),
-                msg: intro("cp1")
+                msg: intro("cp1", vec![])
             },
             Output::Whereis { node: a("cp2") }
         ]
@@ -149,13 +143,13 @@ fn s1_boot_cp1_matches_the_trace() {
         drain(&mut d),
         vec![Output::Send {
             to: Dest::Pid(pid("cp2")),
-            msg: intro("cp1")
+            msg: intro("cp1", vec![])
         }]
     );
-    d.handle(t0, Input::Dac(intro("cp3"))); // line 556: cp3's intro, taken as its reply
+    d.handle(t0, Input::Dac(intro("cp3", vec![]))); // line 556: cp3's intro, taken as its reply
     d.handle(t0, Input::Dac(loaded("cp3", false))); // line 590: waits
     assert!(drain(&mut d).is_empty());
-    d.handle(t0, Input::Dac(intro("cp2"))); // line 602
+    d.handle(t0, Input::Dac(intro("cp2", vec![]))); // line 602
     assert_eq!(
         drain(&mut d),
         vec![Output::DelLock {
@@ -215,36 +209,54 @@ fn s1_boot_cp1_matches_the_trace() {
     assert_eq!(d.appl("myapp").map(|x| &x.id), Some(&ApplId::Local));
 }
 
+/// `me`'s introduction as a node answering a boot sync, with `started`.
+fn intro(me: &str, started: Vec<(Atom, Atom)>) -> DacMsg {
+    DacMsg::NewNode {
+        vsn: 1,
+        node: a(me),
+        appls: vec![appl(ApplId::Undefined, &[(me, Perm::True)])],
+        started,
+    }
+}
+
 /// A node in the state of cp2/cp3 after s1: myapp runs at cp1.
 fn standby(me: &str, t0: Instant) -> DistAc {
     let others: Vec<&str> = ["cp1", "cp2", "cp3"]
         .into_iter()
         .filter(|n| *n != me)
         .collect();
-    let answers = others
-        .iter()
-        .map(|n| DacMsg::NewNode {
-            vsn: 1,
-            node: a(n),
-            appls: vec![appl(ApplId::Undefined, &[(n, Perm::True)])],
-            started: vec![],
-        })
+    let answers = others.iter().map(|n| intro(n, vec![])).collect();
+    standby_after(me, t0, answers, false)
+}
+
+/// `me` boots (the others answering `answers`), loads and starts myapp,
+/// and learns that it runs at cp1: cp1's `dist_ac_app_started` comes during
+/// the start (as in s1), or before it when `started_first`.
+fn standby_after(me: &str, t0: Instant, answers: Vec<DacMsg>, started_first: bool) -> DistAc {
+    let others: Vec<&str> = ["cp1", "cp2", "cp3"]
+        .into_iter()
+        .filter(|n| *n != me)
         .collect();
     let mut d = boot(me, t0, &others, answers);
     d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
     for n in &others {
         d.handle(t0, Input::Dac(loaded(n, true)));
     }
-    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
-    d.handle(t0, Input::LockResult(true));
-    d.handle(
-        t0,
+    let cp1_started = || {
         Input::Dac(DacMsg::AppStarted {
             node: a("cp1"),
             app: a("myapp"),
             result: Ok(()),
-        }),
-    );
+        })
+    };
+    if started_first {
+        d.handle(t0, cp1_started());
+    }
+    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
+    d.handle(t0, Input::LockResult(true));
+    if !started_first {
+        d.handle(t0, cp1_started());
+    }
     d.handle(t0, Input::Unlocked);
     let out = drain(&mut d);
     assert!(
@@ -372,40 +384,11 @@ fn s2_failover_cp3_waits_for_cp2() {
 #[test]
 fn failover_after_a_takeover_heard_of_before_the_start() {
     let t0 = Instant::now();
-    let intro = |n: &str, started: Vec<(Atom, Atom)>| DacMsg::NewNode {
-        vsn: 1,
-        node: a(n),
-        appls: vec![appl(ApplId::Undefined, &[(n, Perm::True)])],
-        started,
-    };
     let answers = vec![
         intro("cp1", vec![]),
         intro("cp3", vec![(a("cp3"), a("myapp"))]),
     ];
-    let mut d = boot("cp2", t0, &["cp1", "cp3"], answers);
-    d.handle(t0, Input::Ac(FromAc::LoadReq(a("myapp"))));
-    for n in ["cp1", "cp3"] {
-        d.handle(t0, Input::Dac(loaded(n, true)));
-    }
-    d.handle(
-        t0,
-        Input::Dac(DacMsg::AppStarted {
-            node: a("cp1"),
-            app: a("myapp"),
-            result: Ok(()),
-        }),
-    );
-    d.handle(t0, Input::Ac(FromAc::StartReq(a("myapp"))));
-    d.handle(t0, Input::LockResult(true));
-    d.handle(t0, Input::Unlocked);
-    let out = drain(&mut d);
-    assert!(
-        out.contains(&Output::ToAc(ToAc::StartReply(
-            a("myapp"),
-            StartReply::Started(a("cp1"))
-        ))),
-        "{out:?}"
-    );
+    let mut d = standby_after("cp2", t0, answers, true);
     d.set_weight(2);
     d.handle(t0, Input::NodeDown(a("cp1")));
     let t1 = t0 + Duration::from_millis(5000);
