@@ -70,6 +70,15 @@ fn loaded(from: &str, knows: bool) -> DacMsg {
     }
 }
 
+/// `{dist_ac_weight, myapp, 2, Node}`: `node`'s weight in a failover.
+fn weight(node: &str) -> DacMsg {
+    DacMsg::Weight {
+        app: a("myapp"),
+        weight: 2,
+        node: a(node),
+    }
+}
+
 fn sync_lock() -> Term {
     term!({dist_ac, sync_dacs})
 }
@@ -286,26 +295,12 @@ fn s2_failover_cp2_wins_the_tie() {
     assert!(drain(&mut d).is_empty());
     assert_eq!(d.poll_timeout(), Some(t0 + Duration::from_millis(5000)));
     let t1 = t0 + Duration::from_millis(5000);
-    d.handle(
-        t1,
-        Input::Dac(DacMsg::Weight {
-            app: a("myapp"),
-            weight: 2,
-            node: a("cp3"),
-        }),
-    );
+    d.handle(t1, Input::Dac(weight("cp3")));
     d.handle_timeout(t1);
     assert_eq!(
         drain(&mut d),
         vec![
-            send(
-                "cp3",
-                DacMsg::Weight {
-                    app: a("myapp"),
-                    weight: 2,
-                    node: a("cp2")
-                }
-            ),
+            send("cp3", weight("cp2")),
             Output::ToAc(ToAc::ChangeReq(a("myapp"), ChangeReq::failover(&a("cp1")))),
         ]
     );
@@ -334,26 +329,9 @@ fn s2_failover_cp3_waits_for_cp2() {
     d.handle(t0, Input::NodeDown(a("cp1")));
     let t1 = t0 + Duration::from_millis(5000);
     d.handle_timeout(t1);
-    assert_eq!(
-        drain(&mut d),
-        vec![send(
-            "cp2",
-            DacMsg::Weight {
-                app: a("myapp"),
-                weight: 2,
-                node: a("cp3")
-            }
-        )]
-    );
+    assert_eq!(drain(&mut d), vec![send("cp2", weight("cp3"))]);
     assert!(d.waiting().is_some());
-    d.handle(
-        t1,
-        Input::Dac(DacMsg::Weight {
-            app: a("myapp"),
-            weight: 2,
-            node: a("cp2"),
-        }),
-    );
+    d.handle(t1, Input::Dac(weight("cp2")));
     assert!(drain(&mut d).is_empty(), "cp2 wins: wait for its start");
     d.handle(
         t1,
@@ -393,17 +371,7 @@ fn failover_after_a_takeover_heard_of_before_the_start() {
     d.handle(t0, Input::NodeDown(a("cp1")));
     let t1 = t0 + Duration::from_millis(5000);
     d.handle_timeout(t1);
-    assert_eq!(
-        drain(&mut d),
-        vec![send(
-            "cp3",
-            DacMsg::Weight {
-                app: a("myapp"),
-                weight: 2,
-                node: a("cp2")
-            }
-        )]
-    );
+    assert_eq!(drain(&mut d), vec![send("cp3", weight("cp2"))]);
 }
 
 /// recording s3_restart_cp1, cp1's view: the replies to its intros
@@ -515,14 +483,7 @@ fn cp2_runs_after_cp1_down(d: &mut DistAc, t0: Instant) -> Instant {
     d.set_weight(2);
     d.handle(t0, Input::NodeDown(a("cp1")));
     let t1 = t0 + Duration::from_millis(5000);
-    d.handle(
-        t1,
-        Input::Dac(DacMsg::Weight {
-            app: a("myapp"),
-            weight: 2,
-            node: a("cp3"),
-        }),
-    );
+    d.handle(t1, Input::Dac(weight("cp3")));
     d.handle_timeout(t1);
     d.handle(t1, Input::Ac(FromAc::Run(a("myapp"), Ok(()))));
     drain(d);
@@ -1020,11 +981,7 @@ fn terms_have_otp_shapes() {
     assert_eq!(Appl::from_term(&ap.to_term()), Some(ap));
     for m in [
         loaded("cp1", false),
-        DacMsg::Weight {
-            app: a("myapp"),
-            weight: 2,
-            node: a("cp2"),
-        },
+        weight("cp2"),
         DacMsg::AppStarted {
             node: a("cp2"),
             app: a("myapp"),
