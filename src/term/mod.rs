@@ -24,9 +24,11 @@ mod macros_test;
 mod order;
 pub mod text;
 
+pub(crate) use codec::{AtomRefs, DistEncoding, encode_dist};
 pub use codec::{
-    DecodeError, EncodeError, Field, Limits, decode, decode_owned_with, decode_prefix,
-    decode_prefix_with, encode, encode_body, encode_to_vec, encode_tuple_body,
+    AtomTable, DecodeError, EncodeError, Field, Limits, decode, decode_detached,
+    decode_dist_prefix, decode_owned_with, decode_prefix, decode_prefix_with, encode, encode_body,
+    encode_to_vec, encode_tuple_body,
 };
 pub use display::Pretty;
 pub use eetf::{

@@ -686,7 +686,14 @@ fn owned_decode_moves_the_tail_binary_into_the_term() {
         let mut bytes = vec![9, 9, 9];
         encode_body(&t, &mut bytes).unwrap();
         let buffer_at = bytes.as_ptr();
-        let back = decode_owned_with(bytes, 3, 64 * 1024, &Limits::default()).unwrap();
+        let back = decode_owned_with(
+            bytes,
+            3,
+            64 * 1024,
+            AtomTable::default(),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(back, t);
         let mut leaf = &back;
         while let Some(last) = match leaf {
@@ -708,7 +715,7 @@ fn owned_decode_moves_the_tail_binary_into_the_term() {
     encode_body(&call, &mut bytes).unwrap();
     bytes.push(0);
     assert!(matches!(
-        decode_owned_with(bytes, 0, 1, &Limits::default()),
+        decode_owned_with(bytes, 0, 1, AtomTable::default(), &Limits::default()),
         Err(DecodeError::TrailingBytes { count: 1, .. })
     ));
 }

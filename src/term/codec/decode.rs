@@ -83,6 +83,53 @@ enum Step {
     Open(Frame),
 }
 
+/// The atoms a distribution header's atom cache references stand for:
+/// reference `i` is `slots[refs[i]]` (the connection's atom cache and the
+/// cache indices the header names, so that nothing is copied per message).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtomTable<'a> {
+    slots: &'a [Option<Atom>],
+    refs: &'a [u16],
+}
+
+/// `0, 1, 2 ... 254`: the references of a table whose slots are its atoms.
+static IN_ORDER: [u16; 255] = {
+    let mut a = [0u16; 255];
+    let mut i = 0;
+    while i < 255 {
+        a[i] = i as u16;
+        i += 1;
+    }
+    a
+};
+
+impl<'a> AtomTable<'a> {
+    /// Reference `i` is `slots[refs[i]]`.
+    pub fn new(slots: &'a [Option<Atom>], refs: &'a [u16]) -> Self {
+        Self { slots, refs }
+    }
+
+    /// Reference `i` is `atoms[i]` (at most 255 of them).
+    pub fn in_order(atoms: &'a [Option<Atom>]) -> Self {
+        let n = atoms.len().min(IN_ORDER.len());
+        Self {
+            slots: &atoms[..n],
+            refs: &IN_ORDER[..n],
+        }
+    }
+
+    /// Whether there are no references.
+    pub fn is_empty(&self) -> bool {
+        self.refs.is_empty()
+    }
+
+    /// The atom of reference `i`.
+    pub fn get(&self, i: u8) -> Option<&'a Atom> {
+        let slot = *self.refs.get(usize::from(i))?;
+        self.slots.get(usize::from(slot))?.as_ref()
+    }
+}
+
 /// Decodes one term starting at `pos` in `buf`.
 pub(crate) struct Decoder<'a> {
     buf: &'a [u8],
@@ -93,6 +140,12 @@ pub(crate) struct Decoder<'a> {
     /// place, and where the one left starts.
     tail_min: Option<usize>,
     tail_at: Option<usize>,
+    /// With [`Decoder::detached_tail`]: the length of the binary whose
+    /// bytes are not in the buffer.
+    detached: Option<usize>,
+    /// The atoms `ATOM_CACHE_REF`s point to (a distribution header's
+    /// references, in order); empty outside the distribution.
+    atoms: AtomTable<'a>,
 }
 
 impl<'a> Decoder<'a> {
@@ -105,7 +158,16 @@ impl<'a> Decoder<'a> {
             pending: 0,
             tail_min: None,
             tail_at: None,
+            detached: None,
+            atoms: AtomTable::default(),
         }
+    }
+
+    /// `ATOM_CACHE_REF` index `i` is `atoms[i]` (a distribution header's
+    /// references); without this every `ATOM_CACHE_REF` is refused.
+    pub(crate) fn with_atoms(mut self, atoms: AtomTable<'a>) -> Self {
+        self.atoms = atoms;
+        self
     }
 
     /// A `BINARY_EXT` of at least `min` bytes that ends the buffer is not
@@ -114,6 +176,14 @@ impl<'a> Decoder<'a> {
     /// move them in instead.
     pub(crate) fn leave_tail_binary(mut self, min: usize) -> Self {
         self.tail_min = Some(min);
+        self
+    }
+
+    /// The buffer ends with the header of a `BINARY_EXT` of `len` bytes
+    /// whose bytes the caller holds elsewhere: it is decoded as an empty
+    /// binary, and [`Decoder::run_tail`] says it was (the buffer's end).
+    pub(crate) fn detached_tail(mut self, len: usize) -> Self {
+        self.detached = Some(len);
         self
     }
 
@@ -259,6 +329,7 @@ impl<'a> Decoder<'a> {
                 ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT => {
                     Term::Atom(self.atom_body(at, tag)?)
                 }
+                ATOM_CACHE_REF if !self.atoms.is_empty() => Term::Atom(self.cached_atom(at)?),
                 NIL_EXT => Term::List(List::nil()),
                 STRING_EXT => {
                     let n = self.u16("STRING_EXT length")?;
@@ -272,6 +343,10 @@ impl<'a> Decoder<'a> {
                 BINARY_EXT => {
                     let n = self.u32("BINARY_EXT length")?;
                     let start = self.pos;
+                    if self.detached == Some(n as usize) && start == self.buf.len() {
+                        self.tail_at = Some(start);
+                        return Ok(Step::Value(Term::Binary(Binary::from(Vec::new()))));
+                    }
                     let bytes = self.take(n as usize, "BINARY_EXT bytes")?;
                     if self.tail_min.is_some_and(|min| bytes.len() >= min)
                         && self.pos == self.buf.len()
@@ -431,6 +506,20 @@ impl<'a> Decoder<'a> {
         Ok(Atom { name })
     }
 
+    /// The atom an `ATOM_CACHE_REF` (tag already read) points to.
+    fn cached_atom(&mut self, at: usize) -> Result<Atom, DecodeError> {
+        let i = self.u8("atom cache reference index")?;
+        self.atoms
+            .get(i)
+            .cloned()
+            .ok_or(DecodeError::UnsupportedTag {
+                offset: at,
+                tag: ATOM_CACHE_REF,
+                tag_name: tag_name(ATOM_CACHE_REF),
+                why: "its index is past the distribution header's atom cache references",
+            })
+    }
+
     /// An atom field of a pid, port, reference or fun.
     fn atom(&mut self, expected: &'static str) -> Result<Atom, DecodeError> {
         let at = self.pos;
@@ -439,6 +528,7 @@ impl<'a> Decoder<'a> {
             ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT => {
                 self.atom_body(at, tag)
             }
+            ATOM_CACHE_REF if !self.atoms.is_empty() => self.cached_atom(at),
             ATOM_CACHE_REF => Err(refused(at, tag)),
             _ => Err(unexpected(at, tag, expected)),
         }

@@ -43,8 +43,9 @@ enum Job<'a> {
     Byte(u8),
     /// The `NIL_EXT` that ends a proper list.
     Nil,
-    /// Fill in the `Size` field of the `NEW_FUN_EXT` at this offset.
-    FunSize(usize),
+    /// Fill in the `Size` field of the `NEW_FUN_EXT` at this offset (the
+    /// second number: bytes spilled before its fields were written).
+    FunSize(usize, usize),
 }
 
 /// An element of a list being flattened.
@@ -62,8 +63,73 @@ pub(crate) fn encode_term(
     max_depth: usize,
 ) -> Result<(), EncodeError> {
     let start = out.len();
-    let result = Encoder { out, max_depth }.run(term);
+    let result = Encoder::new(out, max_depth).run(term);
     if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// The distribution's atom cache, as an encoder sees it.
+pub(crate) trait AtomRefs {
+    /// The index among the current message's atom cache references that
+    /// stands for the atom `text` (made one now if need be), or `None`
+    /// to write the atom itself.
+    fn reference(&mut self, text: &str) -> Option<u8>;
+}
+
+/// A binary left out of an encoding: its bytes belong at `at` in the
+/// output, where its `BINARY_EXT` header ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spilled<'a> {
+    /// Offset in the output.
+    pub(crate) at: usize,
+    /// The binary's bytes.
+    pub(crate) bytes: &'a [u8],
+}
+
+/// How a distribution message is encoded: atoms through the atom cache,
+/// binaries of at least `spill_min` bytes listed instead of copied.
+pub(crate) struct DistEncoding<'o, 'a> {
+    /// The atom cache of the connection.
+    pub(crate) atoms: &'o mut dyn AtomRefs,
+    /// The binaries left out, in output order.
+    pub(crate) spill: &'o mut Vec<Spilled<'a>>,
+    /// The smallest binary left out.
+    pub(crate) spill_min: usize,
+}
+
+/// Appends the encoding (no version byte) of the tuple of `fields`, then
+/// of `msg`, the way `dist` says. On error `out` is left as it was (the
+/// atom cache may hold references made for it).
+pub(crate) fn encode_dist<'a>(
+    fields: Result<&[Field<'a>], &'a Term>,
+    msg: Option<&'a Term>,
+    out: &mut Vec<u8>,
+    dist: DistEncoding<'_, 'a>,
+    max_depth: usize,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let spilled = dist.spill.len();
+    let mut enc = Encoder {
+        out,
+        max_depth,
+        atoms: Some(dist.atoms),
+        spill: Some(dist.spill),
+        spill_min: dist.spill_min,
+        spilled: 0,
+    };
+    let mut result = match fields {
+        Ok(fields) => enc.tuple_fields(fields),
+        Err(ctrl) => enc.run(ctrl),
+    };
+    if let (Ok(()), Some(msg)) = (&result, msg) {
+        result = enc.run(msg);
+    }
+    if result.is_err() {
+        if let Some(spill) = enc.spill {
+            spill.truncate(spilled);
+        }
         out.truncate(start);
     }
     result
@@ -96,7 +162,7 @@ pub(crate) fn encode_tuple(
     max_depth: usize,
 ) -> Result<(), EncodeError> {
     let start = out.len();
-    let mut enc = Encoder { out, max_depth };
+    let mut enc = Encoder::new(out, max_depth);
     let result = enc.tuple_fields(fields);
     if result.is_err() {
         out.truncate(start);
@@ -104,12 +170,30 @@ pub(crate) fn encode_tuple(
     result
 }
 
-struct Encoder<'o> {
+struct Encoder<'o, 'a> {
     out: &'o mut Vec<u8>,
     max_depth: usize,
+    /// With the distribution's atom cache: where atoms are looked up.
+    atoms: Option<&'o mut dyn AtomRefs>,
+    /// Binaries of at least `spill_min` bytes are listed here, not written.
+    spill: Option<&'o mut Vec<Spilled<'a>>>,
+    spill_min: usize,
+    /// Bytes left out so far (for a fun's `Size`).
+    spilled: usize,
 }
 
-impl<'a> Encoder<'_> {
+impl<'o, 'a> Encoder<'o, 'a> {
+    fn new(out: &'o mut Vec<u8>, max_depth: usize) -> Self {
+        Self {
+            out,
+            max_depth,
+            atoms: None,
+            spill: None,
+            spill_min: usize::MAX,
+            spilled: 0,
+        }
+    }
+
     fn run(&mut self, term: &'a Term) -> Result<(), EncodeError> {
         // A leaf (a binary, an atom, a pid...) needs no work stack: the
         // stack is allocated only once the root has children.
@@ -125,13 +209,13 @@ impl<'a> Encoder<'_> {
                 Job::Term(t, depth) => self.term(t, depth, &mut jobs)?,
                 Job::Byte(b) => self.small_int(b),
                 Job::Nil => self.out.push(NIL_EXT),
-                Job::FunSize(at) => self.patch_size(at)?,
+                Job::FunSize(at, spilled) => self.patch_size(at, spilled)?,
             }
         }
         Ok(())
     }
 
-    fn tuple_fields(&mut self, fields: &[Field<'_>]) -> Result<(), EncodeError> {
+    fn tuple_fields(&mut self, fields: &[Field<'a>]) -> Result<(), EncodeError> {
         match u8::try_from(fields.len()) {
             Ok(small) => self.out.extend_from_slice(&[SMALL_TUPLE_EXT, small]),
             Err(_) => {
@@ -258,6 +342,10 @@ impl<'a> Encoder<'_> {
     }
 
     fn atom_text(&mut self, text: &str) -> Result<(), EncodeError> {
+        if let Some(i) = self.atoms.as_mut().and_then(|a| a.reference(text)) {
+            self.out.extend_from_slice(&[ATOM_CACHE_REF, i]);
+            return Ok(());
+        }
         let name = text.as_bytes();
         // At most 4 bytes per character, so 255 characters fit in 1020 bytes.
         if name.len() > MAX_ATOM_CHARS {
@@ -365,7 +453,7 @@ impl<'a> Encoder<'_> {
                 self.int(*old_index);
                 self.int(*old_uniq);
                 self.pid(pid)?;
-                jobs.push(Job::FunSize(size_at));
+                jobs.push(Job::FunSize(size_at, self.spilled));
                 self.children(free_vars, depth, jobs)
             }
             // FUN_EXT: binary_to_term/1 refuses it on OTP 25, 27 and 29, and a
@@ -377,8 +465,8 @@ impl<'a> Encoder<'_> {
         }
     }
 
-    fn patch_size(&mut self, at: usize) -> Result<(), EncodeError> {
-        let size = self.out.len() - at;
+    fn patch_size(&mut self, at: usize, spilled: usize) -> Result<(), EncodeError> {
+        let size = self.out.len() - at + (self.spilled - spilled);
         let size = u32::try_from(size).map_err(|_| EncodeError::TooLarge {
             what: "fun",
             len: size,
@@ -389,17 +477,26 @@ impl<'a> Encoder<'_> {
         Ok(())
     }
 
-    fn binary(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+    fn binary(&mut self, bytes: &'a [u8]) -> Result<(), EncodeError> {
         self.out.push(BINARY_EXT);
         self.len32(bytes.len(), "binary")?;
-        self.out.extend_from_slice(bytes);
+        match &mut self.spill {
+            Some(spill) if bytes.len() >= self.spill_min => {
+                spill.push(Spilled {
+                    at: self.out.len(),
+                    bytes,
+                });
+                self.spilled += bytes.len();
+            }
+            _ => self.out.extend_from_slice(bytes),
+        }
         Ok(())
     }
 
     /// eetf keeps the `tail_bits_size` used bits of the last byte
     /// right-aligned; the wire wants them left-aligned, unused bits zero.
     /// 8 tail bits is a plain binary; 0 means the last byte holds no bits.
-    fn bit_binary(&mut self, b: &BitBinary) -> Result<(), EncodeError> {
+    fn bit_binary(&mut self, b: &'a BitBinary) -> Result<(), EncodeError> {
         let bits = b.tail_bits_size;
         match (b.bytes.split_last(), bits) {
             (None, 0) => self.binary(&[]),

@@ -82,7 +82,9 @@ mod error;
 mod inflate;
 mod tags;
 
+pub use decode::AtomTable;
 pub use encode::Field;
+pub(crate) use encode::{AtomRefs, DistEncoding};
 pub use error::{DecodeError, EncodeError};
 
 use super::Term;
@@ -164,28 +166,48 @@ pub fn decode_prefix_with(
     decode::Decoder::new(bytes, pos, limits.max_depth).run()
 }
 
+/// Decodes one term (no version byte) at the front of `bytes`, as it
+/// follows a distribution header: `ATOM_CACHE_REF` index `i` stands for
+/// `atoms[i]`, the header's atom cache references in order. With no
+/// `atoms` this is [`decode_prefix_with`] without a version byte.
+pub fn decode_dist_prefix(
+    bytes: &[u8],
+    atoms: AtomTable<'_>,
+    limits: &Limits,
+) -> Result<(Term, usize), DecodeError> {
+    if atoms.is_empty() || bytes.first() == Some(&tags::COMPRESSED) {
+        return decode_prefix_with(bytes, false, limits);
+    }
+    decode::Decoder::new(bytes, 0, limits.max_depth)
+        .with_atoms(atoms)
+        .run()
+}
+
 /// Decodes the term (no version byte) that starts at `start` and ends
 /// `bytes`, moving a binary of at least `min` bytes that ends `bytes` into
 /// the term instead of copying it: the bytes before it are shifted out of
 /// the vector, which becomes the binary. For a message reassembled from
 /// fragments (a call carrying 10 MiB) the buffer it was reassembled in
-/// becomes the binary. Decodes as [`decode_prefix_with`] does otherwise;
-/// bytes after the term are an error.
+/// becomes the binary. Decodes as [`decode_dist_prefix`] does otherwise
+/// (`atoms` are the distribution header's atom cache references); bytes
+/// after the term are an error.
 pub fn decode_owned_with(
     mut bytes: Vec<u8>,
     start: usize,
     min: usize,
+    atoms: AtomTable<'_>,
     limits: &Limits,
 ) -> Result<Term, DecodeError> {
     let len = bytes.len();
     let copying = |bytes: &[u8]| {
-        let (t, n) = decode_prefix_with(bytes.get(start..).unwrap_or_default(), false, limits)?;
+        let (t, n) = decode_dist_prefix(bytes.get(start..).unwrap_or_default(), atoms, limits)?;
         trailing(t, start + n, len)
     };
     if bytes.get(start) == Some(&tags::COMPRESSED) {
         return copying(&bytes);
     }
     let (mut t, n, tail) = decode::Decoder::new(&bytes, start, limits.max_depth)
+        .with_atoms(atoms)
         .leave_tail_binary(min)
         .run_tail()?;
     let Some(at) = tail else {
@@ -200,6 +222,37 @@ pub fn decode_owned_with(
         // The binary sits where the rightmost leaf cannot be told (in a
         // map): decode again, copying.
         _ => copying(&bytes),
+    }
+}
+
+/// Decodes the term (no version byte) that `head` holds but for the bytes
+/// of the binary that ends it, which are `tail` (as many as the binary's
+/// header in `head` says): `tail` is moved into the term (left empty).
+/// `None`, with `tail` untouched, when `head` is not such a term (decode
+/// the bytes put together instead, for the term or the error).
+pub fn decode_detached(
+    head: &[u8],
+    tail: &mut Vec<u8>,
+    atoms: AtomTable<'_>,
+    limits: &Limits,
+) -> Option<Term> {
+    if head.first() == Some(&tags::COMPRESSED) {
+        return None;
+    }
+    let (mut t, n, at) = decode::Decoder::new(head, 0, limits.max_depth)
+        .with_atoms(atoms)
+        .detached_tail(tail.len())
+        .run_tail()
+        .ok()?;
+    if n != head.len() || at != Some(head.len()) {
+        return None;
+    }
+    match rightmost_leaf(&mut t) {
+        Some(Term::Binary(b)) if b.bytes.is_empty() => {
+            b.bytes = std::mem::take(tail);
+            Some(t)
+        }
+        _ => None,
     }
 }
 
@@ -255,6 +308,19 @@ pub fn encode_body(term: &Term, out: &mut Vec<u8>) -> Result<(), EncodeError> {
 /// elements, without building that term.
 pub fn encode_tuple_body(fields: &[Field<'_>], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     encode::encode_tuple(fields, out, Limits::default().max_depth)
+}
+
+/// Appends a distribution message's terms without version bytes: the
+/// control tuple (its `fields`, or a built tuple), then `msg`, atoms
+/// through the connection's atom cache and large binaries left out (see
+/// [`DistEncoding`]). On error `out` is left as it was.
+pub(crate) fn encode_dist<'a>(
+    ctrl: Result<&[Field<'a>], &'a Term>,
+    msg: Option<&'a Term>,
+    out: &mut Vec<u8>,
+    dist: DistEncoding<'_, 'a>,
+) -> Result<(), EncodeError> {
+    encode::encode_dist(ctrl, msg, out, dist, Limits::default().max_depth)
 }
 
 /// Encodes `term` with the version byte into a new vector.
