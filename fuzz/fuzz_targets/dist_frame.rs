@@ -7,7 +7,8 @@
 //!
 //! Input: the first byte picks the read size (how the stream is chunked,
 //! 1 to 256 bytes) and the negotiated flags of the re-encoding (with or
-//! without `DFLAG_FRAGMENTS`); the rest is the byte stream.
+//! without `DFLAG_FRAGMENTS`, `DFLAG_DIST_HDR_ATOM_CACHE`); the rest is the
+//! byte stream, whose distribution headers may carry atom cache references.
 //!
 //! Run from the repository root (see `fuzz/README.md`):
 //!
@@ -19,7 +20,7 @@
 
 use distro::dist::DFlags;
 use distro::dist::control::Control;
-use distro::dist::frame::{Defragmenter, FrameReader, Packet, encode_control};
+use distro::dist::frame::{Defragmenter, FrameReader, FrameWriter, Packet, encode_control};
 use distro::term::{Limits, cmp_terms};
 use libfuzzer_sys::fuzz_target;
 
@@ -43,10 +44,9 @@ fn decode_all(bytes: &[u8], limits: &Limits) -> Vec<Control> {
 
 fn encode(ctrl: &Control, flags: DFlags) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    let mut sequence = 0;
     // A decoded term may still be refused by the encoder (e.g. sizes it
     // cannot represent); that is an error, not a panic.
-    encode_control(ctrl, flags, &mut sequence, &mut out).ok()?;
+    encode_control(ctrl, flags, &mut FrameWriter::default(), &mut out).ok()?;
     Some(out)
 }
 
@@ -86,11 +86,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let chunk = usize::from(control) + 1;
-    let flags = if control & 1 == 0 {
+    let mut flags = if control & 1 == 0 {
         DFlags::OURS
     } else {
         DFlags::OURS & !DFlags::FRAGMENTS
     };
+    if control & 2 != 0 {
+        flags = flags & !DFlags::DIST_HDR_ATOM_CACHE;
+    }
     let limits = Limits::default();
     let mut reader = FrameReader::default();
     let mut defrag = Defragmenter::default();

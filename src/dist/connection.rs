@@ -21,7 +21,7 @@
 
 use super::DFlags;
 use super::control::Control;
-use super::frame::{Defragmenter, FrameError, FrameReader, Packet, encode_control};
+use super::frame::{Defragmenter, FrameError, FrameReader, FrameWriter, Packet, encode_control};
 use super::handshake::{
     self, AcceptPending, Established, Event, Framing, Handshake, HandshakeError,
 };
@@ -502,7 +502,9 @@ async fn run<H, R, W>(
                     match decoded {
                         Ok(Some(c)) => batch.push(c),
                         Ok(None) => {}
-                        Err(e @ FrameError::ReassemblyTooLarge { .. }) => {
+                        Err(
+                            e @ (FrameError::ReassemblyTooLarge { .. } | FrameError::AtomCache(_)),
+                        ) => {
                             host.deliver_all(&peer_atom, &mut batch);
                             tracing::error!("** Closing distribution channel from {peer}: {e} **");
                             return atom("invalid_data");
@@ -583,7 +585,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut written = 0usize;
     let mut charged = 0usize;
     let mut open = true;
-    let mut seq = 0u64;
+    let mut fw = FrameWriter::default();
     let mut interval = tokio::time::interval(settings.tick_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
@@ -626,10 +628,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     open = false;
                     continue;
                 };
-                push(&mut buf, first, flags, &mut seq, &mut charged);
+                push(&mut buf, first, flags, &mut fw, &mut charged);
                 while buf.len() < WRITE_BATCH {
                     match rx.try_recv() {
-                        Some(q) => push(&mut buf, q, flags, &mut seq, &mut charged),
+                        Some(q) => push(&mut buf, q, flags, &mut fw, &mut charged),
                         None => break,
                     }
                 }
@@ -673,10 +675,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 }
 
 /// Appends the frames of `q` to `buf` and counts its charge.
-fn push(buf: &mut Vec<u8>, q: Queued, flags: DFlags, seq: &mut u64, charged: &mut usize) {
+fn push(buf: &mut Vec<u8>, q: Queued, flags: DFlags, fw: &mut FrameWriter, charged: &mut usize) {
     *charged += q.charged;
     let c = &q.ctrl;
-    if let Err(e) = encode_control(c, flags, seq, buf) {
+    if let Err(e) = encode_control(c, flags, fw, buf) {
         tracing::error!(
             "cannot encode {} for the distribution: {e}; message dropped",
             c.op_name()

@@ -113,8 +113,7 @@ impl DFlags {
     pub const REQUIRED: Self = Self::MANDATORY_25;
 
     /// The flags this node advertises (without [`DFlags::PUBLISHED`], which
-    /// depends on `-hidden`). The atom cache is not implemented and so not
-    /// advertised (it is rejectable).
+    /// depends on `-hidden`).
     pub const OURS: Self = Self(
         Self::MANDATORY_25.0
             | Self::MANDATORY_26.0
@@ -127,6 +126,7 @@ impl DFlags {
             | Self::BIG_SEQTRACE_LABELS.0
             | Self::EXIT_PAYLOAD.0
             | Self::FRAGMENTS.0
+            | Self::DIST_HDR_ATOM_CACHE.0
             | Self::SPAWN.0
             | Self::ALIAS.0,
     );
@@ -215,10 +215,12 @@ mod tests {
         assert_eq!(DFlags::MANDATORY_25_DIGEST.0, 0x0400_0000);
         assert_eq!(DFlags::SPAWN.0, 0x1_0000_0000);
         assert_eq!(DFlags::ALIAS.0, 0x8_0000_0000);
-        // The set the protocol notes recorded being accepted by OTP 25, plus FRAGMENTS.
+        assert_eq!(DFlags::DIST_HDR_ATOM_CACHE.0, 0x2000);
+        // The set the protocol notes recorded being accepted by OTP 25, plus
+        // FRAGMENTS and the atom cache.
         assert_eq!(
             (DFlags::OURS | DFlags::PUBLISHED).0,
-            0x0000_000D_075F_5FBD | DFlags::FRAGMENTS.0
+            0x0000_000D_075F_5FBD | DFlags::FRAGMENTS.0 | DFlags::DIST_HDR_ATOM_CACHE.0
         );
     }
 

@@ -7,13 +7,13 @@
 //! [`Defragmenter`] reassembles fragments, [`encode_control`] appends the
 //! frames of one message to an output buffer.
 //!
-//! The atom cache (`DFLAG_DIST_HDR_ATOM_CACHE`) is not negotiated, so a
-//! distribution header must carry zero atom-cache references; anything else
-//! is an error.
+//! A distribution header's atom cache references (`DFLAG_DIST_HDR_ATOM_CACHE`)
+//! are read and written through [`super::atom_cache`].
 
 use super::DFlags;
+use super::atom_cache::{AtomCacheError, RecvAtomCache, SendAtomCache};
 use super::control::{Control, ControlError};
-use crate::term::{self, DecodeError, EncodeError, Limits, Term};
+use crate::term::{self, AtomTable, DecodeError, EncodeError, Limits, Term};
 use std::collections::HashMap;
 
 /// Largest buffer growth made ahead of received bytes for one frame.
@@ -46,11 +46,11 @@ pub enum FrameError {
     /// The first byte(s) of a packet are not a known packet type.
     #[error("unknown distribution packet type {0:?}")]
     UnknownType(Vec<u8>),
-    /// A distribution header with atom-cache references (never negotiated).
-    #[error(
-        "distribution header with {0} atom cache references, but the atom cache was not negotiated"
-    )]
-    AtomCache(u8),
+    /// A distribution header's atom cache references are wrong. The
+    /// connection is closed over it: its atom cache is no longer the
+    /// peer's.
+    #[error("bad distribution header: {0}")]
+    AtomCache(#[from] AtomCacheError),
     /// A packet ended before its header did.
     #[error("truncated distribution header")]
     Truncated,
@@ -177,9 +177,51 @@ impl FrameReader {
 
 struct Partial {
     next: u64,
+    /// The message's bytes so far; with `split`, the bytes of the binary
+    /// that ends it.
     bytes: Vec<u8>,
+    /// When the first fragment held the control message and the start of
+    /// a large binary that ends the message: the control, decoded, the
+    /// message's bytes before the binary's, and the binary's length.
+    split: Option<(Term, Vec<u8>, usize)>,
+    /// The atoms of its header's atom cache references.
+    atoms: Vec<Option<term::Atom>>,
+    /// The bytes of it counted against the limit.
+    counted: usize,
     /// What was reserved for it from the first fragment's count.
     reserved: usize,
+}
+
+/// Where the bytes of a `BINARY_EXT` of at least [`MOVE_TAIL_BINARY`]
+/// bytes start in `msg` (a message's first bytes), and its length, when
+/// its header is there and nothing can follow it in the message: the
+/// message is the binary, or a tuple whose last element is such a
+/// message (`{'$gen_call', From, Bin}`).
+fn tail_binary(msg: &[u8], atoms: AtomTable<'_>, limits: &Limits) -> Option<(usize, usize)> {
+    const BINARY_EXT: u8 = 109;
+    const SMALL_TUPLE_EXT: u8 = 104;
+    let mut pos = 0;
+    for _ in 0..8 {
+        match *msg.get(pos)? {
+            BINARY_EXT => {
+                let len = u32::from_be_bytes(msg.get(pos + 1..pos + 5)?.try_into().ok()?) as usize;
+                return (len >= MOVE_TAIL_BINARY).then_some((pos + 5, len));
+            }
+            SMALL_TUPLE_EXT => {
+                let arity = *msg.get(pos + 1)?;
+                pos += 2;
+                for _ in 1..arity {
+                    let (_, n) = term::decode_dist_prefix(msg.get(pos..)?, atoms, limits).ok()?;
+                    pos += n;
+                }
+                if arity == 0 {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Reassembles fragmented messages (`131, 69` / `131, 70`).
@@ -191,6 +233,7 @@ struct Partial {
 /// that claims more fragments than it sends cannot make us reserve more.
 pub struct Defragmenter {
     partial: HashMap<u64, Partial>,
+    atoms: Option<Box<RecvAtomCache>>,
     total: usize,
     reserved: usize,
     limit: usize,
@@ -200,6 +243,7 @@ impl Default for Defragmenter {
     fn default() -> Self {
         Self {
             partial: HashMap::new(),
+            atoms: None,
             total: 0,
             reserved: 0,
             limit: MAX_REASSEMBLY,
@@ -227,53 +271,94 @@ impl Defragmenter {
         self
     }
 
+    /// Reads the atom cache references of a header at the front of
+    /// `bytes` (`NumberOfAtomCacheRefs` first); returns the rest.
+    fn read_refs<'b>(&mut self, bytes: &'b [u8]) -> Result<&'b [u8], FrameError> {
+        let (&n, rest) = bytes.split_first().ok_or(FrameError::Truncated)?;
+        if n == 0 {
+            if let Some(c) = &mut self.atoms {
+                c.read(0, rest)?;
+            }
+            return Ok(rest);
+        }
+        let cache = self.atoms.get_or_insert_with(Default::default);
+        let used = cache.read(n, rest)?;
+        Ok(&rest[used..])
+    }
+
+    /// The atoms of the header read last.
+    fn table(&self) -> AtomTable<'_> {
+        self.atoms.as_ref().map(|c| c.table()).unwrap_or_default()
+    }
+
     /// Turns one data packet into a control message, or `None` when it was
-    /// a fragment of a message not yet complete.
+    /// a fragment of a message not yet complete. A bad header
+    /// ([`FrameError::AtomCache`]) leaves the connection's atom cache
+    /// unusable: close the connection.
     pub fn decode_packet(
         &mut self,
         data: &[u8],
         limits: &Limits,
     ) -> Result<Option<Control>, FrameError> {
         match data {
-            [112, rest @ ..] => decode_body(rest, true, limits).map(Some),
+            [112, rest @ ..] => decode_body(rest, None, limits).map(Some),
             [131, 68, rest @ ..] => {
-                let (&n, body) = rest.split_first().ok_or(FrameError::Truncated)?;
-                if n != 0 {
-                    return Err(FrameError::AtomCache(n));
-                }
-                decode_body(body, false, limits).map(Some)
+                let body = self.read_refs(rest)?;
+                decode_body(body, Some(self.table()), limits).map(Some)
             }
             [131, 69, rest @ ..] => {
                 let seq = be_u64(rest).ok_or(FrameError::Truncated)?;
                 let frag = be_u64(rest.get(8..).ok_or(FrameError::Truncated)?)
                     .ok_or(FrameError::Truncated)?;
-                let n = *rest.get(16).ok_or(FrameError::Truncated)?;
-                if n != 0 {
-                    return Err(FrameError::AtomCache(n));
-                }
-                let body = &rest[17..];
+                let body = self.read_refs(rest.get(16..).ok_or(FrameError::Truncated)?)?;
                 if frag <= 1 {
-                    return decode_body(body, false, limits).map(Some);
+                    return decode_body(body, Some(self.table()), limits).map(Some);
                 }
+                let atoms = self
+                    .atoms
+                    .as_ref()
+                    .map(|c| c.snapshot())
+                    .unwrap_or_default();
                 self.grow(body.len())?;
+                // A large binary that ends the message and starts here is
+                // reassembled in a buffer of its own, which becomes the
+                // binary: reserved for its length, never moved.
+                let table = AtomTable::in_order(&atoms);
+                let split =
+                    term::decode_dist_prefix(body, table, limits)
+                        .ok()
+                        .and_then(|(ctrl, n)| {
+                            let (at, len) = tail_binary(&body[n..], table, limits)?;
+                            Some((ctrl, n, n + at, len))
+                        });
+                let (first, split, want) = match split {
+                    Some((ctrl, n, at, len)) => {
+                        (&body[at..], Some((ctrl, body[n..at].to_vec(), len)), len)
+                    }
+                    None => (body, None, usize::MAX),
+                };
                 let want = usize::try_from(frag)
                     .unwrap_or(usize::MAX)
-                    .saturating_mul(body.len());
+                    .saturating_mul(body.len())
+                    .min(want);
                 let reserved = want
                     .min(self.limit.saturating_sub(self.reserved))
-                    .max(body.len());
+                    .max(first.len());
                 let mut bytes = Vec::with_capacity(reserved);
-                bytes.extend_from_slice(body);
+                bytes.extend_from_slice(first);
                 self.reserved += reserved;
                 if let Some(old) = self.partial.insert(
                     seq,
                     Partial {
                         next: frag - 1,
                         bytes,
+                        split,
+                        atoms,
+                        counted: body.len(),
                         reserved,
                     },
                 ) {
-                    self.total -= old.bytes.len();
+                    self.total -= old.counted;
                     self.reserved -= old.reserved;
                 }
                 Ok(None)
@@ -303,15 +388,22 @@ impl Defragmenter {
                     return Err(FrameError::ReassemblyTooLarge { limit: self.limit });
                 }
                 self.total += body.len();
+                p.counted += body.len();
                 p.bytes.extend_from_slice(body);
                 p.next -= 1;
                 if frag == 1 {
                     let Some(done) = self.partial.remove(&seq) else {
                         return Ok(None);
                     };
-                    self.total -= done.bytes.len();
+                    self.total -= done.counted;
                     self.reserved -= done.reserved;
-                    decode_reassembled(done.bytes, limits).map(Some)
+                    let atoms = AtomTable::in_order(&done.atoms);
+                    match done.split {
+                        Some((ctrl, head, len)) => {
+                            decode_split(ctrl, head, len, done.bytes, atoms, limits).map(Some)
+                        }
+                        None => decode_reassembled(done.bytes, atoms, limits).map(Some),
+                    }
                 } else {
                     Ok(None)
                 }
@@ -332,7 +424,7 @@ impl Defragmenter {
 
     fn forget(&mut self, seq: u64) {
         if let Some(p) = self.partial.remove(&seq) {
-            self.total -= p.bytes.len();
+            self.total -= p.counted;
             self.reserved -= p.reserved;
         }
     }
@@ -345,12 +437,16 @@ const MOVE_TAIL_BINARY: usize = 64 * 1024;
 /// [`decode_body`] for a reassembled message, whose buffer we own: a large
 /// binary at its end (the request of a call carrying 10 MiB) is moved into
 /// the term, not copied out of the buffer.
-fn decode_reassembled(body: Vec<u8>, limits: &Limits) -> Result<Control, FrameError> {
-    let (ctrl, n) = term::decode_prefix_with(&body, false, limits)?;
+fn decode_reassembled(
+    body: Vec<u8>,
+    atoms: AtomTable<'_>,
+    limits: &Limits,
+) -> Result<Control, FrameError> {
+    let (ctrl, n) = term::decode_dist_prefix(&body, atoms, limits)?;
     let msg = if n == body.len() {
         None
     } else {
-        match term::decode_owned_with(body, n, MOVE_TAIL_BINARY, limits) {
+        match term::decode_owned_with(body, n, MOVE_TAIL_BINARY, atoms, limits) {
             Ok(m) => Some(m),
             Err(DecodeError::TrailingBytes { count, .. }) => {
                 return Err(FrameError::Trailing(count));
@@ -361,14 +457,52 @@ fn decode_reassembled(body: Vec<u8>, limits: &Limits) -> Result<Control, FrameEr
     Ok(Control::from_owned_terms(ctrl, msg)?)
 }
 
-/// Decodes a control term and its optional message term.
-fn decode_body(body: &[u8], with_version: bool, limits: &Limits) -> Result<Control, FrameError> {
-    let (ctrl, n) = term::decode_prefix_with(body, with_version, limits)?;
+/// A message reassembled in two parts: its control (decoded), `head` (the
+/// message's bytes up to those of the binary that ends it, of `len`
+/// bytes) and `tail`, the binary's bytes, which become the binary. A
+/// message that turns out otherwise (the binary's length is not what
+/// arrived) is decoded from the bytes put together.
+fn decode_split(
+    ctrl: Term,
+    head: Vec<u8>,
+    len: usize,
+    mut tail: Vec<u8>,
+    atoms: AtomTable<'_>,
+    limits: &Limits,
+) -> Result<Control, FrameError> {
+    if tail.len() == len {
+        if let Some(msg) = term::decode_detached(&head, &mut tail, atoms, limits) {
+            return Ok(Control::from_owned_terms(ctrl, Some(msg))?);
+        }
+    }
+    let mut bytes = head;
+    bytes.extend_from_slice(&tail);
+    drop(tail);
+    match term::decode_owned_with(bytes, 0, MOVE_TAIL_BINARY, atoms, limits) {
+        Ok(msg) => Ok(Control::from_owned_terms(ctrl, Some(msg))?),
+        Err(DecodeError::TrailingBytes { count, .. }) => Err(FrameError::Trailing(count)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Decodes a control term and its optional message term: with version
+/// bytes (a pass-through packet, `atoms` `None`), or after a distribution
+/// header with its `atoms`.
+fn decode_body(
+    body: &[u8],
+    atoms: Option<AtomTable<'_>>,
+    limits: &Limits,
+) -> Result<Control, FrameError> {
+    let one = |bytes: &[u8]| match atoms {
+        None => term::decode_prefix_with(bytes, true, limits),
+        Some(a) => term::decode_dist_prefix(bytes, a, limits),
+    };
+    let (ctrl, n) = one(body)?;
     let rest = &body[n..];
     let msg = if rest.is_empty() {
         None
     } else {
-        let (msg, m) = term::decode_prefix_with(rest, with_version, limits)?;
+        let (msg, m) = one(rest)?;
         if m != rest.len() {
             return Err(FrameError::Trailing(rest.len() - m));
         }
@@ -377,95 +511,178 @@ fn decode_body(body: &[u8], with_version: bool, limits: &Limits) -> Result<Contr
     Ok(Control::from_owned_terms(ctrl, msg)?)
 }
 
+/// Binaries of at least this many bytes are not copied into the writer's
+/// scratch buffer when a message is encoded for the atom cache: they go
+/// straight from the term to the output, once.
+const SPILL_MIN: usize = 1024;
+
+/// A scratch buffer larger than this is given back after its message.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+/// What the sending side of a connection keeps from one message to the
+/// next: the sequence numbers of fragmented messages, the atom cache
+/// (once `DFLAG_DIST_HDR_ATOM_CACHE` is negotiated) and the buffer a
+/// message is encoded in before its header is known.
+#[derive(Debug, Default)]
+pub struct FrameWriter {
+    sequence: u64,
+    atoms: Option<Box<SendAtomCache>>,
+    scratch: Vec<u8>,
+}
+
 /// Appends the frame(s) carrying `ctrl` to `out`: one pass-through frame, or
 /// fragments when the message is larger than [`FRAGMENT_SIZE`] and
-/// `DFLAG_FRAGMENTS` was negotiated. `sequence` numbers fragmented messages.
+/// `DFLAG_FRAGMENTS` was negotiated. `w` numbers fragmented messages and
+/// holds the atom cache.
 pub fn encode_control(
     ctrl: &Control,
     flags: DFlags,
-    sequence: &mut u64,
+    w: &mut FrameWriter,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     if let Some((fields, n, msg)) = ctrl.send_fields(flags) {
-        return encode_packet(Ctrl::Fields(&fields[..n]), Some(msg), flags, sequence, out);
+        return encode_packet(Ok(&fields[..n]), Some(msg), flags, w, out);
     }
     let (c, m) = ctrl.to_terms(flags);
-    encode_terms(&c, m, flags, sequence, out)
+    encode_terms(&c, m, flags, w, out)
 }
 
-/// A control tuple to encode: a term, or the fields of one.
-#[derive(Clone, Copy)]
-enum Ctrl<'a> {
-    Term(&'a Term),
-    Fields(&'a [term::Field<'a>]),
-}
+/// A control tuple to encode: the fields of one, or a term.
+type Ctrl<'a> = Result<&'a [term::Field<'a>], &'a Term>;
 
-impl Ctrl<'_> {
-    /// Appends the tuple without the version byte.
-    fn encode_body(self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        match self {
-            Self::Term(t) => term::encode_body(t, out),
-            Self::Fields(f) => term::encode_tuple_body(f, out),
-        }
+/// Appends the version byte (`with_version`) and the control tuple.
+fn encode_ctrl(ctrl: Ctrl<'_>, with_version: bool, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let start = out.len();
+    if with_version {
+        out.push(131);
     }
-
-    /// Appends the version byte and the tuple.
-    fn encode(self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        match self {
-            Self::Term(t) => term::encode(t, out),
-            Self::Fields(f) => {
-                out.push(131);
-                let r = term::encode_tuple_body(f, out);
-                if r.is_err() {
-                    out.pop();
-                }
-                r
-            }
-        }
+    let r = match ctrl {
+        Err(t) => term::encode_body(t, out),
+        Ok(f) => term::encode_tuple_body(f, out),
+    };
+    if r.is_err() {
+        out.truncate(start);
     }
+    r
 }
 
 /// Like [`encode_control`] for an already built control tuple and message.
 ///
 /// Without `DFLAG_FRAGMENTS` a message is a pass-through packet (`112`,
 /// then the terms with their version bytes). With it, BEAM expects every
-/// packet to start with a distribution header: `131, 68, 0` (no atom-cache
-/// references) followed by the terms *without* version bytes, or the
-/// fragment headers `131, 69` / `131, 70` for messages larger than
-/// [`FRAGMENT_SIZE`] (verified against OTP 25–29: a pass-through packet on
-/// such a connection is refused as "incompatible erlang").
+/// packet to start with a distribution header: `131, 68` and the atom
+/// cache references (just `0` without `DFLAG_DIST_HDR_ATOM_CACHE`)
+/// followed by the terms *without* version bytes, or the fragment headers
+/// `131, 69` / `131, 70` for messages larger than [`FRAGMENT_SIZE`]
+/// (verified against OTP 25–29: a pass-through packet on such a
+/// connection is refused as "incompatible erlang").
 pub fn encode_terms(
     ctrl: &Term,
     msg: Option<&Term>,
     flags: DFlags,
-    sequence: &mut u64,
+    w: &mut FrameWriter,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    encode_packet(Ctrl::Term(ctrl), msg, flags, sequence, out)
+    encode_packet(Err(ctrl), msg, flags, w, out)
 }
 
 fn encode_packet(
     ctrl: Ctrl<'_>,
     msg: Option<&Term>,
     flags: DFlags,
-    sequence: &mut u64,
+    w: &mut FrameWriter,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
+    if flags.contains(DFlags::DIST_HDR_ATOM_CACHE) {
+        return encode_cached(ctrl, msg, flags, w, out);
+    }
     let start = out.len();
     let fragments = flags.contains(DFlags::FRAGMENTS);
     let encoded = if fragments {
         out.extend_from_slice(&[0, 0, 0, 0, 131, 68, 0]);
-        ctrl.encode_body(out)
+        encode_ctrl(ctrl, false, out)
             .and_then(|()| msg.map_or(Ok(()), |m| term::encode_body(m, out)))
     } else {
         out.extend_from_slice(&[0, 0, 0, 0, 112]);
-        ctrl.encode(out)
-            .and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
+        encode_ctrl(ctrl, true, out).and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
     };
     if let Err(e) = encoded {
         out.truncate(start);
         return Err(e);
     }
+    finish_packet(out, start, 1, fragments, &mut w.sequence)
+}
+
+/// [`encode_packet`] with the atom cache: the terms are encoded into the
+/// writer's scratch buffer first (large binaries left out), since the
+/// header before them lists the atoms they use.
+fn encode_cached(
+    ctrl: Ctrl<'_>,
+    msg: Option<&Term>,
+    flags: DFlags,
+    w: &mut FrameWriter,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let cache = w.atoms.get_or_insert_with(Default::default);
+    cache.begin();
+    w.scratch.clear();
+    let mut spill = Vec::new();
+    let encoded = term::encode_dist(
+        ctrl,
+        msg,
+        &mut w.scratch,
+        term::DistEncoding {
+            atoms: &mut **cache,
+            spill: &mut spill,
+            spill_min: SPILL_MIN,
+        },
+    );
+    if let Err(e) = encoded {
+        cache.abort();
+        return Err(e);
+    }
+    let fragments = flags.contains(DFlags::FRAGMENTS);
+    let header = cache.header_len();
+    let len = 2 + header + w.scratch.len() + spill.iter().map(|s| s.bytes.len()).sum::<usize>();
+    if !fragments && u32::try_from(len).is_err() {
+        cache.abort();
+        return Err(EncodeError::TooLarge {
+            what: "distribution packet",
+            len,
+        });
+    }
+    let start = out.len();
+    out.reserve(4 + len + (len / FRAGMENT_SIZE + 1) * FRAGMENT_HEADER);
+    out.extend_from_slice(&[0, 0, 0, 0, 131, 68]);
+    cache.finish(out);
+    let mut from = 0;
+    for s in &spill {
+        out.extend_from_slice(&w.scratch[from..s.at]);
+        out.extend_from_slice(s.bytes);
+        from = s.at;
+    }
+    out.extend_from_slice(&w.scratch[from..]);
+    if w.scratch.capacity() > SCRATCH_KEEP {
+        w.scratch = Vec::new();
+    }
+    finish_packet(out, start, header, fragments, &mut w.sequence)
+}
+
+/// A fragment's header: length, `131, 69` or `131, 70`, sequence id and
+/// fragment id (the first one has the atom cache references after it).
+const FRAGMENT_HEADER: usize = 4 + 2 + 8 + 8;
+
+/// Fills in the length of the packet appended at `start` (a 4-byte
+/// length, `131, 68`, `header` bytes of atom cache references, the terms),
+/// or turns it into fragments when it is larger than [`FRAGMENT_SIZE`] and
+/// `fragments` were negotiated.
+fn finish_packet(
+    out: &mut Vec<u8>,
+    start: usize,
+    header: usize,
+    fragments: bool,
+    sequence: &mut u64,
+) -> Result<(), EncodeError> {
     let len = out.len() - start - 4;
     if !fragments || len <= FRAGMENT_SIZE {
         let Ok(len32) = u32::try_from(len) else {
@@ -478,38 +695,43 @@ fn encode_packet(
         out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
         return Ok(());
     }
-    // Put the body (after `131, 68, 0`) behind fragment headers, in place:
-    // the buffer grows by the headers and each chunk moves back to its
-    // place, last chunk first, so the body is neither copied out nor
-    // allocated twice.
+    // Put the body (after `131, 68` and the references) behind fragment
+    // headers, in place: the buffer grows by the headers and each chunk
+    // moves back to its place, last chunk first, so the body is neither
+    // copied out nor allocated twice. The references move behind the
+    // first fragment's ids.
     *sequence += 1;
     let seq = *sequence;
-    let body_start = start + 7;
+    let refs_at = start + 6;
+    let body_start = refs_at + header;
     let body_len = out.len() - body_start;
     let count = body_len.div_ceil(FRAGMENT_SIZE);
-    // Every fragment has a 4 + 2 + 8 + 8 byte header, the first one byte
-    // more (NumberOfAtomCacheRefs).
-    const HEADER: usize = 4 + 2 + 8 + 8;
-    let header = |i: usize| if i == 0 { HEADER + 1 } else { HEADER };
-    out.resize(start + body_len + count * HEADER + 1, 0);
+    let head = |i: usize| {
+        if i == 0 {
+            FRAGMENT_HEADER + header
+        } else {
+            FRAGMENT_HEADER
+        }
+    };
+    out.resize(start + body_len + count * FRAGMENT_HEADER + header, 0);
     for i in (0..count).rev() {
         let from = body_start + i * FRAGMENT_SIZE;
         let len = FRAGMENT_SIZE.min(body_len - i * FRAGMENT_SIZE);
         // Fragment i starts after i chunks and i headers.
-        let at = start + i * (FRAGMENT_SIZE + HEADER) + usize::from(i > 0);
-        let data_at = at + header(i);
+        let at = start + i * (FRAGMENT_SIZE + FRAGMENT_HEADER) + if i > 0 { header } else { 0 };
+        let data_at = at + head(i);
         out.copy_within(from..from + len, data_at);
+        if i == 0 {
+            out.copy_within(refs_at..refs_at + header, at + FRAGMENT_HEADER);
+        }
         let frag_id = (count - i) as u64;
-        let frame_len = (header(i) - 4 + len) as u32;
-        let h = &mut out[at..data_at];
+        let frame_len = (head(i) - 4 + len) as u32;
+        let h = &mut out[at..at + FRAGMENT_HEADER];
         h[..4].copy_from_slice(&frame_len.to_be_bytes());
         h[4] = 131;
         h[5] = if i == 0 { 69 } else { 70 };
         h[6..14].copy_from_slice(&seq.to_be_bytes());
         h[14..22].copy_from_slice(&frag_id.to_be_bytes());
-        if i == 0 {
-            h[22] = 0; // NumberOfAtomCacheRefs
-        }
     }
     Ok(())
 }
@@ -534,8 +756,7 @@ mod tests {
 
     fn roundtrip(c: &Control, flags: DFlags) -> (usize, Control) {
         let mut out = Vec::new();
-        let mut seq = 0;
-        encode_control(c, flags, &mut seq, &mut out).unwrap();
+        encode_control(c, flags, &mut FrameWriter::default(), &mut out).unwrap();
         let mut reader = FrameReader::default();
         reader.buffer().extend_from_slice(&out);
         let mut defrag = Defragmenter::default();
@@ -612,13 +833,15 @@ mod tests {
         ];
         for flags in [
             DFlags::OURS,
+            DFlags::OURS & !DFlags::DIST_HDR_ATOM_CACHE,
             DFlags::OURS & !DFlags::SEND_SENDER,
             DFlags::OURS & !DFlags::FRAGMENTS,
+            DFlags::OURS & !DFlags::FRAGMENTS & !DFlags::DIST_HDR_ATOM_CACHE,
         ] {
             for c in &sends {
                 assert!(c.send_fields(flags).is_some());
                 let (mut fast, mut built) = (vec![1, 2], vec![1, 2]);
-                let (mut s1, mut s2) = (0, 0);
+                let (mut s1, mut s2) = (FrameWriter::default(), FrameWriter::default());
                 encode_control(c, flags, &mut s1, &mut fast).unwrap();
                 let (ctrl, m) = c.to_terms(flags);
                 encode_terms(&ctrl, m, flags, &mut s2, &mut built).unwrap();
@@ -644,15 +867,94 @@ mod tests {
         assert!(link.send_fields(DFlags::OURS).is_none());
     }
 
+    /// Packets of `bytes` (our own frames), without their length prefixes.
+    fn packets(bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut reader = FrameReader::default();
+        reader.buffer().extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(Packet::Data(d)) = reader.next_packet().unwrap() {
+            out.push(d.to_vec());
+        }
+        out
+    }
+
+    fn send(to: &str, msg: Term) -> Control {
+        Control::Send {
+            from: None,
+            to: Pid {
+                node: Atom::from(to),
+                id: 1,
+                serial: 0,
+                creation: 1,
+            },
+            msg,
+        }
+    }
+
+    /// With the atom cache, the atoms of a message sent again are a byte
+    /// each, and one writer's messages decode in order on one reader.
+    #[test]
+    fn atoms_sent_again_are_cache_references() {
+        let c = send("target@host", crate::term!({hello, target, [a, b]}));
+        let mut w = FrameWriter::default();
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        encode_control(&c, DFlags::OURS, &mut w, &mut first).unwrap();
+        encode_control(&c, DFlags::OURS, &mut w, &mut second).unwrap();
+        let mut plain = Vec::new();
+        let flags = DFlags::OURS & !DFlags::DIST_HDR_ATOM_CACHE;
+        encode_control(&c, flags, &mut FrameWriter::default(), &mut plain).unwrap();
+        assert!(second.len() < first.len());
+        assert!(second.len() + 10 < plain.len(), "{second:?} vs {plain:?}");
+        let mut d = Defragmenter::default();
+        for p in packets(&first).iter().chain(&packets(&second)) {
+            let back = d.decode_packet(p, &Limits::default()).unwrap();
+            assert_eq!(back, Some(c.clone()));
+        }
+    }
+
+    /// A fragmented message is decoded with the atoms of its own header,
+    /// although a message between its fragments put another atom in the
+    /// same slot.
+    #[test]
+    fn fragments_keep_their_atoms_while_the_cache_changes() {
+        let node = "target@host";
+        let other = (0..)
+            .map(|i| format!("x{i}@host"))
+            .find(|t| {
+                super::super::atom_cache::slot_of(t) == super::super::atom_cache::slot_of(node)
+            })
+            .unwrap();
+        let big = send(
+            node,
+            crate::term!({(binary(vec![1; 2 * FRAGMENT_SIZE])), (crate::term::atom(node))}),
+        );
+        let small = send(&other, crate::term!(hello));
+        let mut w = FrameWriter::default();
+        let mut bytes = Vec::new();
+        encode_control(&big, DFlags::OURS, &mut w, &mut bytes).unwrap();
+        let big_packets = packets(&bytes);
+        assert_eq!(big_packets.len(), 3);
+        bytes.clear();
+        encode_control(&small, DFlags::OURS, &mut w, &mut bytes).unwrap();
+        let small_packet = packets(&bytes).remove(0);
+        let l = Limits::default();
+        let mut d = Defragmenter::default();
+        assert_eq!(d.decode_packet(&big_packets[0], &l).unwrap(), None);
+        assert_eq!(d.decode_packet(&small_packet, &l).unwrap(), Some(small));
+        assert_eq!(d.decode_packet(&big_packets[1], &l).unwrap(), None);
+        assert_eq!(d.decode_packet(&big_packets[2], &l).unwrap(), Some(big));
+    }
+
     /// The fragments written in place are byte for byte those of cutting
     /// the encoded body into chunks behind headers (dist.c's layout), after
     /// whatever the buffer already held.
     #[test]
     fn fragments_are_the_body_cut_behind_headers() {
         let c = msg(3 * FRAGMENT_SIZE + 17);
+        let flags = DFlags::OURS & !DFlags::DIST_HDR_ATOM_CACHE;
         // The body without version bytes, as after `131, 68, 0`.
         let mut body = Vec::new();
-        let (ctrl, m) = c.to_terms(DFlags::OURS);
+        let (ctrl, m) = c.to_terms(flags);
         term::encode_body(&ctrl, &mut body).unwrap();
         term::encode_body(m.unwrap(), &mut body).unwrap();
         let mut want = vec![9, 9, 9];
@@ -670,9 +972,12 @@ mod tests {
             want.extend(chunk);
         }
         let mut got = vec![9, 9, 9];
-        let mut seq = 6;
-        encode_control(&c, DFlags::OURS, &mut seq, &mut got).unwrap();
-        assert_eq!(seq, 7);
+        let mut w = FrameWriter {
+            sequence: 6,
+            ..FrameWriter::default()
+        };
+        encode_control(&c, flags, &mut w, &mut got).unwrap();
+        assert_eq!(w.sequence, 7);
         assert_eq!(count, 4);
         assert!(got == want, "fragments differ");
     }
@@ -715,6 +1020,66 @@ mod tests {
         p
     }
 
+    /// A large binary that ends a fragmented message (the message itself,
+    /// or the last element of `{'$gen_call', From, Bin}`) is reassembled in
+    /// a buffer reserved for exactly its length, which becomes the binary.
+    #[test]
+    fn a_binary_ending_a_fragmented_message_is_its_own_buffer() {
+        let len = 3 * FRAGMENT_SIZE + 5;
+        let call = crate::term!({(crate::term::atom("$gen_call")), {(Term::Pid(Pid {
+            node: Atom::from("a@h"),
+            id: 7,
+            serial: 0,
+            creation: 1,
+        })), x}, (binary(vec![3u8; len]))});
+        for m in [binary(vec![3u8; len]), call] {
+            let c = send("a@h", m);
+            for flags in [DFlags::OURS, DFlags::OURS & !DFlags::DIST_HDR_ATOM_CACHE] {
+                let (frames, back) = roundtrip(&c, flags);
+                assert_eq!(frames, 4);
+                assert_eq!(back, c);
+                let Control::Send { msg, .. } = back else {
+                    unreachable!()
+                };
+                let bin = match &msg {
+                    Term::Binary(b) => b,
+                    Term::Tuple(t) => match &t.elements[2] {
+                        Term::Binary(b) => b,
+                        _ => unreachable!(),
+                    },
+                    _ => unreachable!(),
+                };
+                assert_eq!(bin.bytes.capacity(), len, "reserved once, never moved");
+            }
+        }
+    }
+
+    /// A binary that claims fewer bytes than its fragments bring: the
+    /// message is decoded from the bytes put together, and the bytes past
+    /// the binary are an error, as for a message in one packet.
+    #[test]
+    fn a_binary_shorter_than_its_fragments_is_an_error() {
+        let mut body = Vec::new();
+        let (ctrl, _) = send("a@h", crate::term!(x)).to_terms(DFlags::OURS);
+        term::encode_body(&ctrl, &mut body).unwrap();
+        body.push(109);
+        body.extend(70_000u32.to_be_bytes());
+        body.extend(vec![1u8; 60_000]);
+        let l = Limits::default();
+        let mut d = Defragmenter::default();
+        assert_eq!(
+            d.decode_packet(&first_fragment(1, 2, &body), &l).unwrap(),
+            None
+        );
+        let last = next_fragment(1, 1, &[2u8; 20_000]);
+        assert!(matches!(
+            d.decode_packet(&last, &l),
+            Err(FrameError::Trailing(10_000))
+        ));
+        assert_eq!(d.total, 0);
+        assert_eq!(d.reserved, 0);
+    }
+
     #[test]
     fn unfinished_messages_share_one_reassembly_limit() {
         let l = Limits::default();
@@ -749,7 +1114,7 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..5 {
             out.clear();
-            encode_control(&c, DFlags::OURS, &mut 0, &mut out).unwrap();
+            encode_control(&c, DFlags::OURS, &mut FrameWriter::default(), &mut out).unwrap();
             let mut r = FrameReader::default();
             r.buffer().extend_from_slice(&out);
             let (mut got, mut frames) = (None, 0);
@@ -788,7 +1153,7 @@ mod tests {
         ));
         assert!(matches!(
             d.decode_packet(&[131, 68, 3], &l),
-            Err(FrameError::AtomCache(3))
+            Err(FrameError::AtomCache(AtomCacheError::Truncated))
         ));
         assert!(matches!(
             d.decode_packet(&[131, 69, 0], &l),

@@ -3,6 +3,7 @@
 //!
 //! Mirrors `erts/emulator/beam/dist.c` and `lib/kernel/src/dist_util.erl`.
 
+pub mod atom_cache;
 pub mod flags;
 pub mod handshake;
 

@@ -1,7 +1,7 @@
 //! The connection queue's byte count, busy state and wake-ups.
 
 use super::*;
-use crate::dist::frame::encode_control;
+use crate::dist::frame::{FrameWriter, encode_control};
 use crate::term;
 use crate::term::{Atom, Pid, atom, binary, int, list, map};
 use std::time::Duration;
@@ -26,7 +26,7 @@ fn send(msg: Term) -> Control {
 /// The bytes `encode_control` writes for `c`.
 fn encoded_len(c: &Control) -> usize {
     let mut out = Vec::new();
-    encode_control(c, DFlags::OURS, &mut 0, &mut out).expect("encodes");
+    encode_control(c, DFlags::OURS, &mut FrameWriter::default(), &mut out).expect("encodes");
     out.len()
 }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use distro::dist::DFlags;
 use distro::dist::control::Control;
-use distro::dist::frame::{Defragmenter, FrameReader, Packet, encode_control};
+use distro::dist::frame::{Defragmenter, FrameReader, FrameWriter, Packet, encode_control};
 use distro::dist::handshake::{Config, Established, Handshake};
 use distro::term::{Atom, Limits, Pid, Reference, Term, atom};
 
@@ -188,7 +188,7 @@ struct Peer {
     est: Established,
     leftover: Vec<u8>,
     name: String,
-    seq: u64,
+    writer: FrameWriter,
 }
 
 fn peer(c: &Cluster) -> Peer {
@@ -212,7 +212,7 @@ fn peer(c: &Cluster) -> Peer {
         est,
         leftover,
         name,
-        seq: 0,
+        writer: FrameWriter::default(),
     }
 }
 
@@ -223,7 +223,7 @@ impl Peer {
 
     fn frames(&mut self, ctrl: &Control) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_control(ctrl, self.est.flags, &mut self.seq, &mut out).expect("encodes");
+        encode_control(ctrl, self.est.flags, &mut self.writer, &mut out).expect("encodes");
         out
     }
 
@@ -386,6 +386,39 @@ fn a_peer_that_sends_only_ticks() {
     stop.store(true, Ordering::Relaxed);
     reader.wait_closed("the silent peer is removed");
     c.assert_log(&format!("Node {} not responding", p.name));
+    c.serves_beam();
+}
+
+/// Atom cache references that cannot be followed: a distribution header
+/// naming a cache slot the peer never filled, and one whose new entry is
+/// not UTF-8. Either closes that connection (its atom cache is no longer
+/// the peer's), logged as invalid data; the node goes on serving BEAM.
+#[test]
+fn atom_cache_references_to_nothing() {
+    let Some(otp) = require_otp() else { return };
+    let c = cluster(otp, &[]);
+    for (header, log) in [
+        (
+            &[1u8, 0x03, 0x05][..],
+            "atom cache reference to empty slot 773",
+        ),
+        (
+            &[1u8, 0x08, 0x07, 2, 0xff, 0xfe][..],
+            "atom cache entry for slot 7 is not a valid atom",
+        ),
+    ] {
+        let mut p = peer(&c);
+        assert!(p.est.flags.contains(DFlags::DIST_HDR_ATOM_CACHE));
+        let reader = p.reader();
+        // {6, From, '', bench_sink} with the name as cache reference 0.
+        let mut body = vec![104, 4, 97, 6];
+        term::encode_body(&term::Term::Pid(p.pid()), &mut body).expect("pid");
+        body.extend([119, 0, 82, 0, 106]);
+        p.write(&framed(&[&[131, 68], header, &body]))
+            .expect("write");
+        reader.wait_closed("a bad atom cache header closes the connection");
+        c.assert_log(log);
+    }
     c.serves_beam();
 }
 
