@@ -15,7 +15,7 @@
 %% The load round (`main(["load", Quick, T1, OsPid1, T2, OsPid2])`) runs
 %% against targets that have bench_target's processes (benches/
 %% bench_target.erl on BEAM, the same in Rust on distro) and reads each
-%% target's CPU time from /proc/OsPid/stat:
+%% target's CPU time from /proc/OsPid/stat, measuring the targets in turns:
 %%   in_100b / in_64k     messages sent to the target (dropped there), per s
 %%   out_100b / out_64k   messages the target's bench_streamer sends us, per s
 %%   senders8             8 of our processes streaming 100 B in at once, per s
@@ -28,7 +28,7 @@
 
 main(["load", Quick | Targets]) ->
     Scale = case Quick of "quick" -> 1; _ -> 4 end,
-    [load(list_to_atom(T), OsPid, Scale) || [T, OsPid] <- pairs(Targets)],
+    load([{list_to_atom(T), OsPid} || [T, OsPid] <- pairs(Targets)], Scale),
     io:format("DONE~n"),
     halt(0);
 main([Quick | Targets]) ->
@@ -102,39 +102,85 @@ report(T, Metric, Value) ->
 pairs([]) -> [];
 pairs([A, B | Rest]) -> [[A, B] | pairs(Rest)].
 
-load(T, OsPid, Scale) ->
-    pong = net_adm:ping(T),
+%% Every measurement alternates between the targets (warm-up of each, then
+%% three timed rounds of each, in turns), so that drift in the machine's
+%% load reaches both alike.
+load(Targets, Scale) ->
+    [pong = net_adm:ping(T) || {T, _} <- Targets],
     Small = binary:copy(<<1>>, 100),
     Chunk = binary:copy(<<9>>, 65536),
     N = 50000 * Scale,
     S = 400 * Scale,
-    {In100, In100Cpu} = measure(OsPid, N, fun() -> sink(T, N, Small) end),
-    report(T, in_100b_per_s, In100),
-    report(T, in_100b_cpu_us, In100Cpu),
-    {In64, In64Cpu} = measure(OsPid, S, fun() -> sink(T, S, Chunk) end),
-    report(T, in_64k_mib_per_s, In64 div 16),
-    report(T, in_64k_cpu_ns_per_kib, round(In64Cpu * 1000 / 64)),
-    {Out100, Out100Cpu} = measure(OsPid, N, fun() -> from_streamer(T, N, Small) end),
-    report(T, out_100b_per_s, Out100),
-    report(T, out_100b_cpu_us, Out100Cpu),
-    {Out64, Out64Cpu} = measure(OsPid, S, fun() -> from_streamer(T, S, Chunk) end),
-    report(T, out_64k_mib_per_s, Out64 div 16),
-    report(T, out_64k_cpu_ns_per_kib, round(Out64Cpu * 1000 / 64)),
-    {Par, _} = measure(OsPid, N, fun() -> parallel(8, fun() -> sink(T, N div 8, Small) end) end),
-    report(T, senders8_per_s, Par),
-    [begin
-         {Rate, P50, P99} = echo(T, Callers, 4000 * Scale div Callers),
-         report(T, list_to_atom("echo" ++ integer_to_list(Callers) ++ "_per_s"), Rate),
-         report(T, list_to_atom("echo" ++ integer_to_list(Callers) ++ "_p50_us"), P50),
-         report(T, list_to_atom("echo" ++ integer_to_list(Callers) ++ "_p99_us"), P99)
-     end || Callers <- [1, 64]],
+    each(measure(Targets, N, fun(T) -> sink(T, N, Small) end),
+         fun(T, {R, Cpu}) -> report(T, in_100b_per_s, R), report(T, in_100b_cpu_us, Cpu) end),
+    each(measure(Targets, S, fun(T) -> sink(T, S, Chunk) end),
+         fun(T, {R, Cpu}) ->
+                 report(T, in_64k_mib_per_s, R div 16),
+                 report(T, in_64k_cpu_ns_per_kib, round(Cpu * 1000 / 64))
+         end),
+    each(measure(Targets, N, fun(T) -> from_streamer(T, N, Small) end),
+         fun(T, {R, Cpu}) -> report(T, out_100b_per_s, R), report(T, out_100b_cpu_us, Cpu) end),
+    each(measure(Targets, S, fun(T) -> from_streamer(T, S, Chunk) end),
+         fun(T, {R, Cpu}) ->
+                 report(T, out_64k_mib_per_s, R div 16),
+                 report(T, out_64k_cpu_ns_per_kib, round(Cpu * 1000 / 64))
+         end),
+    each(measure(Targets, N, fun(T) -> parallel(8, fun() -> sink(T, N div 8, Small) end) end),
+         fun(T, {R, _}) -> report(T, senders8_per_s, R) end),
+    [each(echo_rounds(Targets, Callers, 4000 * Scale div Callers),
+          fun(T, {Rate, P50, P99}) ->
+                  Name = "echo" ++ integer_to_list(Callers),
+                  report(T, list_to_atom(Name ++ "_per_s"), Rate),
+                  report(T, list_to_atom(Name ++ "_p50_us"), P50),
+                  report(T, list_to_atom(Name ++ "_p99_us"), P99)
+          end)
+     || Callers <- [1, 64]],
     Ten = binary:copy(<<5>>, 10 * 1024 * 1024),
-    Ms = [begin
-              {Us, Ten} = timer:tc(gen_server, call, [{bench_echo, T}, Ten, infinity]),
-              Us div 1000
-          end || _ <- lists:seq(1, 6)],
-    report(T, echo10m_ms, median(tl(Ms))),
+    Call10 = fun(T) ->
+                     {Us, Ten} = timer:tc(gen_server, call, [{bench_echo, T}, Ten, infinity]),
+                     Us div 1000
+             end,
+    [Call10(T) || {T, _} <- Targets],
+    Ms = turns(Targets, 5, fun(T, _) -> Call10(T) end),
+    each(Ms, fun(T, L) -> report(T, echo10m_ms, median(L)) end),
     ok.
+
+%% Runs F(T, OsPid) Rounds times for each target, in turns; returns
+%% [{T, [Result]}].
+turns(Targets, Rounds, F) ->
+    Runs = [{T, F(T, OsPid)} || _ <- lists:seq(1, Rounds), {T, OsPid} <- Targets],
+    [{T, [R || {T1, R} <- Runs, T1 =:= T]} || {T, _} <- Targets].
+
+each(PerTarget, F) ->
+    [F(T, V) || {T, V} <- PerTarget],
+    ok.
+
+%% The best rate of three timed runs of each target, in turns, after a
+%% warm-up of each, and the target's CPU time per unit over its timed runs
+%% (µs).
+measure(Targets, N, F) ->
+    [F(T) || {T, _} <- Targets],
+    Runs = turns(Targets, 3, fun(T, OsPid) ->
+                                     C0 = cpu_us(OsPid),
+                                     {Us, _} = timer:tc(fun() -> F(T) end),
+                                     {round(N * 1000000 / max(Us, 1)), cpu_us(OsPid) - C0}
+                             end),
+    [{T, {lists:max([R || {R, _} <- L]), lists:sum([C || {_, C} <- L]) / (3 * N)}}
+     || {T, L} <- Runs].
+
+%% Three rounds of echo calls from C callers per target, in turns, after a
+%% warm-up: the median round's rate, p50 and p99 of all rounds' calls.
+echo_rounds(Targets, C, Each) ->
+    [echo(T, C, Each) || {T, _} <- Targets],
+    Runs = turns(Targets, 3, fun(T, _) -> echo(T, C, Each) end),
+    [{T, begin
+             Lat = lists:sort(lists:append([L || {_, L} <- Rounds])),
+             Len = length(Lat),
+             {median([R || {R, _} <- Rounds]),
+              lists:nth(max(1, Len div 2), Lat),
+              lists:nth(max(1, (Len * 99) div 100), Lat)}
+         end}
+     || {T, Rounds} <- Runs].
 
 %% Messages to a name nobody registered there (decoded and dropped), then a
 %% call to know they all arrived (per-pair ordering).
@@ -151,7 +197,7 @@ from_streamer(T, K, Bin) ->
 receive_n(0) -> ok;
 receive_n(K) -> receive B when is_binary(B) -> receive_n(K - 1) end.
 
-%% Calls from C callers, Each calls each: {calls/s, p50 µs, p99 µs}.
+%% Calls from C callers, Each calls each: {calls/s, latencies in µs}.
 echo(T, C, Each) ->
     Self = self(),
     Call = fun() -> [begin
@@ -159,25 +205,11 @@ echo(T, C, Each) ->
                          Us
                      end || _ <- lists:seq(1, Each)]
            end,
-    Call(),
     T0 = erlang:monotonic_time(microsecond),
     Pids = [spawn_link(fun() -> Self ! {lat, self(), Call()} end) || _ <- lists:seq(1, C)],
-    Lat = lists:sort(lists:append([receive {lat, P, L} -> L end || P <- Pids])),
+    Lat = lists:append([receive {lat, P, L} -> L end || P <- Pids]),
     Us = erlang:monotonic_time(microsecond) - T0,
-    Len = length(Lat),
-    {round(Len * 1000000 / max(Us, 1)),
-     lists:nth(max(1, Len div 2), Lat),
-     lists:nth(max(1, (Len * 99) div 100), Lat)}.
-
-%% Best rate of three timed runs after a warm-up, and the target's CPU time
-%% per unit over the timed runs (µs).
-measure(OsPid, N, F) ->
-    F(),
-    C0 = cpu_us(OsPid),
-    Rates = [begin {Us, _} = timer:tc(F), round(N * 1000000 / max(Us, 1)) end
-             || _ <- lists:seq(1, 3)],
-    C1 = cpu_us(OsPid),
-    {lists:max(Rates), (C1 - C0) / (3 * N)}.
+    {round(length(Lat) * 1000000 / max(Us, 1)), Lat}.
 
 %% utime + stime of an OS process, µs (clock ticks of 10 ms).
 cpu_us(OsPid) ->
