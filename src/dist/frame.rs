@@ -528,6 +528,9 @@ pub struct FrameWriter {
     sequence: u64,
     atoms: Option<Box<SendAtomCache>>,
     scratch: Vec<u8>,
+    /// A fragmented message's atom cache references, before its first
+    /// fragment's header is written.
+    refs: Vec<u8>,
 }
 
 /// Appends the frame(s) carrying `ctrl` to `out`: one pass-through frame, or
@@ -651,21 +654,101 @@ fn encode_cached(
             len,
         });
     }
-    let start = out.len();
     out.reserve(4 + len + (len / FRAGMENT_SIZE + 1) * FRAGMENT_HEADER);
-    out.extend_from_slice(&[0, 0, 0, 0, 131, 68]);
-    cache.finish(out);
+    let mut frames = if fragments && len > FRAGMENT_SIZE {
+        // Written as fragments straight away: the references go to a
+        // small buffer first, the first fragment's header carries them.
+        let mut refs = std::mem::take(&mut w.refs);
+        refs.clear();
+        cache.finish(&mut refs);
+        w.sequence += 1;
+        let body = len - 2 - header;
+        Frames::Fragments {
+            out,
+            sequence: w.sequence,
+            next_id: body.div_ceil(FRAGMENT_SIZE) as u64,
+            left_in_fragment: 0,
+            left: body,
+            refs,
+        }
+    } else {
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        out.extend_from_slice(&[131, 68]);
+        cache.finish(out);
+        Frames::One(out)
+    };
     let mut from = 0;
     for s in &spill {
-        out.extend_from_slice(&w.scratch[from..s.at]);
-        out.extend_from_slice(s.bytes);
+        frames.push(&w.scratch[from..s.at]);
+        frames.push(s.bytes);
         from = s.at;
     }
-    out.extend_from_slice(&w.scratch[from..]);
+    frames.push(&w.scratch[from..]);
+    if let Frames::Fragments { refs, .. } = frames {
+        w.refs = refs;
+    }
     if w.scratch.capacity() > SCRATCH_KEEP {
         w.scratch = Vec::new();
     }
-    finish_packet(out, start, header, fragments, &mut w.sequence)
+    Ok(())
+}
+
+/// Where the bytes of a message encoded for the atom cache go: one packet
+/// (its length and header written), or fragments whose headers are
+/// written as the body's bytes come, every [`FRAGMENT_SIZE`] of them (the
+/// layout [`finish_packet`] makes in place, without moving the body).
+enum Frames<'o> {
+    One(&'o mut Vec<u8>),
+    Fragments {
+        out: &'o mut Vec<u8>,
+        sequence: u64,
+        /// The id of the next fragment (they count down to 1).
+        next_id: u64,
+        /// Body bytes still to come in the current fragment, and in all.
+        left_in_fragment: usize,
+        left: usize,
+        /// The atom cache references, for the first fragment's header.
+        refs: Vec<u8>,
+    },
+}
+
+impl Frames<'_> {
+    fn push(&mut self, mut bytes: &[u8]) {
+        match self {
+            Self::One(out) => out.extend_from_slice(bytes),
+            Self::Fragments {
+                out,
+                sequence,
+                next_id,
+                left_in_fragment,
+                left,
+                refs,
+            } => {
+                while !bytes.is_empty() {
+                    if *left_in_fragment == 0 {
+                        let chunk = FRAGMENT_SIZE.min(*left);
+                        let first = !refs.is_empty();
+                        let head = FRAGMENT_HEADER - 4 + if first { refs.len() } else { 0 };
+                        out.extend_from_slice(&((head + chunk) as u32).to_be_bytes());
+                        out.extend_from_slice(&[131, if first { 69 } else { 70 }]);
+                        out.extend_from_slice(&sequence.to_be_bytes());
+                        out.extend_from_slice(&next_id.to_be_bytes());
+                        if first {
+                            out.extend_from_slice(refs);
+                            refs.clear();
+                        }
+                        *next_id -= 1;
+                        *left_in_fragment = chunk;
+                    }
+                    let n = bytes.len().min(*left_in_fragment);
+                    out.extend_from_slice(&bytes[..n]);
+                    *left_in_fragment -= n;
+                    *left -= n;
+                    bytes = &bytes[n..];
+                }
+            }
+        }
+    }
 }
 
 /// A fragment's header: length, `131, 69` or `131, 70`, sequence id and
@@ -980,6 +1063,41 @@ mod tests {
         assert_eq!(w.sequence, 7);
         assert_eq!(count, 4);
         assert!(got == want, "fragments differ");
+    }
+
+    /// With the atom cache, fragments are written as the body comes; the
+    /// bytes are those of cutting the packet in place (`finish_packet`),
+    /// with the references in the first fragment's header.
+    #[test]
+    fn fragments_written_as_they_come_are_the_packet_cut_in_place() {
+        let c = send(
+            "target@host",
+            crate::term!({hello, (binary(vec![4u8; 2 * FRAGMENT_SIZE + 100])), [a, b]}),
+        );
+        let mut w = FrameWriter {
+            sequence: 41,
+            ..FrameWriter::default()
+        };
+        let mut got = vec![9, 9];
+        encode_control(&c, DFlags::OURS, &mut w, &mut got).unwrap();
+        assert_eq!(w.sequence, 42);
+        let frames = packets(&got[2..]);
+        assert_eq!(frames.len(), 3);
+        // The packet put back together: refs from the first fragment, then
+        // every fragment's body.
+        let first = &frames[0][18..];
+        let used = RecvAtomCache::default()
+            .read(first[0], &first[1..])
+            .unwrap();
+        let mut packet = vec![0, 0, 0, 0, 131, 68];
+        packet.extend_from_slice(&first[..1 + used]);
+        packet.extend_from_slice(&first[1 + used..]);
+        for f in &frames[1..] {
+            packet.extend_from_slice(&f[18..]);
+        }
+        let mut seq = 41;
+        finish_packet(&mut packet, 0, 1 + used, true, &mut seq).unwrap();
+        assert_eq!(&got[2..], &packet[..]);
     }
 
     #[test]
