@@ -1100,6 +1100,59 @@ mod tests {
         assert_eq!(&got[2..], &packet[..]);
     }
 
+    /// Thousands of messages through one writer and one reader, with atoms
+    /// drawn from more names than the cache has slots (entries replaced
+    /// all the time, several atoms of one slot in a message), some of them
+    /// fragmented and interleaved with others: every message decodes to
+    /// itself, so the two caches never disagree.
+    #[test]
+    fn the_caches_stay_equal_over_a_long_random_stream() {
+        let mut rng = crate::rng::Rng::seeded(7);
+        let mut w = FrameWriter::default();
+        let mut d = Defragmenter::default();
+        let l = Limits::default();
+        let name = |i: u64| crate::term::atom(&format!("name_{i}"));
+        let mut pending: Vec<(Vec<Vec<u8>>, Control)> = Vec::new();
+        for n in 0..3000 {
+            let atoms: Vec<Term> = (0..rng.uniform(40))
+                .map(|_| name(rng.uniform(6000)))
+                .collect();
+            let big = rng.uniform(40) == 0;
+            let payload = if big {
+                binary(vec![
+                    n as u8;
+                    FRAGMENT_SIZE
+                        + rng.uniform(3 * FRAGMENT_SIZE as u64) as usize
+                ])
+            } else {
+                binary(vec![n as u8; rng.uniform(200) as usize])
+            };
+            let to = format!("node_{}@host", rng.uniform(3000));
+            let c = send(
+                &to,
+                crate::term::tuple(vec![crate::term::list(atoms), payload]),
+            );
+            let mut bytes = Vec::new();
+            encode_control(&c, DFlags::OURS, &mut w, &mut bytes).unwrap();
+            let frames = packets(&bytes);
+            assert_eq!(frames.len() > 1, big);
+            if big {
+                // Its first fragment now, the rest after the next message.
+                assert_eq!(d.decode_packet(&frames[0], &l).unwrap(), None);
+                pending.push((frames[1..].to_vec(), c));
+                continue;
+            }
+            assert_eq!(d.decode_packet(&frames[0], &l).unwrap(), Some(c));
+            for (rest, c) in pending.drain(..) {
+                let mut back = None;
+                for f in &rest {
+                    back = d.decode_packet(f, &l).unwrap();
+                }
+                assert_eq!(back, Some(c));
+            }
+        }
+    }
+
     #[test]
     fn ticks_and_partial_frames() {
         let mut r = FrameReader::default();
