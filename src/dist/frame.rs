@@ -596,38 +596,49 @@ fn encode_packet(
     w: &mut FrameWriter,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    if flags.contains(DFlags::DIST_HDR_ATOM_CACHE) {
-        return encode_cached(ctrl, msg, flags, w, out);
+    if flags.contains(DFlags::FRAGMENTS) || flags.contains(DFlags::DIST_HDR_ATOM_CACHE) {
+        return encode_with_header(ctrl, msg, flags, w, out);
     }
     let start = out.len();
-    let fragments = flags.contains(DFlags::FRAGMENTS);
-    let encoded = if fragments {
-        out.extend_from_slice(&[0, 0, 0, 0, 131, 68, 0]);
-        encode_ctrl(ctrl, false, out)
-            .and_then(|()| msg.map_or(Ok(()), |m| term::encode_body(m, out)))
-    } else {
-        out.extend_from_slice(&[0, 0, 0, 0, 112]);
-        encode_ctrl(ctrl, true, out).and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
-    };
-    if let Err(e) = encoded {
-        out.truncate(start);
-        return Err(e);
+    out.extend_from_slice(&[0, 0, 0, 0, 112]);
+    let encoded =
+        encode_ctrl(ctrl, true, out).and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)));
+    let len = out.len() - start - 4;
+    let encoded = encoded.and_then(|()| {
+        u32::try_from(len).map_err(|_| EncodeError::TooLarge {
+            what: "distribution packet",
+            len,
+        })
+    });
+    match encoded {
+        Ok(len32) => {
+            out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
     }
-    finish_packet(out, start, 1, fragments, &mut w.sequence)
 }
 
-/// [`encode_packet`] with the atom cache: the terms are encoded into the
-/// writer's scratch buffer first (large binaries left out), since the
-/// header before them lists the atoms they use.
-fn encode_cached(
+/// [`encode_packet`] behind a distribution header: the terms are encoded
+/// into the writer's scratch buffer first (large binaries left out), since
+/// the header before them lists the atoms they use, then written as one
+/// packet or as fragments.
+fn encode_with_header(
     ctrl: Ctrl<'_>,
     msg: Option<&Term>,
     flags: DFlags,
     w: &mut FrameWriter,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    let cache = w.atoms.get_or_insert_with(Default::default);
-    cache.begin();
+    let mut cache = flags
+        .contains(DFlags::DIST_HDR_ATOM_CACHE)
+        .then(|| &mut **w.atoms.get_or_insert_with(Default::default));
+    if let Some(c) = &mut cache {
+        c.begin();
+    }
     w.scratch.clear();
     let mut spill = Vec::new();
     let encoded = term::encode_dist(
@@ -635,32 +646,43 @@ fn encode_cached(
         msg,
         &mut w.scratch,
         term::DistEncoding {
-            atoms: &mut **cache,
+            atoms: cache.as_mut().map(|c| &mut **c as &mut dyn term::AtomRefs),
             spill: &mut spill,
             spill_min: SPILL_MIN,
         },
     );
+    let abort = |cache: Option<&mut SendAtomCache>| {
+        if let Some(c) = cache {
+            c.abort();
+        }
+    };
     if let Err(e) = encoded {
-        cache.abort();
+        abort(cache);
         return Err(e);
     }
     let fragments = flags.contains(DFlags::FRAGMENTS);
-    let header = cache.header_len();
+    let header = cache.as_ref().map_or(1, |c| c.header_len());
     let len = 2 + header + w.scratch.len() + spill.iter().map(|s| s.bytes.len()).sum::<usize>();
     if !fragments && u32::try_from(len).is_err() {
-        cache.abort();
+        abort(cache);
         return Err(EncodeError::TooLarge {
             what: "distribution packet",
             len,
         });
     }
+    // The atom cache references (`NumberOfAtomCacheRefs` on; just `0`
+    // without the cache).
+    let finish = |cache: Option<&mut SendAtomCache>, out: &mut Vec<u8>| match cache {
+        Some(c) => c.finish(out),
+        None => out.push(0),
+    };
     out.reserve(4 + len + (len / FRAGMENT_SIZE + 1) * FRAGMENT_HEADER);
     let mut frames = if fragments && len > FRAGMENT_SIZE {
         // Written as fragments straight away: the references go to a
         // small buffer first, the first fragment's header carries them.
         let mut refs = std::mem::take(&mut w.refs);
         refs.clear();
-        cache.finish(&mut refs);
+        finish(cache, &mut refs);
         w.sequence += 1;
         let body = len - 2 - header;
         Frames::Fragments {
@@ -674,7 +696,7 @@ fn encode_cached(
     } else {
         out.extend_from_slice(&(len as u32).to_be_bytes());
         out.extend_from_slice(&[131, 68]);
-        cache.finish(out);
+        finish(cache, out);
         Frames::One(out)
     };
     let mut from = 0;
@@ -693,10 +715,14 @@ fn encode_cached(
     Ok(())
 }
 
-/// Where the bytes of a message encoded for the atom cache go: one packet
+/// A fragment's header: length, `131, 69` or `131, 70`, sequence id and
+/// fragment id (the first one has the atom cache references after it).
+const FRAGMENT_HEADER: usize = 4 + 2 + 8 + 8;
+
+/// Where the bytes of a message behind a distribution header go: one packet
 /// (its length and header written), or fragments whose headers are
-/// written as the body's bytes come, every [`FRAGMENT_SIZE`] of them (the
-/// layout [`finish_packet`] makes in place, without moving the body).
+/// written as the body's bytes come, every [`FRAGMENT_SIZE`] of them
+/// (dist.c's layout: the body cut into chunks behind headers).
 enum Frames<'o> {
     One(&'o mut Vec<u8>),
     Fragments {
@@ -749,74 +775,6 @@ impl Frames<'_> {
             }
         }
     }
-}
-
-/// A fragment's header: length, `131, 69` or `131, 70`, sequence id and
-/// fragment id (the first one has the atom cache references after it).
-const FRAGMENT_HEADER: usize = 4 + 2 + 8 + 8;
-
-/// Fills in the length of the packet appended at `start` (a 4-byte
-/// length, `131, 68`, `header` bytes of atom cache references, the terms),
-/// or turns it into fragments when it is larger than [`FRAGMENT_SIZE`] and
-/// `fragments` were negotiated.
-fn finish_packet(
-    out: &mut Vec<u8>,
-    start: usize,
-    header: usize,
-    fragments: bool,
-    sequence: &mut u64,
-) -> Result<(), EncodeError> {
-    let len = out.len() - start - 4;
-    if !fragments || len <= FRAGMENT_SIZE {
-        let Ok(len32) = u32::try_from(len) else {
-            out.truncate(start);
-            return Err(EncodeError::TooLarge {
-                what: "distribution packet",
-                len,
-            });
-        };
-        out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
-        return Ok(());
-    }
-    // Put the body (after `131, 68` and the references) behind fragment
-    // headers, in place: the buffer grows by the headers and each chunk
-    // moves back to its place, last chunk first, so the body is neither
-    // copied out nor allocated twice. The references move behind the
-    // first fragment's ids.
-    *sequence += 1;
-    let seq = *sequence;
-    let refs_at = start + 6;
-    let body_start = refs_at + header;
-    let body_len = out.len() - body_start;
-    let count = body_len.div_ceil(FRAGMENT_SIZE);
-    let head = |i: usize| {
-        if i == 0 {
-            FRAGMENT_HEADER + header
-        } else {
-            FRAGMENT_HEADER
-        }
-    };
-    out.resize(start + body_len + count * FRAGMENT_HEADER + header, 0);
-    for i in (0..count).rev() {
-        let from = body_start + i * FRAGMENT_SIZE;
-        let len = FRAGMENT_SIZE.min(body_len - i * FRAGMENT_SIZE);
-        // Fragment i starts after i chunks and i headers.
-        let at = start + i * (FRAGMENT_SIZE + FRAGMENT_HEADER) + if i > 0 { header } else { 0 };
-        let data_at = at + head(i);
-        out.copy_within(from..from + len, data_at);
-        if i == 0 {
-            out.copy_within(refs_at..refs_at + header, at + FRAGMENT_HEADER);
-        }
-        let frag_id = (count - i) as u64;
-        let frame_len = (head(i) - 4 + len) as u32;
-        let h = &mut out[at..at + FRAGMENT_HEADER];
-        h[..4].copy_from_slice(&frame_len.to_be_bytes());
-        h[4] = 131;
-        h[5] = if i == 0 { 69 } else { 70 };
-        h[6..14].copy_from_slice(&seq.to_be_bytes());
-        h[14..22].copy_from_slice(&frag_id.to_be_bytes());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1028,9 +986,30 @@ mod tests {
         assert_eq!(d.decode_packet(&big_packets[2], &l).unwrap(), Some(big));
     }
 
-    /// The fragments written in place are byte for byte those of cutting
-    /// the encoded body into chunks behind headers (dist.c's layout), after
-    /// whatever the buffer already held.
+    /// `body` (the terms after the references) cut into chunks behind
+    /// fragment headers of message `seq`, `refs` in the first one
+    /// (dist.c's layout).
+    fn cut(refs: &[u8], body: &[u8], seq: u64) -> Vec<u8> {
+        let mut want = Vec::new();
+        let count = body.len().div_ceil(FRAGMENT_SIZE) as u64;
+        for (i, chunk) in body.chunks(FRAGMENT_SIZE).enumerate() {
+            let (head, refs): (&[u8], &[u8]) = if i == 0 {
+                (&[131, 69], refs)
+            } else {
+                (&[131, 70], &[])
+            };
+            want.extend(((18 + refs.len() + chunk.len()) as u32).to_be_bytes());
+            want.extend(head);
+            want.extend(seq.to_be_bytes());
+            want.extend((count - i as u64).to_be_bytes());
+            want.extend(refs);
+            want.extend(chunk);
+        }
+        want
+    }
+
+    /// Fragments are byte for byte the encoded body cut into chunks
+    /// behind headers, after whatever the buffer already held.
     #[test]
     fn fragments_are_the_body_cut_behind_headers() {
         let c = msg(3 * FRAGMENT_SIZE + 17);
@@ -1041,19 +1020,7 @@ mod tests {
         term::encode_body(&ctrl, &mut body).unwrap();
         term::encode_body(m.unwrap(), &mut body).unwrap();
         let mut want = vec![9, 9, 9];
-        let count = body.len().div_ceil(FRAGMENT_SIZE) as u64;
-        for (i, chunk) in body.chunks(FRAGMENT_SIZE).enumerate() {
-            let head: &[u8] = if i == 0 { &[131, 69] } else { &[131, 70] };
-            let extra = usize::from(i == 0);
-            want.extend(((18 + extra + chunk.len()) as u32).to_be_bytes());
-            want.extend(head);
-            want.extend(7u64.to_be_bytes());
-            want.extend((count - i as u64).to_be_bytes());
-            if i == 0 {
-                want.push(0);
-            }
-            want.extend(chunk);
-        }
+        want.extend(cut(&[0], &body, 7));
         let mut got = vec![9, 9, 9];
         let mut w = FrameWriter {
             sequence: 6,
@@ -1061,15 +1028,14 @@ mod tests {
         };
         encode_control(&c, flags, &mut w, &mut got).unwrap();
         assert_eq!(w.sequence, 7);
-        assert_eq!(count, 4);
+        assert_eq!(packets(&got[3..]).len(), 4);
         assert!(got == want, "fragments differ");
     }
 
-    /// With the atom cache, fragments are written as the body comes; the
-    /// bytes are those of cutting the packet in place (`finish_packet`),
-    /// with the references in the first fragment's header.
+    /// With the atom cache too, with the references in the first
+    /// fragment's header.
     #[test]
-    fn fragments_written_as_they_come_are_the_packet_cut_in_place() {
+    fn fragments_with_atom_cache_references_are_the_body_cut_behind_headers() {
         let c = send(
             "target@host",
             crate::term!({hello, (binary(vec![4u8; 2 * FRAGMENT_SIZE + 100])), [a, b]}),
@@ -1083,74 +1049,16 @@ mod tests {
         assert_eq!(w.sequence, 42);
         let frames = packets(&got[2..]);
         assert_eq!(frames.len(), 3);
-        // The packet put back together: refs from the first fragment, then
-        // every fragment's body.
         let first = &frames[0][18..];
         let used = RecvAtomCache::default()
             .read(first[0], &first[1..])
             .unwrap();
-        let mut packet = vec![0, 0, 0, 0, 131, 68];
-        packet.extend_from_slice(&first[..1 + used]);
-        packet.extend_from_slice(&first[1 + used..]);
+        assert!(first[0] > 0, "references to hello, a, b and the node");
+        let mut body = first[1 + used..].to_vec();
         for f in &frames[1..] {
-            packet.extend_from_slice(&f[18..]);
+            body.extend_from_slice(&f[18..]);
         }
-        let mut seq = 41;
-        finish_packet(&mut packet, 0, 1 + used, true, &mut seq).unwrap();
-        assert_eq!(&got[2..], &packet[..]);
-    }
-
-    /// Thousands of messages through one writer and one reader, with atoms
-    /// drawn from more names than the cache has slots (entries replaced
-    /// all the time, several atoms of one slot in a message), some of them
-    /// fragmented and interleaved with others: every message decodes to
-    /// itself, so the two caches never disagree.
-    #[test]
-    fn the_caches_stay_equal_over_a_long_random_stream() {
-        let mut rng = crate::rng::Rng::seeded(7);
-        let mut w = FrameWriter::default();
-        let mut d = Defragmenter::default();
-        let l = Limits::default();
-        let name = |i: u64| crate::term::atom(&format!("name_{i}"));
-        let mut pending: Vec<(Vec<Vec<u8>>, Control)> = Vec::new();
-        for n in 0..3000 {
-            let atoms: Vec<Term> = (0..rng.uniform(40))
-                .map(|_| name(rng.uniform(6000)))
-                .collect();
-            let big = rng.uniform(40) == 0;
-            let payload = if big {
-                binary(vec![
-                    n as u8;
-                    FRAGMENT_SIZE
-                        + rng.uniform(3 * FRAGMENT_SIZE as u64) as usize
-                ])
-            } else {
-                binary(vec![n as u8; rng.uniform(200) as usize])
-            };
-            let to = format!("node_{}@host", rng.uniform(3000));
-            let c = send(
-                &to,
-                crate::term::tuple(vec![crate::term::list(atoms), payload]),
-            );
-            let mut bytes = Vec::new();
-            encode_control(&c, DFlags::OURS, &mut w, &mut bytes).unwrap();
-            let frames = packets(&bytes);
-            assert_eq!(frames.len() > 1, big);
-            if big {
-                // Its first fragment now, the rest after the next message.
-                assert_eq!(d.decode_packet(&frames[0], &l).unwrap(), None);
-                pending.push((frames[1..].to_vec(), c));
-                continue;
-            }
-            assert_eq!(d.decode_packet(&frames[0], &l).unwrap(), Some(c));
-            for (rest, c) in pending.drain(..) {
-                let mut back = None;
-                for f in &rest {
-                    back = d.decode_packet(f, &l).unwrap();
-                }
-                assert_eq!(back, Some(c));
-            }
-        }
+        assert_eq!(&got[2..], &cut(&first[..1 + used], &body, 42)[..]);
     }
 
     #[test]

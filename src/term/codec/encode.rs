@@ -91,8 +91,8 @@ pub(crate) struct Spilled<'a> {
 /// How a distribution message is encoded: atoms through the atom cache,
 /// binaries of at least `spill_min` bytes listed instead of copied.
 pub(crate) struct DistEncoding<'o, 'a> {
-    /// The atom cache of the connection.
-    pub(crate) atoms: &'o mut dyn AtomRefs,
+    /// The atom cache of the connection, if negotiated.
+    pub(crate) atoms: Option<&'o mut dyn AtomRefs>,
     /// The binaries left out, in output order.
     pub(crate) spill: &'o mut Vec<Spilled<'a>>,
     /// The smallest binary left out.
@@ -114,7 +114,7 @@ pub(crate) fn encode_dist<'a>(
     let mut enc = Encoder {
         out,
         max_depth,
-        atoms: Some(dist.atoms),
+        atoms: dist.atoms.map(|a| a as &mut dyn AtomRefs),
         spill: Some(dist.spill),
         spill_min: dist.spill_min,
         spilled: 0,
