@@ -61,7 +61,7 @@ struct Ref {
 /// The cache of the atoms we send on one connection.
 ///
 /// [`SendAtomCache::begin`] starts a message; the encoder asks for each
-/// atom through [`AtomRefs::reference`]; [`SendAtomCache::finish`] writes
+/// atom through its `AtomRefs::reference`; [`SendAtomCache::finish`] writes
 /// the header and stores the new entries, [`SendAtomCache::abort`] forgets
 /// them (a message that could not be encoded is not sent).
 #[derive(Debug)]
