@@ -111,20 +111,10 @@ load(Targets, Scale) ->
     Chunk = binary:copy(<<9>>, 65536),
     N = 50000 * Scale,
     S = 400 * Scale,
-    each(measure(Targets, N, fun(T) -> sink(T, N, Small) end),
-         fun(T, {R, Cpu}) -> report(T, in_100b_per_s, R), report(T, in_100b_cpu_us, Cpu) end),
-    each(measure(Targets, S, fun(T) -> sink(T, S, Chunk) end),
-         fun(T, {R, Cpu}) ->
-                 report(T, in_64k_mib_per_s, R div 16),
-                 report(T, in_64k_cpu_ns_per_kib, round(Cpu * 1000 / 64))
-         end),
-    each(measure(Targets, N, fun(T) -> from_streamer(T, N, Small) end),
-         fun(T, {R, Cpu}) -> report(T, out_100b_per_s, R), report(T, out_100b_cpu_us, Cpu) end),
-    each(measure(Targets, S, fun(T) -> from_streamer(T, S, Chunk) end),
-         fun(T, {R, Cpu}) ->
-                 report(T, out_64k_mib_per_s, R div 16),
-                 report(T, out_64k_cpu_ns_per_kib, round(Cpu * 1000 / 64))
-         end),
+    [each(measure(Targets, K, fun(T) -> Run(T, K, Bin) end),
+          fun(T, {R, Cpu}) -> stream_report(T, Dir, Bin, R, Cpu) end)
+     || {Dir, Run} <- [{in, fun sink/3}, {out, fun from_streamer/3}],
+        {K, Bin} <- [{N, Small}, {S, Chunk}]],
     each(measure(Targets, N, fun(T) -> parallel(8, fun() -> sink(T, N div 8, Small) end) end),
          fun(T, {R, _}) -> report(T, senders8_per_s, R) end),
     [each(echo_rounds(Targets, Callers, 4000 * Scale div Callers),
@@ -144,6 +134,15 @@ load(Targets, Scale) ->
     Ms = turns(Targets, 5, fun(T, _) -> Call10(T) end),
     each(Ms, fun(T, L) -> report(T, echo10m_ms, median(L)) end),
     ok.
+
+%% A stream's rows: messages/s and CPU µs per message for 100 B, MiB/s
+%% and CPU ns per KiB for 64 KiB.
+stream_report(T, Dir, Bin, R, Cpu) when byte_size(Bin) =:= 100 ->
+    report(T, list_to_atom(atom_to_list(Dir) ++ "_100b_per_s"), R),
+    report(T, list_to_atom(atom_to_list(Dir) ++ "_100b_cpu_us"), Cpu);
+stream_report(T, Dir, _Bin, R, Cpu) ->
+    report(T, list_to_atom(atom_to_list(Dir) ++ "_64k_mib_per_s"), R div 16),
+    report(T, list_to_atom(atom_to_list(Dir) ++ "_64k_cpu_ns_per_kib"), round(Cpu * 1000 / 64)).
 
 %% Runs F(T, OsPid) Rounds times for each target, in turns; returns
 %% [{T, [Result]}].
