@@ -553,12 +553,10 @@ pub fn encode_control(
 /// A control tuple to encode: the fields of one, or a term.
 type Ctrl<'a> = Result<&'a [term::Field<'a>], &'a Term>;
 
-/// Appends the version byte (`with_version`) and the control tuple.
-fn encode_ctrl(ctrl: Ctrl<'_>, with_version: bool, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Appends the version byte and the control tuple (a pass-through packet's).
+fn encode_ctrl(ctrl: Ctrl<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let start = out.len();
-    if with_version {
-        out.push(131);
-    }
+    out.push(131);
     let r = match ctrl {
         Err(t) => term::encode_body(t, out),
         Ok(f) => term::encode_tuple_body(f, out),
@@ -567,6 +565,14 @@ fn encode_ctrl(ctrl: Ctrl<'_>, with_version: bool, out: &mut Vec<u8>) -> Result<
         out.truncate(start);
     }
     r
+}
+
+/// The 4-byte length of a packet of `len` bytes (without fragments).
+fn packet_len(len: usize) -> Result<u32, EncodeError> {
+    u32::try_from(len).map_err(|_| EncodeError::TooLarge {
+        what: "distribution packet",
+        len,
+    })
 }
 
 /// Like [`encode_control`] for an already built control tuple and message.
@@ -601,15 +607,9 @@ fn encode_packet(
     }
     let start = out.len();
     out.extend_from_slice(&[0, 0, 0, 0, 112]);
-    let encoded =
-        encode_ctrl(ctrl, true, out).and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)));
-    let len = out.len() - start - 4;
-    let encoded = encoded.and_then(|()| {
-        u32::try_from(len).map_err(|_| EncodeError::TooLarge {
-            what: "distribution packet",
-            len,
-        })
-    });
+    let encoded = encode_ctrl(ctrl, out)
+        .and_then(|()| msg.map_or(Ok(()), |m| term::encode(m, out)))
+        .and_then(|()| packet_len(out.len() - start - 4));
     match encoded {
         Ok(len32) => {
             out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
@@ -663,12 +663,9 @@ fn encode_with_header(
     let fragments = flags.contains(DFlags::FRAGMENTS);
     let header = cache.as_ref().map_or(1, |c| c.header_len());
     let len = 2 + header + w.scratch.len() + spill.iter().map(|s| s.bytes.len()).sum::<usize>();
-    if !fragments && u32::try_from(len).is_err() {
+    if !fragments && let Err(e) = packet_len(len) {
         abort(cache);
-        return Err(EncodeError::TooLarge {
-            what: "distribution packet",
-            len,
-        });
+        return Err(e);
     }
     // The atom cache references (`NumberOfAtomCacheRefs` on; just `0`
     // without the cache).
