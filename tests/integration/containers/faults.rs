@@ -120,6 +120,7 @@ fn run(label: &str, fault: Fault, distro_at_one: bool, release: u32) -> Result<O
     cl.wait_up("three", APP).unwrap();
     cl.wait_up("one", APP).unwrap();
     cl.until_only(APP, "one", &all, "boot").unwrap();
+    cl.until_settled(&all, "boot").unwrap();
 
     let t0 = Instant::now();
     match fault {

@@ -27,6 +27,7 @@ fn story(label: &str, distro_at: Option<&str>, release: u32) -> (Duration, Durat
         cl.wait_up(n, "myapp").unwrap();
     }
     cl.until_only("myapp", "cp1", &all, "boot").unwrap();
+    cl.until_settled(&all, "boot").unwrap();
     expect_log(&cl, "cp1", "myapp starting: StartType = normal");
 
     let t0 = Instant::now();
@@ -37,7 +38,8 @@ fn story(label: &str, distro_at: Option<&str>, release: u32) -> (Duration, Durat
     expect_log(&cl, "cp2", "myapp starting: StartType = normal");
     assert!(
         failover >= Duration::from_millis(4900),
-        "failed over before the 5 s restart time: {failover:?}"
+        "{label}: failed over before the 5 s restart time: {failover:?}\n{}",
+        cl.tails()
     );
 
     let t1 = Instant::now();

@@ -46,6 +46,7 @@ pub(super) fn story(label: &str, distro_at: Option<&str>, releases: [u32; 3]) ->
 
     // 1. the app at one; add(4, 5) from a BEAM node, through the global name.
     cl.until_only("distro", "one", &all, "boot").unwrap();
+    cl.until_settled(&all, "boot").unwrap();
     expect_log(&cl, "one", "Distro application in :normal mode");
     let caller = |among: &[&'static str]| -> &'static str {
         among

@@ -415,6 +415,45 @@ impl DockerCluster {
         }
     }
 
+    /// Waits until the dist_ac of every node of `among` is free and knows
+    /// the others: `dist_ac:get_known_nodes()` answers there (a dist_ac
+    /// in a start decision answers nothing until it is over, BEAM's and
+    /// ours alike) with every other node of `among`.
+    ///
+    /// A node still deciding where an application starts when the node
+    /// that runs it dies starts it at once, as OTP's `wait_dist_start`
+    /// does on a nodedown; a fault injected before this returns does not
+    /// measure the restart time.
+    pub(crate) fn until_settled(&self, among: &[&str], what: &str) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        let nodes: Vec<String> = among.iter().map(|n| self.node_name(n)).collect();
+        loop {
+            let unsettled: Vec<(&str, String)> = among
+                .iter()
+                .zip(&nodes)
+                .map(|(n, me)| (*n, me, self.rpc(n, "dist_ac", "get_known_nodes", "[]")))
+                .filter(|(_, me, known)| {
+                    !known.starts_with('[')
+                        || nodes
+                            .iter()
+                            .any(|o| o != *me && !known.contains(o.as_str()))
+                })
+                .map(|(n, _, known)| (n, known))
+                .collect();
+            if unsettled.is_empty() {
+                return Ok(());
+            }
+            if t0.elapsed() > LONG {
+                bail!(
+                    "{}: {what}: dist_ac not settled: {unsettled:?}\n{}",
+                    self.label,
+                    self.tails()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// `docker kill` of node `name`.
     pub(crate) fn kill(&self, name: &str) -> anyhow::Result<()> {
         Ok(self.rt.block_on(self.node(name).container.kill())?)
