@@ -21,13 +21,16 @@
 
 use super::DFlags;
 use super::control::Control;
-use super::frame::{Defragmenter, FrameError, FrameReader, FrameWriter, Packet, encode_control};
+use super::frame::{
+    Defragmenter, FrameError, FrameReader, FrameWriter, Packet, encode_control_vectored, io_slices,
+};
 use super::handshake::{
     self, AcceptPending, Established, Event, Framing, Handshake, HandshakeError,
 };
 use super::queue::{QueueRx, Queued};
 use super::tls::TlsDist;
 use crate::term::{Limits, Term, atom};
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -572,6 +575,11 @@ async fn run<H, R, W>(
 /// peer sent nothing for `net_ticktime`. Returns the connection's exit
 /// reason. Over TLS, what a write left in the TLS session is flushed once
 /// the batch is written.
+///
+/// A batch of queued messages is encoded into one buffer but for their
+/// large binaries ([`encode_control_vectored`]), and written in one
+/// vectored write of the buffer and the binaries' own bytes: a binary
+/// goes from the message to the socket with no copy on the way.
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut rx: QueueRx,
     wr: &mut W,
@@ -581,107 +589,153 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 ) -> Term {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut small_batches = 0u32;
-    // Bytes of `buf` already on the socket, and what its messages were charged.
-    let mut written = 0usize;
-    let mut charged = 0usize;
-    let mut open = true;
     let mut fw = FrameWriter::default();
-    let mut interval = tokio::time::interval(settings.tick_interval);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval.tick().await;
-    // Whether anything but a tick went out in this tick period; whether
-    // `buf` holds just a tick.
-    let mut wrote = false;
-    let mut tick_only = false;
+    let mut batch: Vec<Queued> = Vec::new();
+    let mut ticks = Ticks::new(settings, reads).await;
     // A write went out since the last flush (TLS keeps records back).
     let mut unflushed = false;
-    let mut last_reads = reads.load(Ordering::Relaxed);
-    let mut silent = 0u32;
     loop {
-        if written == buf.len() {
-            tick_only = false;
-            // All of `buf` is on the socket: its messages are out of the queue.
-            rx.release(std::mem::take(&mut charged));
-            // A large buffer is kept while large messages keep coming (a
-            // stream of 10 MiB messages reuses one), and given back after
-            // a run of small batches.
-            if buf.len() > 4 * WRITE_BATCH {
-                small_batches = 0;
-            } else {
-                small_batches = small_batches.saturating_add(1);
+        let first = tokio::select! {
+            m = rx.recv() => match m {
+                Some(q) => q,
+                None => return atom("disconnect"),
+            },
+            r = wr.flush(), if unflushed => {
+                if r.is_err() {
+                    return atom("connection_closed");
+                }
+                unflushed = false;
+                continue;
             }
-            buf.clear();
-            written = 0;
-            if buf.capacity() > 4 * WRITE_BATCH && small_batches >= SHRINK_AFTER {
-                buf = Vec::with_capacity(64 * 1024);
+            _ = ticks.interval.tick() => {
+                match ticks.period_over() {
+                    Err(reason) => return reason,
+                    Ok(false) => {}
+                    Ok(true) => {
+                        let tick = [0u8; 4];
+                        let mut tick = [IoSlice::new(&tick)];
+                        if let Err(reason) = write_all(wr, &mut tick, &mut ticks, false).await {
+                            return reason;
+                        }
+                        unflushed = true;
+                    }
+                }
+                continue;
             }
-            if !open {
-                return atom("disconnect");
+        };
+        // A batch: what is queued, up to WRITE_BATCH bytes by the queue's
+        // count, encoded into `buf` but for the large binaries, which go
+        // from the messages themselves to the socket in one vectored write.
+        let mut charged = first.charged;
+        batch.push(first);
+        while charged < WRITE_BATCH {
+            let Some(q) = rx.try_recv() else { break };
+            charged += q.charged;
+            batch.push(q);
+        }
+        let mut ext = Vec::new();
+        for q in &batch {
+            if let Err(e) = encode_control_vectored(&q.ctrl, flags, &mut fw, &mut buf, &mut ext) {
+                tracing::error!(
+                    "cannot encode {} for the distribution: {e}; message dropped",
+                    q.ctrl.op_name()
+                );
             }
         }
-        let idle = written == buf.len();
-        tokio::select! {
-            // Both branches are cancel safe: an unfinished write wrote
-            // nothing, an unfinished receive took nothing.
-            m = rx.recv(), if idle => {
-                let Some(first) = m else {
-                    open = false;
-                    continue;
-                };
-                push(&mut buf, first, flags, &mut fw, &mut charged);
-                while buf.len() < WRITE_BATCH {
-                    match rx.try_recv() {
-                        Some(q) => push(&mut buf, q, flags, &mut fw, &mut charged),
-                        None => break,
-                    }
-                }
-            }
-            // A write while `buf` has bytes to go, else a flush of what
-            // the last writes left in a TLS session.
-            r = async {
-                if idle {
-                    wr.flush().await.map(|()| None)
-                } else {
-                    wr.write(&buf[written..]).await.map(Some)
-                }
-            }, if !idle || unflushed => match r {
-                Ok(Some(n)) if n > 0 => {
-                    written += n;
-                    wrote |= !tick_only;
-                    unflushed = true;
-                }
-                Ok(None) => unflushed = false,
-                _ => return atom("connection_closed"),
-            },
-            _ = interval.tick() => {
-                if !wrote && idle {
-                    buf.extend_from_slice(&[0, 0, 0, 0]);
-                    tick_only = true;
-                }
-                wrote = false;
-                let r = reads.load(Ordering::Relaxed);
-                if r == last_reads {
-                    silent += 1;
-                    if silent >= settings.tick_intensity {
-                        return atom("net_tick_timeout");
-                    }
-                } else {
-                    silent = 0;
-                    last_reads = r;
-                }
-            }
+        let mut slices = io_slices(&buf, &ext);
+        if let Err(reason) = write_all(wr, &mut slices, &mut ticks, true).await {
+            return reason;
+        }
+        drop(slices);
+        drop(ext);
+        batch.clear();
+        unflushed = true;
+        // The batch is on the socket: its messages are out of the queue.
+        rx.release(charged);
+        // A large buffer is kept while large batches keep coming, and
+        // given back after a run of small ones.
+        if buf.len() > 4 * WRITE_BATCH {
+            small_batches = 0;
+        } else {
+            small_batches = small_batches.saturating_add(1);
+        }
+        buf.clear();
+        if buf.capacity() > 4 * WRITE_BATCH && small_batches >= SHRINK_AFTER {
+            buf = Vec::with_capacity(64 * 1024);
         }
     }
 }
 
-/// Appends the frames of `q` to `buf` and counts its charge.
-fn push(buf: &mut Vec<u8>, q: Queued, flags: DFlags, fw: &mut FrameWriter, charged: &mut usize) {
-    *charged += q.charged;
-    let c = &q.ctrl;
-    if let Err(e) = encode_control(c, flags, fw, buf) {
-        tracing::error!(
-            "cannot encode {} for the distribution: {e}; message dropped",
-            c.op_name()
-        );
+/// The tick periods of a connection's writer.
+struct Ticks<'r> {
+    interval: tokio::time::Interval,
+    /// Anything but a tick went out in this tick period.
+    wrote: bool,
+    reads: &'r AtomicU64,
+    last_reads: u64,
+    /// Tick periods in a row in which the peer sent nothing.
+    silent: u32,
+    intensity: u32,
+}
+
+impl<'r> Ticks<'r> {
+    async fn new(settings: &Settings, reads: &'r AtomicU64) -> Self {
+        let mut interval = tokio::time::interval(settings.tick_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        Self {
+            interval,
+            wrote: false,
+            reads,
+            last_reads: reads.load(Ordering::Relaxed),
+            silent: 0,
+            intensity: settings.tick_intensity,
+        }
     }
+
+    /// A tick period is over: whether a tick is due (nothing else went out
+    /// in it), or `net_tick_timeout` when the peer sent nothing for
+    /// `tick_intensity` periods.
+    fn period_over(&mut self) -> Result<bool, Term> {
+        let due = !self.wrote;
+        self.wrote = false;
+        let r = self.reads.load(Ordering::Relaxed);
+        if r == self.last_reads {
+            self.silent += 1;
+            if self.silent >= self.intensity {
+                return Err(atom("net_tick_timeout"));
+            }
+        } else {
+            self.silent = 0;
+            self.last_reads = r;
+        }
+        Ok(due)
+    }
+}
+
+/// Writes all of `slices`, counting tick periods meanwhile (no tick goes
+/// between the bytes of a message); `data`: the bytes count as written in
+/// this tick period (a tick does not). Cancel safe at every await: an
+/// unfinished write wrote nothing.
+async fn write_all<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    mut slices: &mut [IoSlice<'_>],
+    ticks: &mut Ticks<'_>,
+    data: bool,
+) -> Result<(), Term> {
+    while !slices.is_empty() {
+        tokio::select! {
+            r = wr.write_vectored(slices) => match r {
+                Ok(n) if n > 0 => {
+                    ticks.wrote |= data;
+                    IoSlice::advance_slices(&mut slices, n);
+                }
+                _ => return Err(atom("connection_closed")),
+            },
+            _ = ticks.interval.tick() => {
+                ticks.period_over()?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,9 @@
 //! Pure code: [`FrameReader`] turns received bytes into [`Packet`]s with the
 //! `check`/`parse` split of mini-redis (an incomplete frame is not an error),
 //! [`Defragmenter`] reassembles fragments, [`encode_control`] appends the
-//! frames of one message to an output buffer.
+//! frames of one message to an output buffer, and
+//! [`encode_control_vectored`] does the same but leaves the message's large
+//! binaries where they are, for one vectored write ([`io_slices`]).
 //!
 //! A distribution header's atom cache references (`DFLAG_DIST_HDR_ATOM_CACHE`)
 //! are read and written through [`super::atom_cache`].
@@ -15,6 +17,7 @@ use super::atom_cache::{AtomCacheError, RecvAtomCache, SendAtomCache};
 use super::control::{Control, ControlError};
 use crate::term::{self, AtomTable, DecodeError, EncodeError, Limits, Term};
 use std::collections::HashMap;
+use std::io::IoSlice;
 
 /// Largest buffer growth made ahead of received bytes for one frame.
 const RESERVE_STEP: usize = 8 * 1024 * 1024;
@@ -544,17 +547,69 @@ pub fn encode_control(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     if let Some((fields, n, msg)) = ctrl.send_fields(flags) {
-        return encode_packet(Ok(&fields[..n]), Some(msg), flags, w, out);
+        return encode_packet(Ok(&fields[..n]), Some(msg), flags, w, out, None);
     }
     let (c, m) = ctrl.to_terms(flags);
     encode_terms(&c, m, flags, w, out)
 }
 
+/// The bytes of a large binary of a message, left in the message: they
+/// belong at `at` in the output of [`encode_control_vectored`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ext<'a> {
+    /// Offset in the output.
+    pub at: usize,
+    /// Bytes of a binary of the message (a fragment's share of it).
+    pub bytes: &'a [u8],
+}
+
+/// Like [`encode_control`], but the message's binaries of at least 1 KiB
+/// are not copied: they are listed in `ext`, each with the offset in
+/// `out` where it belongs (in fragments, cut where fragment headers go).
+/// [`io_slices`] gives the whole for one vectored write, so that a large
+/// binary goes from the sending process's message to the socket with no
+/// copy in between. Messages other than sends (`SEND`, `SEND_SENDER`,
+/// `REG_SEND`, `ALIAS_SEND`), and packets without a distribution header,
+/// are copied whole.
+pub fn encode_control_vectored<'a>(
+    ctrl: &'a Control,
+    flags: DFlags,
+    w: &mut FrameWriter,
+    out: &mut Vec<u8>,
+    ext: &mut Vec<Ext<'a>>,
+) -> Result<(), EncodeError> {
+    if let Some((fields, n, msg)) = ctrl.send_fields(flags) {
+        return encode_packet(Ok(&fields[..n]), Some(msg), flags, w, out, Some(ext));
+    }
+    let (c, m) = ctrl.to_terms(flags);
+    encode_terms(&c, m, flags, w, out)
+}
+
+/// `out` with the `ext` bytes of [`encode_control_vectored`] put where they
+/// belong: the slices of one vectored write, empty ones left out.
+pub fn io_slices<'b>(out: &'b [u8], ext: &[Ext<'b>]) -> Vec<IoSlice<'b>> {
+    let mut slices = Vec::with_capacity(2 * ext.len() + 1);
+    let mut from = 0;
+    for e in ext {
+        if e.at > from {
+            slices.push(IoSlice::new(&out[from..e.at]));
+        }
+        if !e.bytes.is_empty() {
+            slices.push(IoSlice::new(e.bytes));
+        }
+        from = e.at;
+    }
+    if out.len() > from {
+        slices.push(IoSlice::new(&out[from..]));
+    }
+    slices
+}
+
 /// A control tuple to encode: the fields of one, or a term.
-type Ctrl<'a> = Result<&'a [term::Field<'a>], &'a Term>;
+type Ctrl<'f, 'a> = Result<&'f [term::Field<'a>], &'a Term>;
 
 /// Appends the version byte and the control tuple (a pass-through packet's).
-fn encode_ctrl(ctrl: Ctrl<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+fn encode_ctrl(ctrl: Ctrl<'_, '_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let start = out.len();
     out.push(131);
     let r = match ctrl {
@@ -592,18 +647,19 @@ pub fn encode_terms(
     w: &mut FrameWriter,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    encode_packet(Err(ctrl), msg, flags, w, out)
+    encode_packet(Err(ctrl), msg, flags, w, out, None)
 }
 
-fn encode_packet(
-    ctrl: Ctrl<'_>,
-    msg: Option<&Term>,
+fn encode_packet<'a>(
+    ctrl: Ctrl<'_, 'a>,
+    msg: Option<&'a Term>,
     flags: DFlags,
     w: &mut FrameWriter,
     out: &mut Vec<u8>,
+    ext: Option<&mut Vec<Ext<'a>>>,
 ) -> Result<(), EncodeError> {
     if flags.contains(DFlags::FRAGMENTS) || flags.contains(DFlags::DIST_HDR_ATOM_CACHE) {
-        return encode_with_header(ctrl, msg, flags, w, out);
+        return encode_with_header(ctrl, msg, flags, w, out, ext);
     }
     let start = out.len();
     out.extend_from_slice(&[0, 0, 0, 0, 112]);
@@ -625,13 +681,15 @@ fn encode_packet(
 /// [`encode_packet`] behind a distribution header: the terms are encoded
 /// into the writer's scratch buffer first (large binaries left out), since
 /// the header before them lists the atoms they use, then written as one
-/// packet or as fragments.
-fn encode_with_header(
-    ctrl: Ctrl<'_>,
-    msg: Option<&Term>,
+/// packet or as fragments. With `ext`, the large binaries stay out of
+/// `out` and are listed there.
+fn encode_with_header<'a>(
+    ctrl: Ctrl<'_, 'a>,
+    msg: Option<&'a Term>,
     flags: DFlags,
     w: &mut FrameWriter,
     out: &mut Vec<u8>,
+    mut ext: Option<&mut Vec<Ext<'a>>>,
 ) -> Result<(), EncodeError> {
     let mut cache = flags
         .contains(DFlags::DIST_HDR_ATOM_CACHE)
@@ -662,7 +720,8 @@ fn encode_with_header(
     }
     let fragments = flags.contains(DFlags::FRAGMENTS);
     let header = cache.as_ref().map_or(1, |c| c.header_len());
-    let len = 2 + header + w.scratch.len() + spill.iter().map(|s| s.bytes.len()).sum::<usize>();
+    let spilled: usize = spill.iter().map(|s| s.bytes.len()).sum();
+    let len = 2 + header + w.scratch.len() + spilled;
     if !fragments && let Err(e) = packet_len(len) {
         abort(cache);
         return Err(e);
@@ -673,7 +732,8 @@ fn encode_with_header(
         Some(c) => c.finish(out),
         None => out.push(0),
     };
-    out.reserve(4 + len + (len / FRAGMENT_SIZE + 1) * FRAGMENT_HEADER);
+    let copied = if ext.is_some() { len - spilled } else { len };
+    out.reserve(4 + copied + (len / FRAGMENT_SIZE + 1) * FRAGMENT_HEADER);
     let mut frames = if fragments && len > FRAGMENT_SIZE {
         // Written as fragments straight away: the references go to a
         // small buffer first, the first fragment's header carries them.
@@ -699,7 +759,10 @@ fn encode_with_header(
     let mut from = 0;
     for s in &spill {
         frames.push(&w.scratch[from..s.at]);
-        frames.push(s.bytes);
+        match &mut ext {
+            Some(ext) => frames.push_ext(s.bytes, ext),
+            None => frames.push(s.bytes),
+        }
         from = s.at;
     }
     frames.push(&w.scratch[from..]);
@@ -736,41 +799,69 @@ enum Frames<'o> {
 }
 
 impl Frames<'_> {
+    /// Copies `bytes` to the output.
     fn push(&mut self, mut bytes: &[u8]) {
-        match self {
-            Self::One(out) => out.extend_from_slice(bytes),
-            Self::Fragments {
-                out,
-                sequence,
-                next_id,
-                left_in_fragment,
-                left,
-                refs,
-            } => {
-                while !bytes.is_empty() {
-                    if *left_in_fragment == 0 {
-                        let chunk = FRAGMENT_SIZE.min(*left);
-                        let first = !refs.is_empty();
-                        let head = FRAGMENT_HEADER - 4 + if first { refs.len() } else { 0 };
-                        out.extend_from_slice(&((head + chunk) as u32).to_be_bytes());
-                        out.extend_from_slice(&[131, if first { 69 } else { 70 }]);
-                        out.extend_from_slice(&sequence.to_be_bytes());
-                        out.extend_from_slice(&next_id.to_be_bytes());
-                        if first {
-                            out.extend_from_slice(refs);
-                            refs.clear();
-                        }
-                        *next_id -= 1;
-                        *left_in_fragment = chunk;
-                    }
-                    let n = bytes.len().min(*left_in_fragment);
-                    out.extend_from_slice(&bytes[..n]);
-                    *left_in_fragment -= n;
-                    *left -= n;
-                    bytes = &bytes[n..];
-                }
-            }
+        while !bytes.is_empty() {
+            let n = self.room(bytes.len());
+            self.out().extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
         }
+    }
+
+    /// Lists `bytes` in `ext` at their place in the output, cut where
+    /// fragment headers go.
+    fn push_ext<'a>(&mut self, mut bytes: &'a [u8], ext: &mut Vec<Ext<'a>>) {
+        while !bytes.is_empty() {
+            let n = self.room(bytes.len());
+            let at = self.out().len();
+            ext.push(Ext {
+                at,
+                bytes: &bytes[..n],
+            });
+            bytes = &bytes[n..];
+        }
+    }
+
+    fn out(&mut self) -> &mut Vec<u8> {
+        match self {
+            Self::One(out) | Self::Fragments { out, .. } => out,
+        }
+    }
+
+    /// How many of the next `want` body bytes go in the current packet,
+    /// counted as gone: in fragments, a fragment's header is written first
+    /// when one begins here.
+    fn room(&mut self, want: usize) -> usize {
+        let Self::Fragments {
+            out,
+            sequence,
+            next_id,
+            left_in_fragment,
+            left,
+            refs,
+        } = self
+        else {
+            return want;
+        };
+        if *left_in_fragment == 0 {
+            let chunk = FRAGMENT_SIZE.min(*left);
+            let first = !refs.is_empty();
+            let head = FRAGMENT_HEADER - 4 + if first { refs.len() } else { 0 };
+            out.extend_from_slice(&((head + chunk) as u32).to_be_bytes());
+            out.extend_from_slice(&[131, if first { 69 } else { 70 }]);
+            out.extend_from_slice(&sequence.to_be_bytes());
+            out.extend_from_slice(&next_id.to_be_bytes());
+            if first {
+                out.extend_from_slice(refs);
+                refs.clear();
+            }
+            *next_id -= 1;
+            *left_in_fragment = chunk;
+        }
+        let n = want.min(*left_in_fragment);
+        *left_in_fragment -= n;
+        *left -= n;
+        n
     }
 }
 
@@ -1249,5 +1340,65 @@ mod tests {
         let mut r = FrameReader::default();
         r.buffer().extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
         assert!(matches!(r.next_packet(), Err(FrameError::TooLarge { .. })));
+    }
+
+    /// A vectored encoding, its slices joined, is the copied encoding byte
+    /// for byte, with and without fragments and the atom cache, one
+    /// writer's messages in a row; the large binaries stay out of the
+    /// buffer.
+    #[test]
+    fn vectored_encoding_is_the_copied_one_without_the_binaries() {
+        use crate::term::binary;
+        for flags in [
+            DFlags::OURS,
+            DFlags::OURS & !DFlags::DIST_HDR_ATOM_CACHE,
+            DFlags::OURS & !DFlags::FRAGMENTS,
+            DFlags::OURS & !DFlags::FRAGMENTS & !DFlags::DIST_HDR_ATOM_CACHE,
+        ] {
+            let (mut copied, mut vectored) = (FrameWriter::default(), FrameWriter::default());
+            for size in [
+                10,
+                1023,
+                1024,
+                5000,
+                FRAGMENT_SIZE - 40,
+                FRAGMENT_SIZE,
+                FRAGMENT_SIZE + 1,
+                3 * FRAGMENT_SIZE + 7,
+            ] {
+                let big = || binary(vec![(size % 251) as u8; size]);
+                let msgs = [
+                    send("t@h", big()),
+                    send("t@h", crate::term!({tag, (big()), [a, (big())], (big())})),
+                    Control::RegSend {
+                        from: Pid {
+                            node: Atom::from("f@h"),
+                            id: 2,
+                            serial: 0,
+                            creation: 1,
+                        },
+                        name: Atom::from("reg"),
+                        msg: crate::term!({(big()), done}),
+                    },
+                ];
+                for c in &msgs {
+                    let (mut a, mut b, mut ext) = (Vec::new(), Vec::new(), Vec::new());
+                    encode_control(c, flags, &mut copied, &mut a).unwrap();
+                    encode_control_vectored(c, flags, &mut vectored, &mut b, &mut ext).unwrap();
+                    let joined: Vec<u8> = io_slices(&b, &ext)
+                        .iter()
+                        .flat_map(|s| s.iter().copied())
+                        .collect();
+                    assert_eq!(joined, a, "{size} bytes, {flags:?}");
+                    let header = flags.contains(DFlags::FRAGMENTS)
+                        || flags.contains(DFlags::DIST_HDR_ATOM_CACHE);
+                    if size >= 1024 && header {
+                        assert!(b.len() + size <= a.len(), "{size} bytes copied, {flags:?}");
+                    } else {
+                        assert!(ext.is_empty());
+                    }
+                }
+            }
+        }
     }
 }
