@@ -19,9 +19,9 @@
 //! distro target is a node started in this process with the same two
 //! processes written against the library ([`load_target`]); the driver
 //! streams 100 B and 64 KiB messages in and out, from 8 senders, calls the
-//! echo from 1 and 64 callers (p50, p99), echoes 10 MiB, and reads each
-//! target's CPU time from `/proc`. Resident memory is read idle, after the
-//! load (VmRSS) and at its peak (VmHWM).
+//! echo from 1 and 64 callers (p50, p99, CPU per call), echoes 10 MiB, and
+//! reads each target's CPU time from `/proc`. Resident memory is read idle,
+//! after the load (VmRSS) and at its peak (VmHWM).
 //!
 //! `cargo bench --bench interop -- --quick` runs a shorter measurement;
 //! `-- --load` runs only the load round.
@@ -413,7 +413,7 @@ fn print_load(l: &Load) {
             .find(|(k, m, _)| k == kind && m == metric)
             .map(|r| r.2)
     };
-    let rows: [(&str, &str); 16] = [
+    let rows: [(&str, &str); 18] = [
         ("in_100b_per_s", "stream in, 100 B messages/s"),
         ("in_100b_cpu_us", "  CPU per message, µs (lower is better)"),
         ("in_64k_mib_per_s", "stream in, 64 KiB messages, MiB/s"),
@@ -432,9 +432,11 @@ fn print_load(l: &Load) {
         ("echo1_per_s", "echo call, 1 caller, calls/s"),
         ("echo1_p50_us", "  p50, µs (lower is better)"),
         ("echo1_p99_us", "  p99, µs (lower is better)"),
+        ("echo1_cpu_us", "  CPU per call, µs (lower is better)"),
         ("echo64_per_s", "echo call, 64 callers, calls/s"),
         ("echo64_p50_us", "  p50, µs (lower is better)"),
         ("echo64_p99_us", "  p99, µs (lower is better)"),
+        ("echo64_cpu_us", "  CPU per call, µs (lower is better)"),
         ("echo10m_ms", "10 MiB echo, ms (median, lower is better)"),
     ];
     for (key, label) in rows {

@@ -20,7 +20,8 @@
 %%   out_100b / out_64k   messages the target's bench_streamer sends us, per s
 %%   senders8             8 of our processes streaming 100 B in at once, per s
 %%   echo1 / echo64       gen_server:call to bench_echo from 1 and 64 callers:
-%%                        calls per s, p50 and p99 in µs
+%%                        calls per s, p50 and p99 in µs, the target's CPU
+%%                        per call in µs
 %%   echo10m              a 10 MiB binary there and back, ms (median of 5)
 %%   *_cpu                the target's CPU per message (µs) or per KiB (ns)
 -module(interop_driver).
@@ -118,11 +119,12 @@ load(Targets, Scale) ->
     each(measure(Targets, N, fun(T) -> parallel(8, fun() -> sink(T, N div 8, Small) end) end),
          fun(T, {R, _}) -> report(T, senders8_per_s, R) end),
     [each(echo_rounds(Targets, Callers, 4000 * Scale div Callers),
-          fun(T, {Rate, P50, P99}) ->
+          fun(T, {Rate, P50, P99, Cpu}) ->
                   Name = "echo" ++ integer_to_list(Callers),
                   report(T, list_to_atom(Name ++ "_per_s"), Rate),
                   report(T, list_to_atom(Name ++ "_p50_us"), P50),
-                  report(T, list_to_atom(Name ++ "_p99_us"), P99)
+                  report(T, list_to_atom(Name ++ "_p99_us"), P99),
+                  report(T, list_to_atom(Name ++ "_cpu_us"), Cpu)
           end)
      || Callers <- [1, 64]],
     Ten = binary:copy(<<5>>, 10 * 1024 * 1024),
@@ -168,16 +170,22 @@ measure(Targets, N, F) ->
      || {T, L} <- Runs].
 
 %% Three rounds of echo calls from C callers per target, in turns, after a
-%% warm-up: the median round's rate, p50 and p99 of all rounds' calls.
+%% warm-up: the median round's rate, p50 and p99 of all rounds' calls, and
+%% the target's CPU time per call (µs) over the three rounds.
 echo_rounds(Targets, C, Each) ->
     [echo(T, C, Each) || {T, _} <- Targets],
-    Runs = turns(Targets, 3, fun(T, _) -> echo(T, C, Each) end),
+    Runs = turns(Targets, 3, fun(T, OsPid) ->
+                                     C0 = cpu_us(OsPid),
+                                     {R, L} = echo(T, C, Each),
+                                     {R, L, cpu_us(OsPid) - C0}
+                             end),
     [{T, begin
-             Lat = lists:sort(lists:append([L || {_, L} <- Rounds])),
+             Lat = lists:sort(lists:append([L || {_, L, _} <- Rounds])),
              Len = length(Lat),
-             {median([R || {R, _} <- Rounds]),
+             {median([R || {R, _, _} <- Rounds]),
               lists:nth(max(1, Len div 2), Lat),
-              lists:nth(max(1, (Len * 99) div 100), Lat)}
+              lists:nth(max(1, (Len * 99) div 100), Lat),
+              lists:sum([Cpu || {_, _, Cpu} <- Rounds]) / Len}
          end}
      || {T, Rounds} <- Runs].
 
