@@ -15,7 +15,8 @@
 %% The load round (`main(["load", Quick, T1, OsPid1, T2, OsPid2])`) runs
 %% against targets that have bench_target's processes (benches/
 %% bench_target.erl on BEAM, the same in Rust on distro) and reads each
-%% target's CPU time from /proc/OsPid/stat, measuring the targets in turns:
+%% target's CPU time from /proc/OsPid/task/*/schedstat, measuring the
+%% targets in turns:
 %%   in_100b / in_64k     messages sent to the target (dropped there), per s
 %%   out_100b / out_64k   messages the target's bench_streamer sends us, per s
 %%   senders8             8 of our processes streaming 100 B in at once, per s
@@ -111,7 +112,8 @@ load(Targets, Scale) ->
     Small = binary:copy(<<1>>, 100),
     Chunk = binary:copy(<<9>>, 65536),
     N = 50000 * Scale,
-    S = 400 * Scale,
+    %% 200 MiB per timed run and Scale (~50 ms at 4 GiB/s).
+    S = 3200 * Scale,
     [each(measure(Targets, K, fun(T) -> Run(T, K, Bin) end),
           fun(T, {R, Cpu}) -> stream_report(T, Dir, Bin, R, Cpu) end)
      || {Dir, Run} <- [{in, fun sink/3}, {out, fun from_streamer/3}],
@@ -218,9 +220,21 @@ echo(T, C, Each) ->
     Us = erlang:monotonic_time(microsecond) - T0,
     {round(length(Lat) * 1000000 / max(Us, 1)), Lat}.
 
-%% utime + stime of an OS process, µs (clock ticks of 10 ms).
+%% The CPU time of an OS process, µs: the time its threads spent on a CPU
+%% (/proc/OsPid/task/*/schedstat, ns), not utime + stime, which count
+%% 10 ms clock ticks (a 64 KiB stream's CPU per KiB would move by steps
+%% of one tick). A thread that ended between two readings drops out of
+%% the second: the targets' threads live as long as they do.
 cpu_us(OsPid) ->
-    {ok, B} = file:read_file("/proc/" ++ OsPid ++ "/stat"),
-    S = binary_to_list(B),
-    Fields = string:tokens(lists:nthtail(string:rchr(S, $)), S), " "),
-    (list_to_integer(lists:nth(12, Fields)) + list_to_integer(lists:nth(13, Fields))) * 10000.
+    Dir = "/proc/" ++ OsPid ++ "/task",
+    {ok, Tids} = file:list_dir(Dir),
+    lists:sum([thread_ns(Dir ++ "/" ++ T ++ "/schedstat") || T <- Tids]) div 1000.
+
+thread_ns(File) ->
+    case file:read_file(File) of
+        {ok, B} ->
+            [Ns | _] = string:tokens(binary_to_list(B), " \n"),
+            list_to_integer(Ns);
+        {error, _} ->
+            0
+    end.
