@@ -6,9 +6,11 @@
 //! message, and encode to the same bytes again. Any panic is a bug.
 //!
 //! Input: the first byte picks the read size (how the stream is chunked,
-//! 1 to 256 bytes) and the negotiated flags of the re-encoding (with or
-//! without `DFLAG_FRAGMENTS`, `DFLAG_DIST_HDR_ATOM_CACHE`); the rest is the
-//! byte stream, whose distribution headers may carry atom cache references.
+//! 1 to 256 bytes), the negotiated flags of the re-encoding (with or
+//! without `DFLAG_FRAGMENTS`, `DFLAG_DIST_HDR_ATOM_CACHE`) and whether the
+//! rest of a fragment is read straight into its message's buffer
+//! (`Defragmenter::direct`); the rest is the byte stream, whose
+//! distribution headers may carry atom cache references.
 //!
 //! Run from the repository root (see `fuzz/README.md`):
 //!
@@ -94,10 +96,17 @@ fuzz_target!(|data: &[u8]| {
     if control & 2 != 0 {
         flags = flags & !DFlags::DIST_HDR_ATOM_CACHE;
     }
+    // With bit 2, the rest of a fragment goes straight into its message's
+    // buffer when the defragmenter takes it (`Defragmenter::direct`), as
+    // the connection's reader does.
+    let direct = control & 4 != 0;
     let limits = Limits::default();
     let mut reader = FrameReader::default();
     let mut defrag = Defragmenter::default();
-    for piece in stream.chunks(chunk) {
+    let mut pos = 0;
+    while pos < stream.len() {
+        let piece = &stream[pos..stream.len().min(pos + chunk)];
+        pos += piece.len();
         reader.buffer().extend_from_slice(piece);
         loop {
             match reader.next_packet() {
@@ -110,6 +119,26 @@ fuzz_target!(|data: &[u8]| {
                 Ok(None) => break,
                 // A bad length ends the connection.
                 Err(_) => return,
+            }
+        }
+        let taken = reader
+            .partial()
+            .filter(|_| direct)
+            .and_then(|(head, len)| defrag.direct(head, len, &limits));
+        if let Some(d) = taken {
+            reader.take_partial();
+            let rest = d.remaining().min(stream.len() - pos);
+            if rest < d.remaining() {
+                // The stream ends within the fragment.
+                return;
+            }
+            defrag
+                .direct_buffer(&d)
+                .expect("a direct fragment has its buffer")
+                .extend_from_slice(&stream[pos..pos + rest]);
+            pos += rest;
+            if let Ok(Some(ctrl)) = defrag.direct_done(d, &limits) {
+                round_trip(&ctrl, flags, &limits);
             }
         }
     }

@@ -396,6 +396,14 @@ pub struct Running {
 
 /// Most control messages the reader hands to the host at once.
 const DELIVER_BATCH: usize = 64;
+/// Fragments with at least this many bytes still to come are read
+/// straight into their message's buffer ([`Defragmenter::direct`]).
+const DIRECT_MIN: usize = 4 * 1024;
+/// While large packets come, a read into the reader's buffer takes at most
+/// this many bytes: the head of the next packet, its body then read
+/// straight where it belongs (as BEAM's `inet_drv` reads a packet's body
+/// into the packet's own binary).
+const HEAD_READ: u64 = 4 * 1024;
 /// Packet bytes after which the reader hands its batch over.
 const DELIVER_BATCH_BYTES: usize = 16 * 1024;
 
@@ -483,6 +491,8 @@ async fn run<H, R, W>(
             // so that their buffers are reused rather than piled up).
             let mut batch: Vec<Control> = Vec::with_capacity(DELIVER_BATCH);
             let mut batch_bytes = 0usize;
+            // Large packets came since the last read.
+            let mut large = false;
             loop {
                 loop {
                     if batch.len() >= DELIVER_BATCH || batch_bytes >= DELIVER_BATCH_BYTES {
@@ -493,6 +503,7 @@ async fn run<H, R, W>(
                         Ok(Some(Packet::Tick)) => continue,
                         Ok(Some(Packet::Data(d))) => {
                             batch_bytes += d.len();
+                            large |= d.len() >= DIRECT_MIN;
                             defrag.decode_packet(d, &limits)
                         }
                         Ok(None) => break,
@@ -502,26 +513,52 @@ async fn run<H, R, W>(
                             return atom("invalid_data");
                         }
                     };
-                    match decoded {
-                        Ok(Some(c)) => batch.push(c),
-                        Ok(None) => {}
-                        Err(
-                            e @ (FrameError::ReassemblyTooLarge { .. } | FrameError::AtomCache(_)),
-                        ) => {
-                            host.deliver_all(&peer_atom, &mut batch);
-                            tracing::error!("** Closing distribution channel from {peer}: {e} **");
-                            return atom("invalid_data");
-                        }
-                        Err(e) => tracing::error!(
-                            "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
-                        ),
+                    if let Err(reason) = take_decoded(decoded, &peer, &mut batch) {
+                        host.deliver_all(&peer_atom, &mut batch);
+                        return reason;
                     }
                 }
                 if !batch.is_empty() {
                     host.deliver_all(&peer_atom, &mut batch);
                     batch_bytes = 0;
                 }
-                match rd.read_buf(frames.buffer()).await {
+                // The rest of a large fragment goes from the socket straight
+                // into its message's buffer (a large binary's own).
+                let direct = frames
+                    .partial()
+                    .filter(|(head, len)| len - head.len() >= DIRECT_MIN)
+                    .and_then(|(head, len)| defrag.direct(head, len, &limits));
+                if let Some(d) = direct {
+                    frames.take_partial();
+                    let mut left = d.remaining();
+                    while left > 0 {
+                        // Its message is under way until direct_done.
+                        let Some(buf) = defrag.direct_buffer(&d) else {
+                            return atom("invalid_data");
+                        };
+                        buf.reserve(left);
+                        match (&mut rd).take(left as u64).read_buf(buf).await {
+                            Ok(0) | Err(_) => return atom("connection_closed"),
+                            Ok(n) => {
+                                left -= n;
+                                reads.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    let r = take_decoded(defrag.direct_done(d, &limits), &peer, &mut batch);
+                    host.deliver_all(&peer_atom, &mut batch);
+                    if let Err(reason) = r {
+                        return reason;
+                    }
+                    large = true;
+                    continue;
+                }
+                let read = if std::mem::take(&mut large) {
+                    (&mut rd).take(HEAD_READ).read_buf(frames.buffer()).await
+                } else {
+                    rd.read_buf(frames.buffer()).await
+                };
+                match read {
                     Ok(0) | Err(_) => return atom("connection_closed"),
                     Ok(_) => {
                         reads.fetch_add(1, Ordering::Relaxed);
@@ -567,6 +604,28 @@ async fn run<H, R, W>(
         tracing::warn!("** Node {peer} not responding ** ** Removing (timedout) connection **");
     }
     host.connection_down(&peer, attempt, reason);
+}
+
+/// A decoded packet: its message joins `batch`; an error is logged, and
+/// ends the connection (`Err`, with its reason) when it leaves the
+/// reassembly or the atom cache unusable.
+fn take_decoded(
+    decoded: Result<Option<Control>, FrameError>,
+    peer: &str,
+    batch: &mut Vec<Control>,
+) -> Result<(), Term> {
+    match decoded {
+        Ok(Some(c)) => batch.push(c),
+        Ok(None) => {}
+        Err(e @ (FrameError::ReassemblyTooLarge { .. } | FrameError::AtomCache(_))) => {
+            tracing::error!("** Closing distribution channel from {peer}: {e} **");
+            return Err(atom("invalid_data"));
+        }
+        Err(e) => tracing::error!(
+            "** Got invalid data on distribution channel from {peer}: {e}; message dropped **"
+        ),
+    }
+    Ok(())
 }
 
 /// The writer: takes batches of queued messages, writes them, and sends a

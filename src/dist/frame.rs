@@ -176,6 +176,44 @@ impl FrameReader {
         self.start += 4 + len;
         Ok(Some(Packet::Data(&self.buf[start + 4..start + 4 + len])))
     }
+
+    /// The incomplete frame at the front of the buffer, once
+    /// [`Self::next_packet`] returned `None`: the bytes of it that arrived
+    /// (after its length) and the length it declares.
+    pub fn partial(&self) -> Option<(&[u8], usize)> {
+        let avail = &self.buf[self.start..];
+        let len = u32::from_be_bytes(avail.get(..4)?.try_into().ok()?) as usize;
+        if len > self.max_frame || avail.len() >= 4 + len {
+            return None;
+        }
+        Some((&avail[4..], len))
+    }
+
+    /// Drops the bytes of the incomplete frame ([`Self::partial`]): the
+    /// caller took them, and reads the rest of the frame itself
+    /// ([`Defragmenter::direct`]).
+    pub fn take_partial(&mut self) {
+        self.start = self.buf.len();
+    }
+}
+
+/// A fragment whose body goes from the socket straight into its message's
+/// reassembly buffer, without passing through the [`FrameReader`]'s
+/// buffer: from [`Defragmenter::direct`], read into
+/// [`Defragmenter::direct_buffer`], ended with [`Defragmenter::direct_done`].
+#[derive(Debug)]
+pub struct Direct {
+    seq: u64,
+    frag: u64,
+    first: bool,
+    remaining: usize,
+}
+
+impl Direct {
+    /// The bytes of the fragment still to read.
+    pub fn remaining(&self) -> usize {
+        self.remaining
+    }
 }
 
 struct Partial {
@@ -317,53 +355,7 @@ impl Defragmenter {
                 if frag <= 1 {
                     return decode_body(body, Some(self.table()), limits).map(Some);
                 }
-                let atoms = self
-                    .atoms
-                    .as_ref()
-                    .map(|c| c.snapshot())
-                    .unwrap_or_default();
-                self.grow(body.len())?;
-                // A large binary that ends the message and starts here is
-                // reassembled in a buffer of its own, which becomes the
-                // binary: reserved for its length, never moved.
-                let table = AtomTable::in_order(&atoms);
-                let split =
-                    term::decode_dist_prefix(body, table, limits)
-                        .ok()
-                        .and_then(|(ctrl, n)| {
-                            let (at, len) = tail_binary(&body[n..], table, limits)?;
-                            Some((ctrl, n, n + at, len))
-                        });
-                let (first, split, want) = match split {
-                    Some((ctrl, n, at, len)) => {
-                        (&body[at..], Some((ctrl, body[n..at].to_vec(), len)), len)
-                    }
-                    None => (body, None, usize::MAX),
-                };
-                let want = usize::try_from(frag)
-                    .unwrap_or(usize::MAX)
-                    .saturating_mul(body.len())
-                    .min(want);
-                let reserved = want
-                    .min(self.limit.saturating_sub(self.reserved))
-                    .max(first.len());
-                let mut bytes = Vec::with_capacity(reserved);
-                bytes.extend_from_slice(first);
-                self.reserved += reserved;
-                if let Some(old) = self.partial.insert(
-                    seq,
-                    Partial {
-                        next: frag - 1,
-                        bytes,
-                        split,
-                        atoms,
-                        counted: body.len(),
-                        reserved,
-                    },
-                ) {
-                    self.total -= old.counted;
-                    self.reserved -= old.reserved;
-                }
+                self.first_fragment(seq, frag, body, body.len(), false, limits)?;
                 Ok(None)
             }
             [131, 70, rest @ ..] => {
@@ -395,18 +387,7 @@ impl Defragmenter {
                 p.bytes.extend_from_slice(body);
                 p.next -= 1;
                 if frag == 1 {
-                    let Some(done) = self.partial.remove(&seq) else {
-                        return Ok(None);
-                    };
-                    self.total -= done.counted;
-                    self.reserved -= done.reserved;
-                    let atoms = AtomTable::in_order(&done.atoms);
-                    match done.split {
-                        Some((ctrl, head, len)) => {
-                            decode_split(ctrl, head, len, done.bytes, atoms, limits).map(Some)
-                        }
-                        None => decode_reassembled(done.bytes, atoms, limits).map(Some),
-                    }
+                    self.complete(seq, limits)
                 } else {
                     Ok(None)
                 }
@@ -414,6 +395,163 @@ impl Defragmenter {
             other => Err(FrameError::UnknownType(
                 other.iter().take(2).copied().collect(),
             )),
+        }
+    }
+
+    /// A first fragment (`131, 69`) of `frag` fragments: `body` is the
+    /// fragment's body after the atom cache references, all of it or its
+    /// first bytes of `body_len` (a direct read). A large binary that ends
+    /// the message and starts here is reassembled in a buffer of its own,
+    /// which becomes the binary: reserved for its length, never moved.
+    /// With `split_only`, nothing is done (`false`) unless that is so.
+    fn first_fragment(
+        &mut self,
+        seq: u64,
+        frag: u64,
+        body: &[u8],
+        body_len: usize,
+        split_only: bool,
+        limits: &Limits,
+    ) -> Result<bool, FrameError> {
+        let atoms = self
+            .atoms
+            .as_ref()
+            .map(|c| c.snapshot())
+            .unwrap_or_default();
+        let table = AtomTable::in_order(&atoms);
+        let split = term::decode_dist_prefix(body, table, limits)
+            .ok()
+            .and_then(|(ctrl, n)| {
+                let (at, len) = tail_binary(&body[n..], table, limits)?;
+                Some((ctrl, n, n + at, len))
+            });
+        if split_only && split.is_none() {
+            return Ok(false);
+        }
+        self.grow(body_len)?;
+        let (first, split, want) = match split {
+            Some((ctrl, n, at, len)) => (&body[at..], Some((ctrl, body[n..at].to_vec(), len)), len),
+            None => (body, None, usize::MAX),
+        };
+        let want = usize::try_from(frag)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(body_len)
+            .min(want);
+        let reserved = want
+            .min(self.limit.saturating_sub(self.reserved))
+            .max(first.len());
+        let mut bytes = Vec::with_capacity(reserved);
+        bytes.extend_from_slice(first);
+        self.reserved += reserved;
+        if let Some(old) = self.partial.insert(
+            seq,
+            Partial {
+                next: frag - 1,
+                bytes,
+                split,
+                atoms,
+                counted: body_len,
+                reserved,
+            },
+        ) {
+            self.total -= old.counted;
+            self.reserved -= old.reserved;
+        }
+        Ok(true)
+    }
+
+    /// The last fragment of message `seq` arrived: the message.
+    fn complete(&mut self, seq: u64, limits: &Limits) -> Result<Option<Control>, FrameError> {
+        let Some(done) = self.partial.remove(&seq) else {
+            return Ok(None);
+        };
+        self.total -= done.counted;
+        self.reserved -= done.reserved;
+        let atoms = AtomTable::in_order(&done.atoms);
+        match done.split {
+            Some((ctrl, head, len)) => {
+                decode_split(ctrl, head, len, done.bytes, atoms, limits).map(Some)
+            }
+            None => decode_reassembled(done.bytes, atoms, limits).map(Some),
+        }
+    }
+
+    /// Whether the incomplete frame `head` (the bytes of it that arrived,
+    /// of `len` declared; [`FrameReader::partial`]) is a fragment whose
+    /// body the caller can read straight into its message's reassembly
+    /// buffer: a next fragment of a message under way, or a first one
+    /// whose message ends with a large binary (the binary's own buffer).
+    /// Then the bytes of `head` are taken (drop them from the reader with
+    /// [`FrameReader::take_partial`]) and counted against the limit with
+    /// the rest. `None` for anything else, and for anything wrong: the
+    /// frame then goes the ordinary way, and its error with it.
+    pub fn direct(&mut self, head: &[u8], len: usize, limits: &Limits) -> Option<Direct> {
+        let remaining = len.checked_sub(head.len())?;
+        match head {
+            [131, 69, rest @ ..] => {
+                let seq = be_u64(rest)?;
+                let frag = be_u64(rest.get(8..)?)?;
+                if frag <= 1 {
+                    return None;
+                }
+                let body = self.read_refs(rest.get(16..)?).ok()?;
+                let body_len = len - (head.len() - body.len());
+                self.first_fragment(seq, frag, body, body_len, true, limits)
+                    .ok()?
+                    .then_some(Direct {
+                        seq,
+                        frag,
+                        first: true,
+                        remaining,
+                    })
+            }
+            [131, 70, rest @ ..] => {
+                let seq = be_u64(rest)?;
+                let frag = be_u64(rest.get(8..)?)?;
+                let body = rest.get(16..)?;
+                let body_len = len - 18;
+                if self.total + body_len > self.limit {
+                    return None;
+                }
+                let p = self.partial.get_mut(&seq).filter(|p| p.next == frag)?;
+                p.counted += body_len;
+                p.bytes.extend_from_slice(body);
+                self.total += body_len;
+                Some(Direct {
+                    seq,
+                    frag,
+                    first: false,
+                    remaining,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Where the rest of a [`Direct`] fragment's body goes: append to it
+    /// (`AsyncReadExt::read_buf` of at most [`Direct::remaining`] bytes).
+    pub fn direct_buffer(&mut self, d: &Direct) -> Option<&mut Vec<u8>> {
+        self.partial.get_mut(&d.seq).map(|p| &mut p.bytes)
+    }
+
+    /// All of a [`Direct`] fragment's body was read: the message, when it
+    /// was the last fragment.
+    pub fn direct_done(
+        &mut self,
+        d: Direct,
+        limits: &Limits,
+    ) -> Result<Option<Control>, FrameError> {
+        if d.first {
+            return Ok(None);
+        }
+        let Some(p) = self.partial.get_mut(&d.seq) else {
+            return Ok(None);
+        };
+        p.next -= 1;
+        if d.frag == 1 {
+            self.complete(d.seq, limits)
+        } else {
+            Ok(None)
         }
     }
 
@@ -1400,5 +1538,122 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Reads `stream` in `chunk`-byte reads as the connection's reader
+    /// does: complete packets from the reader's buffer, the rest of a
+    /// fragment with at least `min` bytes to come straight into its
+    /// message's buffer. The messages, and how many fragments went direct.
+    fn read_direct(
+        stream: &[u8],
+        chunk: usize,
+        min: usize,
+        defrag: &mut Defragmenter,
+    ) -> (Vec<Result<Control, FrameError>>, usize) {
+        let limits = Limits::default();
+        let mut reader = FrameReader::default();
+        let (mut pos, mut out, mut direct) = (0, Vec::new(), 0);
+        loop {
+            while let Some(p) = reader.next_packet().unwrap() {
+                if let Packet::Data(d) = p {
+                    match defrag.decode_packet(d, &limits) {
+                        Ok(Some(c)) => out.push(Ok(c)),
+                        Ok(None) => {}
+                        Err(e) => out.push(Err(e)),
+                    }
+                }
+            }
+            let d = reader
+                .partial()
+                .filter(|(head, len)| len - head.len() >= min)
+                .and_then(|(head, len)| defrag.direct(head, len, &limits));
+            if let Some(d) = d {
+                reader.take_partial();
+                direct += 1;
+                let mut left = d.remaining();
+                while left > 0 {
+                    let n = left.min(chunk).min(stream.len() - pos);
+                    assert!(n > 0, "the stream ended within a fragment");
+                    let buf = defrag.direct_buffer(&d).unwrap();
+                    buf.extend_from_slice(&stream[pos..pos + n]);
+                    pos += n;
+                    left -= n;
+                }
+                match defrag.direct_done(d, &limits) {
+                    Ok(Some(c)) => out.push(Ok(c)),
+                    Ok(None) => {}
+                    Err(e) => out.push(Err(e)),
+                }
+                continue;
+            }
+            if pos == stream.len() {
+                return (out, direct);
+            }
+            let n = chunk.min(stream.len() - pos);
+            reader.buffer().extend_from_slice(&stream[pos..pos + n]);
+            pos += n;
+        }
+    }
+
+    /// Fragments read straight into their message's buffer give the same
+    /// messages as fragments read through the reader's buffer, whatever
+    /// the reads' sizes; with the atom cache, binaries that end the
+    /// message or not, and small messages in between.
+    #[test]
+    fn fragments_read_direct_give_the_same_messages() {
+        use crate::term::binary;
+        let big = |n: usize| binary((0..n).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
+        let from = Term::Pid(Pid {
+            node: Atom::from("f@h"),
+            id: 3,
+            serial: 0,
+            creation: 1,
+        });
+        let msgs = vec![
+            send("t@h", big(65536)),
+            send("t@h", crate::term!({x, y})),
+            send(
+                "t@h",
+                crate::term!({:"$gen_call", {(from), tag}, (big(200_000))}),
+            ),
+            send("t@h", big(FRAGMENT_SIZE * 3 + 5)),
+            send("t@h", crate::term!([(big(100_000)), tail])),
+            send("t@h", big(10)),
+        ];
+        let mut w = FrameWriter::default();
+        let mut stream = Vec::new();
+        for m in &msgs {
+            encode_control(m, DFlags::OURS, &mut w, &mut stream).unwrap();
+        }
+        for chunk in [7, 1000, 4096, 70_000, 1 << 20] {
+            for min in [1, 16 * 1024] {
+                let (out, direct) = read_direct(&stream, chunk, min, &mut Defragmenter::default());
+                let out: Vec<Control> = out.into_iter().map(Result::unwrap).collect();
+                assert_eq!(out, msgs, "reads of {chunk}, direct from {min}");
+                if chunk < 70_000 {
+                    assert!(direct > 0, "reads of {chunk}: nothing went direct");
+                }
+            }
+        }
+    }
+
+    /// A direct read counts against the reassembly limit like any other:
+    /// past it, the fragment goes the ordinary way and fails there.
+    #[test]
+    fn direct_reads_keep_the_reassembly_limit() {
+        use crate::term::binary;
+        let mut stream = Vec::new();
+        let m = send("t@h", binary(vec![1u8; 300_000]));
+        encode_control(&m, DFlags::OURS, &mut FrameWriter::default(), &mut stream).unwrap();
+        let mut defrag = Defragmenter::default().with_limit(100_000);
+        let (out, _) = read_direct(&stream, 1000, 1, &mut defrag);
+        // The first error; the connection closes over it.
+        assert!(
+            matches!(
+                out.first(),
+                Some(Err(FrameError::ReassemblyTooLarge { limit: 100_000 }))
+            ),
+            "{out:?}"
+        );
     }
 }
