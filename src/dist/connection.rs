@@ -399,8 +399,8 @@ const DELIVER_BATCH: usize = 64;
 /// Fragments with at least this many bytes still to come are read
 /// straight into their message's buffer ([`Defragmenter::direct`]).
 const DIRECT_MIN: usize = 4 * 1024;
-/// While large packets come, a read into the reader's buffer takes at most
-/// this many bytes: the head of the next packet, its body then read
+/// While large fragments come, a read into the reader's buffer takes at
+/// most this many bytes: the head of the next packet, its body then read
 /// straight where it belongs (as BEAM's `inet_drv` reads a packet's body
 /// into the packet's own binary).
 const HEAD_READ: u64 = 4 * 1024;
@@ -491,8 +491,14 @@ async fn run<H, R, W>(
             // so that their buffers are reused rather than piled up).
             let mut batch: Vec<Control> = Vec::with_capacity(DELIVER_BATCH);
             let mut batch_bytes = 0usize;
-            // Large packets came since the last read.
+            // Large fragments are coming (a fragment's body was read in
+            // place, or a large fragment came whole): a read takes only
+            // the head of the next packet. Until a read brings no fragment
+            // at all; other large packets (below the fragment size, or
+            // from a peer without fragments) are read whole.
             let mut large = false;
+            // Fragments among the packets of the last read, and large ones.
+            let (mut frags, mut large_frags) = (false, false);
             loop {
                 loop {
                     if batch.len() >= DELIVER_BATCH || batch_bytes >= DELIVER_BATCH_BYTES {
@@ -503,7 +509,10 @@ async fn run<H, R, W>(
                         Ok(Some(Packet::Tick)) => continue,
                         Ok(Some(Packet::Data(d))) => {
                             batch_bytes += d.len();
-                            large |= d.len() >= DIRECT_MIN;
+                            if let [131, 69 | 70, ..] = d {
+                                frags = true;
+                                large_frags |= d.len() >= DIRECT_MIN;
+                            }
                             defrag.decode_packet(d, &limits)
                         }
                         Ok(None) => break,
@@ -553,7 +562,13 @@ async fn run<H, R, W>(
                     large = true;
                     continue;
                 }
-                let read = if std::mem::take(&mut large) {
+                if large_frags {
+                    large = true;
+                } else if !frags {
+                    large = false;
+                }
+                (frags, large_frags) = (false, false);
+                let read = if large {
                     (&mut rd).take(HEAD_READ).read_buf(frames.buffer()).await
                 } else {
                     rd.read_buf(frames.buffer()).await
