@@ -154,15 +154,7 @@ fn lost_connection(otp: &Otp, rust: RustAs) {
         eprintln!("{rust:?}: R heard from B2 before B1's lost_connection; B1 alone");
         let want_r = vec![requested(&r, &b1)];
         wait_warnings(&r, &want_r);
-        assert!(r.ping(b1.name()), "{rust:?}");
-        wait_mesh(&all);
-        for n in all {
-            assert!(
-                n.sync(None, T),
-                "{rust:?}: sync on {} after heal",
-                n.describe()
-            );
-        }
+        heal_from(&r, &[&b1], &all, rust);
         wait_warnings(&r, &want_r);
         return;
     }
@@ -194,9 +186,20 @@ fn lost_connection(otp: &Otp, rust: RustAs) {
     wait_warnings(&b1, &want_b1);
     wait_warnings(&b2, &want_b2);
 
-    // Heal from R: global rebuilds the mesh; sync returns everywhere.
-    assert!(r.ping(b1.name()) && r.ping(b2.name()));
-    wait_mesh(&all);
+    heal_from(&r, &[&b1, &b2], &all, rust);
+    // Nothing more was logged.
+    wait_warnings(&r, &want_r);
+    wait_warnings(&b1, &want_b1);
+    wait_warnings(&b2, &want_b2);
+}
+
+/// Heals from R (pings `to`): global rebuilds the mesh; sync returns
+/// everywhere.
+fn heal_from(r: &AnyNode, to: &[&AnyNode], all: &[&AnyNode], rust: RustAs) {
+    for n in to {
+        assert!(r.ping(n.name()), "{rust:?}: R pings {}", n.describe());
+    }
+    wait_mesh(all);
     for n in all {
         assert!(
             n.sync(None, T),
@@ -204,10 +207,6 @@ fn lost_connection(otp: &Otp, rust: RustAs) {
             n.describe()
         );
     }
-    // Nothing more was logged.
-    wait_warnings(&r, &want_r);
-    wait_warnings(&b1, &want_b1);
-    wait_warnings(&b2, &want_b2);
 }
 
 /// The warnings of R, B1 and B2 in the two outcomes of [`lost_connection`].
